@@ -1,0 +1,78 @@
+"""codex-mcp: the Codex coding agent in Python, served as an MCP server.
+
+The package root re-exports the embedding API and nothing else.  Names are resolved on
+first use so that the server's start path (`codex-mcp-server`) does not pay for them.
+
+    from codex_mcp import Codex, load_config
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from codex_mcp._version import __version__
+
+if TYPE_CHECKING:
+    from codex_mcp.agent.codex import Codex, ThreadNotFound
+    from codex_mcp.agent.config import CallOverrides, Config, ConfigError, load_config
+    from codex_mcp.agent.model.types import ModelError
+    from codex_mcp.agent.protocol import (
+        Event,
+        ExecApprovalOp,
+        InterruptOp,
+        PatchApprovalOp,
+        ShutdownOp,
+        TextInput,
+        UserInputOp,
+    )
+    from codex_mcp.agent.session import Thread, TurnHandle
+
+_EXPORTS = {
+    "Codex": "codex_mcp.agent.codex",
+    "ThreadNotFound": "codex_mcp.agent.codex",
+    "Thread": "codex_mcp.agent.session",
+    "TurnHandle": "codex_mcp.agent.session",
+    "Config": "codex_mcp.agent.config",
+    "ConfigError": "codex_mcp.agent.config",
+    "CallOverrides": "codex_mcp.agent.config",
+    "load_config": "codex_mcp.agent.config",
+    "ModelError": "codex_mcp.agent.model.types",
+    "Event": "codex_mcp.agent.protocol",
+    "TextInput": "codex_mcp.agent.protocol",
+    "UserInputOp": "codex_mcp.agent.protocol",
+    "InterruptOp": "codex_mcp.agent.protocol",
+    "ExecApprovalOp": "codex_mcp.agent.protocol",
+    "PatchApprovalOp": "codex_mcp.agent.protocol",
+    "ShutdownOp": "codex_mcp.agent.protocol",
+}
+
+__all__ = [
+    "CallOverrides",
+    "Codex",
+    "Config",
+    "ConfigError",
+    "Event",
+    "ExecApprovalOp",
+    "InterruptOp",
+    "ModelError",
+    "PatchApprovalOp",
+    "ShutdownOp",
+    "TextInput",
+    "Thread",
+    "ThreadNotFound",
+    "TurnHandle",
+    "UserInputOp",
+    "__version__",
+    "load_config",
+]
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'codex_mcp' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
