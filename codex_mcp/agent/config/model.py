@@ -1,0 +1,81 @@
+"""The resolved configuration of one thread: the single frozen value the agent reads.
+
+Built by `codex_mcp.agent.config.loader` from config.toml + profile + overrides; nothing
+else in the agent looks at TOML.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from codex_mcp.agent.model.provider import ModelProviderInfo
+from codex_mcp.sandbox.policy import ApprovalPolicy, SandboxPolicy
+
+DEFAULT_MODEL = "gpt-5-codex"
+DEFAULT_PROJECT_DOC_MAX_BYTES = 32 * 1024
+DEFAULT_ELICITATION_TIMEOUT_SEC = 600.0
+
+EnvInherit = Literal["all", "core", "none"]
+EventStream = Literal["full", "minimal", "off"]
+
+
+@dataclass(frozen=True)
+class ShellEnvironmentPolicy:
+    """`[shell_environment_policy]`: how a command's environment is derived from ours."""
+
+    inherit: EnvInherit = "all"
+    ignore_default_excludes: bool = False
+    exclude: tuple[str, ...] = ()
+    set: Mapping[str, str] = field(default_factory=dict)
+    include_only: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class ServerOptions:
+    """`[codex_mcp]`: settings of this server that Codex itself does not have."""
+
+    elicitation_timeout_sec: float = DEFAULT_ELICITATION_TIMEOUT_SEC
+    log_file: bool = False
+    event_stream: EventStream = "full"
+
+
+@dataclass(frozen=True)
+class Config:
+    codex_home: Path
+    cwd: Path
+    model: str = DEFAULT_MODEL
+    model_provider_id: str = "openai"
+    model_provider: ModelProviderInfo = field(
+        default_factory=lambda: ModelProviderInfo(
+            id="openai",
+            name="OpenAI",
+            base_url="https://api.openai.com/v1",
+            wire_api="responses",
+            requires_openai_auth=True,
+        )
+    )
+    approval_policy: ApprovalPolicy = "on-request"
+    sandbox_policy: SandboxPolicy = field(default_factory=SandboxPolicy)
+    shell_environment_policy: ShellEnvironmentPolicy = field(default_factory=ShellEnvironmentPolicy)
+    model_reasoning_effort: str | None = None
+    model_reasoning_summary: str = "auto"
+    model_verbosity: str | None = None
+    model_supports_reasoning_summaries: bool | None = None
+    model_context_window: int | None = None
+    model_max_output_tokens: int | None = None
+    model_auto_compact_token_limit: int | None = None
+    hide_agent_reasoning: bool = False
+    show_raw_agent_reasoning: bool = False
+    project_doc_max_bytes: int = DEFAULT_PROJECT_DOC_MAX_BYTES
+    project_doc_fallback_filenames: tuple[str, ...] = ()
+    notify: tuple[str, ...] | None = None
+    user_instructions: str | None = None  # `instructions` key
+    base_instructions: str | None = None  # tool arg, or experimental/model_instructions_file
+    developer_instructions: str | None = None
+    compact_prompt: str | None = None
+    profile: str | None = None
+    mcp_servers: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    server: ServerOptions = field(default_factory=ServerOptions)

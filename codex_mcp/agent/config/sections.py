@@ -1,0 +1,93 @@
+"""Readers for the table-shaped sections: sandbox, shell environment, MCP servers, `[codex_mcp]`."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, cast
+
+from codex_mcp.agent.config.checks import Reader
+from codex_mcp.agent.config.model import (
+    DEFAULT_ELICITATION_TIMEOUT_SEC,
+    EnvInherit,
+    EventStream,
+    ServerOptions,
+    ShellEnvironmentPolicy,
+)
+from codex_mcp.sandbox.policy import SandboxMode, SandboxPolicy
+
+ENV_INHERITS = ("all", "core", "none")
+EVENT_STREAMS = ("full", "minimal", "off")
+
+
+def expand_home(raw: str | Path, env: Mapping[str, str]) -> Path:
+    text = str(raw)
+    if text == "~" or text.startswith("~/"):
+        home = env.get("HOME") or str(Path.home())
+        text = home + text[1:]
+    return Path(text)
+
+
+def absolute_path(raw: str | Path, base: Path, env: Mapping[str, str]) -> Path:
+    path = expand_home(raw, env)
+    return Path(os.path.normpath(path if path.is_absolute() else base / path))
+
+
+def sandbox_policy(r: Reader, mode: SandboxMode, cwd: Path, env: Mapping[str, str]) -> SandboxPolicy:
+    table = ["sandbox_workspace_write"]
+    r.table(table)
+    roots = r.string_list([*table, "writable_roots"]) or ()
+    network = r.boolean([*table, "network_access"], False)
+    no_tmpdir = r.boolean([*table, "exclude_tmpdir_env_var"], False)
+    no_slash_tmp = r.boolean([*table, "exclude_slash_tmp"], False)
+    if mode != "workspace-write":
+        return SandboxPolicy(mode=mode)
+    return SandboxPolicy(
+        mode=mode,
+        writable_roots=tuple(str(absolute_path(root, cwd, env)) for root in roots),
+        network_access=network,
+        exclude_tmpdir_env_var=no_tmpdir,
+        exclude_slash_tmp=no_slash_tmp,
+    )
+
+
+def shell_env_policy(r: Reader) -> ShellEnvironmentPolicy:
+    table = ["shell_environment_policy"]
+    if r.table(table) is None:
+        return ShellEnvironmentPolicy()
+    r.boolean([*table, "experimental_use_profile"], False)  # accepted, not used
+    return ShellEnvironmentPolicy(
+        inherit=cast(EnvInherit, r.enum([*table, "inherit"], ENV_INHERITS, "all")),
+        ignore_default_excludes=r.boolean([*table, "ignore_default_excludes"], False),
+        exclude=r.string_list([*table, "exclude"]) or (),
+        set=r.string_map([*table, "set"]) or {},
+        include_only=r.string_list([*table, "include_only"]) or (),
+    )
+
+
+def mcp_servers(r: Reader) -> dict[str, dict[str, Any]]:
+    servers = r.table(["mcp_servers"])
+    if not servers:
+        return {}
+    for name in servers:
+        r.table(["mcp_servers", name])
+    return {name: dict(entry) for name, entry in servers.items()}
+
+
+def server_options(r: Reader) -> ServerOptions:
+    table = ["codex_mcp"]
+    if r.table(table) is None:
+        return ServerOptions()
+    timeout = r.number([*table, "elicitation_timeout_sec"], DEFAULT_ELICITATION_TIMEOUT_SEC)
+    if not timeout > 0 or timeout != timeout or timeout == float("inf"):
+        r.fail(
+            [*table, "elicitation_timeout_sec"],
+            "invalid value for `{key}`: expected a positive number, got {value}",
+            value=timeout,
+        )
+    return ServerOptions(
+        elicitation_timeout_sec=timeout,
+        log_file=r.boolean([*table, "log_file"], False),
+        event_stream=cast(EventStream, r.enum([*table, "event_stream"], EVENT_STREAMS, "full")),
+    )
