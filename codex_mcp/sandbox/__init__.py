@@ -3,7 +3,7 @@
 Public API (import from here):
 
 * policy: `ApprovalPolicy`, `SandboxMode`, `SandboxPolicy`, `SandboxPolicyError`,
-  `parse_sandbox_policy_json`, `parse_permission_profile`, `file_uri_to_path`,
+  `parse_sandbox_policy_json`, `parse_permission_profile`, `parse_sandbox_state`, `file_uri_to_path`,
   `writable_roots_for`
 * safety: `is_known_safe_command`, `assess_command_safety`, `assess_patch_safety`,
   `SafetyCheck` = `AutoApprove | AskUser | Reject`
@@ -22,6 +22,7 @@ from codex_mcp.sandbox.policy import (
     file_uri_to_path,
     parse_permission_profile,
     parse_sandbox_policy_json,
+    parse_sandbox_state,
     writable_roots_for,
 )
 from codex_mcp.sandbox.safety import (
@@ -62,6 +63,7 @@ __all__ = [
     "is_likely_sandbox_denied",
     "parse_permission_profile",
     "parse_sandbox_policy_json",
+    "parse_sandbox_state",
     "prepare_command",
     "probe_backends",
     "sandbox_available",

@@ -1,0 +1,175 @@
+"""The bubblewrap backend: argv building (pure) and a cached functional probe.
+
+Layout (linux-sandbox.md §9.2): the whole filesystem read-only, a private /dev (with the
+real /dev/null), each writable root bound read-write, then the protected names (`.git`,
+`.codex`, `.agents`) inside each writable root re-bound read-only (a `.git` *file* also
+protects the `gitdir:` it points to), a new PID namespace with its own /proc, no network
+namespace access when the network is off, and the seccomp filter passed by fd.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import shutil
+import subprocess
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from codex_mcp.sandbox.policy import PROTECTED_SUBPATHS
+from codex_mcp.sandbox.seccomp import build_filter, filter_memfd
+
+DEFAULT_BWRAP = "bwrap"
+_PROC_FAILURE = "Can't mount proc"
+
+
+@dataclass(frozen=True)
+class BwrapVariant:
+    """Which optional flags this host needs (found by the probe)."""
+
+    unshare_user: bool = False
+    mount_proc: bool = True
+
+
+@dataclass(frozen=True)
+class BwrapProbe:
+    path: str | None
+    variant: BwrapVariant | None
+    detail: str
+
+    @property
+    def available(self) -> bool:
+        return self.path is not None and self.variant is not None
+
+
+def _read_gitdir(dot_git_file: str) -> str | None:
+    """The target of a `gitdir: <path>` file (worktrees, submodules), if it exists."""
+    try:
+        with open(dot_git_file, encoding="utf-8", errors="replace") as fh:
+            first = fh.readline(4096).strip()
+    except OSError:
+        return None
+    if not first.startswith("gitdir:"):
+        return None
+    target = first[len("gitdir:") :].strip()
+    if not target:
+        return None
+    target = os.path.realpath(os.path.join(os.path.dirname(dot_git_file), target))
+    return target if os.path.exists(target) else None
+
+
+def protected_paths(writable_roots: Sequence[str]) -> list[str]:
+    """Existing paths that must stay read-only inside the writable roots (symlinks resolved).
+
+    Missing names are not protected (like Codex 0.147's `missing_path_behavior: skip`): a
+    command may create `.git` in a writable root.  A symlinked `.git` protects its target.
+    """
+    out: list[str] = []
+    for root in writable_roots:
+        for name in PROTECTED_SUBPATHS:
+            candidate = os.path.join(root, name)
+            if not os.path.lexists(candidate):
+                continue
+            real = os.path.realpath(candidate)
+            if not os.path.exists(real):
+                continue
+            targets = [real]
+            if name == ".git" and os.path.isfile(real):
+                gitdir = _read_gitdir(real)
+                if gitdir:
+                    targets.append(gitdir)
+            for target in targets:
+                if target not in out and target != "/":
+                    out.append(target)
+    return out
+
+
+def build_bwrap_argv(
+    command: Sequence[str],
+    *,
+    cwd: str,
+    writable_roots: Sequence[str],
+    network_access: bool,
+    seccomp_fd: int | None = None,
+    status_fd: int | None = None,
+    variant: BwrapVariant = BwrapVariant(),
+    bwrap_path: str = DEFAULT_BWRAP,
+) -> list[str]:
+    """The bwrap argv for `command`.  `writable_roots` must be absolute, resolved and existing
+    (see `policy.writable_roots_for`); an empty list gives a read-only sandbox."""
+    argv = [bwrap_path, "--new-session", "--die-with-parent"]
+    if variant.unshare_user:
+        argv.append("--unshare-user")
+    roots = sorted(dict.fromkeys(writable_roots), key=lambda p: (p.count("/"), p))
+    # A writable "/" (a profile granting writes everywhere but no network) replaces the
+    # read-only base mount instead of being bound over /dev afterwards.
+    argv += ["--bind" if "/" in roots else "--ro-bind", "/", "/"]
+    argv += ["--dev", "/dev", "--dev-bind", "/dev/null", "/dev/null"]
+    for root in roots:
+        if root != "/":
+            argv += ["--bind", root, root]
+    for path in protected_paths(roots):
+        argv += ["--ro-bind", path, path]
+    argv.append("--unshare-pid")
+    if variant.mount_proc:
+        argv += ["--proc", "/proc"]
+    if not network_access:
+        argv.append("--unshare-net")
+        argv += ["--setenv", "CODEX_SANDBOX_NETWORK_DISABLED", "1"]
+    if seccomp_fd is not None:
+        argv += ["--add-seccomp-fd", str(seccomp_fd)]
+    if status_fd is not None:
+        argv += ["--json-status-fd", str(status_fd)]
+    argv += ["--chdir", cwd, "--", *command]
+    return argv
+
+
+def _true_binary() -> str:
+    return shutil.which("true") or "/bin/true"
+
+
+def _try_variant(path: str, variant: BwrapVariant) -> tuple[bool, str]:
+    fd = filter_memfd(build_filter())
+    try:
+        argv = build_bwrap_argv(
+            [_true_binary()], cwd="/", writable_roots=[], network_access=False,
+            seccomp_fd=fd, variant=variant, bwrap_path=path,
+        )  # fmt: skip
+        proc = subprocess.run(
+            argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+            pass_fds=(fd,), timeout=10, check=False,
+        )  # fmt: skip
+    except (OSError, subprocess.SubprocessError) as exc:
+        return False, f"{type(exc).__name__}: {exc}"
+    finally:
+        os.close(fd)
+    err = proc.stderr.decode("utf-8", "replace").strip()
+    return proc.returncode == 0, err or f"exit {proc.returncode}"
+
+
+@functools.lru_cache(maxsize=8)
+def probe_bwrap(bwrap_path: str | None = None) -> BwrapProbe:
+    """Find a working bwrap invocation: default, then `--unshare-user`, then without `--proc`
+    (only if /proc mounting was what failed), then both.  Cached per path."""
+    path = shutil.which(bwrap_path or DEFAULT_BWRAP)
+    if path is None:
+        return BwrapProbe(None, None, f"bwrap: {bwrap_path or DEFAULT_BWRAP} not found")
+    failures: list[str] = []
+    proc_failed = False
+    for variant in (
+        BwrapVariant(),
+        BwrapVariant(unshare_user=True),
+        BwrapVariant(mount_proc=False),
+        BwrapVariant(unshare_user=True, mount_proc=False),
+    ):
+        if not variant.mount_proc and not proc_failed:
+            continue
+        ok, detail = _try_variant(path, variant)
+        if ok:
+            flags = [f for f, on in (("--unshare-user", variant.unshare_user),
+                                     ("no --proc", not variant.mount_proc)) if on]  # fmt: skip
+            return BwrapProbe(path, variant, f"bwrap: ok ({path}{'; ' + ', '.join(flags) if flags else ''})")
+        proc_failed = proc_failed or _PROC_FAILURE in detail
+        if detail not in failures:
+            failures.append(detail)
+    return BwrapProbe(path, None, "bwrap: " + "; ".join(failures))

@@ -1,0 +1,159 @@
+"""Landlock filesystem rules through ctypes (no packages).
+
+Rules built by `restrict_self()` (linux-sandbox.md §2.2): every filesystem right the running
+ABI knows is handled; `/` gets read + execute; `/dev/null` gets the file rights; each writable
+root gets every handled right.  On ABI >= 6 signals and abstract UNIX sockets are also scoped
+to the sandbox.
+
+Limits (documented, not fixable here): rules are additive, so a read-only `.git` *inside* a
+writable root cannot be protected; ABI < 3 cannot control truncate(2); already-open fds are
+not restricted.  Only call `restrict_self()` in the exec'd launcher, never in the server.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import errno
+import os
+import stat
+
+SYS_CREATE_RULESET = 444
+SYS_ADD_RULE = 445
+SYS_RESTRICT_SELF = 446
+CREATE_RULESET_VERSION = 1
+RULE_PATH_BENEATH = 1
+
+EXECUTE = 1 << 0
+WRITE_FILE = 1 << 1
+READ_FILE = 1 << 2
+READ_DIR = 1 << 3
+REMOVE_DIR = 1 << 4
+REMOVE_FILE = 1 << 5
+MAKE_CHAR = 1 << 6
+MAKE_DIR = 1 << 7
+MAKE_REG = 1 << 8
+MAKE_SOCK = 1 << 9
+MAKE_FIFO = 1 << 10
+MAKE_BLOCK = 1 << 11
+MAKE_SYM = 1 << 12
+REFER = 1 << 13
+TRUNCATE = 1 << 14
+IOCTL_DEV = 1 << 15
+
+SCOPE_ABSTRACT_UNIX_SOCKET = 1 << 0
+SCOPE_SIGNAL = 1 << 1
+
+READ_ACCESS = EXECUTE | READ_FILE | READ_DIR
+# Rights a rule on a non-directory may carry (anything else is EINVAL).
+FILE_ONLY_ACCESS = EXECUTE | WRITE_FILE | READ_FILE | TRUNCATE | IOCTL_DEV
+
+
+class LandlockError(OSError):
+    """A Landlock step failed; the launcher refuses to run the command."""
+
+
+def handled_access_fs(abi: int) -> int:
+    """Every filesystem right known to `abi`."""
+    rights = (1 << 13) - 1
+    if abi >= 2:
+        rights |= REFER
+    if abi >= 3:
+        rights |= TRUNCATE
+    if abi >= 5:
+        rights |= IOCTL_DEV
+    return rights
+
+
+class _RulesetAttr(ctypes.Structure):
+    _fields_ = [
+        ("handled_access_fs", ctypes.c_uint64),
+        ("handled_access_net", ctypes.c_uint64),
+        ("scoped", ctypes.c_uint64),
+    ]
+
+
+class _PathBeneathAttr(ctypes.Structure):
+    _pack_ = 1
+    _fields_ = [("allowed_access", ctypes.c_uint64), ("parent_fd", ctypes.c_int32)]
+
+
+def _libc() -> ctypes.CDLL:
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.syscall.restype = ctypes.c_long
+    return libc
+
+
+def _fail(step: str) -> LandlockError:
+    err = ctypes.get_errno()
+    name = errno.errorcode.get(err, str(err))
+    return LandlockError(err, f"landlock {step} failed: {name} ({os.strerror(err)})")
+
+
+def abi_version() -> int:
+    """The running Landlock ABI (>= 1), or raise LandlockError (ENOSYS: not built in or
+    filtered; EOPNOTSUPP: disabled at boot)."""
+    libc = _libc()
+    abi = int(libc.syscall(SYS_CREATE_RULESET, None, ctypes.c_size_t(0), CREATE_RULESET_VERSION))
+    if abi < 0:
+        raise _fail("ABI probe")
+    return abi
+
+
+def probe() -> tuple[int, str]:
+    """(abi, detail) with abi 0 when Landlock is unusable; no side effects."""
+    try:
+        abi = abi_version()
+    except LandlockError as exc:
+        return 0, str(exc)
+    note = "" if abi >= 3 else " (truncate(2) not controlled below ABI 3)"
+    return abi, f"landlock: ABI {abi}{note}"
+
+
+def _add_path_rule(libc: ctypes.CDLL, ruleset_fd: int, path: str, access: int) -> None:
+    fd = os.open(path, os.O_PATH | os.O_CLOEXEC)
+    try:
+        attr = _PathBeneathAttr(access, fd)
+        res = libc.syscall(SYS_ADD_RULE, ruleset_fd, RULE_PATH_BENEATH, ctypes.byref(attr), 0)
+        if res != 0:
+            raise _fail(f"add_rule({path})")
+    finally:
+        os.close(fd)
+
+
+def restrict_self(writable_roots: list[str]) -> int:
+    """Apply the ruleset to the calling thread (and its future execs).  Returns the ABI.
+
+    Sets no_new_privs first (required for unprivileged callers).  Writable roots that do
+    not exist are skipped; any other failure raises LandlockError.
+    """
+    libc = _libc()
+    abi = abi_version()
+    handled = handled_access_fs(abi)
+    attr = _RulesetAttr(handled, 0, 0)
+    size = 8
+    if abi >= 6:
+        attr.scoped = SCOPE_ABSTRACT_UNIX_SOCKET | SCOPE_SIGNAL
+        size = ctypes.sizeof(_RulesetAttr)
+    ruleset_fd = int(libc.syscall(SYS_CREATE_RULESET, ctypes.byref(attr), ctypes.c_size_t(size), 0))
+    if ruleset_fd < 0:
+        raise _fail("create_ruleset")
+    try:
+        _add_path_rule(libc, ruleset_fd, "/", READ_ACCESS)
+        if os.path.exists("/dev/null"):
+            _add_path_rule(
+                libc, ruleset_fd, "/dev/null", (READ_FILE | WRITE_FILE | TRUNCATE | IOCTL_DEV) & handled
+            )
+        for root in writable_roots:
+            try:
+                st = os.stat(root)
+            except FileNotFoundError:
+                continue
+            access = handled if stat.S_ISDIR(st.st_mode) else handled & FILE_ONLY_ACCESS
+            _add_path_rule(libc, ruleset_fd, root, access)
+        if libc.prctl(38, 1, 0, 0, 0) != 0:  # PR_SET_NO_NEW_PRIVS
+            raise _fail("prctl(PR_SET_NO_NEW_PRIVS)")
+        if libc.syscall(SYS_RESTRICT_SELF, ruleset_fd, 0) != 0:
+            raise _fail("restrict_self")
+    finally:
+        os.close(ruleset_fd)
+    return abi

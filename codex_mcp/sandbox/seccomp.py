@@ -1,0 +1,229 @@
+"""A raw seccomp-BPF network filter, built with `struct` and installed with ctypes.
+
+No libseccomp.  The filter (linux-sandbox.md §3):
+
+1. kills the process if the syscall's architecture is not the host's (blocks the i386
+   `int 0x80` and, on x86_64, the x32 ABI gets EPERM);
+2. makes `socket`/`socketpair` fail with EPERM unless the domain is AF_UNIX;
+3. in "codex" mode also fails the deny list below with EPERM (every other socket operation,
+   ptrace, process_vm_*, io_uring_*); `recvfrom` stays allowed, as does plain read/write on
+   a socketpair.  "gate" mode only applies the socket-family gate and the non-network items.
+4. allows everything else.
+
+`build_filter()` returns the packed `struct sock_filter[]` bytes, usable both by
+`install_filter()` (in the exec'd launcher) and by `bwrap --add-seccomp-fd`.
+Never call `install_filter()` in the server process: it is irreversible.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import errno
+import os
+import struct
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # keep the launcher's start-up free of `typing`
+    from typing import Literal
+
+    FilterMode = Literal["codex", "gate"]
+
+# BPF opcodes (linux/filter.h, linux/bpf_common.h)
+_BPF_LD_W_ABS = 0x00 | 0x00 | 0x20  # BPF_LD | BPF_W | BPF_ABS
+_BPF_JEQ_K = 0x05 | 0x10 | 0x00  # BPF_JMP | BPF_JEQ | BPF_K
+_BPF_JGE_K = 0x05 | 0x30 | 0x00  # BPF_JMP | BPF_JGE | BPF_K
+_BPF_RET_K = 0x06 | 0x00  # BPF_RET | BPF_K
+
+SECCOMP_RET_KILL_PROCESS = 0x80000000
+SECCOMP_RET_ERRNO = 0x00050000
+SECCOMP_RET_ALLOW = 0x7FFF0000
+
+AUDIT_ARCH_X86_64 = 0xC000003E
+AUDIT_ARCH_AARCH64 = 0xC00000B7
+AF_UNIX = 1
+X32_SYSCALL_BIT = 0x40000000
+
+# seccomp_data offsets
+_OFF_NR = 0
+_OFF_ARCH = 4
+_OFF_ARG0_LO = 16  # little-endian low half of args[0] (both supported arches are LE)
+
+_NETWORK_CALLS = (
+    "connect", "accept", "accept4", "bind", "listen", "getpeername", "getsockname", "shutdown",
+    "sendto", "sendmmsg", "recvmmsg", "getsockopt", "setsockopt",
+)  # fmt: skip
+_HARDENING_CALLS = (
+    "ptrace", "process_vm_readv", "process_vm_writev", "io_uring_setup", "io_uring_enter",
+    "io_uring_register",
+)  # fmt: skip
+
+SYSCALLS: dict[str, dict[str, int]] = {
+    "x86_64": {
+        "socket": 41, "connect": 42, "accept": 43, "sendto": 44, "shutdown": 48, "bind": 49,
+        "listen": 50, "getsockname": 51, "getpeername": 52, "socketpair": 53, "setsockopt": 54,
+        "getsockopt": 55, "ptrace": 101, "accept4": 288, "recvmmsg": 299, "sendmmsg": 307,
+        "process_vm_readv": 310, "process_vm_writev": 311, "io_uring_setup": 425,
+        "io_uring_enter": 426, "io_uring_register": 427,
+    },
+    "aarch64": {
+        "socket": 198, "socketpair": 199, "bind": 200, "listen": 201, "accept": 202,
+        "connect": 203, "getsockname": 204, "getpeername": 205, "sendto": 206,
+        "setsockopt": 208, "getsockopt": 209, "shutdown": 210, "ptrace": 117, "accept4": 242,
+        "recvmmsg": 243, "sendmmsg": 269, "process_vm_readv": 270, "process_vm_writev": 271,
+        "io_uring_setup": 425, "io_uring_enter": 426, "io_uring_register": 427,
+    },
+}  # fmt: skip
+AUDIT_ARCH = {"x86_64": AUDIT_ARCH_X86_64, "aarch64": AUDIT_ARCH_AARCH64}
+
+
+class SeccompError(OSError):
+    """Building or installing the filter failed."""
+
+
+def host_arch() -> str:
+    machine = os.uname().machine.lower()
+    return {"amd64": "x86_64", "arm64": "aarch64"}.get(machine, machine)
+
+
+def _insn(code: int, jt: int, jf: int, k: int) -> bytes:
+    return struct.pack("=HBBI", code, jt, jf, k)
+
+
+def build_filter(arch: str | None = None, mode: FilterMode = "codex") -> bytes:
+    """The packed BPF program (8 bytes per instruction) for `arch` (default: the host)."""
+    arch = arch or host_arch()
+    if arch not in SYSCALLS:
+        raise SeccompError(errno.ENOSYS, f"seccomp filter: unsupported architecture {arch!r}")
+    table = SYSCALLS[arch]
+    denied = list(_HARDENING_CALLS) + (list(_NETWORK_CALLS) if mode == "codex" else [])
+    deny_nrs = sorted({table[name] for name in denied})
+    gate_nrs = [table["socket"], table["socketpair"]]
+
+    # Instructions are collected as (code, jt-label|int, jf-label|int, k) and resolved after.
+    prog: list[tuple[int, int | str, int | str, int]] = []
+    labels: dict[str, int] = {}
+
+    def emit(code: int, k: int, jt: int | str = 0, jf: int | str = 0) -> None:
+        prog.append((code, jt, jf, k))
+
+    emit(_BPF_LD_W_ABS, _OFF_ARCH)
+    emit(_BPF_JEQ_K, AUDIT_ARCH[arch], jt=1, jf=0)
+    emit(_BPF_RET_K, SECCOMP_RET_KILL_PROCESS)
+    emit(_BPF_LD_W_ABS, _OFF_NR)
+    if arch == "x86_64":
+        emit(_BPF_JGE_K, X32_SYSCALL_BIT, jt="deny", jf=0)
+    for nr in gate_nrs:
+        emit(_BPF_JEQ_K, nr, jt="gate", jf=0)
+    for nr in deny_nrs:
+        emit(_BPF_JEQ_K, nr, jt="deny", jf=0)
+    emit(_BPF_RET_K, SECCOMP_RET_ALLOW)
+    labels["gate"] = len(prog)
+    emit(_BPF_LD_W_ABS, _OFF_ARG0_LO)
+    emit(_BPF_JEQ_K, AF_UNIX, jt="allow", jf="deny")
+    labels["deny"] = len(prog)
+    emit(_BPF_RET_K, SECCOMP_RET_ERRNO | errno.EPERM)
+    labels["allow"] = len(prog)
+    emit(_BPF_RET_K, SECCOMP_RET_ALLOW)
+
+    out = bytearray()
+    for index, (code, jt, jf, k) in enumerate(prog):
+        offsets = []
+        for target in (jt, jf):
+            rel = labels[target] - index - 1 if isinstance(target, str) else target
+            if not 0 <= rel <= 255:
+                raise SeccompError(errno.E2BIG, "seccomp filter: jump out of range")
+            offsets.append(rel)
+        out += _insn(code, offsets[0], offsets[1], k)
+    return bytes(out)
+
+
+def build_errno_filter(errnos: dict[int, int], arch: str | None = None) -> bytes:
+    """A filter failing each syscall number in `errnos` with its errno and allowing the rest.
+
+    Used to simulate restricted hosts (e.g. Landlock hidden behind ENOSYS, as under Docker's
+    default profile) when testing that the launcher refuses to run.
+    """
+    arch = arch or host_arch()
+    if arch not in AUDIT_ARCH:
+        raise SeccompError(errno.ENOSYS, f"seccomp filter: unsupported architecture {arch!r}")
+    out = bytearray()
+    out += _insn(_BPF_LD_W_ABS, 0, 0, _OFF_ARCH)
+    out += _insn(_BPF_JEQ_K, 1, 0, AUDIT_ARCH[arch])
+    out += _insn(_BPF_RET_K, 0, 0, SECCOMP_RET_KILL_PROCESS)
+    out += _insn(_BPF_LD_W_ABS, 0, 0, _OFF_NR)
+    for nr, err in sorted(errnos.items()):
+        out += _insn(_BPF_JEQ_K, 0, 1, nr)
+        out += _insn(_BPF_RET_K, 0, 0, SECCOMP_RET_ERRNO | (err & 0xFFFF))
+    out += _insn(_BPF_RET_K, 0, 0, SECCOMP_RET_ALLOW)
+    return bytes(out)
+
+
+# ---- installation (launcher only) -----------------------------------------------------------
+
+PR_SET_NO_NEW_PRIVS = 38
+PR_GET_NO_NEW_PRIVS = 39
+PR_SET_SECCOMP = 22
+SECCOMP_MODE_FILTER = 2
+
+
+class _SockFprog(ctypes.Structure):
+    _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_void_p)]
+
+
+def _libc() -> ctypes.CDLL:
+    return ctypes.CDLL(None, use_errno=True)
+
+
+def set_no_new_privs() -> None:
+    libc = _libc()
+    if libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0:
+        err = ctypes.get_errno()
+        raise SeccompError(err, f"prctl(PR_SET_NO_NEW_PRIVS) failed: {os.strerror(err)}")
+
+
+def install_filter(program: bytes) -> None:
+    """Set no_new_privs and load `program` into the calling thread (inherited across exec)."""
+    if len(program) % 8:
+        raise SeccompError(errno.EINVAL, "seccomp filter length is not a multiple of 8")
+    set_no_new_privs()
+    buf = ctypes.create_string_buffer(program, len(program))
+    fprog = _SockFprog(len(program) // 8, ctypes.cast(buf, ctypes.c_void_p))
+    libc = _libc()
+    if libc.prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, ctypes.byref(fprog), 0, 0) != 0:
+        err = ctypes.get_errno()
+        raise SeccompError(err, f"prctl(PR_SET_SECCOMP) failed: {os.strerror(err)}")
+
+
+def filter_memfd(program: bytes) -> int:
+    """A sealed-size memfd holding `program`, positioned at 0, for `bwrap --add-seccomp-fd`.
+
+    The fd is not inheritable; pass it through `pass_fds`.  The caller closes it.
+    """
+    fd = os.memfd_create("codex-mcp-seccomp", os.MFD_CLOEXEC)
+    try:
+        view = memoryview(program)
+        while view:
+            written = os.write(fd, view)
+            view = view[written:]
+        os.lseek(fd, 0, os.SEEK_SET)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+def seccomp_supported() -> tuple[bool, str]:
+    """Whether this kernel supports seccomp filters with the ERRNO action (no side effects)."""
+    if not hasattr(os, "memfd_create"):
+        return False, "seccomp: not Linux"
+    arch = host_arch()
+    if arch not in SYSCALLS:
+        return False, f"seccomp: unsupported architecture {arch}"
+    libc = _libc()
+    action = ctypes.c_uint32(SECCOMP_RET_ERRNO)
+    seccomp_nr = {"x86_64": 317, "aarch64": 277}[arch]
+    # seccomp(SECCOMP_GET_ACTION_AVAIL=2, 0, &action)
+    if libc.syscall(seccomp_nr, 2, 0, ctypes.byref(action)) != 0:
+        err = ctypes.get_errno()
+        return False, f"seccomp: {errno.errorcode.get(err, str(err))} ({os.strerror(err)})"
+    return True, "seccomp: ok"

@@ -1,0 +1,271 @@
+"""Choosing a sandbox backend and turning a command into a sandboxed command line.
+
+`prepare_command` FAILS CLOSED: for a read-only or workspace-write policy it either returns
+a command that runs inside a working sandbox or raises `SandboxUnavailableError` carrying the
+probe details.  No environment variable makes it run unsandboxed; the only unsandboxed paths
+are a danger-full-access policy and an explicit `backend="none"` from the caller (used after
+the user approved running without the sandbox).
+
+Nothing here restricts the calling process; restrictions happen in bwrap or in the exec'd
+launcher.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Literal
+
+from codex_mcp.sandbox import bwrap as _bwrap
+from codex_mcp.sandbox import landlock as _landlock
+from codex_mcp.sandbox import seatbelt as _seatbelt
+from codex_mcp.sandbox import seccomp as _seccomp
+from codex_mcp.sandbox.launcher import launcher_argv, launcher_policy
+from codex_mcp.sandbox.policy import SandboxPolicy, writable_roots_for
+
+BackendChoice = Literal["auto", "bwrap", "landlock", "seatbelt", "none"]
+BACKEND_ENV_VAR = "CODEX_MCP_SANDBOX_BACKEND"
+# Values of CODEX_MCP_SANDBOX_BACKEND: a backend to force, or a value that makes every probe
+# fail (to exercise the fail-closed path).  "none" is deliberately not accepted there.
+_ENV_CHOICES = ("auto", "bwrap", "landlock", "seatbelt")
+FORCE_UNAVAILABLE = "none-available"
+
+
+class SandboxUnavailableError(RuntimeError):
+    """No sandbox backend can enforce the requested policy; the command must not run."""
+
+
+@dataclass(frozen=True)
+class ProbeReport:
+    platform: str
+    bwrap: _bwrap.BwrapProbe | None
+    landlock_abi: int
+    landlock_detail: str
+    seccomp_ok: bool
+    seccomp_detail: str
+    seatbelt_ok: bool
+    seatbelt_detail: str
+
+    @property
+    def details(self) -> str:
+        parts = [self.bwrap.detail if self.bwrap else "bwrap: not probed", self.landlock_detail,
+                 self.seccomp_detail, self.seatbelt_detail]  # fmt: skip
+        return "; ".join(parts)
+
+    def available(self) -> list[str]:
+        out = []
+        if self.bwrap is not None and self.bwrap.available:
+            out.append("bwrap")
+        if self.landlock_abi >= 1:
+            out.append("landlock")
+        if self.seatbelt_ok:
+            out.append("seatbelt")
+        return out
+
+
+_probe_lock = threading.Lock()
+_probe_cache: dict[str | None, ProbeReport] = {}
+
+
+def probe_backends(*, bwrap_path: str | None = None, refresh: bool = False) -> ProbeReport:
+    """Probe every backend once per process (per `bwrap_path`) and cache the result."""
+    with _probe_lock:
+        if not refresh and bwrap_path in _probe_cache:
+            return _probe_cache[bwrap_path]
+        if refresh:
+            _bwrap.probe_bwrap.cache_clear()
+        if sys.platform.startswith("linux"):
+            bw = _bwrap.probe_bwrap(bwrap_path)
+            abi, ll_detail = _landlock.probe()
+            sc_ok, sc_detail = _seccomp.seccomp_supported()
+            report = ProbeReport("linux", bw, abi, ll_detail, sc_ok, sc_detail, False, "seatbelt: not macOS")
+        elif sys.platform == "darwin":
+            sb_ok, sb_detail = _seatbelt.seatbelt_available()
+            report = ProbeReport("darwin", None, 0, "landlock: not Linux", False, "seccomp: not Linux",
+                                 sb_ok, sb_detail)  # fmt: skip
+        else:
+            report = ProbeReport(sys.platform, None, 0, "landlock: not Linux", False, "seccomp: not Linux",
+                                 False, "seatbelt: not macOS")  # fmt: skip
+        _probe_cache[bwrap_path] = report
+        return report
+
+
+def _close_fds(fds: list[int]) -> None:
+    while fds:
+        fd = fds.pop()
+        with contextlib.suppress(OSError):
+            os.close(fd)
+
+
+@dataclass
+class PreparedCommand:
+    """A command ready for `subprocess` / `anyio.open_process`.
+
+    Spawn with `argv`, `env`, `cwd`, `pass_fds=pass_fds`, `close_fds=True`, from a thread that
+    outlives the child (bwrap uses `--die-with-parent`, which is tied to the spawning thread).
+    Then call `after_spawn()`; after the child exited, `read_status()` (bwrap) and finally
+    `close()` (idempotent; also call it if spawning failed).  Single use: the seccomp memfd
+    is consumed by the first spawn, so prepare again for every run.
+    """
+
+    argv: list[str]
+    env: dict[str, str]
+    pass_fds: tuple[int, ...]
+    backend: str
+    close: Callable[[], None]
+    cwd: str = ""
+    after_spawn: Callable[[], None] = field(default=lambda: None)
+    status_fd: int | None = None  # read end of bwrap's --json-status-fd pipe
+
+    def read_status(self) -> str | None:
+        """bwrap's JSON status output (call after the child exited); None for other backends."""
+        if self.status_fd is None:
+            return None
+        self.after_spawn()
+        chunks: list[bytes] = []
+        try:
+            os.set_blocking(self.status_fd, False)
+            while data := os.read(self.status_fd, 65536):
+                chunks.append(data)
+        except OSError:  # EAGAIN (a writer is still alive) or already closed
+            pass
+        return b"".join(chunks).decode("utf-8", "replace")
+
+
+def _resolve_choice(backend: BackendChoice) -> str:
+    if backend != "auto":
+        return backend
+    forced = os.environ.get(BACKEND_ENV_VAR, "").strip()
+    if not forced:
+        return "auto"
+    if forced == FORCE_UNAVAILABLE:
+        return FORCE_UNAVAILABLE
+    if forced not in _ENV_CHOICES:
+        raise SandboxUnavailableError(
+            f"{BACKEND_ENV_VAR}={forced!r} is not one of {', '.join(_ENV_CHOICES)} "
+            f"(or {FORCE_UNAVAILABLE}); refusing to run the command"
+        )
+    return forced
+
+
+def sandbox_available(*, bwrap_path: str | None = None) -> bool:
+    """Whether `prepare_command` can sandbox a restricted policy here (honours the env var).
+
+    Cheap after the first call (the probe is cached).  Never raises.
+    """
+    try:
+        choice = _resolve_choice("auto")
+    except SandboxUnavailableError:
+        return False
+    if choice == FORCE_UNAVAILABLE:
+        return False
+    usable = probe_backends(bwrap_path=bwrap_path).available()
+    return bool(usable) if choice == "auto" else choice in usable
+
+
+def prepare_command(
+    argv: Sequence[str],
+    policy: SandboxPolicy,
+    cwd: str | os.PathLike[str],
+    env: Mapping[str, str],
+    *,
+    backend: BackendChoice = "auto",
+    bwrap_path: str | None = None,
+) -> PreparedCommand:
+    """Wrap `argv` so that it runs under `policy` in `cwd` with environment `env`.
+
+    danger-full-access (or an explicit `backend="none"`) runs directly.  Otherwise: Linux
+    prefers bwrap (+ seccomp by memfd), else the Landlock launcher; macOS uses Seatbelt.
+    `CODEX_MCP_SANDBOX_BACKEND` (auto|bwrap|landlock|seatbelt|none-available) overrides
+    `backend="auto"`.  Raises `SandboxUnavailableError` (with probe details) when the policy
+    cannot be enforced.  `env` is used as given (scrubbing is the caller's job) plus
+    `CODEX_SANDBOX_NETWORK_DISABLED=1` when the network is off.
+    """
+    command = list(argv)
+    if not command:
+        raise ValueError("empty command")
+    cwd = os.path.abspath(os.fspath(cwd))
+    child_env = dict(env)
+    if not policy.has_network:
+        child_env["CODEX_SANDBOX_NETWORK_DISABLED"] = "1"
+    if policy.is_full_access or backend == "none":
+        return PreparedCommand(command, child_env, (), "none", lambda: None, cwd)
+
+    choice = _resolve_choice(backend)
+    if choice == FORCE_UNAVAILABLE:
+        raise SandboxUnavailableError(
+            f"sandbox unavailable: backends disabled by {BACKEND_ENV_VAR}={FORCE_UNAVAILABLE}; "
+            f"refusing to run {policy.mode} command"
+        )
+    report = probe_backends(bwrap_path=bwrap_path)
+    usable = report.available()
+    if choice == "auto":
+        preferred = [b for b in ("bwrap", "landlock", "seatbelt") if b in usable]
+        if not preferred:
+            raise SandboxUnavailableError(
+                f"sandbox unavailable for {policy.mode} on {report.platform}: {report.details}"
+            )
+        choice = preferred[0]
+    elif choice not in usable:
+        raise SandboxUnavailableError(f"sandbox backend {choice!r} unavailable: {report.details}")
+    if choice == "landlock" and not policy.has_network and not report.seccomp_ok:
+        raise SandboxUnavailableError(
+            f"landlock backend needs seccomp to block the network: {report.details}"
+        )
+
+    roots = writable_roots_for(policy, cwd, env)
+    if choice == "bwrap":
+        return _prepare_bwrap(command, policy, cwd, child_env, roots, report)
+    if choice == "landlock":
+        policy_json = launcher_policy(roots, policy.has_network)
+        return PreparedCommand(
+            launcher_argv(policy_json, command), child_env, (), "landlock", lambda: None, cwd
+        )
+    child_env["CODEX_SANDBOX"] = "seatbelt"
+    sb_argv = _seatbelt.build_seatbelt_argv(command, writable_roots=roots, network_access=policy.has_network)
+    return PreparedCommand(sb_argv, child_env, (), "seatbelt", lambda: None, cwd)
+
+
+def _prepare_bwrap(
+    command: list[str],
+    policy: SandboxPolicy,
+    cwd: str,
+    env: dict[str, str],
+    roots: list[str],
+    report: ProbeReport,
+) -> PreparedCommand:
+    probe = report.bwrap
+    assert probe is not None and probe.path is not None and probe.variant is not None
+    child_side: list[int] = []
+    parent_side: list[int] = []
+    try:
+        seccomp_fd = None
+        if not policy.has_network:
+            seccomp_fd = _seccomp.filter_memfd(_seccomp.build_filter())
+            child_side.append(seccomp_fd)
+        status_r, status_w = os.pipe()
+        parent_side.append(status_r)
+        child_side.append(status_w)
+        argv = _bwrap.build_bwrap_argv(
+            command, cwd=cwd, writable_roots=roots, network_access=policy.has_network,
+            seccomp_fd=seccomp_fd, status_fd=status_w, variant=probe.variant, bwrap_path=probe.path,
+        )  # fmt: skip
+    except BaseException:
+        _close_fds(child_side)
+        _close_fds(parent_side)
+        raise
+
+    def after_spawn() -> None:
+        _close_fds(child_side)
+
+    def close() -> None:
+        _close_fds(child_side)
+        _close_fds(parent_side)
+
+    return PreparedCommand(
+        argv, env, tuple(child_side), "bwrap", close, cwd, after_spawn=after_spawn, status_fd=status_r
+    )

@@ -1,0 +1,375 @@
+"""Known-safe commands, the command approval table, patch safety and the denial heuristic."""
+
+from __future__ import annotations
+
+import itertools
+import shlex
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from codex_mcp.sandbox.classify import bwrap_status_has_exit_code, classify_result
+from codex_mcp.sandbox.denial import is_likely_sandbox_denied
+from codex_mcp.sandbox.policy import APPROVAL_POLICIES, SandboxPolicy
+from codex_mcp.sandbox.safety import (
+    REJECT_EMPTY_PATCH,
+    REJECT_NOT_TRUSTED,
+    REJECT_PATCH_OUTSIDE,
+    AskUser,
+    AutoApprove,
+    Reject,
+    assess_command_safety,
+    assess_patch_safety,
+    is_known_safe_command,
+    split_simple_script,
+)
+
+RO = SandboxPolicy("read-only")
+WW = SandboxPolicy("workspace-write")
+FULL = SandboxPolicy("danger-full-access")
+
+SAFE = [
+    ["ls"],
+    ["ls", "-la", "/etc"],
+    ["/bin/ls", "-l"],
+    ["/usr/bin/cat", "x"],
+    ["cat", "file.txt"],
+    ["grep", "-R", "foo", "."],
+    ["echo", ">", "x"],  # argv is exec'd directly: '>' is just an argument
+    ["pwd"],
+    ["wc", "-l", "a"],
+    ["numfmt", "1000"],
+    ["tac", "f"],
+    ["base64", "-d", "f"],
+    ["find", ".", "-name", "*.py"],
+    ["rg", "TODO", "-n"],
+    ["rg", "--files"],
+    ["git", "status"],
+    ["git", "-C", "sub", "log", "--oneline"],
+    ["git", "--no-pager", "diff", "HEAD~1"],
+    ["git", "show", "HEAD"],
+    ["git", "branch"],
+    ["git", "branch", "--show-current", "-v"],
+    ["git", "branch", "--format=%(refname)"],
+    ["sed", "-n", "10p"],
+    ["sed", "-n", "1,5p", "file.txt"],
+    ["bash", "-lc", "ls"],
+    ["bash", "-lc", "ls && pwd"],
+    ["bash", "-c", "git status; git log -n 3 | head -n 5"],
+    ["zsh", "-lc", "grep -n 'a b' x.txt || echo \"not found\""],
+    ["bash", "-lc", "cat 'odd;name' | wc -l"],
+    ["bash", "-lc", 'echo "a\\$b"'],
+    ["/bin/bash", "-lc", "ls -1"],
+]
+
+UNSAFE = [
+    [],
+    ["rm", "-rf", "/"],
+    ["./ls"],
+    ["/tmp/evil/ls"],
+    ["python", "-c", "print(1)"],
+    ["base64", "-o", "out", "f"],
+    ["base64", "--output=out", "f"],
+    ["base64", "-oout", "f"],
+    ["find", ".", "-delete"],
+    ["find", ".", "-exec", "rm", "{}", ";"],
+    ["find", ".", "-fprint", "x"],
+    ["rg", "--pre", "sh", "x"],
+    ["rg", "--pre=sh", "x"],
+    ["rg", "-z", "x"],
+    ["rg", "-uz", "x"],
+    ["rg", "--search-zip", "x"],
+    ["rg", "--hostname-bin=/x", "x"],
+    ["git", "-c", "core.pager=evil", "log"],
+    ["git", "-ccore.pager=evil", "log"],
+    ["git", "--config-env=core.pager=X", "log"],
+    ["git", "commit", "-m", "x"],
+    ["git", "checkout", "x"],
+    ["git", "reset", "--hard"],
+    ["git", "log", "--output=/etc/x"],
+    ["git", "diff", "--ext-diff"],
+    ["git", "show", "--textconv"],
+    ["git", "log", "--exec=x"],
+    ["git", "log", "--paginate"],
+    ["git", "branch", "-D", "main"],
+    ["git", "branch", "new-branch"],
+    ["git"],
+    ["sed", "-i", "s/a/b/", "f"],
+    ["sed", "-n", "1p", "a", "b"],
+    ["sed", "-n", "1d"],
+    ["sed", "-n"],
+    ["bash", "-lc", "ls > out"],
+    ["bash", "-lc", "ls >> out"],
+    ["bash", "-lc", "cat < /etc/passwd"],
+    ["bash", "-lc", "ls && rm -rf x"],
+    ["bash", "-lc", "(ls)"],
+    ["bash", "-lc", "ls &"],
+    ["bash", "-lc", "echo $(rm x)"],
+    ["bash", "-lc", 'echo "$(rm x)"'],
+    ["bash", "-lc", "echo `rm x`"],
+    ["bash", "-lc", "echo $HOME"],
+    ["bash", "-lc", "ls *"],
+    ["bash", "-lc", "ls {a,b}"],
+    ["bash", "-lc", "ls\nrm x"],
+    ["bash", "-lc", "ls && "],
+    ["bash", "-lc", ""],
+    ["bash", "-lc", "ls 'unterminated"],
+    ["bash", "-lc", "PATH=/tmp/x/ls ls"],
+    ["bash", "-lc", "FOO=1 ls"],
+    ["bash", "-lc", "./ls"],
+    ["bash", "-lc", "ls # comment"],
+    ["bash", "-lc", "ls; ; pwd"],
+    ["bash", "-lc", "ls |& cat"],
+    ["bash", "-lc", "ls", "extra"],
+    ["bash", "-x", "ls"],
+    ["sh", "-c", "ls"],
+    ["bash", "-lc", "find . -delete"],
+    ["bash", "-lc", "git -c x=y status"],
+    ["bash", "-lc", "echo a\\ b"],
+]
+
+
+@pytest.mark.parametrize("argv", SAFE, ids=lambda a: shlex.join(a))
+def test_known_safe(argv: list[str]) -> None:
+    assert is_known_safe_command(argv)
+
+
+@pytest.mark.parametrize("argv", UNSAFE, ids=lambda a: shlex.join(a) or "<empty>")
+def test_not_known_safe(argv: list[str]) -> None:
+    assert not is_known_safe_command(argv)
+
+
+def test_split_simple_script() -> None:
+    assert split_simple_script("ls -l && echo 'a b'|wc") == [["ls", "-l"], ["echo", "a b"], ["wc"]]
+    assert split_simple_script('echo ""') == [["echo", ""]]
+    assert split_simple_script('grep "a\\|b" f') == [["grep", "a\\|b", "f"]]
+
+
+_word = st.sampled_from(["ls", "pwd", "cat", "x.txt", "-n", "foo", "'a b'", '"q"', "git", "status"])
+_op = st.sampled_from([" && ", " || ", "; ", " | "])
+_bad = st.sampled_from([">", "<", "$(x)", "`x`", "$X", "&", "(", ")", "*", "\n", "{a,b}", "#"])
+
+
+@given(st.lists(st.lists(_word, min_size=1, max_size=4), min_size=1, max_size=4), _op, _bad, st.data())
+def test_any_shell_metacharacter_makes_a_script_unsafe(
+    commands: list[list[str]], op: str, bad: str, data: st.DataObject
+) -> None:
+    script = op.join(" ".join(c) for c in commands)
+    pos = data.draw(st.integers(0, len(script)))
+    tainted = script[:pos] + " " + bad + " " + script[pos:]
+    # Quoted metacharacters are literal (safe), except expansions inside double quotes.
+    in_single = script[:pos].count("'") % 2 == 1
+    in_double = script[:pos].count('"') % 2 == 1
+    expands = bad[0] in "$`"
+    if not in_single and (not in_double or expands):
+        assert not is_known_safe_command(["bash", "-lc", tainted])
+    else:
+        assert is_known_safe_command(["bash", "-lc", tainted]) == is_known_safe_command(
+            ["bash", "-lc", script]
+        )
+
+
+@given(st.lists(st.sampled_from(["ls", "pwd", "cat f", "git status", "echo 'x y'", "wc -l"]), min_size=1))
+def test_chains_of_safe_commands_are_safe(parts: list[str]) -> None:
+    assert is_known_safe_command(["bash", "-lc", " && ".join(parts)])
+    assert is_known_safe_command(["bash", "-lc", " | ".join(parts)])
+
+
+@given(st.lists(st.text(max_size=8), max_size=5))
+def test_safety_check_never_crashes(argv: list[str]) -> None:
+    is_known_safe_command(argv)
+    is_known_safe_command(["bash", "-lc", " ".join(argv)])
+
+
+# ---- the approval table (agent-core §5.3) ------------------------------------------------------------
+
+UNSAFE_CMD = ["touch", "x"]
+
+
+def _assess(policy: str, sandbox: SandboxPolicy, escalated: bool, available: bool) -> object:
+    return assess_command_safety(UNSAFE_CMD, policy, sandbox, set(), escalated, available)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("approval", "sandbox", "escalated", "available", "expected"),
+    [
+        # untrusted: always ask, whatever the sandbox
+        *[("untrusted", sb, esc, av, AskUser()) for sb, esc, av in
+          itertools.product((RO, WW, FULL), (False, True), (False, True))],
+        # danger-full-access: auto, no sandbox
+        *[(ap, FULL, esc, av, AutoApprove(run_sandboxed=False)) for ap, esc, av in
+          itertools.product(("on-failure", "never", "on-request"), (False, True), (False, True))],
+        # on-request
+        ("on-request", RO, False, True, AutoApprove(run_sandboxed=True)),
+        ("on-request", WW, False, True, AutoApprove(run_sandboxed=True)),
+        ("on-request", WW, True, True, AskUser()),
+        ("on-request", RO, False, False, AskUser()),
+        ("on-request", WW, True, False, AskUser()),
+        # never / on-failure
+        ("never", WW, False, True, AutoApprove(run_sandboxed=True)),
+        ("never", RO, True, True, AutoApprove(run_sandboxed=True)),
+        ("on-failure", WW, False, True, AutoApprove(run_sandboxed=True)),
+        ("on-failure", RO, False, False, AskUser()),
+        ("never", RO, False, False, Reject(REJECT_NOT_TRUSTED)),
+        ("never", WW, True, False, Reject(REJECT_NOT_TRUSTED)),
+    ],
+)  # fmt: skip
+def test_command_table(approval: str, sandbox: SandboxPolicy, escalated: bool, available: bool,
+                       expected: object) -> None:  # fmt: skip
+    assert _assess(approval, sandbox, escalated, available) == expected
+
+
+@pytest.mark.parametrize("approval", APPROVAL_POLICIES)
+@pytest.mark.parametrize("sandbox", [RO, WW, FULL])
+def test_known_safe_and_session_approved_run_unsandboxed(approval: str, sandbox: SandboxPolicy) -> None:
+    for escalated, available in itertools.product((False, True), repeat=2):
+        safe = assess_command_safety(["ls"], approval, sandbox, set(), escalated, available)  # type: ignore[arg-type]
+        assert safe == AutoApprove(run_sandboxed=False)
+        approved = assess_command_safety(
+            UNSAFE_CMD,
+            approval,  # type: ignore[arg-type]
+            sandbox,
+            {tuple(UNSAFE_CMD)},
+            escalated,
+            available,
+        )
+        assert approved == AutoApprove(run_sandboxed=False)
+
+
+@given(st.sampled_from(APPROVAL_POLICIES), st.sampled_from([RO, WW]), st.booleans(), st.booleans())
+def test_restricted_policy_never_runs_unknown_command_unsandboxed(
+    approval: str, sandbox: SandboxPolicy, escalated: bool, available: bool
+) -> None:
+    result = _assess(approval, sandbox, escalated, available)
+    assert result != AutoApprove(run_sandboxed=False)
+    if not available:
+        assert not isinstance(result, AutoApprove)
+
+
+# ---- patch safety (agent-core §5.4) -------------------------------------------------------------------
+
+
+@pytest.fixture
+def ws(tmp_path: Path) -> Path:
+    (tmp_path / "ws" / ".git").mkdir(parents=True)
+    (tmp_path / "outside").mkdir()
+    return tmp_path / "ws"
+
+
+NO_TMP = SandboxPolicy("workspace-write", (), False, True, True)
+
+
+def test_patch_empty(ws: Path) -> None:
+    for ap in APPROVAL_POLICIES:
+        assert assess_patch_safety([], ws, ap, WW) == Reject(REJECT_EMPTY_PATCH)
+
+
+def test_patch_untrusted_asks(ws: Path) -> None:
+    assert assess_patch_safety([Path("a.txt")], ws, "untrusted", FULL) == AskUser()
+
+
+@pytest.mark.parametrize("approval", ["on-request", "never", "on-failure"])
+def test_patch_inside_workspace(ws: Path, approval: str) -> None:
+    paths = [Path("a.txt"), ws / "sub" / "b.txt"]
+    assert assess_patch_safety(paths, ws, approval, NO_TMP) == AutoApprove(run_sandboxed=True)  # type: ignore[arg-type]
+    no_sandbox = assess_patch_safety(paths, ws, approval, NO_TMP, sandbox_available=False)  # type: ignore[arg-type]
+    assert no_sandbox == AskUser()
+    assert assess_patch_safety(paths, ws, approval, FULL) == AutoApprove(run_sandboxed=False)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    "target",
+    ["../outside/x.txt", "/etc/passwd", ".git/config", "sub/../../outside/y", "link/escape.txt"],
+)
+def test_patch_outside_workspace(ws: Path, target: str) -> None:
+    (ws / "link").symlink_to(ws.parent / "outside")
+    paths = [Path("ok.txt"), Path(target)]
+    assert assess_patch_safety(paths, ws, "on-request", NO_TMP) == AskUser()
+    assert assess_patch_safety(paths, ws, "never", NO_TMP) == Reject(REJECT_PATCH_OUTSIDE)
+    assert assess_patch_safety(paths, ws, "on-failure", NO_TMP) == AutoApprove(run_sandboxed=True)
+
+
+def test_patch_read_only_policy(ws: Path) -> None:
+    assert assess_patch_safety([Path("a")], ws, "on-request", RO) == AskUser()
+    assert assess_patch_safety([Path("a")], ws, "never", RO) == Reject(REJECT_PATCH_OUTSIDE)
+
+
+def test_patch_extra_roots_and_configured_roots(ws: Path) -> None:
+    outside = ws.parent / "outside"
+    target = [outside / "z.txt"]
+    assert assess_patch_safety(target, ws, "never", NO_TMP, [outside]) == AutoApprove(run_sandboxed=True)
+    configured = SandboxPolicy("workspace-write", (str(outside),), False, True, True)
+    assert assess_patch_safety(target, ws, "never", configured) == AutoApprove(run_sandboxed=True)
+    assert assess_patch_safety(target, ws, "never", RO, [outside]) == AutoApprove(run_sandboxed=True)
+
+
+def test_patch_tmp_roots(ws: Path) -> None:
+    env = {"TMPDIR": str(ws.parent / "outside")}
+    pol = SandboxPolicy("workspace-write")
+    assert assess_patch_safety([Path("/tmp/x")], ws, "never", pol, env=env) == AutoApprove(run_sandboxed=True)
+    got = assess_patch_safety([ws.parent / "outside" / "t"], ws, "never", pol, env=env)
+    assert got == AutoApprove(run_sandboxed=True)
+    assert assess_patch_safety([Path("/tmp/x")], ws, "never", NO_TMP, env=env) == Reject(REJECT_PATCH_OUTSIDE)
+
+
+# ---- denial heuristic and classification -------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("policy", "code", "out", "err", "expected"),
+    [
+        (WW, 1, "", "touch: cannot touch 'x': Permission denied", True),
+        (WW, 1, "", "bash: x: Read-only file system", True),
+        (WW, 1, "Operation not permitted", "", True),
+        (WW, 2, "", "Landlock says no", True),
+        (WW, 0, "", "permission denied", False),
+        (FULL, 1, "", "permission denied", False),
+        (WW, 2, "", "usage: foo", False),
+        (WW, 126, "", "", False),
+        (WW, 127, "", "command not found", False),
+        (WW, 159, "", "", True),
+        (WW, -31, "", "", True),
+        (WW, 1, "", "boom", False),
+        (WW, 7, "", "curl: (7) Couldn't connect to server", True),
+        (WW, 6, "", "curl: (6) Could not resolve host: example.com", True),
+        (SandboxPolicy("workspace-write", network_access=True), 7, "", "Couldn't connect to server", False),
+        (RO, 1, "", "socket.gaierror: [Errno -3] Temporary failure in name resolution", True),
+        (RO, 1, "", "OSError: [Errno 101] Network is unreachable", True),
+    ],
+)
+def test_is_likely_sandbox_denied(
+    policy: SandboxPolicy, code: int, out: str, err: str, expected: bool
+) -> None:
+    assert is_likely_sandbox_denied(policy, code, out, err) is expected
+
+
+def test_not_sandboxed_is_never_denied() -> None:
+    assert not is_likely_sandbox_denied(WW, 1, "", "permission denied", sandboxed=False)
+
+
+def test_classify_result() -> None:
+    ran = '{ "child-pid": 5 }\n{ "exit-code": 1 }\n'
+    not_ran = '{ "child-pid": 5 }'
+    assert classify_result("bwrap", 0, "") == "ok"
+    assert (
+        classify_result("bwrap", 1, "bwrap: Can't chdir to /x: No such file", bwrap_status=not_ran)
+        == "setup_error"
+    )
+    assert (
+        classify_result("bwrap", 1, "bwrap: Creating new namespace failed: Operation not permitted")
+        == "setup_error"
+    )
+    assert classify_result("bwrap", 1, "bwrap: something the command printed", bwrap_status=ran) == "failed"
+    assert (
+        classify_result("bwrap", 1, "x: Read-only file system", bwrap_status=ran, policy=WW) == "maybe_denied"
+    )
+    assert classify_result(
+        "landlock", 121, "codex-mcp-sandbox: failed to apply sandbox, refusing to run: x"
+    ) == ("setup_error")
+    assert classify_result("landlock", 121, "the command itself exited 121") == "failed"
+    assert classify_result("landlock", 1, "Permission denied", policy=WW) == "maybe_denied"
+    assert classify_result("none", 1, "Permission denied", policy=WW) == "failed"
+    assert bwrap_status_has_exit_code('{"child-pid": 1}{"exit-code": 0}')
+    assert not bwrap_status_has_exit_code("")
