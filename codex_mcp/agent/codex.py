@@ -1,0 +1,223 @@
+"""`Codex`: the embeddable agent.  Owns the threads, their tasks and the shared HTTP client.
+
+    async with Codex() as codex:
+        thread = await codex.start_thread(load_config(home, cwd=Path.cwd()))
+        async for event in thread.start_turn(user_text_items("fix the failing test")):
+            print(event.msg)
+
+The MCP tools are one user of this API; nothing here knows about MCP.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import uuid
+from collections.abc import Callable, Mapping
+from datetime import UTC
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import anyio
+from anyio.abc import TaskGroup
+
+from codex_mcp.agent.config.model import Config
+from codex_mcp.agent.instructions import base_instructions, initial_context_items
+from codex_mcp.agent.protocol import Event
+from codex_mcp.agent.rollout import (
+    RolloutError,
+    RolloutRecorder,
+    find_rollout,
+    load_rollout,
+    rollout_path_for,
+)
+from codex_mcp.agent.session import Thread
+
+log = logging.getLogger(__name__)
+
+ORIGINATOR = "codex_mcp"
+
+
+def package_version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("codex-mcp")
+    except PackageNotFoundError:
+        return "0.0.0"
+
+
+class ThreadNotFound(LookupError):
+    pass
+
+
+class Codex:
+    def __init__(self, *, env: Mapping[str, str] | None = None, source: str = "mcp") -> None:
+        self._env = os.environ if env is None else env
+        self._source = source
+        self._threads: dict[str, Thread] = {}
+        self._task_group: TaskGroup | None = None
+        self._http: Any = None
+        self._resume_lock = anyio.Lock()
+
+    async def __aenter__(self) -> Codex:
+        self._task_group = anyio.create_task_group()
+        await self._task_group.__aenter__()
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> bool | None:
+        assert self._task_group is not None
+        if exc is not None:
+            self._task_group.cancel_scope.cancel()
+        try:
+            return await self._task_group.__aexit__(exc_type, exc, tb)
+        finally:
+            for thread in self._threads.values():
+                thread.recorder.close()
+            if self._http is not None:
+                with anyio.CancelScope(shield=True):
+                    await self._http.aclose()
+
+    def shutdown(self) -> None:
+        """Interrupt every running turn (used when the host is going away)."""
+        for thread in self._threads.values():
+            thread.shutdown()
+
+    @property
+    def threads(self) -> dict[str, Thread]:
+        return dict(self._threads)
+
+    def _http_client(self) -> Any:
+        if self._http is None:
+            import httpx
+
+            self._http = httpx.AsyncClient(
+                timeout=httpx.Timeout(30.0, read=None),
+                limits=httpx.Limits(max_connections=200, max_keepalive_connections=50),
+                trust_env=True,
+            )
+        return self._http
+
+    def _model_client(self, config: Config) -> Any:
+        from codex_mcp.agent.model import ModelClient, resolve_auth
+
+        auth = resolve_auth(config.model_provider, config.codex_home, self._env)
+        return ModelClient(
+            config.model_provider,
+            http=self._http_client(),
+            auth=auth,
+            originator=ORIGINATOR,
+            version=package_version(),
+            env=self._env,
+        )
+
+    def _new_thread(self, thread_id: str, config: Config, recorder: RolloutRecorder, **kw: Any) -> Thread:
+        assert self._task_group is not None, "use `async with Codex()`"
+        thread = Thread(
+            thread_id=thread_id,
+            config=config,
+            model_client=self._model_client(config),
+            recorder=recorder,
+            task_group=self._task_group,
+            **kw,
+        )
+        self._threads[thread_id] = thread
+        return thread
+
+    async def start_thread(self, config: Config, thread_id: str | None = None) -> tuple[Thread, Event]:
+        """Create a thread; returns it with its `session_configured` event.
+
+        Raises `ModelError` (missing credentials) before anything is written.
+        """
+        thread_id = thread_id or str(uuid.uuid4())
+        model_client = self._model_client(config)  # fail on credentials before creating files
+        recorder = RolloutRecorder.create(rollout_path_for(config.codex_home, thread_id))
+        instructions = base_instructions(config)
+        recorder.record(
+            "session_meta",
+            {
+                "id": thread_id,
+                "timestamp": _now_iso(),
+                "cwd": str(config.cwd),
+                "originator": ORIGINATOR,
+                "cli_version": package_version(),
+                "instructions": instructions,
+                "source": self._source,
+                "model_provider": config.model_provider_id,
+            },
+        )
+        assert self._task_group is not None, "use `async with Codex()`"
+        thread = Thread(
+            thread_id=thread_id,
+            config=config,
+            model_client=model_client,
+            recorder=recorder,
+            task_group=self._task_group,
+            instructions_text=instructions,
+        )
+        self._threads[thread_id] = thread
+        thread.append_history(initial_context_items(config))
+        return thread, Event("", session_configured(thread))
+
+    def get_thread(self, thread_id: str) -> Thread | None:
+        return self._threads.get(thread_id)
+
+    async def resume_thread(
+        self, thread_id: str, codex_home: Path, make_config: Callable[[dict[str, Any]], Config]
+    ) -> Thread:
+        """The live thread, or one rebuilt from its rollout file; `ThreadNotFound` otherwise.
+
+        `make_config` receives the rollout's last turn context (cwd, model, policies) and
+        returns the thread's config: current config.toml with those values on top.
+        """
+        async with self._resume_lock:
+            live = self._threads.get(thread_id)
+            if live is not None:
+                return live
+            path = find_rollout(codex_home, thread_id)
+            if path is None:
+                raise ThreadNotFound(thread_id)
+            try:
+                resumed = load_rollout(path, thread_id)
+            except RolloutError as exc:
+                raise ThreadNotFound(f"{thread_id}: {exc}") from exc
+            context = dict(resumed.turn_context)
+            context.setdefault("cwd", resumed.meta.get("cwd"))
+            config = make_config(context)
+            instructions = resumed.meta.get("instructions")
+            return self._new_thread(
+                thread_id,
+                config,
+                RolloutRecorder.reopen(path),
+                history=resumed.history,
+                instructions_text=instructions if isinstance(instructions, str) and instructions else None,
+            )
+
+
+def session_configured(thread: Thread) -> dict[str, Any]:
+    c = thread.config
+    msg: dict[str, Any] = {
+        "type": "session_configured",
+        "session_id": thread.thread_id,
+        "thread_id": thread.thread_id,
+        "model": c.model,
+        "model_provider_id": c.model_provider_id,
+        "approval_policy": c.approval_policy,
+        "sandbox_policy": c.sandbox_policy.to_json(),
+        "cwd": str(c.cwd),
+        "history_log_id": 0,
+        "history_entry_count": 0,
+        "rollout_path": str(thread.rollout_path),
+    }
+    if c.model_reasoning_effort:
+        msg["reasoning_effort"] = c.model_reasoning_effort
+    return msg
+
+
+def _now_iso() -> str:
+    from datetime import datetime
+
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")

@@ -1,0 +1,160 @@
+"""What the model is told besides the user's prompt: base instructions and context messages.
+
+The base prompt is ours (`prompts/base.md`).  Around the first prompt of a thread the
+model gets, in order: a developer message with its permissions (and the caller's
+developer instructions as a separate part), the project's AGENTS.md files, and an
+`<environment_context>` block.  Each is a plain Responses `message` item so it is stored in
+the history and rollout like any other.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from datetime import datetime
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from codex_mcp.agent.config.model import Config
+
+AGENTS_FILENAMES = ("AGENTS.override.md", "AGENTS.md")
+
+
+@functools.cache
+def default_base_instructions() -> str:
+    return resources.files("codex_mcp.agent").joinpath("prompts/base.md").read_text(encoding="utf-8")
+
+
+def base_instructions(config: Config) -> str:
+    return config.base_instructions if config.base_instructions else default_base_instructions()
+
+
+def text_message(role: str, *texts: str) -> dict[str, Any]:
+    kind = "output_text" if role == "assistant" else "input_text"
+    return {"type": "message", "role": role, "content": [{"type": kind, "text": t} for t in texts]}
+
+
+# --- project docs -----------------------------------------------------------------------
+
+
+def find_project_root(cwd: Path) -> Path | None:
+    for directory in (cwd, *cwd.parents):
+        if (directory / ".git").exists():
+            return directory
+    return None
+
+
+def discover_project_docs(cwd: Path, max_bytes: int, fallback_names: tuple[str, ...] = ()) -> str | None:
+    """AGENTS.md files from the repository root down to `cwd`, joined, within `max_bytes`."""
+    if max_bytes <= 0:
+        return None
+    root = find_project_root(cwd) or cwd
+    chain = [cwd]
+    if root != cwd and root in cwd.parents:
+        chain = [cwd, *[p for p in cwd.parents if p == root or root in p.parents]]
+        chain.reverse()
+    names = AGENTS_FILENAMES + tuple(fallback_names)
+    parts: list[str] = []
+    budget = max_bytes
+    for directory in chain:
+        for name in names:
+            candidate = directory / name
+            if not candidate.is_file():
+                continue
+            try:
+                data = candidate.read_bytes()[:budget]
+            except OSError:
+                break
+            text = data.decode("utf-8", errors="ignore").strip()
+            if text:
+                parts.append(text)
+                budget -= len(data)
+            break
+        if budget <= 0:
+            break
+    return "\n\n".join(parts) if parts else None
+
+
+# --- context messages -------------------------------------------------------------------
+
+_POLICY_TEXT = {
+    "untrusted": "Commands that are not known to be read-only need the user's approval before they run.",
+    "on-failure": "Commands run in the sandbox; if one fails there, you may be asked whether to retry "
+    "it without the sandbox.",
+    "on-request": "Commands run in the sandbox. When one needs more access, call it with "
+    "`with_escalated_permissions: true` and a one-sentence `justification`; the user decides.",
+    "never": "Nobody can approve anything: never ask for approval. Work within the sandbox, and if "
+    "something cannot be done within it, say so in your final message.",
+}
+
+_SANDBOX_TEXT = {
+    "read-only": "The sandbox is read-only: you can read any file, but commands cannot write files.",
+    "workspace-write": "The sandbox lets commands write inside the working directory{roots} and temp "
+    "directories; everything else is read-only.",
+    "danger-full-access": "There is no sandbox: commands run with the user's full permissions.",
+}
+
+
+def permissions_text(config: Config) -> str:
+    policy = config.sandbox_policy
+    roots = ""
+    if policy.writable_roots:
+        roots = " and in " + ", ".join(f"`{r}`" for r in policy.writable_roots)
+    sandbox = _SANDBOX_TEXT[policy.mode].format(roots=roots)
+    network = "enabled" if policy.has_network else "restricted"
+    return (
+        "<permissions>\n"
+        f"sandbox_mode: {policy.mode}. {sandbox}\n"
+        f"network_access: {network}.\n"
+        f"approval_policy: {config.approval_policy}. {_POLICY_TEXT[config.approval_policy]}\n"
+        "</permissions>"
+    )
+
+
+def environment_context(config: Config) -> str:
+    policy = config.sandbox_policy
+    lines = [
+        "<environment_context>",
+        f"  <cwd>{config.cwd}</cwd>",
+        f"  <approval_policy>{config.approval_policy}</approval_policy>",
+        f"  <sandbox_mode>{policy.mode}</sandbox_mode>",
+        f"  <network_access>{'enabled' if policy.has_network else 'restricted'}</network_access>",
+    ]
+    if policy.mode == "workspace-write":
+        lines.append("  <writable_roots>")
+        for root in (str(config.cwd), *policy.writable_roots):
+            lines.append(f"    <root>{root}</root>")
+        lines.append("  </writable_roots>")
+    shell = Path(os.environ.get("SHELL") or "/bin/bash").name
+    lines += [
+        f"  <shell>{shell}</shell>",
+        f"  <current_date>{datetime.now().astimezone():%Y-%m-%d}</current_date>",
+        "</environment_context>",
+    ]
+    return "\n".join(lines)
+
+
+def initial_context_items(config: Config) -> list[dict[str, Any]]:
+    developer_parts = [permissions_text(config)]
+    if config.developer_instructions:
+        developer_parts.append(config.developer_instructions)
+    items = [text_message("developer", *developer_parts)]
+    user_docs = []
+    if config.user_instructions:
+        user_docs.append(config.user_instructions.strip())
+    project = discover_project_docs(
+        config.cwd, config.project_doc_max_bytes, config.project_doc_fallback_filenames
+    )
+    if project:
+        user_docs.append(project)
+    if user_docs:
+        body = "\n\n".join(user_docs)
+        items.append(
+            text_message(
+                "user",
+                f"# AGENTS.md instructions for {config.cwd}\n\n<INSTRUCTIONS>\n{body}\n</INSTRUCTIONS>",
+            )
+        )
+    items.append(text_message("user", environment_context(config)))
+    return items

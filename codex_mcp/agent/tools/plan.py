@@ -1,0 +1,37 @@
+"""`update_plan`: the model's checklist, relayed to the client as `plan_update`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from codex_mcp.agent.tools.registry import ToolContext
+
+STATUSES = ("pending", "in_progress", "completed")
+
+
+def validate_plan(args: dict[str, Any]) -> dict[str, Any]:
+    """The `plan_update` payload for valid arguments; ValueError naming the problem otherwise."""
+    plan = args.get("plan")
+    if not isinstance(plan, list):
+        raise ValueError("`plan` must be an array of {step, status} objects")
+    steps = []
+    for index, entry in enumerate(plan):
+        if not isinstance(entry, dict) or not isinstance(entry.get("step"), str):
+            raise ValueError(f"plan[{index}] needs a string `step`")
+        if entry.get("status") not in STATUSES:
+            raise ValueError(f"plan[{index}].status must be one of {', '.join(STATUSES)}")
+        steps.append({"step": entry["step"], "status": entry["status"]})
+    payload: dict[str, Any] = {"type": "plan_update", "plan": steps}
+    explanation = args.get("explanation")
+    if isinstance(explanation, str):
+        payload["explanation"] = explanation
+    return payload
+
+
+async def handle_update_plan(ctx: ToolContext, args: dict[str, Any]) -> str:
+    try:
+        payload = validate_plan(args)
+    except ValueError as exc:
+        return f"failed to parse function arguments: {exc}"
+    await ctx.thread.emit(ctx.turn_id, payload)
+    return "Plan updated"

@@ -1,0 +1,215 @@
+"""The tools the model is offered, and the dispatch of its calls to their handlers.
+
+Every handler returns the output text; this module wraps it in the output item that
+matches the call (`function_call_output` or `custom_tool_call_output`), so a handler never
+has to know which wire or which call shape brought it.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import mimetypes
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from codex_mcp.agent.config.model import Config
+from codex_mcp.agent.model.types import ResponseItem, ToolSpec
+from codex_mcp.agent.protocol import ImageInput, LocalImageInput, TextInput, UserInput
+
+if TYPE_CHECKING:
+    from codex_mcp.agent.session import Thread
+
+TOOL_CALL_TYPES = frozenset({"function_call", "custom_tool_call", "local_shell_call"})
+
+
+@dataclass
+class ToolContext:
+    """What a handler may use: the thread, the turn, and the turn's record of file changes."""
+
+    thread: Thread
+    turn_id: str
+    originals: dict[Path, bytes | None] = field(default_factory=dict)
+    pending_input: list[ResponseItem] = field(default_factory=list)
+    """Items a handler wants the model to see after the call outputs (attached images)."""
+
+    @property
+    def changed_paths(self) -> list[Path]:
+        return list(self.originals)
+
+    def remember_original(self, path: Path) -> None:
+        """Keep a file's content from before the turn first touched it (for `turn_diff`)."""
+        if path in self.originals:
+            return
+        try:
+            self.originals[path] = path.read_bytes()
+        except OSError:
+            self.originals[path] = None
+
+    def turn_diff(self) -> str:
+        from codex_mcp.agent.tools.diff import aggregate_diff
+
+        return aggregate_diff(self.originals, self.thread.config.cwd)
+
+
+# --- specs ------------------------------------------------------------------------------
+
+
+def _function(name: str, description: str, properties: dict[str, Any], required: list[str]) -> ToolSpec:
+    return {
+        "type": "function",
+        "name": name,
+        "description": description,
+        "strict": False,
+        "parameters": {
+            "type": "object",
+            "properties": dict(sorted(properties.items())),
+            "required": required,
+            "additionalProperties": False,
+        },
+    }
+
+
+SHELL_SPEC = _function(
+    "shell",
+    "Run a command and get its output. `command` is an argv list passed to execvp(); for shell syntax "
+    '(pipes, redirects, globs) use ["bash", "-lc", "<script>"]. Set `workdir` rather than using cd.',
+    {
+        "command": {
+            "type": "array",
+            "items": {"type": "string"},
+            "description": "The command and its arguments.",
+        },
+        "workdir": {"type": "string", "description": "Directory to run in (default: the session's cwd)."},
+        "timeout_ms": {"type": "number", "description": "Time limit in milliseconds (default 10000)."},
+        "with_escalated_permissions": {
+            "type": "boolean",
+            "description": "Ask the user to run this command outside the sandbox.",
+        },
+        "justification": {
+            "type": "string",
+            "description": "One sentence telling the user why escalation is needed.",
+        },
+    },
+    ["command"],
+)
+
+UPDATE_PLAN_SPEC = _function(
+    "update_plan",
+    "Record or update your plan for the task: a few short steps, each pending, in_progress or "
+    "completed, with at most one in_progress at a time.",
+    {
+        "explanation": {"type": "string", "description": "Optional note about what changed."},
+        "plan": {
+            "type": "array",
+            "description": "The steps, in order.",
+            "items": {
+                "type": "object",
+                "properties": {
+                    "step": {"type": "string"},
+                    "status": {"type": "string", "enum": ["pending", "in_progress", "completed"]},
+                },
+                "required": ["step", "status"],
+                "additionalProperties": False,
+            },
+        },
+    },
+    ["plan"],
+)
+
+VIEW_IMAGE_SPEC = _function(
+    "view_image",
+    "Look at a local image file (a screenshot, a chart, a diagram): it is attached to the conversation.",
+    {"path": {"type": "string", "description": "Path of the image file, relative to the working directory."}},
+    ["path"],
+)
+
+
+def build_tool_specs(config: Config) -> list[ToolSpec]:
+    from codex_mcp.agent.apply_patch import custom_tool_spec, function_tool_spec
+
+    patch_spec = custom_tool_spec() if config.model_provider.wire_api == "responses" else function_tool_spec()
+    return [SHELL_SPEC, UPDATE_PLAN_SPEC, patch_spec, VIEW_IMAGE_SPEC]
+
+
+# --- user input -------------------------------------------------------------------------
+
+
+def image_data_url(path: Path) -> str:
+    mime = mimetypes.guess_type(path.name)[0] or "image/png"
+    return f"data:{mime};base64," + base64.b64encode(path.read_bytes()).decode("ascii")
+
+
+def user_input_items(items: tuple[UserInput, ...], cwd: Path) -> list[ResponseItem]:
+    """One user message with the text and image parts of a submission."""
+    content: list[dict[str, Any]] = []
+    for part in items:
+        if isinstance(part, TextInput):
+            content.append({"type": "input_text", "text": part.text})
+        elif isinstance(part, ImageInput):
+            content.append({"type": "input_image", "image_url": part.image_url})
+        elif isinstance(part, LocalImageInput):
+            try:
+                content.append({"type": "input_image", "image_url": image_data_url(cwd / part.path)})
+            except OSError as exc:
+                content.append(
+                    {"type": "input_text", "text": f"[image {part.path} could not be read: {exc}]"}
+                )
+    return [{"type": "message", "role": "user", "content": content}]
+
+
+# --- dispatch ---------------------------------------------------------------------------
+
+
+def _output_item(call: ResponseItem, output: str) -> ResponseItem:
+    call_id = call.get("call_id") or call.get("id") or ""
+    if call.get("type") == "custom_tool_call":
+        return {"type": "custom_tool_call_output", "call_id": call_id, "output": output}
+    return {"type": "function_call_output", "call_id": call_id, "output": output}
+
+
+def _parse_arguments(raw: Any) -> dict[str, Any]:
+    if isinstance(raw, dict):
+        return raw
+    parsed = json.loads(raw or "{}")
+    if not isinstance(parsed, dict):
+        raise ValueError("the arguments must be a JSON object")
+    return parsed
+
+
+async def dispatch_tool_call(ctx: ToolContext, call: ResponseItem) -> ResponseItem:
+    from codex_mcp.agent.tools import patch, plan, shell, view_image
+
+    kind = call.get("type")
+    name = call.get("name", "")
+    call_id = str(call.get("call_id") or call.get("id") or "")
+    if kind == "local_shell_call":
+        action = call.get("action") or {}
+        args = {
+            "command": action.get("command"),
+            "workdir": action.get("working_directory"),
+            "timeout_ms": action.get("timeout_ms"),
+        }
+        return _output_item(call, await shell.handle_shell(ctx, call_id, args))
+    if kind == "custom_tool_call":
+        if name == "apply_patch":
+            return _output_item(
+                call, await patch.handle_apply_patch(ctx, call_id, str(call.get("input", "")))
+            )
+        return _output_item(call, f"unsupported custom tool: {name}")
+    try:
+        args = _parse_arguments(call.get("arguments"))
+    except ValueError as exc:
+        return _output_item(call, f"failed to parse function arguments: {exc}")
+    if name in ("shell", "container.exec"):
+        output = await shell.handle_shell(ctx, call_id, args)
+    elif name == "apply_patch":
+        output = await patch.handle_apply_patch(ctx, call_id, str(args.get("input", "")))
+    elif name == "update_plan":
+        output = await plan.handle_update_plan(ctx, args)
+    elif name == "view_image":
+        output = await view_image.handle_view_image(ctx, call_id, args)
+    else:
+        output = f"unsupported call: {name}"
+    return _output_item(call, output)

@@ -1,0 +1,246 @@
+"""The `shell` tool: decide (safety, approval), confine (sandbox), run, report.
+
+The order is the security argument.  A command is first classified by the pure safety
+check; anything not auto-approved waits for the user's decision; an approved command runs
+in the platform sandbox unless the decision removed it; and if a sandbox is required but
+cannot be set up, the command does not run at all (fail closed).
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import shlex
+import time
+from pathlib import Path
+from typing import Any
+
+import anyio
+import anyio.lowlevel
+
+from codex_mcp.agent.exec import (
+    ExecOutput,
+    ExecParams,
+    format_exec_output_for_model,
+    format_exec_output_str,
+    run_exec,
+)
+from codex_mcp.agent.protocol import duration_json
+from codex_mcp.agent.tools.registry import ToolContext
+from codex_mcp.sandbox.env_policy import build_command_env
+from codex_mcp.sandbox.safety import AskUser, AutoApprove, Reject, assess_command_safety
+
+REJECTED_BY_USER = "exec command rejected by user"
+RETRY_REASON = "command failed; retry without sandbox?"
+
+
+def parsed_command(argv: list[str]) -> list[dict[str, Any]]:
+    script = (
+        argv[2]
+        if len(argv) == 3 and argv[1] in ("-lc", "-c") and Path(argv[0]).name in ("bash", "zsh", "sh")
+        else None
+    )
+    return [{"type": "unknown", "cmd": script if script is not None else shlex.join(argv)}]
+
+
+def _parse_args(args: dict[str, Any], base_cwd: Path) -> tuple[list[str], Path, int | None, bool, str | None]:
+    command = args.get("command")
+    if isinstance(command, str):
+        command = ["bash", "-lc", command]
+    if not isinstance(command, list) or not command or not all(isinstance(a, str) for a in command):
+        raise ValueError("`command` must be a non-empty array of strings")
+    workdir = args.get("workdir")
+    cwd = base_cwd if not workdir else (base_cwd / str(workdir))
+    timeout = args.get("timeout_ms", args.get("timeout"))
+    timeout_ms = int(timeout) if isinstance(timeout, (int, float)) and not isinstance(timeout, bool) else None
+    escalated = (
+        bool(args.get("with_escalated_permissions")) or args.get("sandbox_permissions") == "require_escalated"
+    )
+    justification = args.get("justification")
+    return command, cwd, timeout_ms, escalated, justification if isinstance(justification, str) else None
+
+
+async def handle_shell(ctx: ToolContext, call_id: str, args: dict[str, Any]) -> str:
+    thread = ctx.thread
+    config = thread.config
+    try:
+        argv, cwd, timeout_ms, escalated, justification = _parse_args(args, config.cwd)
+    except (ValueError, TypeError) as exc:
+        return f"failed to parse function arguments: {exc}"
+
+    from codex_mcp.agent.apply_patch import extract_apply_patch
+
+    shell_patch = extract_apply_patch(argv, cwd)
+    if shell_patch is not None:
+        from codex_mcp.agent.tools.patch import handle_shell_patch
+
+        return await handle_shell_patch(ctx, call_id, shell_patch)
+
+    policy = config.approval_policy
+    if escalated and policy != "on-request":
+        return (
+            f"approval policy is {policy}; reject command — you should not ask for escalated permissions "
+            f"if the approval policy is {policy}"
+        )
+    from codex_mcp.sandbox import sandbox_available
+
+    available = config.sandbox_policy.is_full_access or sandbox_available()
+    check = assess_command_safety(
+        argv, policy, config.sandbox_policy, thread.approved_commands, escalated, available
+    )
+    if isinstance(check, Reject):
+        return check.reason
+    sandboxed = isinstance(check, AutoApprove) and check.run_sandboxed
+    if isinstance(check, AskUser):
+        rejected = await _ask(ctx, call_id, argv, cwd, justification if escalated else None)
+        if rejected is not None:
+            return rejected
+        # An explicit approval of an untrusted or escalated command runs it as approved:
+        # outside the sandbox, as in Codex.
+        sandboxed = False
+
+    out, setup_error = await _run(ctx, call_id, argv, cwd, timeout_ms, sandboxed)
+    if setup_error is not None:
+        return f"execution error: {setup_error}"
+    assert out is not None
+    if sandboxed and policy in ("on-failure", "untrusted") and _looks_denied(config.sandbox_policy, out):
+        await thread.emit(
+            ctx.turn_id,
+            {"type": "background_event", "message": f"Execution failed: exit code {out.exit_code}"},
+        )
+        rejected = await _ask(ctx, call_id, argv, cwd, RETRY_REASON)
+        if rejected is not None:
+            return rejected
+        thread.approved_commands.add(tuple(argv))
+        await thread.emit(
+            ctx.turn_id, {"type": "background_event", "message": "retrying command without sandbox"}
+        )
+        out, setup_error = await _run(ctx, call_id, argv, cwd, timeout_ms, sandboxed=False)
+        if setup_error is not None or out is None:
+            return f"retry failed: {setup_error}"
+    return format_exec_output_for_model(out)
+
+
+def _looks_denied(sandbox_policy: Any, out: ExecOutput) -> bool:
+    from codex_mcp.sandbox.denial import is_likely_sandbox_denied
+
+    return bool(is_likely_sandbox_denied(sandbox_policy, out.exit_code, out.stdout, out.stderr))
+
+
+def rejection_text(base: str, reason: str | None) -> str:
+    """The denial the model sees; says why when the host decided for the user."""
+    return f"{base} ({reason})" if reason else base
+
+
+async def _ask(ctx: ToolContext, call_id: str, argv: list[str], cwd: Path, reason: str | None) -> str | None:
+    """Ask the user.  None when approved, else the rejection text.  `abort` ends the turn."""
+    msg: dict[str, Any] = {
+        "type": "exec_approval_request",
+        "call_id": call_id,
+        "turn_id": ctx.turn_id,
+        "command": argv,
+        "cwd": str(cwd),
+        "parsed_cmd": parsed_command(argv),
+    }
+    if reason:
+        msg["reason"] = reason
+    pending = await ctx.thread.request_approval("exec", ctx.turn_id, call_id, msg)
+    if pending.decision == "abort":
+        ctx.thread.interrupt(ctx.turn_id)
+        await anyio.lowlevel.checkpoint()  # the cancellation lands here
+    if pending.decision in ("approved", "approved_for_session"):
+        if pending.decision == "approved_for_session":
+            ctx.thread.approved_commands.add(tuple(argv))
+        return None
+    return rejection_text(REJECTED_BY_USER, pending.reason)
+
+
+async def _run(
+    ctx: ToolContext, call_id: str, argv: list[str], cwd: Path, timeout_ms: int | None, sandboxed: bool
+) -> tuple[ExecOutput | None, str | None]:
+    """Run (sandboxed when asked); returns (output, None) or (None, why it could not run)."""
+    thread = ctx.thread
+    config = thread.config
+    env = build_command_env(config.shell_environment_policy, os.environ)
+    if not await anyio.Path(cwd).is_dir():
+        return None, f"the working directory {cwd} does not exist"
+    run_argv = list(argv)
+    pass_fds: tuple[int, ...] = ()
+    prepared = None
+    if sandboxed:
+        from codex_mcp.sandbox import SandboxUnavailableError, prepare_command
+
+        try:
+            prepared = prepare_command(argv, config.sandbox_policy, cwd, env)
+        except SandboxUnavailableError as exc:
+            return None, f"sandbox unavailable, the command was not run: {exc}"
+        run_argv, env, pass_fds = list(prepared.argv), dict(prepared.env), tuple(prepared.pass_fds)
+
+    emit = thread.emit
+    turn_id = ctx.turn_id
+    await emit(
+        turn_id,
+        {
+            "type": "exec_command_begin",
+            "call_id": call_id,
+            "turn_id": turn_id,
+            "command": argv,
+            "cwd": str(cwd),
+            "parsed_cmd": parsed_command(argv),
+        },
+    )
+
+    async def on_output(stream: str, chunk: bytes) -> None:
+        await emit(
+            turn_id,
+            {
+                "type": "exec_command_output_delta",
+                "call_id": call_id,
+                "stream": stream,
+                "chunk": base64.b64encode(chunk).decode("ascii"),
+            },
+        )
+
+    started = time.monotonic()
+    status: str | None = None
+    try:
+        out = await run_exec(ExecParams(run_argv, cwd, env, timeout_ms, pass_fds), on_output)
+        if prepared is not None:
+            status = prepared.read_status()
+    finally:
+        if prepared is not None:
+            prepared.close()
+    if prepared is not None:
+        from codex_mcp.sandbox import classify_result
+
+        verdict = classify_result(
+            prepared.backend,
+            out.exit_code,
+            out.stderr,
+            stdout=out.stdout,
+            policy=config.sandbox_policy,
+            bwrap_status=status,
+        )
+        if verdict == "setup_error":
+            return None, (
+                f"the sandbox ({prepared.backend}) could not be set up, so the command was not run: "
+                f"{out.stderr.strip()}"
+            )
+    await emit(
+        turn_id,
+        {
+            "type": "exec_command_end",
+            "call_id": call_id,
+            "turn_id": turn_id,
+            "command": argv,
+            "cwd": str(cwd),
+            "parsed_cmd": parsed_command(argv),
+            "stdout": out.stdout,
+            "stderr": out.stderr,
+            "aggregated_output": out.aggregated_output,
+            "exit_code": out.exit_code,
+            "duration": duration_json(time.monotonic() - started),
+            "formatted_output": format_exec_output_str(out),
+        },
+    )
+    return out, None

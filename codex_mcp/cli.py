@@ -1,0 +1,122 @@
+"""`codex-mcp-server`: command line, logging, startup checks, then the stdio server.
+
+Everything here runs before the first byte of JSON-RPC output, so a broken server-level
+configuration is reported on stderr and the process exits non-zero instead of serving a
+half-working server.  Imports are kept to the minimum the start path needs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from codex_mcp._version import __version__
+
+LOG_ENV = "CODEX_MCP_LOG"
+LOG_FILE_NAME = "codex-mcp.log"
+
+
+def codex_home(env: dict[str, str] | os._Environ[str]) -> Path:
+    value = env.get("CODEX_HOME")
+    return Path(value).expanduser() if value else Path.home() / ".codex"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="codex-mcp-server",
+        description="Serve the Codex coding agent over MCP (stdio). Configuration: $CODEX_HOME/config.toml "
+        "(default ~/.codex).",
+    )
+    parser.add_argument(
+        "-c",
+        "--config",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help='override a config.toml setting for every session (dotted key, TOML value), e.g. -c model="o3"',
+    )
+    parser.add_argument(
+        "--log-level",
+        default=None,
+        help=f"stderr log level: error, warning, info, debug (default: ${LOG_ENV} or warning)",
+    )
+    parser.add_argument(
+        "--log-file",
+        action="store_true",
+        help=f"also write the log to $CODEX_HOME/log/{LOG_FILE_NAME} (mode 0600)",
+    )
+    parser.add_argument("--version", action="version", version=f"codex-mcp-server {__version__}")
+    return parser
+
+
+def setup_logging(level_name: str, log_file: Path | None) -> None:
+    level = getattr(logging, level_name.upper(), None)
+    if not isinstance(level, int):
+        raise ValueError(f"unknown log level {level_name!r} (use error, warning, info or debug)")
+    root = logging.getLogger()
+    root.setLevel(min(level, logging.INFO) if log_file else level)
+    fmt = logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
+    stderr = logging.StreamHandler(sys.stderr)
+    stderr.setLevel(level)
+    stderr.setFormatter(fmt)
+    root.addHandler(stderr)
+    if log_file is not None:
+        log_file.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(log_file, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        os.fchmod(fd, 0o600)
+        handler = logging.StreamHandler(os.fdopen(fd, "a", encoding="utf-8"))
+        handler.setLevel(min(level, logging.INFO))
+        handler.setFormatter(fmt)
+        root.addHandler(handler)
+
+
+def check_startup_config(home: Path, overrides: list[tuple[list[str], Any]], cwd: Path) -> Any:
+    """Load the server-level config once: a broken file or override stops the server here."""
+    from codex_mcp.agent.config import load_config
+
+    return load_config(home, cwd=cwd, cli_overrides=overrides)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    env = os.environ
+    home = codex_home(env)
+    cwd = Path.cwd()
+
+    from codex_mcp.agent.config import ConfigError, parse_override
+
+    try:
+        overrides = [parse_override(text) for text in args.config]
+        config = check_startup_config(home, overrides, cwd)
+    except ConfigError as exc:
+        print(f"codex-mcp-server: error in configuration: {exc}", file=sys.stderr)
+        return 2
+
+    level = args.log_level or env.get(LOG_ENV) or "warning"
+    want_file = args.log_file or config.server.log_file
+    try:
+        setup_logging(level, home / "log" / LOG_FILE_NAME if want_file else None)
+    except (ValueError, OSError) as exc:
+        print(f"codex-mcp-server: {exc}", file=sys.stderr)
+        return 2
+
+    import anyio
+
+    from codex_mcp.outgoing import Outgoing
+    from codex_mcp.server import McpServer, ServerOptions
+    from codex_mcp.stdio import FdReader, FdWriter
+
+    options = ServerOptions(codex_home=home, cwd=cwd, cli_overrides=overrides, env=env, version=__version__)
+
+    async def serve() -> int:
+        server = McpServer(options, Outgoing(FdWriter(sys.stdout.fileno())))
+        return await server.serve(FdReader(sys.stdin.fileno()))
+
+    try:
+        return anyio.run(serve, backend="asyncio")
+    except KeyboardInterrupt:
+        return 130

@@ -1,0 +1,183 @@
+"""Everything the server writes: one ordered queue, one writer task, and the requests we send.
+
+Ordering is the point of this module.  Notifications of a call are queued before its
+result, so they reach the client first; a single writer drains the queue and writes
+whatever has accumulated in one system call, which keeps per-event overhead low when a
+model streams thousands of deltas.  Server-to-client requests (elicitation) get ids from
+one counter and are matched to the client's responses here, each with a bounded wait.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import anyio
+from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
+
+from codex_mcp.jsonrpc import RequestId, Response, encode
+from codex_mcp.stdio import FdWriter
+
+log = logging.getLogger(__name__)
+
+MAX_BATCH_BYTES = 1024 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class Answered:
+    result: Any
+
+
+@dataclass(frozen=True, slots=True)
+class Failed:
+    """The client answered with a JSON-RPC error."""
+
+    error: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class TimedOut:
+    seconds: float
+
+
+@dataclass(frozen=True, slots=True)
+class Disconnected:
+    reason: str
+
+
+Outcome = Answered | Failed | TimedOut | Disconnected
+
+
+class _Pending:
+    __slots__ = ("done", "outcome")
+
+    def __init__(self) -> None:
+        self.done = anyio.Event()
+        self.outcome: Outcome | None = None
+
+    def resolve(self, outcome: Outcome) -> None:
+        if self.outcome is None:
+            self.outcome = outcome
+            self.done.set()
+
+
+class Outgoing:
+    def __init__(self, writer: FdWriter, max_buffer: int = 4096) -> None:
+        self._writer = writer
+        send, receive = anyio.create_memory_object_stream[dict[str, Any]](max_buffer)
+        self._send: MemoryObjectSendStream[dict[str, Any]] = send
+        self._receive: MemoryObjectReceiveStream[dict[str, Any]] = receive
+        self._next_id = 0
+        self._pending: dict[tuple[type, RequestId], _Pending] = {}
+        self._closed_reason: str | None = None
+        self.broken = anyio.Event()
+        """Set when stdout can no longer be written (the client closed it)."""
+
+    # -- writing -------------------------------------------------------------------------
+
+    async def send(self, message: dict[str, Any]) -> None:
+        """Queue one message.  Dropped (with a debug log) once stdout is gone."""
+        if self.broken.is_set():
+            return
+        try:
+            await self._send.send(message)
+        except (anyio.ClosedResourceError, anyio.BrokenResourceError):
+            log.debug("dropping outgoing message after close: %s", message.get("method") or message.get("id"))
+
+    def send_nowait(self, message: dict[str, Any]) -> None:
+        """Queue without waiting; for callers that cannot await (falls back to dropping)."""
+        if self.broken.is_set():
+            return
+        try:
+            self._send.send_nowait(message)
+        except anyio.WouldBlock:
+            log.warning("outgoing queue full; dropping %s", message.get("method") or message.get("id"))
+        except (anyio.ClosedResourceError, anyio.BrokenResourceError):
+            pass
+
+    async def run(self) -> None:
+        """Write queued messages until `close()` and the queue is drained, or stdout breaks."""
+        receive = self._receive
+        try:
+            async for first in receive:
+                chunks = [encode(first)]
+                size = len(chunks[0])
+                while size < MAX_BATCH_BYTES:
+                    try:
+                        message = receive.receive_nowait()
+                    except (anyio.WouldBlock, anyio.EndOfStream):
+                        break
+                    data = encode(message)
+                    chunks.append(data)
+                    size += len(data)
+                await self._writer.write_all(b"".join(chunks))
+        except (BrokenPipeError, ConnectionResetError, OSError) as exc:
+            log.info("stdout closed (%s); the client went away", exc)
+            self.broken.set()
+            self.disconnect("the client closed its input")
+        finally:
+            receive.close()
+
+    def close(self) -> None:
+        """No more messages will be queued; `run()` returns after flushing the rest."""
+        self._send.close()
+
+    # -- server-to-client requests -------------------------------------------------------
+
+    async def request(self, method: str, params: dict[str, Any], wait_seconds: float) -> Outcome:
+        """Send a request and wait (bounded) for the client's answer.
+
+        Cancellation of the caller removes the pending entry; the late answer, if any, is
+        then ignored like an answer to an unknown id.
+        """
+        if self._closed_reason is not None:
+            return Disconnected(self._closed_reason)
+        request_id = self._next_id
+        self._next_id += 1
+        pending = _Pending()
+        key = (int, request_id)
+        self._pending[key] = pending
+        try:
+            await self.send({"jsonrpc": "2.0", "id": request_id, "method": method, "params": params})
+            try:
+                with anyio.move_on_after(wait_seconds if math.isfinite(wait_seconds) else None):
+                    await pending.done.wait()
+            except anyio.get_cancelled_exc_class():
+                self._withdraw(request_id, "the tool call that asked was cancelled")
+                raise
+            if pending.outcome is None:
+                self._withdraw(request_id, f"no answer within {wait_seconds:g} s")
+                return TimedOut(wait_seconds)
+            return pending.outcome
+        finally:
+            self._pending.pop(key, None)
+
+    def _withdraw(self, request_id: int, reason: str) -> None:
+        """Tell the client we no longer wait for an answer (it may close its dialog)."""
+        self.send_nowait(
+            {
+                "jsonrpc": "2.0",
+                "method": "notifications/cancelled",
+                "params": {"requestId": request_id, "reason": reason},
+            }
+        )
+
+    def deliver(self, response: Response) -> bool:
+        """Route a client response to its waiting request.  False for an unknown id."""
+        pending = self._pending.get((type(response.id), response.id))
+        if pending is None:
+            return False
+        if response.error is not None:
+            pending.resolve(Failed(response.error))
+        else:
+            pending.resolve(Answered(response.result))
+        return True
+
+    def disconnect(self, reason: str) -> None:
+        """The client can no longer answer: resolve every pending request now."""
+        if self._closed_reason is None:
+            self._closed_reason = reason
+        for pending in list(self._pending.values()):
+            pending.resolve(Disconnected(reason))

@@ -1,0 +1,142 @@
+"""Approvals as MCP elicitation: the request we send, and how we read any answer.
+
+The request keeps the original server's `codex_*` params, so existing Codex-aware clients
+work, and adds a real `requestedSchema` with a `decision` choice, so a generic MCP client
+can render a form.  Every way an answer can fail to arrive (no capability, a JSON-RPC error,
+a timeout, a disconnect) resolves as `denied` with a reason: a turn never hangs on a client.
+"""
+
+from __future__ import annotations
+
+import shlex
+from dataclasses import dataclass
+from typing import Any
+
+from codex_mcp.agent.protocol import REVIEW_DECISIONS, ReviewDecision
+from codex_mcp.outgoing import Answered, Disconnected, Failed, Outcome, TimedOut
+
+DECISION_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "decision": {
+            "type": "string",
+            "title": "Decision",
+            "description": "approved: allow once; approved_for_session: allow this and identical requests in "
+            "this session; denied: refuse and let the agent continue; abort: refuse and stop the turn.",
+            "enum": list(REVIEW_DECISIONS),
+            "enumNames": ["Allow once", "Allow for this session", "Deny", "Deny and stop"],
+        }
+    },
+}
+
+
+@dataclass(frozen=True)
+class Verdict:
+    decision: ReviewDecision
+    reason: str | None = None
+    """Why we decided for the user (shown to the model and the client); None for a real answer."""
+
+
+def exec_elicitation_params(
+    msg: dict[str, Any], thread_id: str, request_id: Any, event_id: str
+) -> dict[str, Any]:
+    command = [str(a) for a in msg.get("command") or []]
+    try:
+        shown = shlex.join(command)
+    except (TypeError, ValueError):
+        shown = " ".join(command)
+    text = f"Allow Codex to run `{shown}` in `{msg.get('cwd')}`?"
+    if msg.get("reason"):
+        text = f"{msg['reason']}\n{text}"
+    params: dict[str, Any] = {
+        "message": text,
+        "requestedSchema": DECISION_SCHEMA,
+        "threadId": thread_id,
+        "codex_elicitation": "exec-approval",
+        "codex_mcp_tool_call_id": str(request_id),
+        "codex_event_id": event_id,
+        "codex_call_id": msg.get("call_id"),
+        "codex_command": command,
+        "codex_cwd": msg.get("cwd"),
+        "codex_parsed_cmd": msg.get("parsed_cmd") or [],
+    }
+    if msg.get("reason"):
+        params["codex_reason"] = msg["reason"]
+    return params
+
+
+def patch_elicitation_params(
+    msg: dict[str, Any], thread_id: str, request_id: Any, event_id: str
+) -> dict[str, Any]:
+    text = "Allow Codex to apply proposed code changes?"
+    if msg.get("reason"):
+        text = f"{msg['reason']}\n{text}"
+    params: dict[str, Any] = {
+        "message": text,
+        "requestedSchema": DECISION_SCHEMA,
+        "threadId": thread_id,
+        "codex_elicitation": "patch-approval",
+        "codex_mcp_tool_call_id": str(request_id),
+        "codex_event_id": event_id,
+        "codex_call_id": msg.get("call_id"),
+        "codex_changes": msg.get("changes") or {},
+    }
+    if msg.get("reason"):
+        params["codex_reason"] = msg["reason"]
+    if msg.get("grant_root"):
+        params["codex_grant_root"] = msg["grant_root"]
+    return params
+
+
+def _decision(value: Any) -> ReviewDecision | None:
+    if isinstance(value, str) and value in REVIEW_DECISIONS:
+        return value
+    if isinstance(value, dict) and value:
+        # Newer Codex clients answer {"approved_execpolicy_amendment": {...}}: an approval.
+        key = next(iter(value))
+        if isinstance(key, str) and key.startswith("approved"):
+            return "approved"
+    return None
+
+
+def read_answer(result: Any) -> Verdict:
+    """Map any client answer shape onto a decision.  Unknown shapes deny."""
+    if not isinstance(result, dict):
+        return Verdict("denied", "the client's answer was not an object")
+    if "decision" in result and "action" not in result:  # the original server's shape
+        decision = _decision(result["decision"])
+        return (
+            Verdict(decision) if decision else Verdict("denied", f"unknown decision {result['decision']!r}")
+        )
+    action = result.get("action")
+    if action == "accept":
+        content = result.get("content")
+        if isinstance(content, dict) and "decision" in content:
+            decision = _decision(content["decision"])
+            if decision is None:
+                return Verdict("denied", f"unknown decision {content['decision']!r}")
+            return Verdict(decision)
+        return Verdict("approved")
+    if action == "decline":
+        return Verdict("denied")
+    if action == "cancel":
+        return Verdict("abort")
+    return Verdict("denied", "the client's answer had no recognisable decision")
+
+
+def verdict_for(outcome: Outcome) -> Verdict:
+    if isinstance(outcome, Answered):
+        return read_answer(outcome.result)
+    if isinstance(outcome, Failed):
+        message = outcome.error.get("message", "unknown error")
+        return Verdict("denied", f"the client could not show the approval request ({message}); denied")
+    if isinstance(outcome, TimedOut):
+        return Verdict("denied", f"no answer to the approval request within {outcome.seconds:g} s; denied")
+    assert isinstance(outcome, Disconnected)
+    return Verdict("denied", f"the approval request could not be answered ({outcome.reason}); denied")
+
+
+NO_ELICITATION_REASON = (
+    "the MCP client does not support approval requests (it did not declare the elicitation "
+    "capability), so this was denied; use approval-policy `never` with a sandbox for such clients"
+)

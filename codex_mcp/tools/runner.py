@@ -1,0 +1,261 @@
+"""The MCP face of the agent: `codex` and `codex-reply` calls, from arguments to result.
+
+A call validates its arguments, builds the thread's config, starts (or resumes) a thread
+and relays the events of exactly its own turn as `codex/event` notifications (plus standard
+progress when asked), turning approval requests into elicitations on the way.  When the
+client cancels the call, the turn is interrupted; the thread stays usable.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import uuid
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import anyio
+
+from codex_mcp.agent.protocol import Event, ExecApprovalOp, PatchApprovalOp
+from codex_mcp.tools import approvals
+from codex_mcp.tools.args import CODEX_TOOL_NAME, REPLY_TOOL_NAME
+from codex_mcp.tools.relay import EventRelay
+from codex_mcp.tools.sandbox_state import (
+    META_KEY,
+    PushedSandboxState,
+    SandboxStateError,
+    parse_sandbox_state_meta,
+)
+
+if TYPE_CHECKING:
+    from codex_mcp.agent.config.model import Config
+    from codex_mcp.agent.session import Thread
+    from codex_mcp.server import McpServer
+
+log = logging.getLogger(__name__)
+
+
+def error_result(text: str, thread_id: str | None = None) -> dict[str, Any]:
+    result: dict[str, Any] = {"content": [{"type": "text", "text": text}], "isError": True}
+    if thread_id is not None:
+        result["structuredContent"] = {"threadId": thread_id, "content": text}
+    return result
+
+
+def success_result(thread_id: str, text: str) -> dict[str, Any]:
+    return {
+        "content": [{"type": "text", "text": text}],
+        "structuredContent": {"threadId": thread_id, "content": text},
+    }
+
+
+class ToolRunner:
+    def __init__(self, server: McpServer) -> None:
+        self.server = server
+        self.outgoing = server.outgoing
+
+    async def call(
+        self, request_id: Any, name: str, arguments: dict[str, Any] | None, meta: dict[str, Any]
+    ) -> dict[str, Any]:
+        if name == CODEX_TOOL_NAME:
+            return await self._codex(request_id, arguments, meta)
+        if name == REPLY_TOOL_NAME:
+            return await self._reply(request_id, arguments, meta)
+        return error_result(
+            f"Unknown tool '{name}': this server offers `{CODEX_TOOL_NAME}` and `{REPLY_TOOL_NAME}`."
+        )
+
+    # -- codex -------------------------------------------------------------------------
+
+    async def _codex(
+        self, request_id: Any, arguments: dict[str, Any] | None, meta: dict[str, Any]
+    ) -> dict[str, Any]:
+        from pydantic import ValidationError
+
+        from codex_mcp.agent.config import CallOverrides, ConfigError, load_config
+        from codex_mcp.agent.model.types import ModelError
+        from codex_mcp.tools.args import CodexToolArgs, describe_validation_error
+
+        if arguments is None:
+            return error_result("Missing arguments for the codex tool: `prompt` is required.")
+        try:
+            args = CodexToolArgs.model_validate(arguments)
+        except ValidationError as exc:
+            return error_result(describe_validation_error(CODEX_TOOL_NAME, exc))
+
+        pushed = self.server.state.sandbox_state
+        if META_KEY in meta:
+            try:
+                pushed = parse_sandbox_state_meta(meta[META_KEY])
+            except SandboxStateError as exc:
+                return error_result(f"Invalid sandbox state in `_meta.{META_KEY}`: {exc}")
+        options = self.server.options
+        cwd_arg = args.cwd
+        if cwd_arg is None and pushed is not None and pushed.cwd is not None:
+            cwd_arg = str(pushed.cwd)
+        try:
+            config = load_config(
+                options.codex_home,
+                cwd=options.cwd,
+                cli_overrides=options.cli_overrides,
+                call_config=args.config,
+                typed=CallOverrides(
+                    model=args.model,
+                    cwd=cwd_arg,
+                    approval_policy=args.approval_policy,
+                    sandbox_mode=args.sandbox,
+                    base_instructions=args.base_instructions,
+                    developer_instructions=args.developer_instructions,
+                    compact_prompt=args.compact_prompt,
+                    profile=args.profile,
+                ),
+                env=options.env,
+            )
+        except ConfigError as exc:
+            return error_result(f"Invalid configuration for this session: {exc}")
+        if args.sandbox is None and pushed is not None:
+            config = _with_pushed_sandbox(config, pushed)
+        if not config.cwd.is_dir():
+            return error_result(f"The working directory `{config.cwd}` does not exist or is not a directory.")
+        try:
+            thread, configured = await self.server.codex.start_thread(config)
+        except ModelError as exc:
+            return error_result(f"Failed to start the Codex session: {exc.message}")
+        except OSError as exc:
+            return error_result(f"Failed to start the Codex session: {exc}")
+        relay = EventRelay(self.outgoing, request_id, thread.thread_id, meta.get("progressToken"), config)
+        await relay.send(configured)
+        return await self._run_turn(request_id, thread, args.prompt, str(request_id), relay)
+
+    # -- codex-reply ---------------------------------------------------------------------
+
+    async def _reply(
+        self, request_id: Any, arguments: dict[str, Any] | None, meta: dict[str, Any]
+    ) -> dict[str, Any]:
+        from pydantic import ValidationError
+
+        from codex_mcp.agent.codex import ThreadNotFound
+        from codex_mcp.agent.config import ConfigError
+        from codex_mcp.agent.model.types import ModelError
+        from codex_mcp.tools.args import CodexReplyArgs, describe_validation_error
+
+        if arguments is None:
+            return error_result(
+                "Missing arguments for the codex-reply tool: `threadId` and `prompt` are required."
+            )
+        try:
+            args = CodexReplyArgs.model_validate(arguments)
+        except ValidationError as exc:
+            return error_result(describe_validation_error(REPLY_TOOL_NAME, exc))
+        raw_id = args.thread_id or args.conversation_id
+        if not raw_id:
+            return error_result("Missing `threadId`: pass the threadId returned by the codex tool.")
+        try:
+            thread_id = str(uuid.UUID(raw_id))
+        except ValueError:
+            return error_result(
+                f"Invalid `threadId` {raw_id!r}: expected a UUID such as the codex tool returns."
+            )
+        try:
+            thread = await self.server.codex.resume_thread(
+                thread_id, self.server.options.codex_home, self._resume_config
+            )
+        except ThreadNotFound:
+            return error_result(f"Session not found for thread_id: {thread_id}", thread_id)
+        except (ConfigError, ModelError) as exc:
+            return error_result(f"Failed to resume the Codex session {thread_id}: {exc}", thread_id)
+        relay = EventRelay(
+            self.outgoing, request_id, thread.thread_id, meta.get("progressToken"), thread.config
+        )
+        return await self._run_turn(request_id, thread, args.prompt, str(uuid.uuid4()), relay)
+
+    def _resume_config(self, context: dict[str, Any]) -> Config:
+        """config.toml as it is now, with the resumed thread's own model, cwd and policies."""
+        from codex_mcp.agent.config import CallOverrides, load_config
+        from codex_mcp.sandbox.policy import SandboxPolicyError, parse_sandbox_policy_json
+
+        options = self.server.options
+        approval = context.get("approval_policy")
+        config = load_config(
+            options.codex_home,
+            cwd=options.cwd,
+            cli_overrides=options.cli_overrides,
+            typed=CallOverrides(
+                model=context.get("model") if isinstance(context.get("model"), str) else None,
+                cwd=context.get("cwd") if isinstance(context.get("cwd"), str) else None,
+                approval_policy=approval if isinstance(approval, str) else None,
+            ),
+            env=options.env,
+        )
+        try:
+            if context.get("sandbox_policy") is not None:
+                config = dataclasses.replace(
+                    config, sandbox_policy=parse_sandbox_policy_json(context["sandbox_policy"])
+                )
+        except (SandboxPolicyError, ValueError, TypeError) as exc:
+            log.warning("ignoring the unreadable sandbox policy of a resumed thread: %s", exc)
+        return config
+
+    # -- the turn ------------------------------------------------------------------------
+
+    async def _run_turn(
+        self, request_id: Any, thread: Thread, prompt: str, turn_id: str, relay: EventRelay
+    ) -> dict[str, Any]:
+        from codex_mcp.agent.protocol import TextInput
+        from codex_mcp.agent.tools.registry import user_input_items
+
+        handle = thread.start_turn(user_input_items((TextInput(prompt),), thread.config.cwd), turn_id=turn_id)
+        last: Event | None = None
+        try:
+            async for event in handle:
+                last = event
+                await relay.send(event)
+                kind = event.type
+                if kind == "exec_approval_request":
+                    await self._approve(request_id, thread, event, "exec", relay)
+                elif kind == "apply_patch_approval_request":
+                    await self._approve(request_id, thread, event, "patch", relay)
+        finally:
+            # The call is over (done, failed or cancelled by the client): its turn must not
+            # outlive it.  Interrupting a finished turn is a no-op.
+            thread.interrupt(handle.turn_id)
+            with anyio.CancelScope(shield=True):
+                await handle.aclose()
+        if last is None:
+            return error_result("The turn ended without any event.", thread.thread_id)
+        if last.type == "task_complete":
+            return success_result(thread.thread_id, last.msg.get("last_agent_message") or "")
+        if last.type == "turn_aborted":
+            return error_result("Turn aborted.", thread.thread_id)
+        if last.type == "error":
+            return error_result(str(last.msg.get("message") or "the model request failed"), thread.thread_id)
+        return error_result(f"The turn ended unexpectedly after `{last.type}`.", thread.thread_id)
+
+    async def _approve(
+        self, request_id: Any, thread: Thread, event: Event, kind: str, relay: EventRelay
+    ) -> None:
+        msg = event.msg
+        call_id = str(msg.get("call_id") or "")
+        config = thread.config
+        if not self.server.state.supports_elicitation:
+            verdict = approvals.Verdict("denied", approvals.NO_ELICITATION_REASON)
+        else:
+            build = (
+                approvals.exec_elicitation_params if kind == "exec" else approvals.patch_elicitation_params
+            )
+            params = build(msg, thread.thread_id, request_id, event.id)
+            outcome = await self.outgoing.request(
+                "elicitation/create", params, wait_seconds=config.server.elicitation_timeout_sec
+            )
+            verdict = approvals.verdict_for(outcome)
+        if verdict.reason:
+            await relay.send(Event(event.id, {"type": "warning", "message": verdict.reason}))
+        op = ExecApprovalOp if kind == "exec" else PatchApprovalOp
+        await thread.submit(op(call_id, verdict.decision, verdict.reason))
+
+
+def _with_pushed_sandbox(config: Config, pushed: PushedSandboxState) -> Config:
+    policy = pushed.policy
+    if policy.mode == "workspace-write" and pushed.cwd is not None and Path(pushed.cwd) != config.cwd:
+        policy = dataclasses.replace(policy, writable_roots=(*policy.writable_roots, str(pushed.cwd)))
+    return dataclasses.replace(config, sandbox_policy=policy)
