@@ -8,8 +8,9 @@ first use so that the server's start path (`codex-mcp-server`) does not pay for 
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from codex_mcp._lazy import lazy_exports
 from codex_mcp._version import __version__
 
 if TYPE_CHECKING:
@@ -66,13 +67,4 @@ __all__ = [
     "load_config",
 ]
 
-
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'codex_mcp' has no attribute {name!r}")
-    import importlib
-
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_exports(__name__, _EXPORTS, globals())

@@ -17,17 +17,18 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
 from anyio.abc import TaskGroup
-
-from codex_mcp.tools.sandbox_state import PushedSandboxState
 
 from codex_mcp import jsonrpc
 from codex_mcp.jsonrpc import ErrorReply, Notification, Request, RequestId, Response
 from codex_mcp.outgoing import Outgoing
 from codex_mcp.stdio import FdReader, LineTooLong, iter_lines
+
+if TYPE_CHECKING:
+    from codex_mcp.tools.sandbox_state import PushedSandboxState
 
 log = logging.getLogger(__name__)
 

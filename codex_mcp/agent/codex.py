@@ -17,13 +17,11 @@ from collections.abc import Callable, Mapping
 from datetime import UTC
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
 from anyio.abc import TaskGroup
 
-from codex_mcp.agent.config.model import Config
-from codex_mcp.agent.instructions import base_instructions, initial_context_items
 from codex_mcp.agent.protocol import Event
 from codex_mcp.agent.rollout import (
     RolloutError,
@@ -32,7 +30,10 @@ from codex_mcp.agent.rollout import (
     load_rollout,
     rollout_path_for,
 )
-from codex_mcp.agent.session import Thread
+
+if TYPE_CHECKING:
+    from codex_mcp.agent.config.model import Config
+    from codex_mcp.agent.session import Thread
 
 log = logging.getLogger(__name__)
 
@@ -115,6 +116,8 @@ class Codex:
         )
 
     def _new_thread(self, thread_id: str, config: Config, recorder: RolloutRecorder, **kw: Any) -> Thread:
+        from codex_mcp.agent.session import Thread
+
         assert self._task_group is not None, "use `async with Codex()`"
         thread = Thread(
             thread_id=thread_id,
@@ -132,6 +135,9 @@ class Codex:
 
         Raises `ModelError` (missing credentials) before anything is written.
         """
+        from codex_mcp.agent.instructions import base_instructions, initial_context_items
+        from codex_mcp.agent.session import Thread
+
         thread_id = thread_id or str(uuid.uuid4())
         model_client = self._model_client(config)  # fail on credentials before creating files
         recorder = RolloutRecorder.create(rollout_path_for(config.codex_home, thread_id))

@@ -6,7 +6,9 @@ server's start path, which must not pay for httpx.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from codex_mcp._lazy import lazy_exports
 
 if TYPE_CHECKING:
     from codex_mcp.agent.model.auth import Auth, resolve_auth
@@ -23,13 +25,4 @@ _EXPORTS = {
 
 __all__ = ["Auth", "ModelClient", "OnRetry", "backoff", "resolve_auth"]
 
-
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    import importlib
-
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_exports(__name__, _EXPORTS, globals())
