@@ -31,6 +31,7 @@ from codex_mcp.agent.protocol import (
     PatchApprovalOp,
     ReviewDecision,
     ShutdownOp,
+    TextInput,
     UserInputOp,
 )
 from codex_mcp.agent.rollout import RolloutRecorder
@@ -200,6 +201,10 @@ class Thread:
         self._task_group.start_soon(self._turn_task, turn_id, items, send, scope)
         return TurnHandle(turn_id, receive)
 
+    def send(self, text: str, turn_id: str | None = None) -> TurnHandle:
+        """Start a turn with a plain text prompt (the common case of `start_turn`)."""
+        return self.start_turn(user_input_items((TextInput(text),), self.config.cwd), turn_id)
+
     async def submit(self, op: Op) -> str | None:
         """Apply an op; returns the turn id for `UserInputOp`."""
         if isinstance(op, UserInputOp):
@@ -255,7 +260,11 @@ class Thread:
     # -- the turn task ------------------------------------------------------------------
 
     async def _turn_task(
-        self, turn_id: str, items: list[ResponseItem], send: MemoryObjectSendStream[Event], scope: anyio.CancelScope
+        self,
+        turn_id: str,
+        items: list[ResponseItem],
+        send: MemoryObjectSendStream[Event],
+        scope: anyio.CancelScope,
     ) -> None:
         try:
             with scope:

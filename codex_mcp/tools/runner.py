@@ -201,10 +201,7 @@ class ToolRunner:
     async def _run_turn(
         self, request_id: Any, thread: Thread, prompt: str, turn_id: str, relay: EventRelay
     ) -> dict[str, Any]:
-        from codex_mcp.agent.protocol import TextInput
-        from codex_mcp.agent.tools.registry import user_input_items
-
-        handle = thread.start_turn(user_input_items((TextInput(prompt),), thread.config.cwd), turn_id=turn_id)
+        handle = thread.send(prompt, turn_id=turn_id)
         last: Event | None = None
         try:
             async for event in handle:

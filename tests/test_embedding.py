@@ -1,0 +1,147 @@
+"""The embedding API (`codex_mcp.Codex`) without MCP: real HTTP mock, real threads, real files."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import anyio
+import pytest
+from model_mock_server import MockServer, responses_events, serve_mock, sse_reply
+
+from codex_mcp import Codex, ExecApprovalOp, ThreadNotFound, load_config
+from codex_mcp.agent.config import CallOverrides
+from codex_mcp.agent.protocol import Event
+
+pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+@pytest.fixture
+def mock() -> Iterator[MockServer]:
+    with serve_mock() as server:
+        yield server
+
+
+@pytest.fixture
+def home(tmp_path: Path, mock: MockServer) -> Path:
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "config.toml").write_text(
+        'model = "mock-model"\nmodel_provider = "mock"\n'
+        "[model_providers.mock]\n"
+        f'name = "mock"\nbase_url = "{mock.base_url}"\nenv_key = "MOCK_KEY"\nwire_api = "responses"\n'
+        "request_max_retries = 0\nstream_max_retries = 0\n"
+    )
+    return home
+
+
+ENV = {"MOCK_KEY": "k", "PATH": "/usr/bin:/bin"}
+
+
+def shell_call(command: str, call_id: str) -> list[dict[str, Any]]:
+    item = {
+        "type": "function_call",
+        "name": "shell",
+        "call_id": call_id,
+        "arguments": json.dumps({"command": ["bash", "-lc", command]}),
+    }
+    return [
+        {"type": "response.created", "response": {"id": "r"}},
+        {"type": "response.output_item.done", "item": item},
+        {"type": "response.completed", "response": {"id": "r"}},
+    ]
+
+
+def config(home: Path, tmp_path: Path, **typed: Any) -> Any:
+    work = tmp_path / "work"
+    work.mkdir(exist_ok=True)
+    return load_config(home, cwd=work, typed=CallOverrides(**typed), env=ENV)
+
+
+async def collect(events: Any) -> list[Event]:
+    out: list[Event] = []
+    with anyio.fail_after(20):
+        async for event in events:
+            out.append(event)
+    return out
+
+
+async def test_a_turn_streams_events_and_ends_with_task_complete(
+    home: Path, tmp_path: Path, mock: MockServer
+) -> None:
+    mock.script(sse_reply(responses_events("embedded hello")))
+    async with Codex(env=ENV) as codex:
+        thread, configured = await codex.start_thread(config(home, tmp_path))
+        assert configured.msg["type"] == "session_configured"
+        events = await collect(thread.send("hi"))
+    types = [e.type for e in events]
+    assert types[0] == "task_started" and types[-1] == "task_complete"
+    assert events[-1].msg["last_agent_message"] == "embedded hello"
+    assert all(e.id == events[0].id for e in events), "every event carries its turn id"
+    body = mock.requests_to("/responses")[0].json
+    assert body["model"] == "mock-model" and body["prompt_cache_key"] == thread.thread_id
+
+
+async def test_exec_approval_is_an_event_answered_with_an_op(
+    home: Path, tmp_path: Path, mock: MockServer
+) -> None:
+    mock.script(sse_reply(shell_call("echo approved > out.txt", "c1")), sse_reply(responses_events("done")))
+    cfg = config(home, tmp_path, approval_policy="untrusted", sandbox_mode="danger-full-access")
+    async with Codex(env=ENV) as codex:
+        thread, _ = await codex.start_thread(cfg)
+        seen: list[str] = []
+        with anyio.fail_after(20):
+            async for event in thread.send("write it"):
+                seen.append(event.type)
+                if event.type == "exec_approval_request":
+                    assert event.msg["command"] == ["bash", "-lc", "echo approved > out.txt"]
+                    await thread.submit(ExecApprovalOp(event.msg["call_id"], "approved"))
+    assert "exec_command_end" in seen and seen[-1] == "task_complete"
+    assert (cfg.cwd / "out.txt").read_text() == "approved\n"
+
+
+async def test_a_thread_resumes_from_its_rollout_in_a_new_codex(
+    home: Path, tmp_path: Path, mock: MockServer
+) -> None:
+    mock.script(sse_reply(responses_events("first answer")), sse_reply(responses_events("second answer")))
+    cfg = config(home, tmp_path)
+    async with Codex(env=ENV) as codex:
+        thread, _ = await codex.start_thread(cfg)
+        await collect(thread.send("remember KIWI"))
+        thread_id = thread.thread_id
+    async with Codex(env=ENV) as codex:
+        with pytest.raises(ThreadNotFound):
+            await codex.resume_thread("00000000-0000-0000-0000-000000000000", home, lambda ctx: cfg)
+        resumed = await codex.resume_thread(thread_id, home, lambda ctx: cfg)
+        events = await collect(resumed.send("what was it?"))
+    assert events[-1].msg["last_agent_message"] == "second answer"
+    texts = json.dumps(mock.requests_to("/responses")[1].json["input"])
+    assert "remember KIWI" in texts and "first answer" in texts and "what was it?" in texts
+
+
+async def test_interrupt_aborts_the_turn_and_the_thread_stays_usable(
+    home: Path, tmp_path: Path, mock: MockServer
+) -> None:
+    mock.script(sse_reply(shell_call("sleep 30", "c2")), sse_reply(responses_events("after")))
+    cfg = config(home, tmp_path, approval_policy="never", sandbox_mode="danger-full-access")
+    async with Codex(env=ENV) as codex:
+        thread, _ = await codex.start_thread(cfg)
+        types: list[str] = []
+        with anyio.fail_after(20):
+            async for event in thread.send("sleep"):
+                types.append(event.type)
+                if event.type == "exec_command_begin":
+                    thread.interrupt()
+        assert types[-1] == "turn_aborted"
+        events = await collect(thread.send("again"))
+    assert events[-1].msg["last_agent_message"] == "after"
+    # The aborted call got an output, so the history stays valid for the API.
+    outputs = [i for i in mock.requests_to("/responses")[1].json["input"] if i.get("call_id") == "c2"]
+    assert [o["type"] for o in outputs] == ["function_call", "function_call_output"]
