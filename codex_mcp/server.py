@@ -260,6 +260,11 @@ class McpServer:
     ) -> None:
         key = (type(req.id), req.id)
         result: dict[str, Any] | None = None
+        problem = _invalid_call_params(req.params or {})
+        if problem is not None:
+            self._calls.pop(key, None)
+            await self.outgoing.send(jsonrpc.error_response(req.id, jsonrpc.INVALID_PARAMS, problem))
+            return
         try:
             with scope:
                 if self._tools is None:
@@ -280,3 +285,18 @@ class McpServer:
         if cancelled_by_client or result is None:
             return  # MCP: a cancelled request gets no response
         await self.outgoing.send(jsonrpc.result_response(req.id, result))
+
+
+def _invalid_call_params(params: dict[str, Any]) -> str | None:
+    """Full validation of `tools/call` params against the MCP model (off the read loop)."""
+    from pydantic import ValidationError
+
+    from codex_mcp.mcp_types import CallToolRequestParams
+
+    try:
+        CallToolRequestParams.model_validate(params)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first.get("loc", ())) or "params"
+        return f"Invalid params: `{where}`: {first.get('msg', 'invalid value')}"
+    return None

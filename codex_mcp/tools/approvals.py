@@ -37,6 +37,13 @@ class Verdict:
     """Why we decided for the user (shown to the model and the client); None for a real answer."""
 
 
+def to_wire_params(params: dict[str, Any]) -> dict[str, Any]:
+    """Check our params against the MCP `ElicitRequestParams` model; the `codex_*` extras ride along."""
+    from codex_mcp.mcp_types import ElicitRequestParams
+
+    return ElicitRequestParams.model_validate(params).to_wire()
+
+
 def exec_elicitation_params(
     msg: dict[str, Any], thread_id: str, request_id: Any, event_id: str
 ) -> dict[str, Any]:
@@ -62,7 +69,7 @@ def exec_elicitation_params(
     }
     if msg.get("reason"):
         params["codex_reason"] = msg["reason"]
-    return params
+    return to_wire_params(params)
 
 
 def patch_elicitation_params(
@@ -85,7 +92,7 @@ def patch_elicitation_params(
         params["codex_reason"] = msg["reason"]
     if msg.get("grant_root"):
         params["codex_grant_root"] = msg["grant_root"]
-    return params
+    return to_wire_params(params)
 
 
 def _decision(value: Any) -> ReviewDecision | None:
@@ -108,9 +115,17 @@ def read_answer(result: Any) -> Verdict:
         return (
             Verdict(decision) if decision else Verdict("denied", f"unknown decision {result['decision']!r}")
         )
-    action = result.get("action")
+    from pydantic import ValidationError
+
+    from codex_mcp.mcp_types import ElicitResult
+
+    try:
+        answer = ElicitResult.model_validate(result)
+    except ValidationError:
+        return Verdict("denied", "the client's answer had no recognisable decision")
+    action = answer.action
     if action == "accept":
-        content = result.get("content")
+        content = answer.content
         if isinstance(content, dict) and "decision" in content:
             decision = _decision(content["decision"])
             if decision is None:
@@ -119,9 +134,7 @@ def read_answer(result: Any) -> Verdict:
         return Verdict("approved")
     if action == "decline":
         return Verdict("denied")
-    if action == "cancel":
-        return Verdict("abort")
-    return Verdict("denied", "the client's answer had no recognisable decision")
+    return Verdict("abort")  # cancel: the person dismissed the request; stop the turn
 
 
 def verdict_for(outcome: Outcome) -> Verdict:

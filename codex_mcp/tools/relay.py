@@ -85,15 +85,14 @@ class EventRelay:
         if self._progress_token is not None:
             text = progress_message(msg)
             if text is not None:
+                from codex_mcp.mcp_types import METHOD_NOTIFICATIONS_PROGRESS, ProgressNotificationParams
+
                 self._progress += 1
+                params = ProgressNotificationParams(
+                    progress_token=self._progress_token,
+                    progress=self._progress,
+                    message=text[:PROGRESS_MESSAGE_MAX],
+                )
                 await self._outgoing.send(
-                    {
-                        "jsonrpc": "2.0",
-                        "method": "notifications/progress",
-                        "params": {
-                            "progressToken": self._progress_token,
-                            "progress": self._progress,
-                            "message": text[:PROGRESS_MESSAGE_MAX],
-                        },
-                    }
+                    {"jsonrpc": "2.0", "method": METHOD_NOTIFICATIONS_PROGRESS, "params": params.to_wire()}
                 )

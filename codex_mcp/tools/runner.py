@@ -35,18 +35,23 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
+def _result(text: str, thread_id: str | None, is_error: bool) -> dict[str, Any]:
+    from codex_mcp.mcp_types import CallToolResult, TextContent
+
+    return CallToolResult(
+        content=[TextContent(text=text)],
+        is_error=True if is_error else None,
+        structured_content=None if thread_id is None else {"threadId": thread_id, "content": text},
+    ).to_wire()
+
+
 def error_result(text: str, thread_id: str | None = None) -> dict[str, Any]:
-    result: dict[str, Any] = {"content": [{"type": "text", "text": text}], "isError": True}
-    if thread_id is not None:
-        result["structuredContent"] = {"threadId": thread_id, "content": text}
-    return result
+    """An `isError` CallToolResult; with `structuredContent` once a thread exists."""
+    return _result(text, thread_id, is_error=True)
 
 
 def success_result(thread_id: str, text: str) -> dict[str, Any]:
-    return {
-        "content": [{"type": "text", "text": text}],
-        "structuredContent": {"threadId": thread_id, "content": text},
-    }
+    return _result(text, thread_id, is_error=False)
 
 
 class ToolRunner:
