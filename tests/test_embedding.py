@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -145,3 +146,22 @@ async def test_interrupt_aborts_the_turn_and_the_thread_stays_usable(
     # The aborted call got an output, so the history stays valid for the API.
     outputs = [i for i in mock.requests_to("/responses")[1].json["input"] if i.get("call_id") == "c2"]
     assert [o["type"] for o in outputs] == ["function_call", "function_call_output"]
+
+
+async def test_notify_program_gets_the_turn_complete_json(
+    home: Path, tmp_path: Path, mock: MockServer
+) -> None:
+    out = tmp_path / "notified.json"
+    script = f"import sys; open({str(out)!r}, 'w').write(sys.argv[-1])"
+    text = (home / "config.toml").read_text()
+    (home / "config.toml").write_text(f"notify = {json.dumps([sys.executable, '-c', script])}\n" + text)
+    mock.script(sse_reply(responses_events("notified answer")))
+    async with Codex(env=ENV) as codex:
+        thread, _ = await codex.start_thread(config(home, tmp_path))
+        await collect(thread.send("ping me"))
+    # Leaving `async with Codex` waits for the notify task: the file is complete here.
+    payload = json.loads(out.read_text())
+    assert payload["type"] == "agent-turn-complete"
+    assert payload["thread-id"] == thread.thread_id
+    assert payload["input-messages"] == ["ping me"]
+    assert payload["last-assistant-message"] == "notified answer"

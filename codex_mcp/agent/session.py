@@ -270,7 +270,8 @@ class Thread:
             with scope:
                 async with self._turn_lock:
                     try:
-                        await run_turn(self, turn_id, items)
+                        last_message = await run_turn(self, turn_id, items)
+                        self._after_turn(turn_id, items, last_message)
                     except TurnFailed:
                         pass
                     except Exception as exc:  # a bug must end the turn, not the server
@@ -285,6 +286,19 @@ class Thread:
             self._turn_scopes.pop(turn_id, None)
             self._subscribers.pop(turn_id, None)
             send.close()
+
+    def _after_turn(self, turn_id: str, items: list[ResponseItem], last_message: str | None) -> None:
+        notify = self.config.notify
+        if not notify:
+            return
+        from codex_mcp.agent.notify import run_notify, turn_complete_payload
+        from codex_mcp.agent.turn import message_text_input
+
+        inputs = [
+            message_text_input(i) for i in items if i.get("type") == "message" and i.get("role") == "user"
+        ]
+        payload = turn_complete_payload(self.thread_id, turn_id, str(self.config.cwd), inputs, last_message)
+        self._task_group.start_soon(run_notify, notify, payload)
 
     def _close_dangling_calls(self) -> None:
         """Give every tool call of an aborted round an output, so the history stays valid."""
