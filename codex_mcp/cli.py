@@ -7,12 +7,15 @@ half-working server.  Imports are kept to the minimum the start path needs.
 
 from __future__ import annotations
 
-import argparse
 import logging
 import os
 import sys
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import argparse
 
 from codex_mcp._version import __version__
 
@@ -26,6 +29,8 @@ def codex_home(env: dict[str, str] | os._Environ[str]) -> Path:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    import argparse
+
     parser = argparse.ArgumentParser(
         prog="codex-mcp-server",
         description="Serve the Codex coding agent over MCP (stdio). Configuration: $CODEX_HOME/config.toml "
@@ -81,8 +86,24 @@ def check_startup_config(home: Path, overrides: list[tuple[list[str], Any]], cwd
     return load_config(home, cwd=cwd, cli_overrides=overrides)
 
 
+@dataclass
+class Options:
+    config: list[str] = field(default_factory=list)
+    log_level: str | None = None
+    log_file: bool = False
+
+
+def parse_args(argv: list[str]) -> Options:
+    # The usual invocation has no arguments; argparse costs ~10 ms of start-up, so it is only
+    # loaded when there is something to parse.
+    if not argv:
+        return Options()
+    ns = build_parser().parse_args(argv)
+    return Options(config=ns.config, log_level=ns.log_level, log_file=ns.log_file)
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    args = parse_args(sys.argv[1:] if argv is None else argv)
     env = os.environ
     home = codex_home(env)
     cwd = Path.cwd()
@@ -104,6 +125,14 @@ def main(argv: list[str] | None = None) -> int:
         print(f"codex-mcp-server: {exc}", file=sys.stderr)
         return 2
 
+    from codex_mcp.handshake import ConnectionState, run_handshake
+
+    stdin, stdout = sys.stdin.fileno(), sys.stdout.fileno()
+    state = ConnectionState(version=__version__)
+    pending, eof = run_handshake(stdin, stdout, state)
+    if eof and not pending.strip():
+        return 0
+
     import anyio
 
     from codex_mcp.outgoing import Outgoing
@@ -113,8 +142,8 @@ def main(argv: list[str] | None = None) -> int:
     options = ServerOptions(codex_home=home, cwd=cwd, cli_overrides=overrides, env=env, version=__version__)
 
     async def serve() -> int:
-        server = McpServer(options, Outgoing(FdWriter(sys.stdout.fileno())))
-        return await server.serve(FdReader(sys.stdin.fileno()))
+        server = McpServer(options, Outgoing(FdWriter(stdout)), state)
+        return await server.serve(FdReader(stdin), prefix=pending, prefix_eof=eof)
 
     try:
         return anyio.run(serve, backend="asyncio")

@@ -17,35 +17,21 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import anyio
 from anyio.abc import TaskGroup
 
-from codex_mcp import jsonrpc
+from codex_mcp import handshake, jsonrpc
+from codex_mcp.handshake import ConnectionState
 from codex_mcp.jsonrpc import ErrorReply, Notification, Request, RequestId, Response
 from codex_mcp.outgoing import Outgoing
 from codex_mcp.stdio import FdReader, LineTooLong, iter_lines
 
-if TYPE_CHECKING:
-    from codex_mcp.tools.sandbox_state import PushedSandboxState
-
 log = logging.getLogger(__name__)
 
-SUPPORTED_PROTOCOL_VERSIONS = ("2024-11-05", "2025-03-26", "2025-06-18")
-LATEST_PROTOCOL_VERSION = SUPPORTED_PROTOCOL_VERSIONS[-1]
-SERVER_NAME = "codex-mcp-server"
 SHUTDOWN_FLUSH_TIMEOUT = 10.0
-
-SANDBOX_STATE_CAPABILITY = "codex/sandbox-state"
-SANDBOX_STATE_META_CAPABILITY = "codex/sandbox-state-meta"
 SANDBOX_STATE_METHOD = "codex/sandbox-state/update"
-
-_EMPTY_LISTS: dict[str, dict[str, list[Any]]] = {
-    "resources/list": {"resources": []},
-    "resources/templates/list": {"resourceTemplates": []},
-    "prompts/list": {"prompts": []},
-}
 
 
 @dataclass
@@ -57,39 +43,20 @@ class ServerOptions:
     version: str = "0.0.0"
 
 
-@dataclass
-class ConnectionState:
-    """What the client told us: negotiated version, capabilities, pushed sandbox state."""
-
-    initialized: bool = False
-    protocol_version: str = LATEST_PROTOCOL_VERSION
-    client_capabilities: dict[str, Any] = field(default_factory=dict)
-    client_info: dict[str, Any] = field(default_factory=dict)
-    sandbox_state: PushedSandboxState | None = None
-
-    @property
-    def supports_elicitation(self) -> bool:
-        return isinstance(self.client_capabilities.get("elicitation"), dict)
-
-
-def negotiate_version(requested: object) -> str:
-    if isinstance(requested, str) and requested in SUPPORTED_PROTOCOL_VERSIONS:
-        return requested
-    return LATEST_PROTOCOL_VERSION
-
-
 class McpServer:
-    def __init__(self, options: ServerOptions, outgoing: Outgoing) -> None:
+    def __init__(
+        self, options: ServerOptions, outgoing: Outgoing, state: ConnectionState | None = None
+    ) -> None:
         self.options = options
         self.outgoing = outgoing
-        self.state = ConnectionState()
+        self.state = state or ConnectionState(version=options.version)
         self._calls: dict[tuple[type, RequestId], anyio.CancelScope] = {}
         self._cancelled: set[tuple[type, RequestId]] = set()
         self._tools: Any = None
 
     # -- lifecycle -----------------------------------------------------------------------
 
-    async def serve(self, reader: FdReader) -> int:
+    async def serve(self, reader: FdReader, prefix: bytes = b"", prefix_eof: bool = False) -> int:
         """Run until stdin closes and the work is done; returns the exit code."""
         from codex_mcp.agent.codex import Codex
 
@@ -102,7 +69,7 @@ class McpServer:
                 async with anyio.create_task_group() as calls:
                     root.start_soon(self._cancel_on_broken_stdout, calls, codex, read_scope, watch_scope)
                     with read_scope:
-                        await self._read_loop(reader, calls)
+                        await self._read_loop(reader, calls, prefix, prefix_eof)
                     # EOF: nobody can answer an elicitation any more; running calls finish.
                     self.outgoing.disconnect("the client closed its input")
             watch_scope.cancel()
@@ -124,8 +91,8 @@ class McpServer:
             calls.cancel_scope.cancel()
             read_scope.cancel()
 
-    async def _read_loop(self, reader: FdReader, calls: TaskGroup) -> None:
-        async for line in iter_lines(reader):
+    async def _read_loop(self, reader: FdReader, calls: TaskGroup, prefix: bytes, prefix_eof: bool) -> None:
+        async for line in iter_lines(reader, prefix=prefix, prefix_eof=prefix_eof):
             if isinstance(line, LineTooLong):
                 await self.outgoing.send(
                     jsonrpc.error_response(None, jsonrpc.PARSE_ERROR, "Parse error: line too long")
@@ -159,43 +126,12 @@ class McpServer:
             await self.outgoing.send(self._answer(message))
 
     def _answer(self, req: Request) -> dict[str, Any]:
-        method, params = req.method, req.params or {}
-        if method == "initialize":
-            return self._initialize(req.id, params)
-        if method == "ping":
-            return jsonrpc.result_response(req.id, {})
-        if method == "tools/list":
-            from codex_mcp.tools.schemas import TOOLS
-
-            return jsonrpc.result_response(req.id, {"tools": TOOLS})
-        if method == SANDBOX_STATE_METHOD:
-            return self._sandbox_state_update(req.id, params)
-        if method in _EMPTY_LISTS:
-            return jsonrpc.result_response(req.id, _EMPTY_LISTS[method])
-        if method == "logging/setLevel":
-            return jsonrpc.result_response(req.id, {})
-        return jsonrpc.method_not_found(req.id, method)
-
-    def _initialize(self, id: RequestId, params: dict[str, Any]) -> dict[str, Any]:
-        if self.state.initialized:
-            return jsonrpc.error_response(id, jsonrpc.INVALID_REQUEST, "initialize called more than once")
-        caps = params.get("capabilities")
-        info = params.get("clientInfo")
-        self.state.initialized = True
-        self.state.protocol_version = negotiate_version(params.get("protocolVersion"))
-        self.state.client_capabilities = caps if isinstance(caps, dict) else {}
-        self.state.client_info = info if isinstance(info, dict) else {}
-        return jsonrpc.result_response(
-            id,
-            {
-                "protocolVersion": self.state.protocol_version,
-                "capabilities": {
-                    "tools": {"listChanged": False},
-                    "experimental": {SANDBOX_STATE_CAPABILITY: {}, SANDBOX_STATE_META_CAPABILITY: {}},
-                },
-                "serverInfo": {"name": SERVER_NAME, "title": "Codex", "version": self.options.version},
-            },
-        )
+        if req.method == SANDBOX_STATE_METHOD:
+            return self._sandbox_state_update(req.id, req.params or {})
+        answer = handshake.answer_request(self.state, req)
+        if answer is not None:
+            return answer
+        return jsonrpc.method_not_found(req.id, req.method)
 
     def _sandbox_state_update(self, id: RequestId, params: dict[str, Any]) -> dict[str, Any]:
         from codex_mcp.tools.sandbox_state import SandboxStateError, parse_sandbox_state_update

@@ -68,16 +68,24 @@ class FdWriter:
 
 
 async def iter_lines(
-    reader: FdReader, max_line: int = DEFAULT_MAX_LINE
+    reader: FdReader, max_line: int = DEFAULT_MAX_LINE, prefix: bytes = b"", prefix_eof: bool = False
 ) -> AsyncIterator[bytes | LineTooLong]:
     """Yield complete lines (without the newline); an over-long line yields `LineTooLong`.
 
-    A final line without a trailing newline is still delivered at end of file.
+    `prefix` holds bytes read before the loop started (see `handshake`); they come first,
+    and with `prefix_eof` the stream ends after them.  A final line without a trailing
+    newline is still delivered at end of file.
     """
     buf = bytearray()
     discarding = False
+    pending: bytes | None = prefix or None
     while True:
-        chunk = await reader.read()
+        if pending is not None:
+            chunk, pending = pending, None
+        elif prefix_eof:
+            chunk = b""
+        else:
+            chunk = await reader.read()
         if not chunk:
             if buf and not discarding:
                 yield bytes(buf)

@@ -8,28 +8,20 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
-from codex_mcp import mcp_types
-from codex_mcp.outgoing import Outgoing
-from codex_mcp.server import McpServer, ServerOptions
-from codex_mcp.stdio import FdWriter
+from codex_mcp import handshake, mcp_types
 from codex_mcp.tools import approvals
 from codex_mcp.tools.schemas import TOOLS
 
 
-def _server(tmp_path: Path) -> McpServer:
-    return McpServer(
-        ServerOptions(codex_home=tmp_path, cwd=tmp_path), Outgoing(FdWriter(sys.stderr.fileno()))
-    )
-
-
 @pytest.mark.parametrize("version", ["2024-11-05", "2025-03-26", "2025-06-18", "2099-01-01"])
-def test_initialize_result_is_a_valid_initialize_result(tmp_path: Path, version: str) -> None:
-    server = _server(tmp_path)
-    response = server._initialize(1, {"protocolVersion": version, "capabilities": {}, "clientInfo": {}})
+def test_initialize_result_is_a_valid_initialize_result(version: str) -> None:
+    state = handshake.ConnectionState(version="1.2.3")
+    response = handshake.initialize(
+        state, 1, {"protocolVersion": version, "capabilities": {}, "clientInfo": {}}
+    )
     result = mcp_types.InitializeResult.model_validate(response["result"])
     assert result.protocol_version in ("2024-11-05", "2025-03-26", "2025-06-18")
     assert result.capabilities.tools is not None

@@ -1,0 +1,145 @@
+"""The MCP handshake, answerable before the event loop exists.
+
+A client's first messages (`initialize`, `notifications/initialized`, `tools/list`, `ping`)
+need no concurrency, and answering them must be fast: a client measures our start-up by
+them.  `run_handshake` answers them synchronously, in arrival order, with nothing heavier
+than `json` imported; the first message that needs more (a tool call, a response, a
+cancellation...) ends the phase, and it and every byte after it are handed to the anyio
+loop, which processes them exactly as if it had read them itself.  The answers come from
+`answer_request`, which the async server uses too, so there is one implementation.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from codex_mcp import jsonrpc
+from codex_mcp.jsonrpc import ErrorReply, Notification, Request, RequestId
+
+if TYPE_CHECKING:
+    from codex_mcp.tools.sandbox_state import PushedSandboxState
+
+SUPPORTED_PROTOCOL_VERSIONS = ("2024-11-05", "2025-03-26", "2025-06-18")
+LATEST_PROTOCOL_VERSION = SUPPORTED_PROTOCOL_VERSIONS[-1]
+SERVER_NAME = "codex-mcp-server"
+SANDBOX_STATE_CAPABILITY = "codex/sandbox-state"
+SANDBOX_STATE_META_CAPABILITY = "codex/sandbox-state-meta"
+
+_EMPTY_LISTS: dict[str, dict[str, list[Any]]] = {
+    "resources/list": {"resources": []},
+    "resources/templates/list": {"resourceTemplates": []},
+    "prompts/list": {"prompts": []},
+}
+_READ_CHUNK = 256 * 1024
+
+
+@dataclass
+class ConnectionState:
+    """What the client told us: negotiated version, capabilities, pushed sandbox state."""
+
+    version: str = "0.0.0"
+    initialized: bool = False
+    protocol_version: str = LATEST_PROTOCOL_VERSION
+    client_capabilities: dict[str, Any] = field(default_factory=dict)
+    client_info: dict[str, Any] = field(default_factory=dict)
+    sandbox_state: PushedSandboxState | None = None
+
+    @property
+    def supports_elicitation(self) -> bool:
+        return isinstance(self.client_capabilities.get("elicitation"), dict)
+
+
+def negotiate_version(requested: object) -> str:
+    if isinstance(requested, str) and requested in SUPPORTED_PROTOCOL_VERSIONS:
+        return requested
+    return LATEST_PROTOCOL_VERSION
+
+
+def initialize(state: ConnectionState, id: RequestId, params: dict[str, Any]) -> dict[str, Any]:
+    if state.initialized:
+        return jsonrpc.error_response(id, jsonrpc.INVALID_REQUEST, "initialize called more than once")
+    caps = params.get("capabilities")
+    info = params.get("clientInfo")
+    state.initialized = True
+    state.protocol_version = negotiate_version(params.get("protocolVersion"))
+    state.client_capabilities = caps if isinstance(caps, dict) else {}
+    state.client_info = info if isinstance(info, dict) else {}
+    return jsonrpc.result_response(
+        id,
+        {
+            "protocolVersion": state.protocol_version,
+            "capabilities": {
+                "tools": {"listChanged": False},
+                "experimental": {SANDBOX_STATE_CAPABILITY: {}, SANDBOX_STATE_META_CAPABILITY: {}},
+            },
+            "serverInfo": {"name": SERVER_NAME, "title": "Codex", "version": state.version},
+        },
+    )
+
+
+def answer_request(state: ConnectionState, req: Request) -> dict[str, Any] | None:
+    """The response to a request that needs no agent and no waiting; None for the others."""
+    method = req.method
+    if method == "initialize":
+        return initialize(state, req.id, req.params or {})
+    if method == "ping":
+        return jsonrpc.result_response(req.id, {})
+    if method == "tools/list":
+        from codex_mcp.tools.schemas import TOOLS
+
+        return jsonrpc.result_response(req.id, {"tools": TOOLS})
+    if method in _EMPTY_LISTS:
+        return jsonrpc.result_response(req.id, _EMPTY_LISTS[method])
+    if method == "logging/setLevel":
+        return jsonrpc.result_response(req.id, {})
+    return None
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
+
+
+def run_handshake(fd_in: int, fd_out: int, state: ConnectionState) -> tuple[bytes, bool]:
+    """Answer the handshake synchronously.  Returns (unprocessed bytes, reached EOF).
+
+    Unprocessed bytes start with the line that ended the phase.  A broken stdout ends the
+    phase too; the async writer then finds out for itself and shuts the server down.
+    """
+    os.set_blocking(fd_in, True)
+    os.set_blocking(fd_out, True)
+    buf = b""
+    while True:
+        nl = buf.find(b"\n")
+        if nl < 0:
+            if len(buf) > _READ_CHUNK:
+                return buf, False  # a very long line: let the async loop enforce its limits
+            chunk = os.read(fd_in, _READ_CHUNK)
+            if not chunk:
+                return buf, True
+            buf += chunk
+            continue
+        line = buf[:nl]
+        if not line.strip():
+            buf = buf[nl + 1 :]
+            continue
+        message = jsonrpc.parse_message(line)
+        if isinstance(message, Request):
+            reply = answer_request(state, message)
+        elif isinstance(message, Notification) and message.method == "notifications/initialized":
+            reply = {}
+        elif isinstance(message, ErrorReply):
+            reply = message.to_json()
+        else:
+            reply = None
+        if reply is None:
+            return buf, False
+        if reply:
+            try:
+                _write_all(fd_out, jsonrpc.encode(reply))
+            except OSError:
+                return buf[nl + 1 :], False
+        buf = buf[nl + 1 :]
