@@ -165,3 +165,32 @@ async def test_notify_program_gets_the_turn_complete_json(
     assert payload["thread-id"] == thread.thread_id
     assert payload["input-messages"] == ["ping me"]
     assert payload["last-assistant-message"] == "notified answer"
+
+
+async def test_context_window_overflow_compacts_and_retries(
+    home: Path, tmp_path: Path, mock: MockServer
+) -> None:
+    from model_mock_server import error_reply
+
+    mock.script(
+        sse_reply(responses_events("early answer")),
+        error_reply(400, "too long", "invalid_request_error", code="context_length_exceeded"),
+        sse_reply(responses_events("SUMMARY-OF-EVERYTHING")),
+        sse_reply(responses_events("answer after compaction")),
+    )
+    async with Codex(env=ENV) as codex:
+        thread, _ = await codex.start_thread(config(home, tmp_path))
+        await collect(thread.send("EARLY PROMPT"))
+        events = await collect(thread.send("LATE PROMPT"))
+        rollout = thread.rollout_path.read_text()
+    types = [e.type for e in events]
+    assert "context_compacted" in types and types[-1] == "task_complete"
+    assert events[-1].msg["last_agent_message"] == "answer after compaction"
+    requests = [r.json for r in mock.requests_to("/responses")]
+    assert len(requests) == 4
+    summary_request, retried = requests[2], requests[3]
+    assert summary_request["tools"] == [] and "hand-off note" in json.dumps(summary_request["input"])
+    retried_text = json.dumps(retried["input"])
+    assert "SUMMARY-OF-EVERYTHING" in retried_text and "LATE PROMPT" in retried_text
+    assert "early answer" not in retried_text, "the compacted history still holds old answers"
+    assert '"type": "compacted"' in rollout
