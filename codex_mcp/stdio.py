@@ -28,13 +28,14 @@ def _pollable(fd: int) -> bool:
     return not stat.S_ISREG(mode)
 
 
-class FdReader:
+class _Fd:
     def __init__(self, fd: int) -> None:
         self._fd = fd
-        self._poll = _pollable(fd)
-        if self._poll:
+        if _pollable(fd):
             os.set_blocking(fd, False)
 
+
+class FdReader(_Fd):
     async def read(self) -> bytes:
         """Next chunk, or b"" at end of file."""
         while True:
@@ -48,13 +49,7 @@ class FdReader:
                 raise
 
 
-class FdWriter:
-    def __init__(self, fd: int) -> None:
-        self._fd = fd
-        self._poll = _pollable(fd)
-        if self._poll:
-            os.set_blocking(fd, False)
-
+class FdWriter(_Fd):
     async def write_all(self, data: bytes) -> None:
         """Write everything or raise (BrokenPipeError when the reader went away)."""
         view = memoryview(data)

@@ -37,10 +37,33 @@ class Verdict:
     """Why we decided for the user (shown to the model and the client); None for a real answer."""
 
 
-def to_wire_params(params: dict[str, Any]) -> dict[str, Any]:
-    """Check our params against the MCP `ElicitRequestParams` model; the `codex_*` extras ride along."""
+def _elicitation_params(
+    kind: str, question: str, msg: dict[str, Any], thread_id: str, request_id: Any, event_id: str
+) -> dict[str, Any]:
+    """The params both approval kinds share, checked against the MCP `ElicitRequestParams`
+    model (the `codex_*` extras ride along as additional properties)."""
     from codex_mcp.mcp_types import ElicitRequestParams
 
+    reason = msg.get("reason")
+    params: dict[str, Any] = {
+        "message": f"{reason}\n{question}" if reason else question,
+        "requestedSchema": DECISION_SCHEMA,
+        "threadId": thread_id,
+        "codex_elicitation": kind,
+        "codex_mcp_tool_call_id": str(request_id),
+        "codex_event_id": event_id,
+        "codex_call_id": msg.get("call_id"),
+    }
+    if kind == "exec-approval":
+        params["codex_command"] = [str(a) for a in msg.get("command") or []]
+        params["codex_cwd"] = msg.get("cwd")
+        params["codex_parsed_cmd"] = msg.get("parsed_cmd") or []
+    else:
+        params["codex_changes"] = msg.get("changes") or {}
+    if reason:
+        params["codex_reason"] = reason
+    if msg.get("grant_root"):
+        params["codex_grant_root"] = msg["grant_root"]
     return ElicitRequestParams.model_validate(params).to_wire()
 
 
@@ -52,47 +75,15 @@ def exec_elicitation_params(
         shown = shlex.join(command)
     except (TypeError, ValueError):
         shown = " ".join(command)
-    text = f"Allow Codex to run `{shown}` in `{msg.get('cwd')}`?"
-    if msg.get("reason"):
-        text = f"{msg['reason']}\n{text}"
-    params: dict[str, Any] = {
-        "message": text,
-        "requestedSchema": DECISION_SCHEMA,
-        "threadId": thread_id,
-        "codex_elicitation": "exec-approval",
-        "codex_mcp_tool_call_id": str(request_id),
-        "codex_event_id": event_id,
-        "codex_call_id": msg.get("call_id"),
-        "codex_command": command,
-        "codex_cwd": msg.get("cwd"),
-        "codex_parsed_cmd": msg.get("parsed_cmd") or [],
-    }
-    if msg.get("reason"):
-        params["codex_reason"] = msg["reason"]
-    return to_wire_params(params)
+    question = f"Allow Codex to run `{shown}` in `{msg.get('cwd')}`?"
+    return _elicitation_params("exec-approval", question, msg, thread_id, request_id, event_id)
 
 
 def patch_elicitation_params(
     msg: dict[str, Any], thread_id: str, request_id: Any, event_id: str
 ) -> dict[str, Any]:
-    text = "Allow Codex to apply proposed code changes?"
-    if msg.get("reason"):
-        text = f"{msg['reason']}\n{text}"
-    params: dict[str, Any] = {
-        "message": text,
-        "requestedSchema": DECISION_SCHEMA,
-        "threadId": thread_id,
-        "codex_elicitation": "patch-approval",
-        "codex_mcp_tool_call_id": str(request_id),
-        "codex_event_id": event_id,
-        "codex_call_id": msg.get("call_id"),
-        "codex_changes": msg.get("changes") or {},
-    }
-    if msg.get("reason"):
-        params["codex_reason"] = msg["reason"]
-    if msg.get("grant_root"):
-        params["codex_grant_root"] = msg["grant_root"]
-    return to_wire_params(params)
+    question = "Allow Codex to apply proposed code changes?"
+    return _elicitation_params("patch-approval", question, msg, thread_id, request_id, event_id)
 
 
 def _decision(value: Any) -> ReviewDecision | None:
