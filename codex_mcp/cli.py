@@ -141,11 +141,18 @@ def main(argv: list[str] | None = None) -> int:
 
     options = ServerOptions(codex_home=home, cwd=cwd, cli_overrides=overrides, env=env, version=__version__)
 
+    reader, writer = FdReader(stdin), FdWriter(stdout)
+
     async def serve() -> int:
-        server = McpServer(options, Outgoing(FdWriter(stdout)), state)
-        return await server.serve(FdReader(stdin), prefix=pending, prefix_eof=eof)
+        server = McpServer(options, Outgoing(writer), state)
+        return await server.serve(reader, prefix=pending, prefix_eof=eof)
 
     try:
         return anyio.run(serve, backend="asyncio")
     except KeyboardInterrupt:
         return 130
+    finally:
+        # Reverse order: stdin and stdout may share one open file description (a terminal),
+        # in which case the writer saw the reader's change as its "original" mode.
+        writer.restore()
+        reader.restore()

@@ -107,10 +107,20 @@ def run_handshake(fd_in: int, fd_out: int, state: ConnectionState) -> tuple[byte
     """Answer the handshake synchronously.  Returns (unprocessed bytes, reached EOF).
 
     Unprocessed bytes start with the line that ended the phase.  A broken stdout ends the
-    phase too; the async writer then finds out for itself and shuts the server down.
+    phase too; the async writer then finds out for itself and shuts the server down.  The
+    descriptors are left in the blocking mode they came in.
     """
+    modes = os.get_blocking(fd_in), os.get_blocking(fd_out)
     os.set_blocking(fd_in, True)
     os.set_blocking(fd_out, True)
+    try:
+        return _handshake_loop(fd_in, fd_out, state)
+    finally:
+        os.set_blocking(fd_in, modes[0])
+        os.set_blocking(fd_out, modes[1])
+
+
+def _handshake_loop(fd_in: int, fd_out: int, state: ConnectionState) -> tuple[bytes, bool]:
     buf = b""
     while True:
         nl = buf.find(b"\n")

@@ -8,6 +8,7 @@ never block either, so they are read and written directly.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import stat
@@ -31,8 +32,15 @@ def _pollable(fd: int) -> bool:
 class _Fd:
     def __init__(self, fd: int) -> None:
         self._fd = fd
+        self._was_blocking = os.get_blocking(fd)
         if _pollable(fd):
             os.set_blocking(fd, False)
+
+    def restore(self) -> None:
+        """Put the descriptor back in its original mode.  O_NONBLOCK belongs to the open file
+        description, which a terminal shares with the shell that started us."""
+        with contextlib.suppress(OSError):
+            os.set_blocking(self._fd, self._was_blocking)
 
 
 class FdReader(_Fd):
