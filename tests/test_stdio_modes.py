@@ -11,11 +11,13 @@ import pty
 import select
 import subprocess
 import sys
+import tty
 from pathlib import Path
 
 
 def test_a_terminal_is_blocking_again_after_the_server_exits(tmp_path: Path) -> None:
     master, slave = pty.openpty()
+    tty.setraw(slave)  # no echo: what the master reads is what the server wrote
     try:
         env = dict(os.environ, CODEX_HOME=str(tmp_path))
         proc = subprocess.Popen(
@@ -25,18 +27,20 @@ def test_a_terminal_is_blocking_again_after_the_server_exits(tmp_path: Path) -> 
             # A tools/call moves the server past the handshake phase into the event loop.
             os.write(master, b'{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"nope"}}\n')
             received = b""
-            while b'"id":1' not in received:
+            while b'"result"' not in received:
                 ready, _, _ = select.select([master], [], [], 20)
                 assert ready, f"no answer from the server; got {received!r}"
                 received += os.read(master, 65536)
             assert os.get_blocking(slave) is False, "expected the server to poll the terminal"
-            os.write(master, b"\x04")  # end of file on the terminal
-            assert proc.wait(timeout=20) == 0
+            os.close(master)  # hang up: the server reads end of file
+            master = -1
+            proc.wait(timeout=20)
         finally:
             if proc.poll() is None:
                 proc.kill()
                 proc.wait()
         assert os.get_blocking(slave) is True
     finally:
-        os.close(master)
+        if master >= 0:
+            os.close(master)
         os.close(slave)
