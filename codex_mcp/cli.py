@@ -86,6 +86,19 @@ def check_startup_config(home: Path, overrides: list[tuple[list[str], Any]], cwd
     return load_config(home, cwd=cwd, cli_overrides=overrides)
 
 
+def check_rules(home: Path) -> str | None:
+    """A malformed `$CODEX_HOME/rules/*.rules` file stops the server, naming file and line."""
+    if not (home / "rules").exists():
+        return None
+    from codex_mcp.sandbox.rules import RulesError, rules_for_home
+
+    try:
+        rules_for_home(home)
+    except RulesError as exc:
+        return str(exc)
+    return None
+
+
 @dataclass
 class Options:
     config: list[str] = field(default_factory=list)
@@ -115,6 +128,10 @@ def main(argv: list[str] | None = None) -> int:
         config = check_startup_config(home, overrides, cwd)
     except ConfigError as exc:
         print(f"codex-mcp-server: error in configuration: {exc}", file=sys.stderr)
+        return 2
+    rules_problem = check_rules(home)
+    if rules_problem is not None:
+        print(f"codex-mcp-server: error in rules: {rules_problem}", file=sys.stderr)
         return 2
 
     level = args.log_level or env.get(LOG_ENV) or "warning"

@@ -28,7 +28,7 @@ from codex_mcp.agent.exec import (
 from codex_mcp.agent.protocol import duration_json
 from codex_mcp.agent.tools.registry import ToolContext
 from codex_mcp.sandbox.env_policy import build_command_env
-from codex_mcp.sandbox.safety import AskUser, AutoApprove, Reject, assess_command_safety
+from codex_mcp.sandbox.safety import AskUser, AutoApprove, Reject, SafetyCheck, assess_command_safety
 
 REJECTED_BY_USER = "exec command rejected by user"
 RETRY_REASON = "command failed; retry without sandbox?"
@@ -84,8 +84,11 @@ async def handle_shell(ctx: ToolContext, call_id: str, args: dict[str, Any]) -> 
         )
     from codex_mcp.sandbox import sandbox_available
 
+    ruled = _rules_decision(config.codex_home, argv, policy)
+    if isinstance(ruled, str):
+        return ruled
     available = config.sandbox_policy.is_full_access or sandbox_available()
-    check = assess_command_safety(
+    check = ruled or assess_command_safety(
         argv, policy, config.sandbox_policy, thread.approved_commands, escalated, available
     )
     if isinstance(check, Reject):
@@ -119,6 +122,30 @@ async def handle_shell(ctx: ToolContext, call_id: str, args: dict[str, Any]) -> 
         if setup_error is not None or out is None:
             return f"retry failed: {setup_error}"
     return format_exec_output_for_model(out)
+
+
+def _rules_decision(codex_home: Path, argv: list[str], policy: str) -> SafetyCheck | str | None:
+    """What `$CODEX_HOME/rules` say, before the approval policy: a check, a rejection text
+    for the model, or None when no rule matches.  `allow` runs outside the sandbox and
+    `prompt` always asks (and cannot, under `never`), as in Codex."""
+    from codex_mcp.sandbox.rules import (
+        PROMPT_UNDER_NEVER_REASON,
+        RulesError,
+        forbidden_reason,
+        rules_for_home,
+    )
+
+    try:
+        match = rules_for_home(codex_home).evaluate(argv)
+    except RulesError as exc:
+        return f"execution error: the rules in {codex_home / 'rules'} cannot be read, so nothing runs: {exc}"
+    if match is None:
+        return None
+    if match.decision == "forbidden":
+        return forbidden_reason(argv, match)
+    if match.decision == "prompt":
+        return PROMPT_UNDER_NEVER_REASON if policy == "never" else AskUser()
+    return AutoApprove(run_sandboxed=False)
 
 
 def _looks_denied(sandbox_policy: Any, out: ExecOutput) -> bool:
