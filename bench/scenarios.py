@@ -1,0 +1,351 @@
+"""The benchmark scenarios.
+
+A scenario is a generator function taking a `Target` (the server command, the shared mock
+model) and yielding one sample -- `{metric: value}` -- per repetition.  Its setup runs
+before the first sample and its teardown in `finally`, so the runner can alternate between
+our server and the reference repetition by repetition.  A server is never left running
+across a `yield`.  Local scenarios wrap the standalone in-process scripts of `bench/` and
+only ever run for our code.
+"""
+
+from __future__ import annotations
+
+import importlib
+import statistics
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from bench.harness import BenchError, Home, Server, check_call, ready
+from bench.mock_model import MockModel
+
+Sample = dict[str, float]
+ScenarioFn = Callable[["Target"], Iterator[Sample]]
+CALL_TIMEOUT = 60.0
+BIG_TIMEOUT = 300.0
+
+
+@dataclass
+class Target:
+    label: str  # "ours" | "reference"
+    cmd: list[str]
+    mock: MockModel
+
+    def home(self, scenario: str) -> Home:
+        return Home(self.mock.base_url, f"{scenario}-{self.label}")
+
+
+@dataclass(frozen=True)
+class Metric:
+    unit: str
+    target: tuple[str, float] | None = None  # ("<=", 1.5), (">=", 5700), ...
+    spec: str | None = None  # the original's figure (reference-server.md section 12 / brief)
+    lower_is_better: bool = True
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    fn: ScenarioFn
+    metrics: dict[str, Metric]
+    local: bool = False  # in-process script: no reference run
+    description: str = ""
+
+
+def _ms(seconds: float) -> float:
+    return seconds * 1000.0
+
+
+def _warm_home(target: Target, scenario: str) -> Home:
+    """A CODEX_HOME that has already seen one session (the 'used' home of section 12)."""
+    home = target.home(scenario)
+    try:
+        with ready(target.cmd, home) as server:
+            server.codex("[bench:instant] warm-up session", CALL_TIMEOUT)
+    except BaseException:
+        home.cleanup()
+        raise
+    return home
+
+
+# -- end-to-end scenarios ---------------------------------------------------------------
+
+
+def startup(target: Target) -> Iterator[Sample]:
+    home = _warm_home(target, "startup")
+    try:
+        while True:
+            server = Server(target.cmd, home)
+            try:
+                server.initialize()
+                init_done = time.perf_counter()
+                server.tools_list()
+                listed = time.perf_counter()
+            finally:
+                server.close()
+            yield {
+                "tools_list_ms": _ms(listed - server.spawned_at),
+                "initialize_ms": _ms(init_done - server.spawned_at),
+            }
+    finally:
+        home.cleanup()
+
+
+def idle_rss(target: Target) -> Iterator[Sample]:
+    home = _warm_home(target, "idle_rss")
+    try:
+        while True:
+            with ready(target.cmd, home) as server:
+                sample = {"vmhwm_mb": server.vmhwm_mb()}
+            yield sample
+    finally:
+        home.cleanup()
+
+
+def one_turn(target: Target) -> Iterator[Sample]:
+    home = _warm_home(target, "one_turn")
+    try:
+        while True:
+            with ready(target.cmd, home) as server:
+                first = server.codex("[bench:instant] first call", CALL_TIMEOUT)
+                second = server.codex("[bench:instant] second call", CALL_TIMEOUT)
+            yield {
+                "first_call_ms": _ms(first.answered_at - first.sent_at),
+                "warm_call_ms": _ms(second.answered_at - second.sent_at),
+            }
+    finally:
+        home.cleanup()
+
+
+def _concurrent(target: Target, n: int) -> Iterator[Sample]:
+    home = _warm_home(target, f"concurrent_{n}")
+    try:
+        while True:
+            with ready(target.cmd, home) as server:
+                server.codex("[bench:instant] warm-up", CALL_TIMEOUT)
+                single = server.codex("[bench:delay=0.2] single", CALL_TIMEOUT)
+                single_s = single.answered_at - single.sent_at
+                hwm_before = server.vmhwm_mb()
+                target.mock.arrivals.clear()
+                states = [server.start_codex(f"[bench:delay=0.2] concurrent {i}") for i in range(n)]
+                errors = 0
+                for state in states:
+                    try:
+                        check_call(server.wait(state, CALL_TIMEOUT))
+                    except BenchError:
+                        errors += 1
+                answered = [s.answered_at for s in states if s.answered_at]
+                wall_s = (max(answered) if answered else time.perf_counter()) - states[0].sent_at
+                hwm_after = server.vmhwm_mb()
+                arrivals = sorted(target.mock.arrivals)[:n]
+            yield {
+                "wall_ms": _ms(wall_s),
+                "dispatch_ms": _ms(arrivals[-1] - states[0].sent_at) if arrivals else float("nan"),
+                "single_ms": _ms(single_s),
+                "ratio_to_single": wall_s / single_s,
+                "errors": float(errors),
+                "rss_growth_per_session_mb": max(0.0, hwm_after - hwm_before) / n,
+            }
+    finally:
+        home.cleanup()
+
+
+def concurrent_20(target: Target) -> Iterator[Sample]:
+    return _concurrent(target, 20)
+
+
+def concurrent_50(target: Target) -> Iterator[Sample]:
+    return _concurrent(target, 50)
+
+
+def stream_throughput(target: Target) -> Iterator[Sample]:
+    home = _warm_home(target, "stream_throughput")
+    try:
+        while True:
+            with ready(target.cmd, home) as server:
+                server.codex("[bench:instant] warm-up", CALL_TIMEOUT)
+                hwm_before = server.vmhwm_mb()
+                state = server.codex("[bench:stream=10000] stream", CALL_TIMEOUT)
+                hwm_after = server.vmhwm_mb()
+            if not state.deltas or not state.complete_at:
+                raise BenchError(f"no deltas/task_complete seen ({state.events} events)")
+            span = state.complete_at - state.first_delta_at
+            events = state.events_at_complete - state.events_at_first_delta + 1
+            yield {
+                "events_per_s": events / span if span > 0 else float("inf"),
+                "deltas_forwarded": float(state.deltas),
+                "vmhwm_mb": hwm_after,
+                "vmhwm_growth_mb": max(0.0, hwm_after - hwm_before),
+            }
+    finally:
+        home.cleanup()
+
+
+def big_output(target: Target) -> Iterator[Sample]:
+    home = _warm_home(target, "big_output")
+    try:
+        while True:
+            with ready(target.cmd, home) as server:
+                state = server.codex("[bench:shell=big] print 200 MB", BIG_TIMEOUT)
+                hwm = server.vmhwm_mb()
+            yield {
+                "wall_s": state.answered_at - state.sent_at,
+                "vmhwm_mb": hwm,
+                "events": float(state.events),
+            }
+    finally:
+        home.cleanup()
+
+
+# -- wrapped standalone scripts (in-process, ours only) --------------------------------
+
+
+class SkipScenario(Exception):
+    """The scenario cannot run here (e.g. its script is not written yet)."""
+
+
+def _script(name: str) -> Any:
+    try:
+        return importlib.import_module(f"bench.{name}")
+    except ModuleNotFoundError as exc:
+        if exc.name in (f"bench.{name}", name):
+            raise SkipScenario(f"bench/{name}.py is not there") from exc
+        raise
+
+
+def apply_patch(target: Target) -> Iterator[Sample]:
+    module = _script("bench_apply_patch")
+    while True:
+        yield {"apply_ms": float(module.run(1)["median_ms"])}
+
+
+def sandbox(target: Target) -> Iterator[Sample]:
+    module = _script("bench_sandbox")
+    while True:
+        result = module.run(5)
+        yield {
+            f"{b}_ms": float(result[b]) for b in ("none", "bwrap", "landlock") if result.get(b) is not None
+        }
+
+
+def sse_parse(target: Target) -> Iterator[Sample]:
+    module = _script("bench_sse")
+    while True:
+        yield {"events_per_s": float(module.run()["events_per_second"])}
+
+
+def exec_output(target: Target) -> Iterator[Sample]:
+    module = _script("bench_exec_output")
+    while True:
+        result = module.run()
+        yield {"peak_rss_mb": float(result["peak_rss_mb"]), "wall_s": float(result["wall_s"])}
+
+
+SCENARIOS: dict[str, Scenario] = {
+    s.name: s
+    for s in [
+        Scenario(
+            "startup",
+            startup,
+            {
+                "tools_list_ms": Metric("ms", ("<=", 250.0), "57-62 ms"),
+                "initialize_ms": Metric("ms", None, "57 ms"),
+            },
+            description="spawn -> tools/list answered, used CODEX_HOME",
+        ),
+        Scenario(
+            "idle_rss",
+            idle_rss,
+            {"vmhwm_mb": Metric("MB", ("<=", 66.0), "~66 MB")},
+            description="VmHWM after initialize + tools/list",
+        ),
+        Scenario(
+            "one_turn",
+            one_turn,
+            {
+                "first_call_ms": Metric("ms", ("<=", 250.0), "~90-95 ms"),
+                "warm_call_ms": Metric("ms", ("<=", 95.0)),
+            },
+            description="tools/call codex -> result, instant mock, initialized server",
+        ),
+        *[
+            Scenario(
+                f"concurrent_{n}",
+                concurrent_20 if n == 20 else concurrent_50,
+                {
+                    "wall_ms": Metric("ms"),
+                    "single_ms": Metric("ms"),
+                    "dispatch_ms": Metric("ms"),
+                    "ratio_to_single": Metric("x", ("<=", 1.5), "6.1x" if n == 20 else None),
+                    "errors": Metric("", ("<=", 0.0)),
+                    "rss_growth_per_session_mb": Metric("MB", ("<=", 2.0)),
+                },
+                description=f"{n} concurrent calls, model answers after 0.2 s",
+            )
+            for n in (20, 50)
+        ],
+        Scenario(
+            "stream_throughput",
+            stream_throughput,
+            {
+                "events_per_s": Metric("ev/s", (">=", 5700.0), "~5,700 ev/s", lower_is_better=False),
+                "deltas_forwarded": Metric("", None, lower_is_better=False),
+                "vmhwm_mb": Metric("MB", ("<=", 100.0)),
+                "vmhwm_growth_mb": Metric("MB", ("<=", 30.0)),
+            },
+            description="10,000 text deltas -> codex/event per second",
+        ),
+        Scenario(
+            "big_output",
+            big_output,
+            {"wall_s": Metric("s"), "vmhwm_mb": Metric("MB", ("<", 100.0)), "events": Metric("")},
+            description="shell command printing 200 MB",
+        ),
+        Scenario(
+            "apply_patch",
+            apply_patch,
+            {"apply_ms": Metric("ms", ("<", 100.0))},
+            local=True,
+            description="bench_apply_patch.py: 500 hunks on 20,000 lines",
+        ),
+        Scenario(
+            "sandbox",
+            sandbox,
+            {"none_ms": Metric("ms"), "bwrap_ms": Metric("ms"), "landlock_ms": Metric("ms")},
+            local=True,
+            description="bench_sandbox.py: /bin/true per backend (median of 5 per run)",
+        ),
+        Scenario(
+            "sse_parse",
+            sse_parse,
+            {"events_per_s": Metric("ev/s", (">=", 20000.0), lower_is_better=False)},
+            local=True,
+            description="bench_sse.py: 10,000-delta stream through ModelClient",
+        ),
+        Scenario(
+            "exec_output",
+            exec_output,
+            {"peak_rss_mb": Metric("MB", ("<", 100.0)), "wall_s": Metric("s")},
+            local=True,
+            description="bench_exec_output.py: run_exec on 200 MiB of output",
+        ),
+    ]
+}
+
+
+def summarize(samples: list[float]) -> dict[str, Any]:
+    return {
+        "median": statistics.median(samples),
+        "min": min(samples),
+        "max": max(samples),
+        "n": len(samples),
+        "samples": [round(x, 4) for x in samples],
+    }
+
+
+def meets(target: tuple[str, float] | None, value: float | None) -> bool | None:
+    if target is None or value is None:
+        return None
+    op, limit = target
+    return {"<=": value <= limit, "<": value < limit, ">=": value >= limit, ">": value > limit}[op]
