@@ -15,6 +15,7 @@ from typing import Any
 import anyio
 import httpx
 
+from codex_mcp._version import __version__
 from codex_mcp.agent.model.auth import Auth
 from codex_mcp.agent.model.chat import build_chat_body, map_chat_events
 from codex_mcp.agent.model.provider import MAX_RETRIES_CAP, ModelProviderInfo
@@ -36,16 +37,7 @@ CONNECT_TIMEOUT_S = 30.0
 MAX_ERROR_BODY = 64 * 1024
 
 
-def _package_version() -> str:
-    try:
-        from importlib.metadata import version
-
-        return version("codex-mcp")
-    except Exception:
-        return "0.0.0"
-
-
-DEFAULT_VERSION = _package_version()
+DEFAULT_VERSION = __version__
 
 
 def _reason(status: int) -> str:
