@@ -64,7 +64,7 @@ class _Pending:
 
 
 class Outgoing:
-    def __init__(self, writer: FdWriter, max_buffer: int = 4096) -> None:
+    def __init__(self, writer: FdWriter, max_buffer: int = 1024) -> None:
         self._writer = writer
         send, receive = anyio.create_memory_object_stream[dict[str, Any]](max_buffer)
         self._send: MemoryObjectSendStream[dict[str, Any]] = send
@@ -78,11 +78,19 @@ class Outgoing:
     # -- writing -------------------------------------------------------------------------
 
     async def send(self, message: dict[str, Any]) -> None:
-        """Queue one message.  Dropped (with a debug log) once stdout is gone."""
+        """Queue one message.  Dropped (with a debug log) once stdout is gone.
+
+        With room in the queue this does not yield: a producer streaming deltas keeps going
+        and the writer wakes to a batch, one `write()` for many messages.  A full queue (a
+        client that reads slowly) makes the producer wait, which bounds our memory.
+        """
         if self.broken.is_set():
             return
         try:
-            await self._send.send(message)
+            try:
+                self._send.send_nowait(message)
+            except anyio.WouldBlock:
+                await self._send.send(message)
         except (anyio.ClosedResourceError, anyio.BrokenResourceError):
             log.debug("dropping outgoing message after close: %s", message.get("method") or message.get("id"))
 
