@@ -152,7 +152,7 @@ def main(argv: list[str] | None = None) -> int:
 
     import anyio
 
-    from codex_mcp.outgoing import Outgoing
+    from codex_mcp.outgoing import Outgoing, StdioSink
     from codex_mcp.server import McpServer, ServerOptions
     from codex_mcp.stdio import FdReader, FdWriter
 
@@ -161,7 +161,7 @@ def main(argv: list[str] | None = None) -> int:
     reader, writer = FdReader(stdin), FdWriter(stdout)
 
     async def serve() -> int:
-        server = McpServer(options, Outgoing(writer), state)
+        server = McpServer(options, Outgoing(StdioSink(writer)), state)
         return await server.serve(reader, prefix=pending, prefix_eof=eof)
 
     try:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import math
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import anyio
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
@@ -22,7 +22,23 @@ from codex_mcp.stdio import FdWriter
 
 log = logging.getLogger(__name__)
 
-MAX_BATCH_BYTES = 1024 * 1024
+MAX_BATCH_MESSAGES = 512
+
+
+class Sink(Protocol):
+    """Where the writer task delivers messages: stdout, or an HTTP session's streams."""
+
+    async def write_batch(self, messages: list[dict[str, Any]]) -> None: ...
+
+
+class StdioSink:
+    """Newline-delimited JSON on a file descriptor, one `write()` per batch."""
+
+    def __init__(self, writer: FdWriter) -> None:
+        self._writer = writer
+
+    async def write_batch(self, messages: list[dict[str, Any]]) -> None:
+        await self._writer.write_all(b"".join(encode(m) for m in messages))
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,8 +80,8 @@ class _Pending:
 
 
 class Outgoing:
-    def __init__(self, writer: FdWriter, max_buffer: int = 1024) -> None:
-        self._writer = writer
+    def __init__(self, sink: Sink, max_buffer: int = 1024) -> None:
+        self._sink = sink
         send, receive = anyio.create_memory_object_stream[dict[str, Any]](max_buffer)
         self._send: MemoryObjectSendStream[dict[str, Any]] = send
         self._receive: MemoryObjectReceiveStream[dict[str, Any]] = receive
@@ -106,23 +122,19 @@ class Outgoing:
             pass
 
     async def run(self) -> None:
-        """Write queued messages until `close()` and the queue is drained, or stdout breaks."""
+        """Deliver queued messages until `close()` and the queue is drained, or the sink breaks."""
         receive = self._receive
         try:
             async for first in receive:
-                chunks = [encode(first)]
-                size = len(chunks[0])
-                while size < MAX_BATCH_BYTES:
+                batch = [first]
+                while len(batch) < MAX_BATCH_MESSAGES:
                     try:
-                        message = receive.receive_nowait()
+                        batch.append(receive.receive_nowait())
                     except (anyio.WouldBlock, anyio.EndOfStream):
                         break
-                    data = encode(message)
-                    chunks.append(data)
-                    size += len(data)
-                await self._writer.write_all(b"".join(chunks))
+                await self._sink.write_batch(batch)
         except (BrokenPipeError, ConnectionResetError, OSError) as exc:
-            log.info("stdout closed (%s); the client went away", exc)
+            log.info("the output channel closed (%s); the client went away", exc)
             self.broken.set()
             self.disconnect("the client closed its input")
         finally:

@@ -220,9 +220,7 @@ async def test_grandchild_holding_pipes_does_not_hang(tmp_path: Path, spawned: l
     pidfile = tmp_path / "gc.pid"
     script = '(sleep 30 & echo $! > "$1"); echo done'
     started = time.monotonic()
-    out = await run_exec(
-        _params(["sh", "-c", script, "sh", str(pidfile)], tmp_path, io_drain_timeout_ms=200)
-    )
+    out = await run_exec(_params(["sh", "-c", script, "sh", str(pidfile)], tmp_path, io_drain_timeout_ms=200))
     elapsed = time.monotonic() - started
     gc = await _read_pid(pidfile)
     spawned.append(gc)
@@ -365,9 +363,7 @@ async def test_escaped_process_holding_pipes_does_not_hang(tmp_path: Path, spawn
     pidfile = tmp_path / "escaped.pid"
     script = 'setsid sleep 30 & echo $! > "$1"; echo hi'
     started = time.monotonic()
-    out = await run_exec(
-        _params(["sh", "-c", script, "sh", str(pidfile)], tmp_path, io_drain_timeout_ms=150)
-    )
+    out = await run_exec(_params(["sh", "-c", script, "sh", str(pidfile)], tmp_path, io_drain_timeout_ms=150))
     spawned.append(await _read_pid(pidfile))
     assert time.monotonic() - started < 5
     assert out.exit_code == 0
@@ -400,3 +396,28 @@ async def test_unusable_cwd(tmp_path: Path) -> None:
     assert out.exit_code == 1
     assert out.spawn_error is not None
     assert out.spawn_error.startswith(f"cannot use working directory {not_a_dir}: ")
+
+
+@pytest.mark.anyio
+async def test_timeout_lets_exit_traps_run_before_the_kill(tmp_path: Path) -> None:
+    """SIGTERM first: a command's cleanup (git's index.lock, pyenv's rehash lock) still runs."""
+    marker = tmp_path / "cleaned-up"
+    script = f"trap 'touch {marker}' EXIT; sleep 30"
+    out = await run_exec(
+        ExecParams(["bash", "-c", script], tmp_path, {"PATH": os.environ["PATH"]}, timeout_ms=300)
+    )
+    assert out.timed_out and out.exit_code == 124
+    assert marker.exists(), "the EXIT trap did not run: the command was killed without SIGTERM"
+
+
+@pytest.mark.anyio
+async def test_a_command_ignoring_sigterm_is_still_killed(tmp_path: Path) -> None:
+    pid_file = tmp_path / "pid"
+    script = f"trap '' TERM; echo $$ > {pid_file}; while :; do sleep 0.05; done"
+    out = await run_exec(
+        ExecParams(["bash", "-c", script], tmp_path, {"PATH": os.environ["PATH"]}, timeout_ms=300)
+    )
+    assert out.timed_out
+    pid = int(pid_file.read_text())
+    with pytest.raises(ProcessLookupError):
+        os.kill(pid, 0)

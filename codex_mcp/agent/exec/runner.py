@@ -16,7 +16,8 @@ Guarantees:
   stream, but at most `MAX_OUTPUT_DELTAS_PER_CALL` (10 000) times per call in total;
   later chunks are still captured, just not streamed. 10 000 x 8 KiB = 80 MiB of live
   output at most.
-* **Timeout** (default 10 s): the whole process group gets SIGKILL, the child is reaped,
+* **Timeout** (default 10 s): the whole process group gets SIGTERM, then SIGKILL after a
+  short grace (`TERM_GRACE_S`), the child is reaped,
   and the result has `timed_out=True` and exit code 124.
 * **Cancellation** from outside: the group is killed and reaped (shielded), then the
   cancellation propagates.
@@ -82,6 +83,8 @@ MAX_OUTPUT_DELTAS_PER_CALL = 10_000
 RETAIN_HEAD_BYTES = 128 * 1024
 RETAIN_TAIL_BYTES = 128 * 1024
 
+# How long SIGTERM may take to end the command before SIGKILL follows.
+TERM_GRACE_S = 0.5
 # How long to wait for the child to be reaped after SIGKILL before giving up on it.
 _REAP_TIMEOUT_S = 5.0
 
@@ -192,11 +195,25 @@ def _exit_code(returncode: int | None) -> int:
     return returncode
 
 
-def _kill_group(pid: int) -> None:
-    """SIGKILL the process group led by `pid` (the child is a session leader)."""
+def _signal_group(pid: int, sig: signal.Signals) -> None:
+    """Signal the process group led by `pid` (the child is a session leader)."""
     # ESRCH: the group is already gone. EPERM: macOS, for a group of zombies.
     with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(pid, signal.SIGKILL)
+        os.killpg(pid, sig)
+
+
+async def _terminate_group(process: Process) -> None:
+    """End the whole group: SIGTERM, a short grace, then SIGKILL for whatever is left.
+
+    The grace matters: SIGTERM runs exit traps and cleanup handlers (git removes its
+    index.lock, pyenv its rehash lock), while SIGKILL leaves such locks behind for every
+    later command to trip over.  Nothing can delay the kill beyond the grace.
+    """
+    _signal_group(process.pid, signal.SIGTERM)
+    if process.returncode is None:
+        with anyio.move_on_after(TERM_GRACE_S):
+            await process.wait()
+    _signal_group(process.pid, signal.SIGKILL)
 
 
 def _spawn_failure(params: ExecParams, exc: OSError, started: float) -> ExecOutput:
@@ -310,7 +327,7 @@ async def run_exec(params: ExecParams, on_output: OutputCallback | None = None) 
                 await process.wait()
             if process.returncode is None:
                 timed_out = True
-                _kill_group(process.pid)
+                await _terminate_group(process)
                 with anyio.move_on_after(_REAP_TIMEOUT_S):
                     await process.wait()
 
@@ -319,7 +336,7 @@ async def run_exec(params: ExecParams, on_output: OutputCallback | None = None) 
                     await wait_readers()
             if not readers_done():
                 # Something in the group still holds our pipes: end it, then read what is left.
-                _kill_group(process.pid)
+                await _terminate_group(process)
                 with anyio.move_on_after(max(drain_s, 0.1)):
                     await wait_readers()
                 if not readers_done():
@@ -327,7 +344,7 @@ async def run_exec(params: ExecParams, on_output: OutputCallback | None = None) 
                     tg.cancel_scope.cancel()
     except BaseException as exc:
         with anyio.CancelScope(shield=True):
-            _kill_group(process.pid)
+            await _terminate_group(process)
             await _close_process(process)
         # An error raised by `on_output` reaches us wrapped by the task group: unwrap it.
         if isinstance(exc, BaseExceptionGroup) and len(exc.exceptions) == 1:
