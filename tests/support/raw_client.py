@@ -301,17 +301,23 @@ class RawClient:
         return "--- server stderr ---\n" + self.stderr_text()[-limit:]
 
     def kill(self) -> None:
-        """SIGKILL the server, its process group, and every descendant's process group.
+        """End the server, its process group, and every descendant's process group.
 
         Commands run in sessions of their own, so killing the server's group alone would
         leave a command of a failed test running.
         """
         descendants = descendant_pids(self.proc.pid)
-        for pid in [self.proc.pid, *descendants]:
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(pid, signal.SIGKILL)
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.kill(pid, signal.SIGKILL)
+        # SIGTERM first, so a command's exit traps run (a SIGKILLed `bash -lc` can leave
+        # pyenv's rehash lock behind, stalling every later login shell on the machine).
+        for sig in (signal.SIGTERM, signal.SIGKILL):
+            for pid in [self.proc.pid, *descendants]:
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.killpg(pid, sig)
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.kill(pid, sig)
+            if sig == signal.SIGTERM:
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    self.proc.wait(0.5)
         with contextlib.suppress(subprocess.TimeoutExpired):
             self.proc.wait(5)
         self._stop_reading.set()
