@@ -122,6 +122,7 @@ def run_handshake(fd_in: int, fd_out: int, state: ConnectionState) -> tuple[byte
 
 def _handshake_loop(fd_in: int, fd_out: int, state: ConnectionState) -> tuple[bytes, bool]:
     buf = b""
+    warming = False
     while True:
         nl = buf.find(b"\n")
         if nl < 0:
@@ -153,3 +154,9 @@ def _handshake_loop(fd_in: int, fd_out: int, state: ConnectionState) -> tuple[by
             except OSError:
                 return buf[nl + 1 :], False
         buf = buf[nl + 1 :]
+        if not warming and isinstance(message, Request) and message.method == "tools/list":
+            # The client now knows our tools and will call one sooner or later: prepare.
+            from codex_mcp.prewarm import start_warm_up
+
+            start_warm_up()
+            warming = True

@@ -1,0 +1,58 @@
+"""Warm the `tools/call` path while the client is still idle.
+
+The first call would otherwise pay for importing pydantic, httpx, the generated wire models
+and the agent (hundreds of milliseconds on a small machine).  Once the handshake has been
+answered the main thread just waits on stdin, so a background thread can do that work for
+free.  It only imports modules and builds validators; it touches no state, so it needs no
+owner: if the process exits first, the half-done warm-up is simply dropped.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import threading
+
+log = logging.getLogger(__name__)
+
+CALL_PATH_MODULES = (
+    "codex_mcp.tools.runner",
+    "codex_mcp.tools.args",
+    "codex_mcp.tools.relay",
+    "codex_mcp.tools.approvals",
+    "codex_mcp.mcp_types",
+    "codex_mcp.agent.config",
+    "codex_mcp.agent.codex",
+    "codex_mcp.agent.session",
+    "codex_mcp.agent.turn",
+    "codex_mcp.agent.instructions",
+    "codex_mcp.agent.model.client",
+    "codex_mcp.agent.model.auth",
+    "codex_mcp.agent.tools.registry",
+    "codex_mcp.agent.tools.shell",
+    "codex_mcp.agent.tools.patch",
+    "codex_mcp.agent.apply_patch",
+    "codex_mcp.agent.exec",
+    "codex_mcp.sandbox.select",
+)
+
+
+def warm_call_path() -> None:
+    try:
+        for name in CALL_PATH_MODULES:
+            importlib.import_module(name)
+        from codex_mcp.mcp_types import CallToolRequestParams, CallToolResult, TextContent
+        from codex_mcp.tools.args import CodexReplyArgs, CodexToolArgs
+
+        CallToolRequestParams.model_validate({"name": "codex", "arguments": {}})
+        CallToolResult(content=[TextContent(text="")]).to_wire()
+        CodexToolArgs.model_validate({"prompt": ""})
+        CodexReplyArgs.model_validate({"prompt": ""})
+    except Exception:  # never let a warm-up problem surface; the real call will report it
+        log.debug("warm-up of the call path failed", exc_info=True)
+
+
+def start_warm_up() -> threading.Thread:
+    thread = threading.Thread(target=warm_call_path, name="codex-mcp-warm-up", daemon=True)
+    thread.start()
+    return thread
