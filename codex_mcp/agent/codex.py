@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 import anyio
 from anyio.abc import TaskGroup
 
+from codex_mcp._version import __version__
 from codex_mcp.agent.protocol import Event
 from codex_mcp.agent.rollout import (
     RolloutError,
@@ -41,12 +42,7 @@ ORIGINATOR = "codex_mcp"
 
 
 def package_version() -> str:
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version("codex-mcp")
-    except PackageNotFoundError:
-        return "0.0.0"
+    return __version__
 
 
 class ThreadNotFound(LookupError):
@@ -73,6 +69,12 @@ class Codex:
         assert self._task_group is not None
         if exc is not None:
             self._task_group.cancel_scope.cancel()
+        # MCP client (issue 7): each thread's MCP connections live in a task of our task group;
+        # close them (children reaped, bounded by the manager) before waiting for the group.
+        with anyio.CancelScope(shield=True):
+            async with anyio.create_task_group() as closers:
+                for thread in self._threads.values():
+                    closers.start_soon(thread.close_mcp)
         try:
             return await self._task_group.__aexit__(exc_type, exc, tb)
         finally:

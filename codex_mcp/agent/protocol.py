@@ -81,7 +81,15 @@ class ShutdownOp:
     pass
 
 
-Op = UserInputOp | InterruptOp | ExecApprovalOp | PatchApprovalOp | ShutdownOp
+# --- MCP client (issue 7): the host's answer to an `elicitation_request` event ---
+@dataclass(frozen=True, slots=True)
+class ResolveElicitationOp:
+    server_name: str
+    request_id: str | int
+    result: dict[str, Any]  # an MCP ElicitResult: {"action": accept|decline|cancel, "content"?: {...}}
+
+
+Op = UserInputOp | InterruptOp | ExecApprovalOp | PatchApprovalOp | ShutdownOp | ResolveElicitationOp
 
 
 # --- helpers for payloads ----------------------------------------------------------------

@@ -14,7 +14,7 @@ import math
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
 from anyio.abc import TaskGroup
@@ -29,6 +29,7 @@ from codex_mcp.agent.protocol import (
     InterruptOp,
     Op,
     PatchApprovalOp,
+    ResolveElicitationOp,
     ReviewDecision,
     ShutdownOp,
     TextInput,
@@ -37,6 +38,9 @@ from codex_mcp.agent.protocol import (
 from codex_mcp.agent.rollout import RolloutRecorder
 from codex_mcp.agent.tools.registry import build_tool_specs, user_input_items
 from codex_mcp.agent.turn import TurnFailed, run_turn
+
+if TYPE_CHECKING:
+    from codex_mcp.agent.mcp_client import McpConnectionManager
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +62,17 @@ class _PendingApproval:
     done: anyio.Event
     decision: ReviewDecision = "denied"
     reason: str | None = None
+
+
+@dataclass
+class _PendingElicitation:  # MCP client (issue 7)
+    done: anyio.Event
+    turn_id: str
+    result: dict[str, Any] | None = None
+
+
+ELICITATION_GRACE_SEC = 30.0
+"""How much longer than the host's own elicitation timeout we wait for its answer op."""
 
 
 class TurnHandle:
@@ -109,6 +124,11 @@ class Thread:
         self._total = TokenUsage()
         self._last = TokenUsage()
         self.closed = False
+        # --- MCP client (issue 7): connections to [mcp_servers], opened by the first turn ---
+        self.mcp: McpConnectionManager | None = None
+        self._mcp_lock = anyio.Lock()
+        self._mcp_turn: str | None = None
+        self._elicitations: dict[tuple[str, str], _PendingElicitation] = {}
 
     @property
     def rollout_path(self) -> Path:
@@ -217,6 +237,8 @@ class Thread:
             self._resolve_approval("patch", op.call_id, op.decision, op.reason)
         elif isinstance(op, ShutdownOp):
             self.shutdown()
+        elif isinstance(op, ResolveElicitationOp):  # MCP client (issue 7)
+            self._resolve_elicitation(op)
         return None
 
     def interrupt(self, turn_id: str | None = None) -> None:
@@ -227,6 +249,79 @@ class Thread:
     def shutdown(self) -> None:
         self.closed = True
         self.interrupt()
+        if self.mcp is not None:  # MCP client (issue 7): the holder task closes its servers
+            self.mcp.request_close()
+
+    # -- MCP client (issue 7) -----------------------------------------------------------
+
+    async def ensure_mcp(self, turn_id: str) -> None:
+        """Start the configured MCP servers (first turn), or pass them this turn's sandbox state.
+
+        Runs inside the turn, so the startup events reach that turn's subscriber and an
+        interrupt cancels a slow startup (a later turn tries again).
+        """
+        if not self.config.mcp_servers or self.closed:
+            return
+        self._mcp_turn = turn_id
+        async with self._mcp_lock:
+            from codex_mcp.agent.mcp_client import McpConnectionManager
+
+            config = self.config
+            if self.mcp is None:
+                manager = McpConnectionManager(
+                    config.mcp_servers, config.sandbox_policy, config.cwd, elicit=self._forward_elicitation
+                )
+                await manager.open(self._task_group)
+                self.mcp = manager
+            if not self.mcp.started:
+
+                async def emit(msg: dict[str, Any]) -> None:
+                    await self.emit(turn_id, msg)
+
+                await self.mcp.start(emit)
+                self.tool_specs = build_tool_specs(config) + self.mcp.tool_specs
+            else:
+                await self.mcp.set_sandbox_state(config.sandbox_policy, config.cwd)
+
+    async def close_mcp(self) -> None:
+        if self.mcp is not None:
+            await self.mcp.aclose()
+
+    async def _forward_elicitation(
+        self, server_name: str, request_id: str | int, params: dict[str, Any]
+    ) -> dict[str, Any]:
+        """An MCP server's elicitation as an `elicitation_request` event; declined if unanswered."""
+        turn_id = self._mcp_turn
+        if turn_id is None or turn_id not in self._subscribers:
+            return {"action": "decline"}
+        key = (server_name, repr(request_id))
+        pending = _PendingElicitation(done=anyio.Event(), turn_id=turn_id)
+        self._elicitations[key] = pending
+        try:
+            msg = {
+                "type": "elicitation_request",
+                "turn_id": turn_id,
+                "server_name": server_name,
+                "id": request_id,
+                "message": str(params.get("message") or ""),
+                "requested_schema": params.get("requestedSchema"),
+            }
+            await self.emit(turn_id, msg)
+            if turn_id not in self._subscribers:
+                return {"action": "decline"}
+            with anyio.move_on_after(self.config.server.elicitation_timeout_sec + ELICITATION_GRACE_SEC):
+                await pending.done.wait()
+            return pending.result or {"action": "decline"}
+        finally:
+            self._elicitations.pop(key, None)
+
+    def _resolve_elicitation(self, op: ResolveElicitationOp) -> None:
+        pending = self._elicitations.get((op.server_name, repr(op.request_id)))
+        if pending is None:
+            log.warning("ignoring an answer to unknown elicitation %r of %s", op.request_id, op.server_name)
+            return
+        pending.result = op.result
+        pending.done.set()
 
     # -- approvals ----------------------------------------------------------------------
 
@@ -285,6 +380,9 @@ class Thread:
         finally:
             self._turn_scopes.pop(turn_id, None)
             self._subscribers.pop(turn_id, None)
+            for pending in self._elicitations.values():  # MCP client (issue 7): nobody will answer
+                if pending.turn_id == turn_id:
+                    pending.done.set()
             send.close()
 
     def _after_turn(self, turn_id: str, items: list[ResponseItem], last_message: str | None) -> None:

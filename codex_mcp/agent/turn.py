@@ -62,6 +62,7 @@ async def run_turn(thread: Thread, turn_id: str, new_items: list[ResponseItem]) 
             "model_context_window": thread.context_window,
         },
     )
+    await thread.ensure_mcp(turn_id)  # MCP client (issue 7): servers start in the first turn
     thread.record_turn_context()
     thread.append_history(new_items)
     for item in new_items:

@@ -47,6 +47,11 @@ def progress_message(msg: dict[str, Any]) -> str | None:
         return f"Editing {len(msg.get('changes') or {})} file(s)"
     if kind in ("exec_approval_request", "apply_patch_approval_request"):
         return "Waiting for approval"
+    if kind == "mcp_tool_call_begin":  # MCP client (issue 7)
+        invocation = msg.get("invocation") or {}
+        return f"Calling {invocation.get('server')}.{invocation.get('tool')}"
+    if kind == "elicitation_request":  # MCP client (issue 7)
+        return f"Waiting for input requested by {msg.get('server_name')}"
     if kind == "plan_update":
         return "Updated the plan"
     if kind == "agent_reasoning":

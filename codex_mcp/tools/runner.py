@@ -217,6 +217,8 @@ class ToolRunner:
                     await self._approve(request_id, thread, event, "exec", relay)
                 elif kind == "apply_patch_approval_request":
                     await self._approve(request_id, thread, event, "patch", relay)
+                elif kind == "elicitation_request":  # MCP client (issue 7)
+                    await self._forward_server_elicitation(request_id, thread, event)
         finally:
             # The call is over (done, failed or cancelled by the client): its turn must not
             # outlive it.  Interrupting a finished turn is a no-op.
@@ -254,6 +256,51 @@ class ToolRunner:
             await relay.send(Event(event.id, {"type": "warning", "message": verdict.reason}))
         op = ExecApprovalOp if kind == "exec" else PatchApprovalOp
         await thread.submit(op(call_id, verdict.decision, verdict.reason))
+
+    # -- MCP client (issue 7): an elicitation from one of the agent's own MCP servers ------
+
+    async def _forward_server_elicitation(self, request_id: Any, thread: Thread, event: Event) -> None:
+        """Ask our client (same timeout as approvals); no capability, error or timeout declines."""
+        from codex_mcp.agent.protocol import ResolveElicitationOp
+
+        msg = event.msg
+        answer: dict[str, Any] = {"action": "decline"}
+        if self.server.state.supports_elicitation:
+            params = {
+                "message": str(msg.get("message") or ""),
+                "requestedSchema": msg.get("requested_schema") or {"type": "object", "properties": {}},
+                "threadId": thread.thread_id,
+                "codex_elicitation": "mcp-server",
+                "codex_mcp_tool_call_id": str(request_id),
+                "codex_event_id": event.id,
+                "codex_server_name": msg.get("server_name"),
+                "codex_request_id": msg.get("id"),
+            }
+            outcome = await self.outgoing.request(
+                "elicitation/create", params, wait_seconds=thread.config.server.elicitation_timeout_sec
+            )
+            answer = server_elicitation_answer(outcome)
+        raw_id = msg.get("id")
+        server_request_id = raw_id if isinstance(raw_id, str | int) else str(raw_id)
+        await thread.submit(ResolveElicitationOp(str(msg.get("server_name")), server_request_id, answer))
+
+
+# --- MCP client (issue 7) ---
+
+
+def server_elicitation_answer(outcome: Any) -> dict[str, Any]:
+    """Our client's answer as the ElicitResult we give the server; anything but an answer declines."""
+    from codex_mcp.outgoing import Answered
+
+    if isinstance(outcome, Answered) and isinstance(outcome.result, dict):
+        action = outcome.result.get("action")
+        if action in ("accept", "decline", "cancel"):
+            answer: dict[str, Any] = {"action": action}
+            content = outcome.result.get("content")
+            if action == "accept" and isinstance(content, dict):
+                answer["content"] = content
+            return answer
+    return {"action": "decline"}
 
 
 def _with_pushed_sandbox(config: Config, pushed: PushedSandboxState) -> Config:

@@ -8,6 +8,7 @@ has to know which wire or which call shape brought it.
 from __future__ import annotations
 
 import base64
+import functools
 import json
 import mimetypes
 from dataclasses import dataclass, field
@@ -162,7 +163,7 @@ def user_input_items(items: tuple[UserInput, ...], cwd: Path) -> list[ResponseIt
 # --- dispatch ---------------------------------------------------------------------------
 
 
-def _output_item(call: ResponseItem, output: str) -> ResponseItem:
+def _output_item(call: ResponseItem, output: str | list[dict[str, Any]]) -> ResponseItem:
     call_id = call.get("call_id") or call.get("id") or ""
     if call.get("type") == "custom_tool_call":
         return {"type": "custom_tool_call_output", "call_id": call_id, "output": output}
@@ -210,6 +211,9 @@ async def dispatch_tool_call(ctx: ToolContext, call: ResponseItem) -> ResponseIt
         output = await plan.handle_update_plan(ctx, args)
     elif name == "view_image":
         output = await view_image.handle_view_image(ctx, call_id, args)
+    elif name.startswith("mcp__") and ctx.thread.mcp is not None:  # MCP client (issue 7)
+        emit = functools.partial(ctx.thread.emit, ctx.turn_id)
+        return _output_item(call, await ctx.thread.mcp.call(call_id, name, args, emit))
     else:
         output = f"unsupported call: {name}"
     return _output_item(call, output)

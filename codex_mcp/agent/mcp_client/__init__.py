@@ -1,0 +1,12 @@
+"""The agent as an MCP client: tools of the servers configured under `[mcp_servers.<name>]`.
+
+`McpConnectionManager` is the entry point; the rest are its parts (config, transports,
+session, tool naming and schemas, model output, sandbox-state forms).
+"""
+
+from __future__ import annotations
+
+from codex_mcp.agent.mcp_client.manager import ElicitForward, Emit, McpConnectionManager
+from codex_mcp.agent.mcp_client.tools import PREFIX as TOOL_PREFIX
+
+__all__ = ["TOOL_PREFIX", "ElicitForward", "Emit", "McpConnectionManager"]
