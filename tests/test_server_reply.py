@@ -257,12 +257,6 @@ def test_second_turn_on_a_thread_waits_for_the_first(
     assert "first of two" in json.dumps(last.items()) and last.last_user_text() == "B"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: cancelling a turn that is still queued behind the thread's turn lock runs "
-    "Thread._close_dangling_calls (agent/session.py:280-281), which fabricates an 'aborted' output "
-    "for the running turn's in-flight call; the model then gets two outputs for one call_id",
-)
 def test_cancelling_a_queued_reply_does_not_touch_the_running_turn(
     scripted_model: ScriptedModel, spawn_server: ServerFactory, workspace: Path
 ) -> None:

@@ -44,7 +44,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-EVENT_BUFFER = 1024
+EVENT_BUFFER = 256
+"""Events a turn may run ahead of its reader; beyond that the turn waits (bounded memory)."""
 
 _CONTEXT_WINDOWS = (
     ("gpt-5", 272_000),
@@ -87,7 +88,10 @@ class TurnHandle:
 
     async def __anext__(self) -> Event:
         try:
-            return await self._receive.receive()
+            try:
+                return self._receive.receive_nowait()
+            except anyio.WouldBlock:
+                return await self._receive.receive()
         except anyio.EndOfStream:
             raise StopAsyncIteration from None
 
@@ -202,8 +206,14 @@ class Thread:
         stream = self._subscribers.get(turn_id)
         if stream is None:
             return
+        event = Event(turn_id, msg)
         try:
-            await stream.send(Event(turn_id, msg))
+            # No yield while the subscriber's buffer has room: a burst of deltas then reaches
+            # the relay (and the writer) as a batch instead of one loop iteration each.
+            try:
+                stream.send_nowait(event)
+            except anyio.WouldBlock:
+                await stream.send(event)
         except (anyio.BrokenResourceError, anyio.ClosedResourceError):
             self._subscribers.pop(turn_id, None)
 
@@ -361,9 +371,11 @@ class Thread:
         send: MemoryObjectSendStream[Event],
         scope: anyio.CancelScope,
     ) -> None:
+        started = False
         try:
             with scope:
                 async with self._turn_lock:
+                    started = True
                     try:
                         last_message = await run_turn(self, turn_id, items)
                         self._after_turn(turn_id, items, last_message)
@@ -373,7 +385,10 @@ class Thread:
                         log.exception("turn %s of thread %s crashed", turn_id, self.thread_id)
                         await self.emit(turn_id, {"type": "error", "message": f"internal error: {exc}"})
             if scope.cancelled_caught:
-                self._close_dangling_calls()
+                # A turn cancelled while still queued behind another never touched the
+                # history: the calls without outputs there belong to the running turn.
+                if started:
+                    self._close_dangling_calls()
                 await self.emit(
                     turn_id, {"type": "turn_aborted", "turn_id": turn_id, "reason": "interrupted"}
                 )
