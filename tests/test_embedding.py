@@ -194,3 +194,22 @@ async def test_context_window_overflow_compacts_and_retries(
     assert "SUMMARY-OF-EVERYTHING" in retried_text and "LATE PROMPT" in retried_text
     assert "early answer" not in retried_text, "the compacted history still holds old answers"
     assert '"type": "compacted"' in rollout
+
+
+async def test_idle_threads_beyond_the_cap_are_dropped_and_resume_from_their_rollout(
+    home: Path, tmp_path: Path, mock: MockServer
+) -> None:
+    mock.script(*(sse_reply(responses_events(f"answer {i}")) for i in range(4)))
+    cfg = config(home, tmp_path)
+    async with Codex(env=ENV, max_idle_threads=1) as codex:
+        first, _ = await codex.start_thread(cfg)
+        await collect(first.send("first thread, remember MANGO"))
+        second, _ = await codex.start_thread(cfg)
+        await collect(second.send("second thread"))
+        assert codex.get_thread(first.thread_id) is None, "the older idle thread should be dropped"
+        assert codex.get_thread(second.thread_id) is second
+        resumed = await codex.resume_thread(first.thread_id, home, lambda ctx: cfg)
+        assert resumed is not first
+        events = await collect(resumed.send("what was it?"))
+    assert events[-1].msg["last_agent_message"] == "answer 2"
+    assert "remember MANGO" in json.dumps(mock.requests_to("/responses")[2].json["input"])

@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import os
 import uuid
+from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from datetime import UTC
 from pathlib import Path
@@ -39,6 +40,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 ORIGINATOR = "codex_mcp"
+MAX_IDLE_THREADS = 32
+"""Idle threads kept in memory; older ones are dropped and resume from their rollout."""
 
 
 def package_version() -> str:
@@ -50,10 +53,17 @@ class ThreadNotFound(LookupError):
 
 
 class Codex:
-    def __init__(self, *, env: Mapping[str, str] | None = None, source: str = "mcp") -> None:
+    def __init__(
+        self,
+        *,
+        env: Mapping[str, str] | None = None,
+        source: str = "mcp",
+        max_idle_threads: int = MAX_IDLE_THREADS,
+    ) -> None:
+        self._max_idle_threads = max_idle_threads
         self._env = os.environ if env is None else env
         self._source = source
-        self._threads: dict[str, Thread] = {}
+        self._threads: OrderedDict[str, Thread] = OrderedDict()
         self._task_group: TaskGroup | None = None
         self._http: Any = None
         self._resume_lock = anyio.Lock()
@@ -127,6 +137,7 @@ class Codex:
             model_client=self._model_client(config),
             recorder=recorder,
             task_group=self._task_group,
+            on_idle=self._on_thread_idle,
             **kw,
         )
         self._threads[thread_id] = thread
@@ -165,13 +176,28 @@ class Codex:
             recorder=recorder,
             task_group=self._task_group,
             instructions_text=instructions,
+            on_idle=self._on_thread_idle,
         )
         self._threads[thread_id] = thread
         thread.append_history(initial_context_items(config))
         return thread, Event("", session_configured(thread))
 
     def get_thread(self, thread_id: str) -> Thread | None:
-        return self._threads.get(thread_id)
+        thread = self._threads.get(thread_id)
+        if thread is not None:
+            self._threads.move_to_end(thread_id)
+        return thread
+
+    def _on_thread_idle(self, thread: Thread) -> None:
+        """Keep memory and open files bounded: beyond `MAX_IDLE_THREADS` idle threads, drop
+        the least recently used.  Their state is in their rollout files; `resume_thread`
+        rebuilds them exactly as after a restart."""
+        self._threads.move_to_end(thread.thread_id)
+        idle = [t for t in self._threads.values() if not t.busy]
+        for victim in idle[: max(0, len(idle) - self._max_idle_threads)]:
+            victim.shutdown()  # closes its MCP connections (their holder task reaps them)
+            victim.recorder.close()
+            del self._threads[victim.thread_id]
 
     async def resume_thread(
         self, thread_id: str, codex_home: Path, make_config: Callable[[dict[str, Any]], Config]
@@ -182,7 +208,7 @@ class Codex:
         returns the thread's config: current config.toml with those values on top.
         """
         async with self._resume_lock:
-            live = self._threads.get(thread_id)
+            live = self.get_thread(thread_id)
             if live is not None:
                 return live
             path = find_rollout(codex_home, thread_id)

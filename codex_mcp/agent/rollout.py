@@ -49,9 +49,13 @@ def rollout_path_for(codex_home: Path, thread_id: str, when: datetime | None = N
 
 class RolloutRecorder:
     """Appends lines to one rollout file.  Writes are small and synchronous on purpose:
-    ordering with the events the client sees is then trivially right."""
+    ordering with the events the client sees is then trivially right.
 
-    def __init__(self, path: Path, handle: IO[str]) -> None:
+    The file is open only while there is something to write: a thread releases it after
+    each turn, so a server holding thousands of threads does not hold thousands of files.
+    """
+
+    def __init__(self, path: Path, handle: IO[str] | None = None) -> None:
         self.path = path
         self._file = handle
 
@@ -70,21 +74,25 @@ class RolloutRecorder:
             if fh.tell() > 0:
                 fh.seek(-1, os.SEEK_END)
                 torn = fh.read(1) != b"\n"
-        recorder = cls(path, open(path, "a", encoding="utf-8"))  # noqa: SIM115 - owned by the recorder
+        recorder = cls(path)
         if torn:
-            recorder._file.write("\n")
-            recorder._file.flush()
+            recorder._write("\n")
         return recorder
+
+    def _write(self, text: str) -> None:
+        try:
+            if self._file is None:
+                self._file = open(self.path, "a", encoding="utf-8")  # noqa: SIM115 - owned here
+            self._file.write(text)
+            self._file.flush()
+        except (OSError, ValueError) as exc:  # disk full, closed file: keep the thread alive
+            log.error("could not write rollout %s: %s", self.path, exc)
 
     def record(self, kind: str, payload: Any) -> None:
         line = json.dumps(
             {"timestamp": _utc_timestamp(), "type": kind, "payload": payload}, ensure_ascii=False
         )
-        try:
-            self._file.write(line + "\n")
-            self._file.flush()
-        except (OSError, ValueError) as exc:  # disk full, closed file: keep the thread alive
-            log.error("could not write rollout %s: %s", self.path, exc)
+        self._write(line + "\n")
 
     def record_items(self, items: list[dict[str, Any]]) -> None:
         for item in items:
@@ -95,8 +103,11 @@ class RolloutRecorder:
             self.record("event_msg", msg)
 
     def close(self) -> None:
-        with contextlib.suppress(OSError):
-            self._file.close()
+        """Release the file; a later write opens it again."""
+        if self._file is not None:
+            with contextlib.suppress(OSError):
+                self._file.close()
+            self._file = None
 
 
 # --- reading ----------------------------------------------------------------------------

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import math
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -110,8 +111,10 @@ class Thread:
         task_group: TaskGroup,
         history: list[ResponseItem] | None = None,
         instructions_text: str | None = None,
+        on_idle: Callable[[Thread], None] | None = None,
     ) -> None:
         self.thread_id = thread_id
+        self._on_idle = on_idle
         self.config = config
         self.model_client = model_client
         self.recorder = recorder
@@ -256,6 +259,11 @@ class Thread:
             if turn_id is None or tid == turn_id:
                 scope.cancel()
 
+    @property
+    def busy(self) -> bool:
+        """A turn is running or queued."""
+        return bool(self._turn_scopes)
+
     def shutdown(self) -> None:
         self.closed = True
         self.interrupt()
@@ -399,6 +407,10 @@ class Thread:
                 if pending.turn_id == turn_id:
                     pending.done.set()
             send.close()
+            if not self._turn_scopes:
+                self.recorder.close()  # reopened by the next write
+                if self._on_idle is not None:
+                    self._on_idle(self)
 
     def _after_turn(self, turn_id: str, items: list[ResponseItem], last_message: str | None) -> None:
         notify = self.config.notify
