@@ -1,8 +1,9 @@
-"""`codex-mcp-server`: command line, logging, startup checks, then the stdio server.
+"""`codex-mcp-server`: command line, logging, startup checks, then the stdio (or HTTP) server.
 
 Everything here runs before the first byte of JSON-RPC output, so a broken server-level
 configuration is reported on stderr and the process exits non-zero instead of serving a
-half-working server.  Imports are kept to the minimum the start path needs.
+half-working server.  Imports are kept to the minimum the start path needs: nothing of the
+HTTP transport is imported unless `--http` is given.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from codex_mcp._version import __version__
 
 LOG_ENV = "CODEX_MCP_LOG"
 LOG_FILE_NAME = "codex-mcp.log"
+HTTP_TOKEN_ENV = "CODEX_MCP_HTTP_TOKEN"
 
 
 def codex_home(env: dict[str, str] | os._Environ[str]) -> Path:
@@ -33,8 +35,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     parser = argparse.ArgumentParser(
         prog="codex-mcp-server",
-        description="Serve the Codex coding agent over MCP (stdio). Configuration: $CODEX_HOME/config.toml "
-        "(default ~/.codex).",
+        description="Serve the Codex coding agent over MCP (stdio, or Streamable HTTP with --http). "
+        "Configuration: $CODEX_HOME/config.toml (default ~/.codex).",
     )
     parser.add_argument(
         "-c",
@@ -53,6 +55,36 @@ def build_parser() -> argparse.ArgumentParser:
         "--log-file",
         action="store_true",
         help=f"also write the log to $CODEX_HOME/log/{LOG_FILE_NAME} (mode 0600)",
+    )
+    http = parser.add_argument_group("Streamable HTTP (instead of stdio)")
+    http.add_argument(
+        "--http",
+        metavar="HOST:PORT",
+        default=None,
+        help="serve MCP Streamable HTTP at http://HOST:PORT/mcp; ':PORT' means 127.0.0.1, port 0 picks "
+        "a free port (the URL is printed on stderr)",
+    )
+    http.add_argument(
+        "--http-token",
+        default=None,
+        metavar="TOKEN",
+        help=f"require 'Authorization: Bearer TOKEN' (default: ${HTTP_TOKEN_ENV}); required for a "
+        "non-loopback HOST",
+    )
+    http.add_argument(
+        "--http-allowed-origins",
+        action="append",
+        default=[],
+        metavar="ORIGINS",
+        help="comma-separated browser origins to accept besides http(s)://localhost, 127.0.0.1 and [::1]",
+    )
+    http.add_argument("--http-port-file", default=None, metavar="PATH", help="write the bound port here")
+    http.add_argument(
+        "--http-session-idle-timeout",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="end a session after this long without requests, calls or open streams (default 1800)",
     )
     parser.add_argument("--version", action="version", version=f"codex-mcp-server {__version__}")
     return parser
@@ -104,6 +136,11 @@ class Options:
     config: list[str] = field(default_factory=list)
     log_level: str | None = None
     log_file: bool = False
+    http: str | None = None
+    http_token: str | None = None
+    http_allowed_origins: list[str] = field(default_factory=list)
+    http_port_file: str | None = None
+    http_session_idle_timeout: float | None = None
 
 
 def parse_args(argv: list[str]) -> Options:
@@ -112,7 +149,16 @@ def parse_args(argv: list[str]) -> Options:
     if not argv:
         return Options()
     ns = build_parser().parse_args(argv)
-    return Options(config=ns.config, log_level=ns.log_level, log_file=ns.log_file)
+    return Options(
+        config=ns.config,
+        log_level=ns.log_level,
+        log_file=ns.log_file,
+        http=ns.http,
+        http_token=ns.http_token,
+        http_allowed_origins=ns.http_allowed_origins,
+        http_port_file=ns.http_port_file,
+        http_session_idle_timeout=ns.http_session_idle_timeout,
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -141,6 +187,9 @@ def main(argv: list[str] | None = None) -> int:
     except (ValueError, OSError) as exc:
         print(f"codex-mcp-server: {exc}", file=sys.stderr)
         return 2
+
+    if args.http is not None:
+        return serve_http(args, env, home, cwd, overrides)
 
     from codex_mcp.handshake import ConnectionState, run_handshake
 
@@ -173,3 +222,46 @@ def main(argv: list[str] | None = None) -> int:
         # in which case the writer saw the reader's change as its "original" mode.
         writer.restore()
         reader.restore()
+
+
+def serve_http(
+    args: Options, env: os._Environ[str], home: Path, cwd: Path, overrides: list[tuple[list[str], Any]]
+) -> int:
+    """`--http`: check the HTTP options (refusing an unprotected non-loopback bind), then serve."""
+    from codex_mcp.http.security import is_loopback_host, parse_allowed_origins, parse_listen_address
+    from codex_mcp.http.server import HttpOptions, run_http
+    from codex_mcp.server import ServerOptions
+
+    assert args.http is not None
+    try:
+        host, port = parse_listen_address(args.http)
+        origins = parse_allowed_origins(args.http_allowed_origins)
+    except ValueError as exc:
+        print(f"codex-mcp-server: --http: {exc}", file=sys.stderr)
+        return 2
+    token = args.http_token or env.get(HTTP_TOKEN_ENV) or None
+    if not is_loopback_host(host) and token is None:
+        print(
+            f"codex-mcp-server: refusing to serve on non-loopback address {host!r} without a bearer token: "
+            f"anyone who can reach it could run commands as you.  Set --http-token or ${HTTP_TOKEN_ENV}.",
+            file=sys.stderr,
+        )
+        return 2
+    idle = args.http_session_idle_timeout
+    if idle is not None and not idle > 0:
+        print("codex-mcp-server: --http-session-idle-timeout must be positive", file=sys.stderr)
+        return 2
+    http = HttpOptions(
+        host=host,
+        port=port,
+        token=token,
+        allowed_origins=origins,
+        port_file=Path(args.http_port_file) if args.http_port_file else None,
+    )
+    if idle is not None:
+        http.idle_timeout = idle
+    options = ServerOptions(codex_home=home, cwd=cwd, cli_overrides=overrides, env=env, version=__version__)
+    try:
+        return run_http(options, http)
+    except KeyboardInterrupt:
+        return 130

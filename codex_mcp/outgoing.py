@@ -89,7 +89,8 @@ class Outgoing:
         self._pending: dict[tuple[type, RequestId], _Pending] = {}
         self._closed_reason: str | None = None
         self.broken = anyio.Event()
-        """Set when stdout can no longer be written (the client closed it)."""
+        """Set when the output can no longer be written (stdout closed).  An HTTP sink never
+        breaks: a gone stream only reroutes or drops its messages (`codex_mcp.http.routing`)."""
 
     # -- writing -------------------------------------------------------------------------
 
@@ -194,6 +195,13 @@ class Outgoing:
         else:
             pending.resolve(Answered(response.result))
         return True
+
+    def abandon(self, request_id: RequestId, reason: str) -> None:
+        """One request we sent cannot reach the client (an HTTP session with no stream open
+        for it): resolve it as disconnected now instead of letting it wait for its timeout."""
+        pending = self._pending.get((type(request_id), request_id))
+        if pending is not None:
+            pending.resolve(Disconnected(reason))
 
     def disconnect(self, reason: str) -> None:
         """The client can no longer answer: resolve every pending request now."""

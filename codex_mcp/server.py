@@ -1,20 +1,26 @@
-"""The MCP server: reads frames, dispatches methods, owns every task of the connection.
+"""The MCP server: dispatches methods and owns every task of one connection (or HTTP session).
 
 Requests other than `tools/call` are answered inline, so they are handled strictly in
 arrival order (a `codex/sandbox-state/update` is applied before any later call starts).
 Each `tools/call` runs in its own task with its own cancel scope, so a long agent turn
 never blocks `ping`, `tools/list`, elicitation answers or other calls.
 
-Shutdown on stdin EOF: running calls finish and their results are flushed, pending
-elicitations are resolved as denied (nobody can answer them any more), then the writer
-drains and the process exits 0.  If stdout is gone, everything is cancelled at once.
+The server is transport-neutral: `run(feed)` owns the writer, the agent and the calls'
+task group for as long as `feed` runs, and `feed` hands it parsed messages through
+`handle()`.  `serve()` is the stdio feed (lines from stdin); the HTTP transport feeds one
+`McpServer` per session from its POSTs (`codex_mcp.http`).
+
+Shutdown when the input ends (stdin EOF): running calls finish and their results are
+flushed, pending elicitations are resolved as denied (nobody can answer them any more),
+then the writer drains and the process exits 0.  If the output is gone, or the transport
+calls `stop()` (an HTTP session ends), everything is cancelled at once.
 """
 
 from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -32,6 +38,7 @@ log = logging.getLogger(__name__)
 
 SHUTDOWN_FLUSH_TIMEOUT = 10.0
 SANDBOX_STATE_METHOD = "codex/sandbox-state/update"
+INPUT_CLOSED = "the client closed its input"
 
 
 @dataclass
@@ -53,45 +60,73 @@ class McpServer:
         self._calls: dict[tuple[type, RequestId], anyio.CancelScope] = {}
         self._cancelled: set[tuple[type, RequestId]] = set()
         self._tools: Any = None
+        self.codex: Any = None
+        self._calls_group: TaskGroup | None = None
+        self._feed_scope: anyio.CancelScope | None = None
+        self.on_unanswered: Callable[[RequestId], Awaitable[None]] | None = None
+        """Called when a request ends without a response (a cancelled `tools/call`), in output
+        order: the HTTP transport closes the request's stream then."""
 
     # -- lifecycle -----------------------------------------------------------------------
 
     async def serve(self, reader: FdReader, prefix: bytes = b"", prefix_eof: bool = False) -> int:
         """Run until stdin closes and the work is done; returns the exit code."""
+        return await self.run(lambda: self._read_loop(reader, prefix, prefix_eof))
+
+    async def run(self, feed: Callable[[], Awaitable[None]], end_reason: str = INPUT_CLOSED) -> int:
+        """Own the writer, the agent and the calls while `feed` hands us messages.
+
+        When `feed` returns, the input has ended: pending elicitations are resolved as
+        disconnected, running calls finish, and the output is flushed (bounded).  Returns the
+        exit code: 0, or 1 when the output broke or could not be flushed in time.
+        """
         from codex_mcp.agent.codex import Codex
 
-        read_scope = anyio.CancelScope()
+        feed_scope = anyio.CancelScope()
         watch_scope = anyio.CancelScope()
         async with anyio.create_task_group() as root:
             root.start_soon(self.outgoing.run)
             async with Codex(env=self.options.env) as codex:
                 self.codex = codex
                 async with anyio.create_task_group() as calls:
-                    root.start_soon(self._cancel_on_broken_stdout, calls, codex, read_scope, watch_scope)
-                    with read_scope:
-                        await self._read_loop(reader, calls, prefix, prefix_eof)
+                    self._calls_group, self._feed_scope = calls, feed_scope
+                    root.start_soon(self._cancel_on_broken_output, watch_scope)
+                    with feed_scope:
+                        await feed()
                     # EOF: nobody can answer an elicitation any more; running calls finish.
-                    self.outgoing.disconnect("the client closed its input")
+                    self.outgoing.disconnect(end_reason)
+                self._calls_group = None
             watch_scope.cancel()
             self.outgoing.close()
-            # Bounded flush: a client that never drains stdout cannot keep us alive.
+            # Bounded flush: a client that never drains its output cannot keep us alive.
             root.cancel_scope.deadline = anyio.current_time() + SHUTDOWN_FLUSH_TIMEOUT
         if root.cancel_scope.cancelled_caught:
             log.error("could not flush output within %.0f s; exiting", SHUTDOWN_FLUSH_TIMEOUT)
             return 1
         return 1 if self.outgoing.broken.is_set() else 0
 
-    async def _cancel_on_broken_stdout(
-        self, calls: TaskGroup, codex: Any, read_scope: anyio.CancelScope, watch_scope: anyio.CancelScope
-    ) -> None:
+    def stop(self, reason: str) -> None:
+        """End everything now: pending elicitations, running calls (turns interrupted, their
+        processes killed) and the feed.  For a transport whose client is gone for good."""
+        self.outgoing.disconnect(reason)
+        if self.codex is not None:
+            self.codex.shutdown()
+        if self._calls_group is not None:
+            self._calls_group.cancel_scope.cancel()
+        if self._feed_scope is not None:
+            self._feed_scope.cancel()
+
+    @property
+    def running_calls(self) -> int:
+        return len(self._calls)
+
+    async def _cancel_on_broken_output(self, watch_scope: anyio.CancelScope) -> None:
         with watch_scope:
             await self.outgoing.broken.wait()
             log.warning("stdout is closed: cancelling %d running call(s)", len(self._calls))
-            codex.shutdown()
-            calls.cancel_scope.cancel()
-            read_scope.cancel()
+            self.stop("the client closed its input")
 
-    async def _read_loop(self, reader: FdReader, calls: TaskGroup, prefix: bytes, prefix_eof: bool) -> None:
+    async def _read_loop(self, reader: FdReader, prefix: bytes, prefix_eof: bool) -> None:
         async for line in iter_lines(reader, prefix=prefix, prefix_eof=prefix_eof):
             if isinstance(line, LineTooLong):
                 await self.outgoing.send(
@@ -100,15 +135,22 @@ class McpServer:
                 continue
             if not line.strip():
                 continue
-            message = jsonrpc.parse_message(line)
-            try:
-                await self._dispatch(message, calls)
-            except Exception:  # one bad message must never end the connection
-                log.exception("failed to handle a message")
-                if isinstance(message, Request):
-                    await self.outgoing.send(
-                        jsonrpc.error_response(message.id, jsonrpc.INTERNAL_ERROR, "internal error")
-                    )
+            await self.handle(jsonrpc.parse_message(line))
+
+    async def handle(self, message: jsonrpc.Incoming) -> None:
+        """Process one message; only while `run()` is active.  Callers hand messages over one
+        at a time, in arrival order: inline requests are answered before this returns."""
+        calls = self._calls_group
+        if calls is None:
+            raise RuntimeError("McpServer.handle() called outside run()")
+        try:
+            await self._dispatch(message, calls)
+        except Exception:  # one bad message must never end the connection
+            log.exception("failed to handle a message")
+            if isinstance(message, Request):
+                await self.outgoing.send(
+                    jsonrpc.error_response(message.id, jsonrpc.INTERNAL_ERROR, "internal error")
+                )
 
     # -- dispatch ------------------------------------------------------------------------
 
@@ -219,7 +261,10 @@ class McpServer:
             cancelled_by_client = key in self._cancelled
             self._cancelled.discard(key)
         if cancelled_by_client or result is None:
-            return  # MCP: a cancelled request gets no response
+            # MCP: a cancelled request gets no response.
+            if self.on_unanswered is not None:
+                await self.on_unanswered(req.id)
+            return
         await self.outgoing.send(jsonrpc.result_response(req.id, result))
 
 

@@ -1,0 +1,187 @@
+"""MCP sessions over HTTP: one `McpServer` per `Mcp-Session-Id`, and the registry of them.
+
+A session is what a stdio connection is: its own negotiated state, pushed sandbox state,
+agent (`Codex`) and running calls.  Its `McpServer` runs as a task of the registry's task
+group and owns its calls, so ending a session (DELETE, idle timeout, server shutdown)
+cancels them the structured way: turns interrupted, their processes killed, pending
+elicitations resolved as disconnected.
+
+Messages of one session are handed to its server one at a time, in arrival order (a lock
+around `handle`), exactly as the stdio reader does: a `codex/sandbox-state/update` that was
+answered is in force for every call that arrives after it.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from types import TracebackType
+from typing import Any
+
+import anyio
+from anyio.abc import TaskGroup, TaskStatus
+
+from codex_mcp.handshake import ConnectionState
+from codex_mcp.http.routing import END_OF_REQUEST, RoutingSink
+from codex_mcp.jsonrpc import Incoming, RequestId
+from codex_mcp.outgoing import Outgoing
+from codex_mcp.server import McpServer, ServerOptions
+
+log = logging.getLogger(__name__)
+
+DEFAULT_IDLE_TIMEOUT = 30 * 60.0
+DEFAULT_MAX_SESSIONS = 64
+SESSION_END_WAIT = 15.0
+"""How long DELETE or shutdown waits for a session's calls to be cancelled and reaped."""
+
+
+class HttpSession:
+    def __init__(self, session_id: str, options: ServerOptions, idle_timeout: float) -> None:
+        self.id = session_id
+        self.sink = RoutingSink()
+        self.outgoing = Outgoing(self.sink)
+        self.sink.outgoing = self.outgoing
+        self.server = McpServer(options, self.outgoing, ConnectionState(version=options.version))
+        self.server.on_unanswered = self._unanswered
+        self.idle_timeout = idle_timeout
+        self.last_activity = anyio.current_time()
+        self.done = anyio.Event()
+        self._lock = anyio.Lock()
+        self._end = anyio.Event()
+        self._end_reason = "the session ended"
+
+    @property
+    def state(self) -> ConnectionState:
+        return self.server.state
+
+    @property
+    def ended(self) -> bool:
+        return self._end.is_set() or self.done.is_set()
+
+    @property
+    def busy(self) -> bool:
+        return self.sink.busy or self.server.running_calls > 0
+
+    def touch(self) -> None:
+        self.last_activity = anyio.current_time()
+
+    async def handle(self, message: Incoming) -> None:
+        """Hand one message to the server, in arrival order."""
+        self.touch()
+        async with self._lock:
+            await self.server.handle(message)
+
+    def close(self, reason: str) -> None:
+        """End the session: everything it runs is cancelled (see `run`)."""
+        if not self._end.is_set():
+            self._end_reason = reason
+            self._end.set()
+
+    async def run(self, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
+        """The session's lifetime; reports `started` once messages can be handled."""
+        try:
+            await self.server.run(lambda: self._until_end(task_status), self._end_reason)
+        finally:
+            self.sink.close_all()
+            self.done.set()
+
+    async def _until_end(self, task_status: TaskStatus[None]) -> None:
+        task_status.started()
+        while not self._end.is_set():
+            remaining = self.last_activity + self.idle_timeout - anyio.current_time()
+            if remaining <= 0:
+                if self.busy:  # a call is running or a stream is open: not idle
+                    self.touch()
+                    continue
+                log.info("session %s: idle for %.0f s, ending it", self.id, self.idle_timeout)
+                self.close(f"the session was idle for {self.idle_timeout:g} s")
+                break
+            with anyio.move_on_after(remaining):
+                await self._end.wait()
+        log.info("session %s ends: %s", self.id, self._end_reason)
+        self.server.stop(self._end_reason)
+
+    async def _unanswered(self, request_id: RequestId) -> None:
+        # Through the writer's queue, so the request's stream ends after its last event.
+        await self.outgoing.send({"jsonrpc": "2.0", "method": END_OF_REQUEST, "id": request_id})
+
+
+class SessionManager:
+    """Creates, finds and ends sessions; its task group owns every session's server."""
+
+    def __init__(
+        self,
+        options: ServerOptions,
+        idle_timeout: float = DEFAULT_IDLE_TIMEOUT,
+        max_sessions: int = DEFAULT_MAX_SESSIONS,
+    ) -> None:
+        self._options = options
+        self._idle_timeout = idle_timeout
+        self._max_sessions = max_sessions
+        self._sessions: dict[str, HttpSession] = {}
+        self._group: TaskGroup | None = None
+
+    async def __aenter__(self) -> SessionManager:
+        self._group = anyio.create_task_group()
+        await self._group.__aenter__()
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> bool | None:
+        assert self._group is not None
+        if exc is None:
+            await self.close_all("the server is shutting down")
+        self._group.cancel_scope.cancel()
+        return await self._group.__aexit__(exc_type, exc, tb)
+
+    def __len__(self) -> int:
+        return len(self._sessions)
+
+    def get(self, session_id: str) -> HttpSession | None:
+        session = self._sessions.get(session_id)
+        return None if session is None or session.ended else session
+
+    async def create(self) -> HttpSession | None:
+        """A new running session; None when the limit is reached and every session is busy.
+
+        Many clients never send DELETE (they just exit), so at the limit the longest-idle
+        session that has nothing running and no stream open makes room instead.
+        """
+        assert self._group is not None
+        live = [s for s in self._sessions.values() if not s.ended]
+        if len(live) >= self._max_sessions:
+            idle = [s for s in live if not s.busy]
+            if not idle:
+                return None
+            oldest = min(idle, key=lambda s: s.last_activity)
+            log.info("session limit (%d) reached: ending the idle session %s", self._max_sessions, oldest.id)
+            oldest.close("too many sessions; this one was the longest idle")
+        session = HttpSession(secrets.token_hex(16), self._options, self._idle_timeout)
+        self._sessions[session.id] = session
+        await self._group.start(self._run, session)
+        log.info("session %s started", session.id)
+        return session
+
+    async def _run(self, session: HttpSession, *, task_status: TaskStatus[Any]) -> None:
+        try:
+            await session.run(task_status=task_status)
+        except Exception:  # one broken session must not take the others down
+            log.exception("session %s failed", session.id)
+        finally:
+            self._sessions.pop(session.id, None)
+
+    async def end(self, session: HttpSession, reason: str) -> bool:
+        """End one session and wait (bounded) until its calls are gone."""
+        session.close(reason)
+        with anyio.move_on_after(SESSION_END_WAIT):
+            await session.done.wait()
+        return session.done.is_set()
+
+    async def close_all(self, reason: str) -> None:
+        sessions = list(self._sessions.values())
+        for session in sessions:
+            session.close(reason)
+        with anyio.move_on_after(SESSION_END_WAIT):
+            for session in sessions:
+                await session.done.wait()
