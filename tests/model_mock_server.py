@@ -111,6 +111,10 @@ def error_reply(
     return json_reply(status, {"error": {"message": message, "type": etype, **extra}}, headers)
 
 
+class _Server(ThreadingHTTPServer):
+    request_queue_size = 256  # the default backlog (5) resets bursts of connections
+
+
 class MockServer:
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -136,7 +140,7 @@ class MockServer:
 
             do_GET = do_POST
 
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._httpd = _Server(("127.0.0.1", 0), Handler)
         self._httpd.daemon_threads = True
         self._httpd.block_on_close = False
         self.port = self._httpd.server_address[1]

@@ -148,12 +148,30 @@ async def test_429_exhausted(mock: MockServer, http: httpx.AsyncClient) -> None:
     assert info.value.http_status == 429
 
 
-async def test_dropped_connection_is_retried(mock: MockServer, http: httpx.AsyncClient) -> None:
+async def test_a_hang_up_before_the_answer_is_retried_once_for_free(
+    mock: MockServer, http: httpx.AsyncClient
+) -> None:
+    """The server closed the connection without answering (a pooled connection closed as we
+    reused it): it never processed the request, so it is resent at once, unannounced, even
+    with request_max_retries = 0."""
     mock.script(Reply(drop=True), sse_reply(responses_events()))
+    log = RetryLog()
+    got = await collect(make_client(mock.base_url, http=http, request_max_retries=0), on_retry=log)
+    assert isinstance(got[-1], Completed)
+    assert log.calls == [] and len(mock.requests) == 2
+
+
+async def test_repeated_hang_ups_follow_the_retry_policy(mock: MockServer, http: httpx.AsyncClient) -> None:
+    mock.script(Reply(drop=True), Reply(drop=True), sse_reply(responses_events()))
     log = RetryLog()
     got = await collect(make_client(mock.base_url, http=http), on_retry=log)
     assert isinstance(got[-1], Completed)
+    assert len(log.calls) == 1
     assert log.calls[0][0].startswith(f"error sending request to {mock.base_url}/responses: ")
+    mock.script(Reply(drop=True), Reply(drop=True))
+    with pytest.raises(ModelError) as info:
+        await collect(make_client(mock.base_url, http=http, request_max_retries=0))
+    assert info.value.kind == "http_connection_failed"
 
 
 async def test_unreachable_base_url(http: httpx.AsyncClient) -> None:

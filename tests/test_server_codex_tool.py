@@ -505,7 +505,9 @@ def test_unknown_model_tool_and_bad_arguments_are_reported_to_the_model(
 
 
 def test_shell_timeout_stops_the_command(scripted_model: ScriptedModel, spawn_server: ServerFactory) -> None:
-    call_id = scripted_model.shell("echo before; sleep 20; echo never-printed", timeout_ms=500)
+    # `bash -c`, not the login shell: a profile can take longer than the limit on a busy machine.
+    script = "echo before; sleep 20; echo never-printed"
+    call_id = scripted_model.shell(["bash", "-c", script], timeout_ms=1500)
     scripted_model.text("timed out")
     client = spawn_server()
     _, result = run_codex(client, {"prompt": "slow", **FULL})

@@ -160,6 +160,12 @@ def patch_call(patch: str, call_id: str | None = None) -> dict[str, Any]:
     return {"kind": "custom", "name": "apply_patch", "input": patch, "call_id": call_id or _new_id("call")}
 
 
+class _Server(ThreadingHTTPServer):
+    # The default listen backlog (5) resets connections when 20 calls reach the model at once.
+    request_queue_size = 256
+    daemon_threads = True
+
+
 class ScriptedModel:
     def __init__(self) -> None:
         self._turns: deque[Turn] = deque()
@@ -189,7 +195,7 @@ class ScriptedModel:
             def do_GET(self) -> None:
                 self.send_error(404)
 
-        server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        server = _Server(("127.0.0.1", 0), Handler)
         server.daemon_threads = True
         self._server = server
         self._thread = threading.Thread(

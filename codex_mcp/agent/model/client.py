@@ -203,6 +203,7 @@ class ModelClient:
         timeout = httpx.Timeout(CONNECT_TIMEOUT_S, read=None)
         attempt = 0
         refreshed = False
+        hung_up_retry_used = False
 
         async def retry_or_raise(summary: str, delay: float | None, final: ModelError) -> None:
             nonlocal attempt
@@ -229,6 +230,12 @@ class ModelClient:
                 with anyio.fail_after(idle if idle is not None else CONNECT_TIMEOUT_S * 10):
                     resp = await self._http.send(request, stream=True)
             except (httpx.TransportError, TimeoutError) as e:
+                if isinstance(e, (httpx.RemoteProtocolError, httpx.WriteError)) and not hung_up_retry_used:
+                    # The server hung up before answering (typically: it closed a pooled
+                    # keep-alive connection just as we reused it), so it never processed the
+                    # request. One immediate, unannounced retry, whatever request_max_retries says.
+                    hung_up_retry_used = True
+                    continue
                 reason = (
                     "timed out waiting for response headers"
                     if isinstance(e, TimeoutError)
