@@ -16,6 +16,10 @@ import threading
 log = logging.getLogger(__name__)
 
 CALL_PATH_MODULES = (
+    "asyncio",
+    "anyio",
+    "codex_mcp.server",
+    "codex_mcp.outgoing",
     "codex_mcp.tools.runner",
     "codex_mcp.tools.args",
     "codex_mcp.tools.relay",
@@ -41,9 +45,11 @@ def warm_call_path() -> None:
     try:
         for name in CALL_PATH_MODULES:
             importlib.import_module(name)
+        from codex_mcp.agent.codex import default_ssl_context
         from codex_mcp.mcp_types import CallToolRequestParams, CallToolResult, TextContent
         from codex_mcp.tools.args import CodexReplyArgs, CodexToolArgs
 
+        default_ssl_context()
         CallToolRequestParams.model_validate({"name": "codex", "arguments": {}})
         CallToolResult(content=[TextContent(text="")]).to_wire()
         CodexToolArgs.model_validate({"prompt": ""})

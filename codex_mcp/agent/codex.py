@@ -10,6 +10,7 @@ The MCP tools are one user of this API; nothing here knows about MCP.
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import uuid
@@ -111,6 +112,7 @@ class Codex:
                 timeout=httpx.Timeout(30.0, read=None),
                 limits=httpx.Limits(max_connections=200, max_keepalive_connections=50),
                 trust_env=True,
+                verify=default_ssl_context(),
             )
         return self._http
 
@@ -229,6 +231,17 @@ class Codex:
                 history=resumed.history,
                 instructions_text=instructions if isinstance(instructions, str) and instructions else None,
             )
+
+
+@functools.cache
+def default_ssl_context() -> Any:
+    """httpx's default verification context (CA bundle, SSL_CERT_FILE/DIR honoured).
+
+    Loading the CA bundle is the most expensive part of creating the HTTP client; it is
+    built once and can be built ahead of time (see `codex_mcp.prewarm`)."""
+    import httpx
+
+    return httpx.create_ssl_context(trust_env=True)
 
 
 def session_configured(thread: Thread) -> dict[str, Any]:
