@@ -6,15 +6,36 @@ Only tests that ask for these fixtures use them; nothing here is autouse.
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
+from tests.model_mock_server import MockServer, serve_mock
 from tests.support.raw_client import Policy, RawClient
 from tests.support.scripted_model import ScriptedModel
 from tests.support.server import ServerFactory, initialize, server_env, write_config
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    """Async tests run on asyncio, the backend the server uses."""
+    return "asyncio"
+
+
+@pytest.fixture
+def mock() -> Iterator[MockServer]:
+    """The model-client tests' scripted HTTP server (tests/model_mock_server.py)."""
+    with serve_mock() as server:
+        yield server
+
+
+@pytest.fixture
+async def http() -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient() as client:
+        yield client
 
 
 @pytest.fixture

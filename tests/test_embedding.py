@@ -4,30 +4,18 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import anyio
 import pytest
-from model_mock_server import MockServer, responses_events, serve_mock, sse_reply
+from model_mock_server import MockServer, responses_events, sse_reply
 
 from codex_mcp import Codex, ExecApprovalOp, ThreadNotFound, load_config
 from codex_mcp.agent.config import CallOverrides
 from codex_mcp.agent.protocol import Event
 
 pytestmark = pytest.mark.anyio
-
-
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture
-def mock() -> Iterator[MockServer]:
-    with serve_mock() as server:
-        yield server
 
 
 @pytest.fixture

@@ -4,7 +4,6 @@ import base64
 import json
 import os
 import stat
-from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import httpx
@@ -16,7 +15,6 @@ from model_mock_server import (
     error_reply,
     json_reply,
     responses_events,
-    serve_mock,
     simple_prompt,
     sse_reply,
 )
@@ -33,17 +31,6 @@ OPENAI = ModelProviderInfo(
     wire_api="responses",
     requires_openai_auth=True,
 )
-
-
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture
-def mock() -> Iterator[MockServer]:
-    with serve_mock() as server:
-        yield server
 
 
 def _provider(**kw: object) -> ModelProviderInfo:
@@ -150,12 +137,6 @@ def test_no_openai_credentials(tmp_path: Path) -> None:
 
 
 # --- ChatGPT refresh against a local server -----------------------------------------------------
-
-
-@pytest.fixture
-async def http() -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient() as client:
-        yield client
 
 
 def _chatgpt_client(mock: MockServer, http: httpx.AsyncClient, home: Path) -> ModelClient:

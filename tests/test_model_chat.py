@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Iterator
 
 import httpx
 import pytest
@@ -13,7 +12,6 @@ from model_mock_server import (
     collect,
     error_reply,
     make_client,
-    serve_mock,
 )
 
 from codex_mcp.agent.model.chat import build_chat_body, history_to_messages, tools_to_chat
@@ -28,23 +26,6 @@ from codex_mcp.agent.model.types import (
 )
 
 pytestmark = pytest.mark.anyio
-
-
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture
-def mock() -> Iterator[MockServer]:
-    with serve_mock() as server:
-        yield server
-
-
-@pytest.fixture
-async def http() -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient() as client:
-        yield client
 
 
 def _msg(role: str, text: str, part: str = "input_text") -> dict[str, object]:

@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Iterator
 
 import httpx
 import pytest
@@ -13,7 +12,6 @@ from model_mock_server import (
     collect,
     make_client,
     responses_events,
-    serve_mock,
     simple_prompt,
     sse_event,
     sse_reply,
@@ -35,12 +33,6 @@ from codex_mcp.agent.model.types import (
 )
 
 pytestmark = pytest.mark.anyio
-
-
-@pytest.fixture
-async def http() -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient() as client:
-        yield client
 
 
 # --- body -------------------------------------------------------------------------------
@@ -134,17 +126,6 @@ async def test_no_authorization_header_without_credentials(mock: MockServer, htt
     mock.script(sse_reply(responses_events()))
     await collect(make_client(mock.base_url, http=http, auth=Auth("none")))
     assert "authorization" not in mock.requests[0].headers
-
-
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture
-def mock() -> Iterator[MockServer]:
-    with serve_mock() as server:
-        yield server
 
 
 # --- event mapping --------------------------------------------------------------------------

@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Iterator
 from email.utils import formatdate
 
 import anyio
@@ -16,7 +15,6 @@ from model_mock_server import (
     error_reply,
     make_client,
     responses_events,
-    serve_mock,
     sse_reply,
 )
 
@@ -25,23 +23,6 @@ from codex_mcp.agent.model.retry import parse_retry_after, parse_try_again_hint
 from codex_mcp.agent.model.types import Completed, ModelError
 
 pytestmark = pytest.mark.anyio
-
-
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
-@pytest.fixture
-def mock() -> Iterator[MockServer]:
-    with serve_mock() as server:
-        yield server
-
-
-@pytest.fixture
-async def http() -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient() as client:
-        yield client
 
 
 # --- pure helpers ---------------------------------------------------------------------------
