@@ -29,7 +29,8 @@ from codex_mcp.agent.model.types import (
     ResponseItem,
 )
 from codex_mcp.agent.protocol import duration_json
-from codex_mcp.agent.tools.registry import TOOL_CALL_TYPES, ToolContext, dispatch_tool_call
+from codex_mcp.agent.tools.context import ToolContext
+from codex_mcp.agent.tools.registry import TOOL_CALL_TYPES, dispatch_tool_call
 
 if TYPE_CHECKING:
     from codex_mcp.agent.session import Thread

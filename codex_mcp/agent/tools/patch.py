@@ -22,8 +22,7 @@ from codex_mcp.agent.apply_patch import (
     parse_patch,
 )
 from codex_mcp.agent.exec.format import format_duration_seconds
-from codex_mcp.agent.tools.registry import ToolContext
-from codex_mcp.agent.tools.shell import rejection_text
+from codex_mcp.agent.tools.context import ToolContext, rejection_text
 from codex_mcp.sandbox.safety import AskUser, Reject, assess_patch_safety
 
 REJECTED_BY_USER = "patch rejected by user"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from codex_mcp.agent.tools.registry import ToolContext
+from codex_mcp.agent.tools.context import ToolContext
 
 STATUSES = ("pending", "in_progress", "completed")
 

@@ -7,51 +7,19 @@ has to know which wire or which call shape brought it.
 
 from __future__ import annotations
 
-import base64
 import functools
 import json
-import mimetypes
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from codex_mcp.agent.config.model import Config
 from codex_mcp.agent.model.types import ResponseItem, ToolSpec
 from codex_mcp.agent.protocol import ImageInput, LocalImageInput, TextInput, UserInput
-
-if TYPE_CHECKING:
-    from codex_mcp.agent.session import Thread
+from codex_mcp.agent.tools import patch, plan, shell, view_image
+from codex_mcp.agent.tools.context import ToolContext
+from codex_mcp.agent.tools.images import image_data_url
 
 TOOL_CALL_TYPES = frozenset({"function_call", "custom_tool_call", "local_shell_call"})
-
-
-@dataclass
-class ToolContext:
-    """What a handler may use: the thread, the turn, and the turn's record of file changes."""
-
-    thread: Thread
-    turn_id: str
-    originals: dict[Path, bytes | None] = field(default_factory=dict)
-    pending_input: list[ResponseItem] = field(default_factory=list)
-    """Items a handler wants the model to see after the call outputs (attached images)."""
-
-    @property
-    def changed_paths(self) -> list[Path]:
-        return list(self.originals)
-
-    def remember_original(self, path: Path) -> None:
-        """Keep a file's content from before the turn first touched it (for `turn_diff`)."""
-        if path in self.originals:
-            return
-        try:
-            self.originals[path] = path.read_bytes()
-        except OSError:
-            self.originals[path] = None
-
-    def turn_diff(self) -> str:
-        from codex_mcp.agent.tools.diff import aggregate_diff
-
-        return aggregate_diff(self.originals, self.thread.config.cwd)
 
 
 # --- specs ------------------------------------------------------------------------------
@@ -137,11 +105,6 @@ def build_tool_specs(config: Config) -> list[ToolSpec]:
 # --- user input -------------------------------------------------------------------------
 
 
-def image_data_url(path: Path) -> str:
-    mime = mimetypes.guess_type(path.name)[0] or "image/png"
-    return f"data:{mime};base64," + base64.b64encode(path.read_bytes()).decode("ascii")
-
-
 def user_input_items(items: tuple[UserInput, ...], cwd: Path) -> list[ResponseItem]:
     """One user message with the text and image parts of a submission."""
     content: list[dict[str, Any]] = []
@@ -180,8 +143,6 @@ def _parse_arguments(raw: Any) -> dict[str, Any]:
 
 
 async def dispatch_tool_call(ctx: ToolContext, call: ResponseItem) -> ResponseItem:
-    from codex_mcp.agent.tools import patch, plan, shell, view_image
-
     kind = call.get("type")
     name = call.get("name", "")
     call_id = str(call.get("call_id") or call.get("id") or "")

@@ -26,7 +26,8 @@ from codex_mcp.agent.exec import (
     run_exec,
 )
 from codex_mcp.agent.protocol import duration_json
-from codex_mcp.agent.tools.registry import ToolContext
+from codex_mcp.agent.tools.context import ToolContext, rejection_text
+from codex_mcp.agent.tools.patch import handle_shell_patch
 from codex_mcp.sandbox.env_policy import build_command_env
 from codex_mcp.sandbox.safety import AskUser, AutoApprove, Reject, SafetyCheck, assess_command_safety
 
@@ -72,8 +73,6 @@ async def handle_shell(ctx: ToolContext, call_id: str, args: dict[str, Any]) -> 
 
     shell_patch = extract_apply_patch(argv, cwd)
     if shell_patch is not None:
-        from codex_mcp.agent.tools.patch import handle_shell_patch
-
         return await handle_shell_patch(ctx, call_id, shell_patch)
 
     policy = config.approval_policy
@@ -152,11 +151,6 @@ def _looks_denied(sandbox_policy: Any, out: ExecOutput) -> bool:
     from codex_mcp.sandbox.denial import is_likely_sandbox_denied
 
     return bool(is_likely_sandbox_denied(sandbox_policy, out.exit_code, out.stdout, out.stderr))
-
-
-def rejection_text(base: str, reason: str | None) -> str:
-    """The denial the model sees; says why when the host decided for the user."""
-    return f"{base} ({reason})" if reason else base
 
 
 async def _ask(ctx: ToolContext, call_id: str, argv: list[str], cwd: Path, reason: str | None) -> str | None:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from codex_mcp.agent.tools.registry import ToolContext, image_data_url
+from codex_mcp.agent.tools.context import ToolContext
+from codex_mcp.agent.tools.images import image_data_url
 
 MAX_IMAGE_BYTES = 20 * 1024 * 1024
 
