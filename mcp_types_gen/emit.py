@@ -41,8 +41,8 @@ def _call(prefix: str, func: str, args: list[str], indent: str, brackets: str = 
     return [f"{prefix}{func}{op}", *(f"{indent}    {a}," for a in args), f"{indent}{close}"]
 
 
-def _split_args(text: str) -> list[str]:
-    """Top-level comma-separated parts of `text` (string literals here contain no commas)."""
+def _split_top_level(text: str, sep: str) -> list[str]:
+    """Parts of `text` separated by `sep` outside brackets (string literals here contain neither)."""
     parts: list[str] = []
     depth, start = 0, 0
     for i, ch in enumerate(text):
@@ -50,11 +50,16 @@ def _split_args(text: str) -> list[str]:
             depth += 1
         elif ch in "])":
             depth -= 1
-        elif ch == "," and depth == 0:
+        elif ch == sep and depth == 0:
             parts.append(text[start:i].strip())
             start = i + 1
     parts.append(text[start:].strip())
     return parts
+
+
+def _split_args(text: str) -> list[str]:
+    """Top-level comma-separated parts of `text`."""
+    return _split_top_level(text, ",")
 
 
 def _union_lines(prefix: str, members: list[str], indent: str) -> list[str]:
@@ -68,18 +73,7 @@ def _union_lines(prefix: str, members: list[str], indent: str) -> list[str]:
 
 def _split_union(text: str) -> list[str]:
     """Top-level members of `A | B[C | D] | E`."""
-    parts: list[str] = []
-    depth, start = 0, 0
-    for i, ch in enumerate(text):
-        if ch in "[(":
-            depth += 1
-        elif ch in "])":
-            depth -= 1
-        elif ch == "|" and depth == 0:
-            parts.append(text[start:i].strip())
-            start = i + 1
-    parts.append(text[start:].strip())
-    return parts
+    return _split_top_level(text, "|")
 
 
 _ANNOTATED = re.compile(r"^Annotated\[(?P<union>.*), (?P<meta>Field\(discriminator=\"\w+\"\))\]$")
