@@ -18,6 +18,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+from codex_mcp.sandbox.boundary import compute_boundary
 from codex_mcp.sandbox.policy import SandboxPolicy
 from codex_mcp.sandbox.select import SandboxUnavailableError, prepare_command, probe_backends
 
@@ -29,7 +30,8 @@ def _time_backend(backend: str, policy: SandboxPolicy, cwd: str, n_runs: int) ->
     for _ in range(n_runs):
         start = time.perf_counter()
         try:
-            prepared = prepare_command([TRUE], policy, cwd, dict(os.environ), backend=backend)  # type: ignore[arg-type]
+            boundary = compute_boundary(policy, cwd)
+            prepared = prepare_command([TRUE], boundary, cwd, dict(os.environ), backend=backend)  # type: ignore[arg-type]
         except SandboxUnavailableError:
             return None
         try:

@@ -18,7 +18,8 @@ from pathlib import Path
 import pytest
 
 from codex_mcp.sandbox import seccomp
-from codex_mcp.sandbox.bwrap import BwrapVariant, build_bwrap_argv, protected_paths
+from codex_mcp.sandbox.boundary import compute_boundary, protected_paths
+from codex_mcp.sandbox.bwrap import BwrapVariant, build_bwrap_argv
 from codex_mcp.sandbox.classify import classify_result
 from codex_mcp.sandbox.landlock import probe as landlock_probe
 from codex_mcp.sandbox.launcher import LAUNCHER_EXIT_CODE, LAUNCHER_MARKER, launcher_argv, launcher_policy
@@ -66,7 +67,8 @@ def run(
     backend: str, policy: SandboxPolicy, cwd: Path, argv: list[str], env: dict[str, str] | None = None
 ) -> tuple[int, str, str, str]:
     """Run through prepare_command; returns (rc, stdout, stderr, classification)."""
-    prepared = prepare_command(argv, policy, str(cwd), env or dict(os.environ), backend=backend)  # type: ignore[arg-type]
+    boundary = compute_boundary(policy, str(cwd), env=env or dict(os.environ))
+    prepared = prepare_command(argv, boundary, str(cwd), env or dict(os.environ), backend=backend)  # type: ignore[arg-type]
     assert prepared.backend == backend
     try:
         proc = subprocess.run(
@@ -284,22 +286,36 @@ def test_forced_unavailable_backend_raises_and_never_runs(ws: Path, monkeypatch:
     marker = ws / "ran.txt"
     for policy in (WW, RO, WW_NET):
         with pytest.raises(SandboxUnavailableError):
-            prepare_command(["touch", str(marker)], policy, str(ws), dict(os.environ))
+            prepare_command(
+                ["touch", str(marker)], compute_boundary(policy, str(ws)), str(ws), dict(os.environ)
+            )
     assert not marker.exists()
     # danger-full-access does not need a sandbox, so it still runs.
-    assert prepare_command(["true"], SandboxPolicy("danger-full-access"), str(ws), {}).backend == "none"
+    assert (
+        prepare_command(
+            ["true"], compute_boundary(SandboxPolicy("danger-full-access"), str(ws)), str(ws), {}
+        ).backend
+        == "none"
+    )
 
 
 def test_env_cannot_select_unsandboxed(ws: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     for value in ("none", "off", "disabled"):
         monkeypatch.setenv(BACKEND_ENV_VAR, value)
         with pytest.raises(SandboxUnavailableError):
-            prepare_command(["true"], WW, str(ws), {})
+            prepare_command(["true"], compute_boundary(WW, str(ws)), str(ws), {})
 
 
 def test_missing_bwrap_binary_fails_closed(ws: Path) -> None:
     with pytest.raises(SandboxUnavailableError, match="not found"):
-        prepare_command(["true"], WW, str(ws), {}, backend="bwrap", bwrap_path=str(ws / "no-such-bwrap"))
+        prepare_command(
+            ["true"],
+            compute_boundary(WW, str(ws)),
+            str(ws),
+            {},
+            backend="bwrap",
+            bwrap_path=str(ws / "no-such-bwrap"),
+        )
     report = probe_backends(bwrap_path=str(ws / "no-such-bwrap"))
     assert report.bwrap is not None and not report.bwrap.available
 
@@ -307,14 +323,16 @@ def test_missing_bwrap_binary_fails_closed(ws: Path) -> None:
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_env_var_forces_backend(backend: str, ws: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(BACKEND_ENV_VAR, backend)
-    prepared = prepare_command(["true"], WW, str(ws), {})
+    prepared = prepare_command(["true"], compute_boundary(WW, str(ws)), str(ws), {})
     prepared.close()
     assert prepared.backend == backend
 
 
 @needs_bwrap
 def test_bwrap_setup_error_is_classified(ws: Path) -> None:
-    prepared = prepare_command(["true"], WW, str(ws), dict(os.environ), backend="bwrap")
+    prepared = prepare_command(
+        ["true"], compute_boundary(WW, str(ws)), str(ws), dict(os.environ), backend="bwrap"
+    )
     argv = list(prepared.argv)
     argv[argv.index("--chdir") + 1] = str(ws / "gone")  # bwrap cannot chdir: a setup failure
     try:

@@ -1,9 +1,8 @@
 """The bubblewrap backend: argv building (pure) and a cached functional probe.
 
-Layout (linux-sandbox.md §9.2): the whole filesystem read-only, a private /dev (with the
-real /dev/null), each writable root bound read-write, then the protected names (`.git`,
-`.codex`, `.agents`) inside each writable root re-bound read-only (a `.git` *file* also
-protects the `gitdir:` it points to), a new PID namespace with its own /proc, no network
+Layout: the whole filesystem read-only, a private /dev (with the real /dev/null), each
+writable root bound read-write, then the boundary's read-only carve-outs (protected names,
+git dirs, CODEX_HOME) re-bound read-only, a new PID namespace with its own /proc, no network
 namespace access when the network is off, and the seccomp filter passed by fd.
 """
 
@@ -16,7 +15,6 @@ import subprocess
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from codex_mcp.sandbox.policy import PROTECTED_SUBPATHS
 from codex_mcp.sandbox.seccomp import build_filter, filter_memfd
 
 DEFAULT_BWRAP = "bwrap"
@@ -42,61 +40,20 @@ class BwrapProbe:
         return self.path is not None and self.variant is not None
 
 
-def _read_gitdir(dot_git_file: str) -> str | None:
-    """The target of a `gitdir: <path>` file (worktrees, submodules), if it exists."""
-    try:
-        with open(dot_git_file, encoding="utf-8", errors="replace") as fh:
-            first = fh.readline(4096).strip()
-    except OSError:
-        return None
-    if not first.startswith("gitdir:"):
-        return None
-    target = first[len("gitdir:") :].strip()
-    if not target:
-        return None
-    target = os.path.realpath(os.path.join(os.path.dirname(dot_git_file), target))
-    return target if os.path.exists(target) else None
-
-
-def protected_paths(writable_roots: Sequence[str]) -> list[str]:
-    """Existing paths that must stay read-only inside the writable roots (symlinks resolved).
-
-    Missing names are not protected (like Codex 0.147's `missing_path_behavior: skip`): a
-    command may create `.git` in a writable root.  A symlinked `.git` protects its target.
-    """
-    out: list[str] = []
-    for root in writable_roots:
-        for name in PROTECTED_SUBPATHS:
-            candidate = os.path.join(root, name)
-            if not os.path.lexists(candidate):
-                continue
-            real = os.path.realpath(candidate)
-            if not os.path.exists(real):
-                continue
-            targets = [real]
-            if name == ".git" and os.path.isfile(real):
-                gitdir = _read_gitdir(real)
-                if gitdir:
-                    targets.append(gitdir)
-            for target in targets:
-                if target not in out and target != "/":
-                    out.append(target)
-    return out
-
-
 def build_bwrap_argv(
     command: Sequence[str],
     *,
     cwd: str,
     writable_roots: Sequence[str],
     network_access: bool,
+    read_only_paths: Sequence[str] = (),
     seccomp_fd: int | None = None,
     status_fd: int | None = None,
     variant: BwrapVariant = BwrapVariant(),
     bwrap_path: str = DEFAULT_BWRAP,
 ) -> list[str]:
-    """The bwrap argv for `command`.  `writable_roots` must be absolute, resolved and existing
-    (see `policy.writable_roots_for`); an empty list gives a read-only sandbox."""
+    """The bwrap argv for `command`.  `writable_roots` and `read_only_paths` come from a
+    `boundary.Boundary` (absolute, resolved, existing); no roots gives a read-only sandbox."""
     argv = [bwrap_path, "--new-session", "--die-with-parent"]
     if variant.unshare_user:
         argv.append("--unshare-user")
@@ -108,7 +65,7 @@ def build_bwrap_argv(
     for root in roots:
         if root != "/":
             argv += ["--bind", root, root]
-    for path in protected_paths(roots):
+    for path in read_only_paths:
         argv += ["--ro-bind", path, path]
     argv.append("--unshare-pid")
     if variant.mount_proc:

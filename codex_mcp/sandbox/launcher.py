@@ -34,8 +34,16 @@ BOOTSTRAP = (
 )
 
 
-def launcher_policy(writable_roots: Sequence[str], network_access: bool) -> str:
-    return json.dumps({"writable_roots": list(writable_roots), "network_access": network_access})
+def launcher_policy(
+    writable_roots: Sequence[str], network_access: bool, read_only_paths: Sequence[str] = ()
+) -> str:
+    return json.dumps(
+        {
+            "writable_roots": list(writable_roots),
+            "network_access": network_access,
+            "read_only_paths": list(read_only_paths),
+        }
+    )
 
 
 def launcher_argv(policy_json: str, command: Sequence[str], python: str | None = None) -> list[str]:

@@ -20,13 +20,18 @@ SANDBOX_MODES: tuple[SandboxMode, ...] = ("read-only", "workspace-write", "dange
 
 @dataclass(frozen=True)
 class SandboxPolicy:
-    """A resolved sandbox policy.  `writable_roots` are extra roots beyond the turn cwd."""
+    """A resolved sandbox policy.  `writable_roots` are extra roots beyond the session cwd.
+
+    `readable_roots` is None when the whole filesystem may be read (every built-in mode);
+    a tuple restricts reads to those trees (a client's restricted-read permission profile).
+    """
 
     mode: SandboxMode = "read-only"
     writable_roots: tuple[str, ...] = ()
     network_access: bool = False
     exclude_tmpdir_env_var: bool = False
     exclude_slash_tmp: bool = False
+    readable_roots: tuple[str, ...] | None = None
 
     @property
     def is_full_access(self) -> bool:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 
+from codex_mcp.sandbox.boundary import is_within
 from codex_mcp.sandbox.policy import PROTECTED_SUBPATHS
 
 SANDBOX_EXEC = "/usr/bin/sandbox-exec"
@@ -69,10 +70,13 @@ def _excluded_param(i: int, j: int) -> str:
     return f"WRITABLE_ROOT_{i}_RO_{j}"
 
 
-def build_profile(writable_roots: Sequence[str], network_access: bool) -> tuple[str, list[tuple[str, str]]]:
+def build_profile(
+    writable_roots: Sequence[str], network_access: bool, read_only_paths: Sequence[str] = ()
+) -> tuple[str, list[tuple[str, str]]]:
     """(profile text, [(param name, path)]) for the given resolved writable roots.
 
-    Each root is writable except its protected names (`.git`, `.codex`, `.agents`), which are
+    Each root is writable except its protected names (`.git`, `.codex`, `.agents`) and the
+    boundary's read-only paths inside it (CODEX_HOME, git dirs), which are
     excluded both as the exact path (so even their first creation is refused) and as a
     subtree.  No roots -> read-only.
     """
@@ -82,9 +86,11 @@ def build_profile(writable_roots: Sequence[str], network_access: bool) -> tuple[
         root_name = _root_param(i)
         params.append((root_name, root))
         excludes: list[str] = []
-        for j, name in enumerate(PROTECTED_SUBPATHS):
+        carved = [os.path.join(root, name) for name in PROTECTED_SUBPATHS]
+        carved += [p for p in read_only_paths if p not in carved and is_within(p, root)]
+        for j, path in enumerate(carved):
             ex_name = _excluded_param(i, j)
-            params.append((ex_name, os.path.join(root, name)))
+            params.append((ex_name, path))
             excludes.append(f'(require-not (literal (param "{ex_name}")))')
             excludes.append(f'(require-not (subpath (param "{ex_name}")))')
         inner = "\n    ".join([f'(subpath (param "{root_name}"))', *excludes])
@@ -99,10 +105,14 @@ def build_profile(writable_roots: Sequence[str], network_access: bool) -> tuple[
 
 
 def build_seatbelt_argv(
-    command: Sequence[str], *, writable_roots: Sequence[str], network_access: bool
+    command: Sequence[str],
+    *,
+    writable_roots: Sequence[str],
+    network_access: bool,
+    read_only_paths: Sequence[str] = (),
 ) -> list[str]:
     """`/usr/bin/sandbox-exec -p PROFILE -DNAME=path ... -- command...`."""
-    profile, params = build_profile(writable_roots, network_access)
+    profile, params = build_profile(writable_roots, network_access, read_only_paths)
     argv = [SANDBOX_EXEC, "-p", profile]
     argv += [f"-D{name}={value}" for name, value in params]
     argv += ["--", *command]

@@ -1,6 +1,6 @@
 """Choosing a sandbox backend and turning a command into a sandboxed command line.
 
-`prepare_command` FAILS CLOSED: for a read-only or workspace-write policy it either returns
+`prepare_command` FAILS CLOSED: for a read-only or workspace-write boundary it either returns
 a command that runs inside a working sandbox or raises `SandboxUnavailableError` carrying the
 probe details.  No environment variable makes it run unsandboxed; the only unsandboxed paths
 are a danger-full-access policy and an explicit `backend="none"` from the caller (used after
@@ -24,8 +24,8 @@ from codex_mcp.sandbox import bwrap as _bwrap
 from codex_mcp.sandbox import landlock as _landlock
 from codex_mcp.sandbox import seatbelt as _seatbelt
 from codex_mcp.sandbox import seccomp as _seccomp
+from codex_mcp.sandbox.boundary import Boundary
 from codex_mcp.sandbox.launcher import launcher_argv, launcher_policy
-from codex_mcp.sandbox.policy import SandboxPolicy, writable_roots_for
 
 BackendChoice = Literal["auto", "bwrap", "landlock", "seatbelt", "none"]
 BACKEND_ENV_VAR = "CODEX_MCP_SANDBOX_BACKEND"
@@ -169,20 +169,22 @@ def sandbox_available(*, bwrap_path: str | None = None) -> bool:
 
 def prepare_command(
     argv: Sequence[str],
-    policy: SandboxPolicy,
+    boundary: Boundary,
     cwd: str | os.PathLike[str],
     env: Mapping[str, str],
     *,
     backend: BackendChoice = "auto",
     bwrap_path: str | None = None,
 ) -> PreparedCommand:
-    """Wrap `argv` so that it runs under `policy` in `cwd` with environment `env`.
+    """Wrap `argv` so that it runs inside `boundary`, in the process working directory `cwd`.
 
-    danger-full-access (or an explicit `backend="none"`) runs directly.  Otherwise: Linux
-    prefers bwrap (+ seccomp by memfd), else the Landlock launcher; macOS uses Seatbelt.
-    `CODEX_MCP_SANDBOX_BACKEND` (auto|bwrap|landlock|seatbelt|none-available) overrides
-    `backend="auto"`.  Raises `SandboxUnavailableError` (with probe details) when the policy
-    cannot be enforced.  `env` is used as given (scrubbing is the caller's job) plus
+    `cwd` is only where the process starts; what it may write comes from `boundary` alone
+    (see `boundary.compute_boundary`).  danger-full-access (or an explicit `backend="none"`)
+    runs directly.  Otherwise: Linux prefers bwrap (+ seccomp by memfd), else the Landlock
+    launcher; macOS uses Seatbelt.  `CODEX_MCP_SANDBOX_BACKEND`
+    (auto|bwrap|landlock|seatbelt|none-available) overrides `backend="auto"`.  Raises
+    `SandboxUnavailableError` (with probe details) when the boundary cannot be enforced.
+    `env` is used as given (scrubbing is the caller's job) plus
     `CODEX_SANDBOX_NETWORK_DISABLED=1` when the network is off.
     """
     command = list(argv)
@@ -190,16 +192,21 @@ def prepare_command(
         raise ValueError("empty command")
     cwd = os.path.abspath(os.fspath(cwd))
     child_env = dict(env)
-    if not policy.has_network:
+    if not boundary.network:
         child_env["CODEX_SANDBOX_NETWORK_DISABLED"] = "1"
-    if policy.is_full_access or backend == "none":
+    if boundary.is_full_access or backend == "none":
         return PreparedCommand(command, child_env, (), "none", lambda: None, cwd)
 
     choice = _resolve_choice(backend)
     if choice == FORCE_UNAVAILABLE:
         raise SandboxUnavailableError(
             f"sandbox unavailable: backends disabled by {BACKEND_ENV_VAR}={FORCE_UNAVAILABLE}; "
-            f"refusing to run {policy.mode} command"
+            f"refusing to run {boundary.mode} command"
+        )
+    if boundary.readable_roots is not None:
+        raise SandboxUnavailableError(
+            "restricted read access is not enforced by this server's sandbox backends; refusing to run "
+            "the command rather than let it read everything"
         )
     report = probe_backends(bwrap_path=bwrap_path)
     usable = report.available()
@@ -207,35 +214,39 @@ def prepare_command(
         preferred = [b for b in ("bwrap", "landlock", "seatbelt") if b in usable]
         if not preferred:
             raise SandboxUnavailableError(
-                f"sandbox unavailable for {policy.mode} on {report.platform}: {report.details}"
+                f"sandbox unavailable for {boundary.mode} on {report.platform}: {report.details}"
             )
         choice = preferred[0]
     elif choice not in usable:
         raise SandboxUnavailableError(f"sandbox backend {choice!r} unavailable: {report.details}")
-    if choice == "landlock" and not policy.has_network and not report.seccomp_ok:
+    if choice == "landlock" and not boundary.network and not report.seccomp_ok:
         raise SandboxUnavailableError(
             f"landlock backend needs seccomp to block the network: {report.details}"
         )
 
-    roots = writable_roots_for(policy, cwd, env)
+    roots = list(boundary.writable_roots)
     if choice == "bwrap":
-        return _prepare_bwrap(command, policy, cwd, child_env, roots, report)
+        return _prepare_bwrap(command, boundary, cwd, child_env, report)
     if choice == "landlock":
-        policy_json = launcher_policy(roots, policy.has_network)
+        policy_json = launcher_policy(roots, boundary.network, boundary.read_only_paths)
         return PreparedCommand(
             launcher_argv(policy_json, command), child_env, (), "landlock", lambda: None, cwd
         )
     child_env["CODEX_SANDBOX"] = "seatbelt"
-    sb_argv = _seatbelt.build_seatbelt_argv(command, writable_roots=roots, network_access=policy.has_network)
+    sb_argv = _seatbelt.build_seatbelt_argv(
+        command,
+        writable_roots=roots,
+        network_access=boundary.network,
+        read_only_paths=boundary.read_only_paths,
+    )
     return PreparedCommand(sb_argv, child_env, (), "seatbelt", lambda: None, cwd)
 
 
 def _prepare_bwrap(
     command: list[str],
-    policy: SandboxPolicy,
+    boundary: Boundary,
     cwd: str,
     env: dict[str, str],
-    roots: list[str],
     report: ProbeReport,
 ) -> PreparedCommand:
     probe = report.bwrap
@@ -244,16 +255,23 @@ def _prepare_bwrap(
     parent_side: list[int] = []
     try:
         seccomp_fd = None
-        if not policy.has_network:
+        if not boundary.network:
             seccomp_fd = _seccomp.filter_memfd(_seccomp.build_filter())
             child_side.append(seccomp_fd)
         status_r, status_w = os.pipe()
         parent_side.append(status_r)
         child_side.append(status_w)
         argv = _bwrap.build_bwrap_argv(
-            command, cwd=cwd, writable_roots=roots, network_access=policy.has_network,
-            seccomp_fd=seccomp_fd, status_fd=status_w, variant=probe.variant, bwrap_path=probe.path,
-        )  # fmt: skip
+            command,
+            cwd=cwd,
+            writable_roots=boundary.writable_roots,
+            network_access=boundary.network,
+            read_only_paths=boundary.read_only_paths,
+            seccomp_fd=seccomp_fd,
+            status_fd=status_w,
+            variant=probe.variant,
+            bwrap_path=probe.path,
+        )
     except BaseException:
         _close_fds(child_side)
         _close_fds(parent_side)

@@ -190,10 +190,16 @@ async def _run(
     prepared = None
     if sandboxed:
         from codex_mcp.sandbox import SandboxUnavailableError, prepare_command
+        from codex_mcp.sandbox.boundary import BoundaryError, compute_boundary
 
         try:
-            prepared = prepare_command(argv, config.sandbox_policy, cwd, env)
-        except SandboxUnavailableError as exc:
+            # The boundary comes from the session (its configured cwd and policy), never from
+            # the directory this one command runs in.
+            boundary = compute_boundary(
+                config.sandbox_policy, config.cwd, codex_home=config.codex_home, env=env
+            )
+            prepared = prepare_command(argv, boundary, cwd, env)
+        except (SandboxUnavailableError, BoundaryError) as exc:
             return None, f"sandbox unavailable, the command was not run: {exc}"
         run_argv, env, pass_fds = list(prepared.argv), dict(prepared.env), tuple(prepared.pass_fds)
 
