@@ -1,0 +1,122 @@
+"""Reading files that a model, a repository or a provider controls, without trusting them.
+
+Every read the agent makes on someone else's say-so (patch targets, AGENTS.md, images,
+rollouts) goes through `read_regular_file`:
+
+* the file is opened with `O_NONBLOCK`, so a FIFO (which a sandboxed command can create in the
+  workspace) cannot block the open, and the type is checked with `fstat` on the opened
+  descriptor, so what is checked is what is read (no check-then-open race);
+* anything but a regular file (FIFO, device, socket, directory, `/proc` pseudo-file with a
+  size of 0 that is not really 0) is refused;
+* at most `limit` bytes are read: a larger file is refused, or cut when `truncate` is set.
+
+`aread_regular_file` runs the same in a worker thread, for callers on the event loop: even a
+bounded read of a slow filesystem must not stall every other session.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import stat
+
+import anyio.to_thread
+
+# Filesystems whose files report sizes that are not their contents (procfs, sysfs).
+_PSEUDO_FS_ROOTS = ("/proc", "/sys", "/dev")
+
+
+class UnreadableFileError(OSError):
+    """The file is not one the agent will read on someone else's behalf; says why."""
+
+
+def is_pseudo_path(path: str | os.PathLike[str]) -> bool:
+    """Whether the resolved path lies in /proc, /sys or /dev."""
+    real = os.path.realpath(os.fspath(path))
+    return any(real == root or real.startswith(root + "/") for root in _PSEUDO_FS_ROOTS)
+
+
+def read_regular_file(
+    path: str | os.PathLike[str],
+    *,
+    limit: int,
+    truncate: bool = False,
+    follow_symlinks: bool = True,
+    allow_pseudo: bool = False,
+) -> bytes:
+    """The contents of the regular file at `path`, at most `limit` bytes.
+
+    Raises `UnreadableFileError` for anything but a regular file, for pseudo-files (unless
+    `allow_pseudo`), for a final-component symlink when `follow_symlinks` is False, and for a
+    file larger than `limit` unless `truncate` (then the first `limit` bytes are returned).
+    Other `OSError`s (missing file, permissions) pass through unchanged.
+    """
+    name = os.fspath(path)
+    if not allow_pseudo and is_pseudo_path(name):
+        raise UnreadableFileError(errno.EPERM, f"{name} is a system pseudo-file; it is not read")
+    flags = os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC | getattr(os, "O_NOCTTY", 0)
+    if not follow_symlinks:
+        flags |= os.O_NOFOLLOW
+    try:
+        fd = os.open(name, flags)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP and not follow_symlinks:
+            raise UnreadableFileError(errno.ELOOP, f"{name} is a symbolic link; it is not followed") from exc
+        raise
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise UnreadableFileError(errno.EINVAL, f"{name} is not a regular file ({_kind(st.st_mode)})")
+        if st.st_size > limit and not truncate:
+            raise UnreadableFileError(
+                errno.EFBIG, f"{name} is {st.st_size} bytes, over the limit of {limit} bytes"
+            )
+        chunks: list[bytes] = []
+        remaining = limit + (0 if truncate else 1)
+        while remaining > 0:
+            chunk = os.read(fd, min(remaining, 1 << 20))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            remaining -= len(chunk)
+        data = b"".join(chunks)
+        if len(data) > limit:
+            if not truncate:
+                raise UnreadableFileError(errno.EFBIG, f"{name} grew over the limit of {limit} bytes")
+            data = data[:limit]
+        return data
+    finally:
+        os.close(fd)
+
+
+async def aread_regular_file(
+    path: str | os.PathLike[str],
+    *,
+    limit: int,
+    truncate: bool = False,
+    follow_symlinks: bool = True,
+    allow_pseudo: bool = False,
+) -> bytes:
+    """`read_regular_file` in a worker thread (for callers on the event loop)."""
+
+    def read() -> bytes:
+        return read_regular_file(
+            path, limit=limit, truncate=truncate, follow_symlinks=follow_symlinks, allow_pseudo=allow_pseudo
+        )
+
+    return await anyio.to_thread.run_sync(read)
+
+
+def _kind(mode: int) -> str:
+    if stat.S_ISFIFO(mode):
+        return "a FIFO"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    if stat.S_ISDIR(mode):
+        return "a directory"
+    return "not a regular file"
+
+
+__all__ = ["UnreadableFileError", "aread_regular_file", "is_pseudo_path", "read_regular_file"]
