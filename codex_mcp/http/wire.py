@@ -192,13 +192,11 @@ class HttpConnection:
         """The current request's body, at most `limit` (default: the connection's max_body)
         bytes.  A declared length over the limit is refused before any byte is read; a
         chunked body is cut off as soon as it passes the limit.  The bytes count against the
-        shared body budget until the next request (or `release_body`)."""
+        shared body budget (as they arrive) until the next request (or `release_body`)."""
         limit = self._max_body if limit is None else limit
         declared = self._declared
         if declared is not None and declared > limit:
             raise HttpError(413, f"Payload Too Large: the limit is {limit} bytes")
-        if declared is not None and not self._reserve(declared):
-            raise _busy()
         if self._conn.they_are_waiting_for_100_continue:
             await self._send(self._conn.send(h11.InformationalResponse(status_code=100, headers=[])))
         body = bytearray()
@@ -209,7 +207,8 @@ class HttpConnection:
                 if isinstance(event, h11.Data):
                     if len(body) + len(event.data) > limit:
                         raise HttpError(413, f"Payload Too Large: the limit is {limit} bytes")
-                    if declared is None and not self._reserve(len(event.data)):
+                    # Reserved as bytes arrive, so a declared length that never comes holds nothing.
+                    if not self._reserve(len(event.data)):
                         raise _busy()
                     body += event.data
                 elif isinstance(event, h11.EndOfMessage):
