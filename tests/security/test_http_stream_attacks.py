@@ -39,7 +39,7 @@ pytestmark = [
     pytest.mark.timeout(120),
 ]
 
-STALLED_RSS_MIB = 250
+STALLED_RSS_MIB = 200
 """One stalled stream holds at most its queues: ~2,300 events of 8 KiB output each."""
 
 
