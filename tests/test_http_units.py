@@ -227,6 +227,7 @@ def test_rate_limited_log_holds_back_repeats(caplog: pytest.LogCaptureFixture) -
 def test_peer_keys_and_identities() -> None:
     assert peer_key("192.0.2.7") == "192.0.2.7"
     assert peer_key("::ffff:192.0.2.7") == "192.0.2.7"
+    assert peer_key("::1") == "::1"
     assert peer_key("2001:db8:1:2:3:4:5:6") == peer_key("2001:db8:1:2:ffff::1") == "2001:db8:1:2::/64"
     ends = Endpoints(("192.0.2.7", 5000), ("192.0.2.1", 8080))
     assert socket_owner(ends) is None  # not loopback: no local user to ask about

@@ -35,6 +35,8 @@ def peer_key(host: str) -> str:
     if isinstance(address, ipaddress.IPv6Address):
         if address.ipv4_mapped is not None:
             return str(address.ipv4_mapped)
+        if address.is_loopback:
+            return str(address)
         network = ipaddress.IPv6Network((address, IPV6_PREFIX), strict=False)
         return str(network)
     return str(address)
