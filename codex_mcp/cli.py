@@ -20,6 +20,27 @@ if TYPE_CHECKING:
 
 from codex_mcp._version import __version__
 
+HTTP_LIMIT_FLAGS = (
+    (
+        "--http-max-connections",
+        "N",
+        "open connections at most (default 512, at most half the file-descriptor limit); when full, "
+        "idle ones are closed to make room, else new ones get 503",
+    ),
+    (
+        "--http-max-connections-per-peer",
+        "N",
+        "open connections from one address at most (default: half of --http-max-connections)",
+    ),
+    ("--http-max-body", "BYTES", "largest request body accepted (default 16777216)"),
+    ("--http-max-sessions", "N", "sessions at most (default 64); when full, new ones get 503"),
+    (
+        "--http-max-sessions-per-client",
+        "N",
+        "sessions per client (address and local user) at most (default 16); at the limit the "
+        "client's own longest-idle session makes room",
+    ),
+)
 LOG_ENV = "CODEX_MCP_LOG"
 LOG_FILE_NAME = "codex-mcp.log"
 HTTP_TOKEN_ENV = "CODEX_MCP_HTTP_TOKEN"
@@ -86,6 +107,8 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="SECONDS",
         help="end a session after this long without requests, calls or open streams (default 1800)",
     )
+    for flag, meta, text in HTTP_LIMIT_FLAGS:
+        http.add_argument(flag, type=int, default=None, metavar=meta, help=text)
     parser.add_argument("--version", action="version", version=f"codex-mcp-server {__version__}")
     return parser
 
@@ -141,6 +164,11 @@ class Options:
     http_allowed_origins: list[str] = field(default_factory=list)
     http_port_file: str | None = None
     http_session_idle_timeout: float | None = None
+    http_max_connections: int | None = None
+    http_max_connections_per_peer: int | None = None
+    http_max_body: int | None = None
+    http_max_sessions: int | None = None
+    http_max_sessions_per_client: int | None = None
 
 
 def parse_args(argv: list[str]) -> Options:
@@ -158,6 +186,11 @@ def parse_args(argv: list[str]) -> Options:
         http_allowed_origins=ns.http_allowed_origins,
         http_port_file=ns.http_port_file,
         http_session_idle_timeout=ns.http_session_idle_timeout,
+        http_max_connections=ns.http_max_connections,
+        http_max_connections_per_peer=ns.http_max_connections_per_peer,
+        http_max_body=ns.http_max_body,
+        http_max_sessions=ns.http_max_sessions,
+        http_max_sessions_per_client=ns.http_max_sessions_per_client,
     )
 
 
@@ -228,6 +261,7 @@ def serve_http(
     args: Options, env: os._Environ[str], home: Path, cwd: Path, overrides: list[tuple[list[str], Any]]
 ) -> int:
     """`--http`: check the HTTP options (refusing an unprotected non-loopback bind), then serve."""
+    from codex_mcp.http.limits import HttpLimits, default_max_connections, fd_limit
     from codex_mcp.http.security import is_loopback_host, parse_allowed_origins, parse_listen_address
     from codex_mcp.http.server import HttpOptions, run_http
     from codex_mcp.server import ServerOptions
@@ -251,12 +285,31 @@ def serve_http(
     if idle is not None and not idle > 0:
         print("codex-mcp-server: --http-session-idle-timeout must be positive", file=sys.stderr)
         return 2
+    counts = {
+        "--http-max-connections": args.http_max_connections,
+        "--http-max-connections-per-peer": args.http_max_connections_per_peer,
+        "--http-max-body": args.http_max_body,
+        "--http-max-sessions": args.http_max_sessions,
+        "--http-max-sessions-per-client": args.http_max_sessions_per_client,
+    }
+    for flag, value in counts.items():
+        if value is not None and value < 1:
+            print(f"codex-mcp-server: {flag} must be at least 1", file=sys.stderr)
+            return 2
+    limits = HttpLimits(
+        max_connections=args.http_max_connections or default_max_connections(fd_limit()),
+        max_connections_per_peer=args.http_max_connections_per_peer,
+    )
+    limits.max_body = args.http_max_body or limits.max_body
+    limits.max_sessions = args.http_max_sessions or limits.max_sessions
+    limits.max_sessions_per_client = args.http_max_sessions_per_client or limits.max_sessions_per_client
     http = HttpOptions(
         host=host,
         port=port,
         token=token,
         allowed_origins=origins,
         port_file=Path(args.http_port_file) if args.http_port_file else None,
+        limits=limits,
     )
     if idle is not None:
         http.idle_timeout = idle

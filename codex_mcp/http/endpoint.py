@@ -9,15 +9,19 @@
   no open request.
 * DELETE ends the session.
 
-Every request first passes the access checks (`security`), then the session checks: no
-`Mcp-Session-Id` after initialization -> 400, an unknown or ended one -> 404, an
-unsupported `MCP-Protocol-Version` -> 400.  Errors carry a JSON-RPC error body, as the
-SDKs' servers do, so clients can show the message.
+Every request first passes the access checks (`security`) on its head alone: a request
+that fails them is answered and its connection closed without its body ever being read.
+Then come the checks that need no body either (path, method, media types, the session:
+no `Mcp-Session-Id` after initialization -> 400, an unknown or ended one -> 404, an
+unsupported `MCP-Protocol-Version` -> 400), and only then is the body read, within the
+limits of `wire`.  Errors carry a JSON-RPC error body, as the SDKs' servers do, so
+clients can show the message.
+
+A new session is counted against its client's quota (`peers`, `session`).
 """
 
 from __future__ import annotations
 
-import json
 import logging
 from typing import Any
 
@@ -26,13 +30,17 @@ from anyio.abc import ByteStream
 
 from codex_mcp import jsonrpc
 from codex_mcp.handshake import SUPPORTED_PROTOCOL_VERSIONS
+from codex_mcp.http.connections import State, Tracked
+from codex_mcp.http.limits import MAX_HEAD_BYTES, BodyBudget, HttpLimits, RateLimitedLog
+from codex_mcp.http.peers import Endpoints, client_identity, peer_key, socket_owner
 from codex_mcp.http.routing import MessageStream
 from codex_mcp.http.security import AccessPolicy
-from codex_mcp.http.session import HttpSession, SessionManager
+from codex_mcp.http.session import HttpSession, SessionManager, SessionRefused
 from codex_mcp.http.wire import HttpConnection, HttpError, HttpRequest, PeerGone
 from codex_mcp.jsonrpc import ErrorReply, Request
 
 log = logging.getLogger(__name__)
+_log_refusal = RateLimitedLog(log, logging.INFO)
 
 MCP_PATH = "/mcp"
 SESSION_HEADER = "mcp-session-id"
@@ -48,6 +56,11 @@ CORS_ALLOW_HEADERS = (
 CORS_EXPOSE_HEADERS = "mcp-session-id, mcp-protocol-version, www-authenticate"
 
 Headers = list[tuple[str, str]]
+
+
+def _set_state(entry: Tracked | None, state: State) -> None:
+    if entry is not None:
+        entry.set_state(state)
 
 
 def sse_event(message: dict[str, Any]) -> bytes:
@@ -67,28 +80,39 @@ def accepts(header: str | None) -> tuple[bool, bool]:
 
 
 class McpEndpoint:
-    def __init__(self, sessions: SessionManager, policy: AccessPolicy, max_body: int) -> None:
+    def __init__(self, sessions: SessionManager, policy: AccessPolicy, limits: HttpLimits) -> None:
         self._sessions = sessions
         self._policy = policy
-        self._max_body = max_body
+        self._limits = limits
+        self._budget = BodyBudget(limits.body_budget)
 
-    async def serve_connection(self, stream: ByteStream) -> None:
-        """Serve one client connection until it closes; never raises."""
-        conn = HttpConnection(stream, self._max_body)
+    async def serve_connection(self, stream: ByteStream, entry: Tracked | None = None) -> None:
+        """Serve one client connection until it closes; never raises.
+
+        `entry` is the connection's row in the connection table: its state says whether the
+        connection may be closed to make room (waiting for a head, or closing) or not.
+        """
+        conn = HttpConnection(stream, self._limits.max_body, self._budget)
+        ends = entry.ends if entry is not None else None
         try:
             while True:
                 try:
                     request = await conn.next_request()
+                    if request is None:
+                        break
+                    _set_state(entry, State.BUSY)
+                    await self._serve(conn, request, ends)
                 except HttpError as exc:
+                    _set_state(entry, State.CLOSING)
                     if conn.can_respond:
-                        await self._error(conn, exc.status, exc.message)
-                        await conn.linger()
+                        await self._error(conn, exc.status, exc.message, list(exc.headers))
+                    await conn.linger()
                     break
-                if request is None:
-                    break
-                await self._serve(conn, request)
                 if not conn.reusable:
+                    _set_state(entry, State.CLOSING)
+                    await conn.linger()
                     break
+                _set_state(entry, State.IDLE)
         except PeerGone:
             pass
         except Exception:
@@ -106,7 +130,7 @@ class McpEndpoint:
         headers: Headers | None = None,
         code: int = jsonrpc.INVALID_REQUEST,
     ) -> None:
-        body = json.dumps(jsonrpc.error_response(None, code, message)).encode()
+        body = jsonrpc.encode(jsonrpc.error_response(None, code, message))
         await conn.respond(status, [("content-type", "application/json"), *(headers or [])], body)
 
     def _cors(self, request: HttpRequest) -> Headers:
@@ -149,18 +173,23 @@ class McpEndpoint:
 
     # -- dispatch ------------------------------------------------------------------------
 
-    async def _serve(self, conn: HttpConnection, request: HttpRequest) -> None:
+    async def _serve(self, conn: HttpConnection, request: HttpRequest, ends: Endpoints | None) -> None:
         preflight = request.method == "OPTIONS"
         refusal = self._policy.check(request.headers, preflight=preflight)
         if refusal is not None:
-            log.info("refused %s %s: %s", request.method, request.target, refusal.message)
-            await self._error(conn, refusal.status, refusal.message, list(refusal.headers))
-            return
+            # Answered from the head alone: the body (if any) is never read.
+            peer = peer_key(ends.remote[0]) if ends is not None else "?"
+            _log_refusal("refused", "refused %s from %s: %s", request.method, peer, refusal.message)
+            raise HttpError(refusal.status, refusal.message, refusal.headers)
         headers = self._cors(request)
+        if request.method != "POST":
+            # Bodies mean nothing here; a small one is read and dropped so the connection
+            # can be reused, a larger one is refused unread.
+            await conn.read_body(MAX_HEAD_BYTES)
         if request.path != MCP_PATH:
             await self._error(conn, 404, f"Not Found: the MCP endpoint is {MCP_PATH}", headers)
         elif request.method == "POST":
-            await self._post(conn, request, headers)
+            await self._post(conn, request, headers, ends)
         elif request.method == "GET":
             await self._get(conn, request, headers)
         elif request.method == "DELETE":
@@ -178,7 +207,9 @@ class McpEndpoint:
         else:
             await self._error(conn, 405, "Method Not Allowed", [*headers, ("allow", ALLOWED_METHODS)])
 
-    async def _post(self, conn: HttpConnection, request: HttpRequest, headers: Headers) -> None:
+    async def _post(
+        self, conn: HttpConnection, request: HttpRequest, headers: Headers, ends: Endpoints | None
+    ) -> None:
         content_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
         if content_type != "application/json":
             await self._error(conn, 415, "Unsupported Media Type: send application/json", headers)
@@ -189,12 +220,22 @@ class McpEndpoint:
                 conn, 406, "Not Acceptable: accept application/json and text/event-stream", headers
             )
             return
-        message = jsonrpc.parse_message(request.body)
+        existing: HttpSession | None = None
+        if SESSION_HEADER in request.headers:
+            existing = await self._session_for(conn, request, headers)
+            if existing is None:
+                return
+        try:
+            message = jsonrpc.parse_message(await conn.read_body())
+        finally:
+            conn.release_body()  # parsed: the raw bytes are gone
         if isinstance(message, ErrorReply):
-            body = json.dumps(message.to_json()).encode()
+            body = jsonrpc.encode(message.to_json())
             await conn.respond(400, [("content-type", "application/json"), *headers], body)
             return
-        if SESSION_HEADER not in request.headers:
+        if existing is not None:
+            session = existing
+        else:
             if not (isinstance(message, Request) and message.method == "initialize"):
                 await self._error(conn, 400, "Bad Request: the Mcp-Session-Id header is required", headers)
                 return
@@ -202,20 +243,10 @@ class McpEndpoint:
             if problem is not None:
                 await self._error(conn, 400, problem, headers)
                 return
-            try:
-                session = await self._sessions.create()
-            except Exception:
-                log.exception("could not start a session")
-                await self._error(conn, 500, "Internal Server Error: could not start a session", headers)
+            created = await self._new_session(conn, headers, ends)
+            if created is None:
                 return
-            if session is None:
-                await self._error(conn, 503, "Service Unavailable: too many sessions", headers)
-                return
-        else:
-            found = await self._session_for(conn, request, headers)
-            if found is None:
-                return
-            session = found
+            session = created
         headers = [*headers, ("mcp-session-id", session.id)]
 
         if not isinstance(message, Request):
@@ -241,6 +272,25 @@ class McpEndpoint:
             await self.stream(conn, session, route, headers)
         else:
             await self._json_reply(conn, route, headers)
+
+    async def _new_session(
+        self, conn: HttpConnection, headers: Headers, ends: Endpoints | None
+    ) -> HttpSession | None:
+        """A session counted against the client's quota, or None after answering why not."""
+        identity = "?"
+        if ends is not None:
+            owner = await anyio.to_thread.run_sync(socket_owner, ends)
+            identity = client_identity(ends, owner)
+        try:
+            return await self._sessions.create(identity)
+        except SessionRefused as refused:
+            _log_refusal("session", "refused a session for %s: %s", identity, refused.message)
+            retry = [("retry-after", str(refused.retry_after))]
+            await self._error(conn, refused.status, refused.message, [*headers, *retry])
+        except Exception:
+            log.exception("could not start a session")
+            await self._error(conn, 500, "Internal Server Error: could not start a session", headers)
+        return None
 
     async def _handle(
         self, conn: HttpConnection, session: HttpSession, message: jsonrpc.Incoming, headers: Headers
@@ -294,7 +344,7 @@ class McpEndpoint:
                 await self._pump(conn, route)
                 await conn.end_stream()
                 group.cancel_scope.cancel()
-        except PeerGone:
+        except* PeerGone:  # raised in the task group (the pump), so it may come grouped
             gone = True
         finally:
             route.detach()

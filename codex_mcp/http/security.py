@@ -8,11 +8,16 @@ names in `Host`, and any server only accepts an `Origin` it knows.  Requests wit
 `Origin` come from non-browser clients and are fine.
 
 Binding anything but loopback exposes the agent (which runs commands) to the network, so
-it is refused without a bearer token; with one, every request must present it.
+it is refused without a bearer token; with one, every request must present it.  The token
+is compared as SHA-256 digests with `hmac.compare_digest`, so the time taken reveals
+neither how much of a guess was right nor the token's length.
+
+These checks look at the request head only; the endpoint runs them before reading a body.
 """
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import ipaddress
 from dataclasses import dataclass, field
@@ -90,6 +95,15 @@ class Refusal:
     headers: tuple[tuple[str, str], ...] = ()
 
 
+def _digest(token: str) -> bytes:
+    return hashlib.sha256(token.encode("utf-8", "surrogateescape")).digest()
+
+
+def token_matches(presented: str, expected_digest: bytes) -> bool:
+    """Constant-time in the content and length of both tokens (fixed-size digests)."""
+    return hmac.compare_digest(_digest(presented), expected_digest)
+
+
 @dataclass(frozen=True)
 class AccessPolicy:
     loopback: bool
@@ -97,6 +111,11 @@ class AccessPolicy:
     token: str | None = None
     allowed_origins: frozenset[str] = field(default_factory=frozenset)
     """Extra origins (normalized) besides http(s)://localhost|127.0.0.1|[::1] on any port."""
+    _token_digest: bytes | None = field(default=None, init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if self.token is not None:
+            object.__setattr__(self, "_token_digest", _digest(self.token))
 
     def origin_allowed(self, origin: str) -> bool:
         normalized = normalize_origin(origin)
@@ -125,11 +144,9 @@ class AccessPolicy:
         origin = headers.get("origin")
         if origin is not None and not self.origin_allowed(origin):
             return Refusal(403, f"Forbidden: Origin {origin!r} is not allowed")
-        if self.token is not None and not preflight:
+        if self._token_digest is not None and not preflight:
             scheme, _, presented = headers.get("authorization", "").partition(" ")
-            if scheme.lower() != "bearer" or not hmac.compare_digest(
-                presented.strip().encode(), self.token.encode()
-            ):
+            if scheme.lower() != "bearer" or not token_matches(presented.strip(), self._token_digest):
                 return Refusal(
                     401, "Unauthorized: a valid bearer token is required", (("www-authenticate", "Bearer"),)
                 )

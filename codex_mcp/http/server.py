@@ -1,5 +1,9 @@
 """The HTTP listener: accept connections, serve `/mcp`, shut down cleanly on SIGINT/SIGTERM.
 
+Accepting goes through `connections.accept_loop` (one per listening socket: `localhost`
+may mean both 127.0.0.1 and ::1), which survives running out of descriptors and keeps the
+number of connections within `HttpLimits`.
+
 Task ownership nests so that shutdown can go in order: the session registry's task group
 (every session's `McpServer` and its calls) encloses the connections' task group.  On the
 first signal we stop accepting, end every session (calls cancelled, turns interrupted,
@@ -17,15 +21,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import anyio
-from anyio.abc import SocketAttribute, TaskGroup
+from anyio.abc import SocketAttribute, SocketListener, TaskGroup
+from anyio.streams.stapled import MultiListener
 
+from codex_mcp.http.connections import ConnectionTable, accept_loop
 from codex_mcp.http.endpoint import MCP_PATH, McpEndpoint
+from codex_mcp.http.limits import HttpLimits, fd_limit
 from codex_mcp.http.security import AccessPolicy, is_loopback_host, url_host
-from codex_mcp.http.session import DEFAULT_IDLE_TIMEOUT, DEFAULT_MAX_SESSIONS, SessionManager
-from codex_mcp.http.wire import DEFAULT_MAX_BODY
+from codex_mcp.http.session import DEFAULT_IDLE_TIMEOUT, SessionManager
 from codex_mcp.server import ServerOptions
 
 log = logging.getLogger(__name__)
+
+MIN_TOKEN_LENGTH = 16
 
 
 @dataclass
@@ -36,8 +44,7 @@ class HttpOptions:
     allowed_origins: frozenset[str] = field(default_factory=frozenset)
     port_file: Path | None = None
     idle_timeout: float = DEFAULT_IDLE_TIMEOUT
-    max_sessions: int = DEFAULT_MAX_SESSIONS
-    max_body: int = DEFAULT_MAX_BODY
+    limits: HttpLimits = field(default_factory=HttpLimits)
 
 
 def run_http(options: ServerOptions, http: HttpOptions) -> int:
@@ -58,6 +65,17 @@ async def serve_http(options: ServerOptions, http: HttpOptions) -> int:
     )
     if http.port_file is not None:
         _write_port_file(http.port_file, port)
+    limits = http.limits
+    nofile = fd_limit()
+    if nofile is not None and limits.max_connections > nofile:
+        log.warning(
+            "the connection limit (%d) exceeds the file-descriptor limit (%d): floods will run the "
+            "server out of descriptors (it survives, but commands and model calls may fail meanwhile)",
+            limits.max_connections,
+            nofile,
+        )
+    if http.token is not None and len(http.token) < MIN_TOKEN_LENGTH:
+        log.warning("the bearer token is short (%d characters): use a long random one", len(http.token))
     print(f"codex-mcp-server: listening on {url}", file=sys.stderr, flush=True)
 
     from codex_mcp.prewarm import start_warm_up
@@ -66,15 +84,20 @@ async def serve_http(options: ServerOptions, http: HttpOptions) -> int:
     async with anyio.create_task_group() as root:
         stop = anyio.Event()
         root.start_soon(_watch_signals, stop, root)
-        async with SessionManager(options, http.idle_timeout, http.max_sessions) as sessions:
-            endpoint = McpEndpoint(sessions, policy, http.max_body)
+        async with SessionManager(
+            options, http.idle_timeout, limits.max_sessions, limits.max_sessions_per_client
+        ) as sessions:
+            endpoint = McpEndpoint(sessions, policy, limits)
+            table = ConnectionTable(limits.max_connections, limits.per_peer)
             async with anyio.create_task_group() as connections:
                 accepting = anyio.CancelScope()
 
                 async def accept() -> None:
                     with accepting:
-                        async with listener:  # closed once accepting is cancelled
-                            await listener.serve(endpoint.serve_connection, task_group=connections)
+                        async with listener, anyio.create_task_group() as loops:
+                            serve = endpoint.serve_connection
+                            for one in _sockets(listener):
+                                loops.start_soon(accept_loop, one, table, serve, connections)
 
                 connections.start_soon(accept)
                 await stop.wait()
@@ -84,6 +107,13 @@ async def serve_http(options: ServerOptions, http: HttpOptions) -> int:
                 connections.cancel_scope.cancel()
         root.cancel_scope.cancel()
     return 0
+
+
+def _sockets(listener: object) -> list[SocketListener]:
+    if isinstance(listener, MultiListener):
+        return [one for one in listener.listeners if isinstance(one, SocketListener)]
+    assert isinstance(listener, SocketListener)
+    return [listener]
 
 
 async def _watch_signals(stop: anyio.Event, root: TaskGroup) -> None:

@@ -9,6 +9,17 @@ elicitations resolved as disconnected.
 Messages of one session are handed to its server one at a time, in arrival order (a lock
 around `handle`), exactly as the stdio reader does: a `codex/sandbox-state/update` that was
 answered is in force for every call that arrives after it.
+
+How many sessions may exist, and who pays when there are too many:
+
+* each client identity (`peers`: its address, and the local user owning its socket) has a
+  quota (`max_sessions_per_client`).  Many clients never send DELETE (they just exit), so
+  at its quota a client's own longest-idle session (nothing running, no stream open) makes
+  room; when all of them are busy, the new one is refused (429);
+* the server has a global cap (`max_sessions`).  At the cap, a client may still replace its
+  own idle sessions, but never anyone else's: otherwise the new session is refused (503).
+  A flood of sessions from one client therefore costs other clients nothing they already
+  have; at worst, new sessions wait until the flood's sessions end (idle timeout).
 """
 
 from __future__ import annotations
@@ -22,6 +33,7 @@ import anyio
 from anyio.abc import TaskGroup, TaskStatus
 
 from codex_mcp.handshake import ConnectionState
+from codex_mcp.http.limits import DEFAULT_MAX_SESSIONS, DEFAULT_MAX_SESSIONS_PER_CLIENT
 from codex_mcp.http.routing import END_OF_REQUEST, RoutingSink
 from codex_mcp.jsonrpc import Incoming, RequestId
 from codex_mcp.outgoing import Outgoing
@@ -30,14 +42,30 @@ from codex_mcp.server import McpServer, ServerOptions
 log = logging.getLogger(__name__)
 
 DEFAULT_IDLE_TIMEOUT = 30 * 60.0
-DEFAULT_MAX_SESSIONS = 64
 SESSION_END_WAIT = 15.0
 """How long DELETE or shutdown waits for a session's calls to be cancelled and reaped."""
 
 
+RETRY_AFTER_IDLE = 60
+
+
+class SessionRefused(Exception):
+    """No session for this client now: an HTTP status, a message, and when to retry."""
+
+    def __init__(self, status: int, message: str, retry_after: int = RETRY_AFTER_IDLE) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.retry_after = retry_after
+
+
 class HttpSession:
-    def __init__(self, session_id: str, options: ServerOptions, idle_timeout: float) -> None:
+    def __init__(
+        self, session_id: str, options: ServerOptions, idle_timeout: float, client: str = "?"
+    ) -> None:
         self.id = session_id
+        self.client = client
+        """The identity whose quota this session counts against."""
         self.sink = RoutingSink()
         self.outgoing = Outgoing(self.sink)
         self.sink.outgoing = self.outgoing
@@ -114,10 +142,12 @@ class SessionManager:
         options: ServerOptions,
         idle_timeout: float = DEFAULT_IDLE_TIMEOUT,
         max_sessions: int = DEFAULT_MAX_SESSIONS,
+        max_per_client: int = DEFAULT_MAX_SESSIONS_PER_CLIENT,
     ) -> None:
         self._options = options
         self._idle_timeout = idle_timeout
         self._max_sessions = max_sessions
+        self._max_per_client = max_per_client
         self._sessions: dict[str, HttpSession] = {}
         self._group: TaskGroup | None = None
 
@@ -142,26 +172,40 @@ class SessionManager:
         session = self._sessions.get(session_id)
         return None if session is None or session.ended else session
 
-    async def create(self) -> HttpSession | None:
-        """A new running session; None when the limit is reached and every session is busy.
-
-        Many clients never send DELETE (they just exit), so at the limit the longest-idle
-        session that has nothing running and no stream open makes room instead.
-        """
+    async def create(self, client: str = "?") -> HttpSession:
+        """A new running session for `client`; raises `SessionRefused` (see the module
+        docstring for who makes room and when)."""
         assert self._group is not None
         live = [s for s in self._sessions.values() if not s.ended]
-        if len(live) >= self._max_sessions:
-            idle = [s for s in live if not s.busy]
-            if not idle:
-                return None
-            oldest = min(idle, key=lambda s: s.last_activity)
-            log.info("session limit (%d) reached: ending the idle session %s", self._max_sessions, oldest.id)
-            oldest.close("too many sessions; this one was the longest idle")
-        session = HttpSession(secrets.token_hex(16), self._options, self._idle_timeout)
+        own = [s for s in live if s.client == client]
+        if len(own) >= self._max_per_client:
+            if not self._replace_idle(own, "this client has too many sessions"):
+                raise SessionRefused(
+                    429,
+                    f"Too Many Requests: this client already has {len(own)} sessions, all in use "
+                    "(end one with DELETE)",
+                )
+        elif len(live) >= self._max_sessions and not self._replace_idle(
+            own, "the server has too many sessions"
+        ):
+            raise SessionRefused(
+                503, f"Service Unavailable: the server has too many sessions ({self._max_sessions})"
+            )
+        session = HttpSession(secrets.token_hex(16), self._options, self._idle_timeout, client)
         self._sessions[session.id] = session
         await self._group.start(self._run, session)
-        log.info("session %s started", session.id)
+        log.info("session %s started for %s", session.id, client)
         return session
+
+    def _replace_idle(self, own: list[HttpSession], why: str) -> bool:
+        """End the client's own longest-idle session; False when all of them are busy."""
+        idle = [s for s in own if not s.busy]
+        if not idle:
+            return False
+        oldest = min(idle, key=lambda s: s.last_activity)
+        log.info("%s: ending its longest idle session %s", why, oldest.id)
+        oldest.close(f"{why}; this one was its longest idle")
+        return True
 
     async def _run(self, session: HttpSession, *, task_status: TaskStatus[Any]) -> None:
         try:

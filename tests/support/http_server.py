@@ -29,7 +29,16 @@ ACCEPT_BOTH = "application/json, text/event-stream"
 
 
 class HttpServerProcess:
-    def __init__(self, args: list[str], env: dict[str, str], cwd: Path) -> None:
+    def __init__(
+        self,
+        args: list[str],
+        env: dict[str, str],
+        cwd: Path,
+        rlimits: dict[int, tuple[int, int]] | None = None,
+    ) -> None:
+        """`rlimits` (resource.RLIMIT_* -> (soft, hard)) are set in the child before exec,
+        e.g. a file-descriptor limit for a flood, or an address-space limit so that a
+        server that regressed into buffering cannot take the machine down with it."""
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "codex_mcp", *args],
             env=env,
@@ -38,6 +47,7 @@ class HttpServerProcess:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
             start_new_session=True,
+            preexec_fn=(lambda: _set_limits(rlimits)) if rlimits else None,
         )
         self.lines: list[str] = []
         self._url: str | None = None
@@ -96,6 +106,13 @@ class HttpServerProcess:
                 os.killpg(self.proc.pid, signal.SIGKILL)
             self.proc.wait(10)
         self._reader.join(5)
+
+
+def _set_limits(rlimits: dict[int, tuple[int, int]]) -> None:
+    import resource
+
+    for which, (soft, hard) in rlimits.items():
+        resource.setrlimit(which, (soft, hard))
 
 
 def parse_sse(lines: list[str]) -> dict[str, Any] | None:
