@@ -87,7 +87,7 @@ def answer_request(state: ConnectionState, req: Request) -> dict[str, Any] | Non
     if method == "ping":
         return jsonrpc.result_response(req.id, {})
     if method == "tools/list":
-        from codex_mcp.tools.schemas import TOOLS
+        from codex_mcp._generated.tool_catalogue import TOOLS
 
         return jsonrpc.result_response(req.id, {"tools": TOOLS})
     if method in _EMPTY_LISTS:

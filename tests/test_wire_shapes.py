@@ -12,8 +12,8 @@ import sys
 import pytest
 
 from codex_mcp import handshake, mcp_types
+from codex_mcp._generated.tool_catalogue import TOOLS
 from codex_mcp.tools import approvals
-from codex_mcp.tools.schemas import TOOLS
 
 
 @pytest.mark.parametrize("version", ["2024-11-05", "2025-03-26", "2025-06-18", "2099-01-01"])
