@@ -7,6 +7,10 @@ than `json` imported; the first message that needs more (a tool call, a response
 cancellation...) ends the phase, and it and every byte after it are handed to the anyio
 loop, which processes them exactly as if it had read them itself.  The answers come from
 `answer_request`, which the async server uses too, so there is one implementation.
+
+The answers are plain dicts shaped by the negotiated protocol revision (tests hold them to the
+generated models of each revision); building them through those models here would import pydantic
+on the start path.
 """
 
 from __future__ import annotations
@@ -16,13 +20,18 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from codex_mcp import jsonrpc
+from codex_mcp._generated.icons import icons
 from codex_mcp.jsonrpc import ErrorReply, Notification, Request, RequestId
 
 if TYPE_CHECKING:
     from codex_mcp.tools.sandbox_state import PushedSandboxState
 
-SUPPORTED_PROTOCOL_VERSIONS = ("2024-11-05", "2025-03-26", "2025-06-18")
+SUPPORTED_PROTOCOL_VERSIONS = ("2024-11-05", "2025-03-26", "2025-06-18", "2025-11-25")
+"""Oldest first. A client asking for one of these gets it; any other request gets the latest."""
 LATEST_PROTOCOL_VERSION = SUPPORTED_PROTOCOL_VERSIONS[-1]
+REVISION_2025_11_25 = "2025-11-25"
+"""From here on: `icons`, elicitation `mode` and defaults, titled enum choices, split `elicitation`
+capability (`form` / `url`)."""
 SERVER_NAME = "codex-mcp-server"
 SANDBOX_STATE_CAPABILITY = "codex/sandbox-state"
 SANDBOX_STATE_META_CAPABILITY = "codex/sandbox-state-meta"
@@ -46,15 +55,46 @@ class ConnectionState:
     client_info: dict[str, Any] = field(default_factory=dict)
     sandbox_state: PushedSandboxState | None = None
 
+    def speaks(self, revision: str) -> bool:
+        """Whether the negotiated version is `revision` or later (revisions are ISO dates, so
+        they order as strings)."""
+        return self.protocol_version >= revision
+
     @property
     def supports_elicitation(self) -> bool:
-        return isinstance(self.client_capabilities.get("elicitation"), dict)
+        """Whether the client can show our approval forms (form-mode elicitation).
+
+        From 2025-11-25 the capability names its modes; an empty object still means forms only,
+        and a client that declares only `url` cannot show a form, so it is never sent one.
+        """
+        caps = self.client_capabilities.get("elicitation")
+        if not isinstance(caps, dict):
+            return False
+        if caps and self.speaks(REVISION_2025_11_25):
+            return isinstance(caps.get("form"), dict)
+        return True
 
 
 def negotiate_version(requested: object) -> str:
     if isinstance(requested, str) and requested in SUPPORTED_PROTOCOL_VERSIONS:
         return requested
     return LATEST_PROTOCOL_VERSION
+
+
+def _server_info(state: ConnectionState) -> dict[str, Any]:
+    info: dict[str, Any] = {"name": SERVER_NAME, "title": "Codex", "version": state.version}
+    if state.speaks(REVISION_2025_11_25):
+        info["icons"] = icons()
+    return info
+
+
+def _tools(state: ConnectionState) -> list[dict[str, Any]]:
+    """The catalogue, with each tool's icon for clients whose revision knows `icons`."""
+    from codex_mcp._generated.tool_catalogue import TOOLS
+
+    if not state.speaks(REVISION_2025_11_25):
+        return TOOLS
+    return [{**tool, "icons": icons()} for tool in TOOLS]
 
 
 def initialize(state: ConnectionState, id: RequestId, params: dict[str, Any]) -> dict[str, Any]:
@@ -74,7 +114,7 @@ def initialize(state: ConnectionState, id: RequestId, params: dict[str, Any]) ->
                 "tools": {"listChanged": False},
                 "experimental": {SANDBOX_STATE_CAPABILITY: {}, SANDBOX_STATE_META_CAPABILITY: {}},
             },
-            "serverInfo": {"name": SERVER_NAME, "title": "Codex", "version": state.version},
+            "serverInfo": _server_info(state),
         },
     )
 
@@ -87,9 +127,7 @@ def answer_request(state: ConnectionState, req: Request) -> dict[str, Any] | Non
     if method == "ping":
         return jsonrpc.result_response(req.id, {})
     if method == "tools/list":
-        from codex_mcp.tools.schemas import TOOLS
-
-        return jsonrpc.result_response(req.id, {"tools": TOOLS})
+        return jsonrpc.result_response(req.id, {"tools": _tools(state)})
     if method in _EMPTY_LISTS:
         return jsonrpc.result_response(req.id, _EMPTY_LISTS[method])
     if method == "logging/setLevel":

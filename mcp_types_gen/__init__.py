@@ -1,11 +1,12 @@
-"""Generator for `codex_mcp/mcp_types.py`, the pydantic models of the MCP wire types.
+"""Dev-only generator of `codex_mcp/_generated/`: everything in this project that is not hand-written.
 
-Run `python -m mcp_types_gen --help`. The input is the official MCP JSON schema (2025-06-18), which is
-not part of this repository: it is read from a path outside it and its sha256 is checked against the
-pin in `vendor/mcp-schema-2025-06-18.sha256`.
+`python -m mcp_types_gen` writes, and `python -m mcp_types_gen --check` verifies, the pydantic models
+of the MCP wire types for every supported protocol revision (from the official JSON schemas, which are
+not part of this repository: they are read from outside it and their sha256 is checked against the
+pins in `vendor/`), the `tools/list` catalogue and the server icon. Nothing in `codex_mcp` imports
+this package (a test checks), so the installed server never needs it.
 """
 
 from __future__ import annotations
 
-SCHEMA_VERSION = "2025-06-18"
 JSONRPC_VERSION = "2.0"

@@ -1,21 +1,21 @@
-"""Render a translated `Module` as the source of `codex_mcp/mcp_types.py`.
+"""Render a translated `Module` as the source of one `codex_mcp/_generated/mcp_<revision>.py`.
 
 Output is deterministic: declarations follow a depth-first walk of the sorted definition names, each
 one preceded by what it refers to (so no forward references, no `model_rebuild`); synthesized inline
-models therefore sit just before their parent. Layout follows `ruff format` (line length 110).
+models therefore sit just before their parent. Every declaration, field and alias is one line however
+long: the generated package is excluded from `ruff format`, so the layout is ours and stays simple.
 """
 
 from __future__ import annotations
 
 import re
 
-from mcp_types_gen import JSONRPC_VERSION, SCHEMA_VERSION
+from mcp_types_gen import JSONRPC_VERSION
 from mcp_types_gen.naming import constant_case
 from mcp_types_gen.schema import SchemaError
-from mcp_types_gen.templates import BASE_MODEL, MODULE_DOC, header
+from mcp_types_gen.templates import BASE_MODEL, header, module_doc
 from mcp_types_gen.translate import AliasDecl, Decl, FieldDecl, MethodEntry, ModelDecl, Module
 
-LINE = 110
 _TYPING = ("Annotated", "Any", "ClassVar", "Final", "Literal", "TypeAlias")
 _PYDANTIC = (
     "BaseModel",
@@ -27,18 +27,6 @@ _PYDANTIC = (
     "StrictStr",
     "model_serializer",
 )
-
-
-def _call(prefix: str, func: str, args: list[str], indent: str, brackets: str = "()") -> list[str]:
-    """`prefix + func(args)`, split like ruff format when it does not fit on one line."""
-    op, close = brackets[0], brackets[1]
-    flat = f"{prefix}{func}{op}{', '.join(args)}{close}"
-    if len(flat) <= LINE:
-        return [flat]
-    inner = indent + "    " + ", ".join(args)
-    if len(inner) <= LINE:
-        return [f"{prefix}{func}{op}", inner, f"{indent}{close}"]
-    return [f"{prefix}{func}{op}", *(f"{indent}    {a}," for a in args), f"{indent}{close}"]
 
 
 def _split_top_level(text: str, sep: str) -> list[str]:
@@ -57,52 +45,14 @@ def _split_top_level(text: str, sep: str) -> list[str]:
     return parts
 
 
-def _split_args(text: str) -> list[str]:
-    """Top-level comma-separated parts of `text`."""
-    return _split_top_level(text, ",")
-
-
-def _union_lines(prefix: str, members: list[str], indent: str) -> list[str]:
-    """`prefix + A | B | C`, wrapped in parentheses one member per line when too long."""
-    flat = prefix + " | ".join(members)
-    if len(flat) <= LINE:
-        return [flat]
-    body = [f"{indent}    {members[0]}", *(f"{indent}    | {m}" for m in members[1:])]
-    return [prefix + "(", *body, indent + ")"]
-
-
-def _split_union(text: str) -> list[str]:
-    """Top-level members of `A | B[C | D] | E`."""
-    return _split_top_level(text, "|")
-
-
-_ANNOTATED = re.compile(r"^Annotated\[(?P<union>.*), (?P<meta>Field\(discriminator=\"\w+\"\))\]$")
-
-
 def _alias_lines(decl: AliasDecl) -> list[str]:
-    prefix = f"{decl.name}: TypeAlias = "
     lines: list[str] = []
-    members = _split_union(decl.annotation)
+    members = _split_top_level(decl.annotation, "|")
     if "Result" in members and len(members) > 1:
         lines.append(
             "# Ambiguous (bare `Result` accepts any object): pick the model by method, see REQUEST_TYPES."
         )
-    match = _ANNOTATED.match(decl.annotation)
-    flat = prefix + decl.annotation
-    if match is None and len(members) == 1 and len(flat) > LINE and flat.endswith("]"):
-        name, _, inner = decl.annotation[:-1].partition("[")
-        return lines + _call(prefix, name, _split_args(inner), "", brackets="[]")
-    if match is None:
-        return lines + _union_lines(prefix, members, "")
-    if len(flat) <= LINE:
-        return [*lines, flat]
-    union = _split_union(match["union"])
-    if len(f"    {match['union']},") <= LINE:
-        body = [f"    {match['union']},"]
-    else:
-        body = [f"    {union[0]}", *(f"    | {m}" for m in union[1:])]
-        body[-1] += ","
-    return [*lines, prefix + "Annotated[", *body, f"    {match['meta']},", "]"]
+    return [*lines, f"{decl.name}: TypeAlias = {decl.annotation}"]
 
 
 def _field_lines(f: FieldDecl) -> list[str]:
@@ -114,7 +64,7 @@ def _field_lines(f: FieldDecl) -> list[str]:
     if not kwargs:
         return [head] if f.default is None else [f"{head} = {f.default}"]
     args = kwargs if f.default is None else [f"default={f.default}", *kwargs]
-    return _call(head + " = ", "Field", args, "    ")
+    return [f"{head} = Field({', '.join(args)})"]
 
 
 def _model_lines(decl: ModelDecl, constants: dict[str, str]) -> list[str]:
@@ -207,15 +157,35 @@ def _tables(module: Module) -> list[str]:
 def _imports(body: str) -> list[str]:
     typing = [n for n in _TYPING if re.search(rf"\b{n}\b", body)]
     pydantic = [n for n in _PYDANTIC if re.search(rf"\b{n}\b", body)]
-    lines = ["import functools", f"from typing import {', '.join(typing)}", ""]
-    return lines + _call("from pydantic import ", "", pydantic, "")
+    return [
+        "import functools",
+        f"from typing import {', '.join(typing)}",
+        "",
+        f"from pydantic import {', '.join(pydantic)}",
+    ]
 
 
-def render(module: Module, schema_sha256: str) -> str:
+def _public_names(module: Module, entries: list[MethodEntry]) -> list[str]:
+    """Everything the module offers, in the order `ruff`'s `__all__` rule sorts (constants, classes, rest)."""
+    names = {"JSONRPC_VERSION", "MCP_SCHEMA_VERSION", "SCHEMA_DEFINITIONS", "WireModel", *module.decls}
+    names |= {e.constant for e in entries}
+    names |= {"REQUEST_TYPES", "NOTIFICATION_TYPES", "REQUEST_MODELS", "NOTIFICATION_MODELS"}
+    names |= {f"{constant_case(union)}_METHODS" for union in module.method_sets}
+
+    def key(name: str) -> tuple[int, str]:
+        if name.isupper() or (name.upper() == name and "_" in name):
+            return (0, name)
+        return (1, name) if name[:1].isupper() else (2, name)
+
+    return sorted(names, key=key)
+
+
+def render(module: Module, schema_sha256: str, version: str) -> str:
+    """The module text for `module`, translated from the `version` schema with that sha256."""
     entries: list[MethodEntry] = sorted((*module.requests, *module.notifications), key=lambda e: e.constant)
     constants = {e.method: e.constant for e in entries}
     body: list[str] = [
-        f'MCP_SCHEMA_VERSION: Final = "{SCHEMA_VERSION}"',
+        f'MCP_SCHEMA_VERSION: Final = "{version}"',
         f'JSONRPC_VERSION: Final = "{JSONRPC_VERSION}"',
         "",
         "# Method names (requests and notifications, both directions)",
@@ -233,8 +203,12 @@ def render(module: Module, schema_sha256: str) -> str:
         "SCHEMA_DEFINITIONS: Final[tuple[str, ...]] = (",
         *(f'    "{name}",' for name in module.definitions),
         ")",
+        "",
+        "__all__ = [",
+        *(f'    "{name}",' for name in _public_names(module, entries)),
+        "]",
     ]
     text = "\n".join(body)
     imports = _imports(text)
-    out = [*header(schema_sha256), MODULE_DOC.strip("\n"), "", *imports, "", text, ""]
+    out = [*header(schema_sha256, version), module_doc(version), "", *imports, "", text, ""]
     return "\n".join(out)

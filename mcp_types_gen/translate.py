@@ -9,7 +9,8 @@ The result (`Module`) is plain data; `emit.py` turns it into source text. Rules,
 * `const` and one-value `enum` become a `Literal` with that value as default; `enum` a `Literal`;
 * a list of types becomes a union of strict types (so `True` is never taken for the id `1`);
 * `anyOf` becomes a union, discriminated on `type` or `method` when every member is a model with a
-  distinct required constant there;
+  distinct required constant there; `allOf` of objects becomes one model with their merged properties;
+* `"null"` in a list of types makes the field nullable (a required nullable field is written as null);
 * `format` is ignored (`uri`, `byte` stay `str`); `minimum`/`maximum` become `ge`/`le`;
 * request/notification params models lacking `_meta` get the one of the base `Request`/`Notification`
   params (`_inherit_params_meta`), and `WIDEN` lists the other deliberate departures.
@@ -23,14 +24,19 @@ from typing import Any
 from mcp_types_gen.naming import method_constant, pascal_case, snake_case
 from mcp_types_gen.schema import SchemaError
 
-_REF_PREFIX = "#/definitions/"
 _DISCRIMINATORS = ("method", "type")
 _SCALARS = {"string": "str", "integer": "int", "number": "float", "boolean": "bool"}
-_STRICT_SCALARS = {"string": "StrictStr", "integer": "StrictInt", "number": "float", "boolean": "StrictBool"}
+_STRICT_SCALARS = {
+    "string": "StrictStr",
+    "integer": "StrictInt",
+    "number": "float",
+    "boolean": "StrictBool",
+    "null": "None",
+}
 
 # Deliberate departures from the schema, keyed by (model, wire property): extra union members.
-# ElicitResult.content has no "number" in 2025-06-18 although NumberSchema fields can be elicited;
-# accepting floats keeps such answers from failing validation (2025-11-25 adds number).
+# ElicitResult.content has no "number" (2025-06-18 and 2025-11-25) although NumberSchema fields can be
+# elicited; accepting floats keeps such answers from failing validation.
 WIDEN: dict[tuple[str, str], tuple[str, ...]] = {("ElicitResult", "content"): ("float",)}
 
 
@@ -90,12 +96,6 @@ class Module:
     method_sets: dict[str, list[str]]  # e.g. "ClientRequest" -> its members' methods
 
 
-def _ref_name(ref: str) -> str:
-    if not ref.startswith(_REF_PREFIX):
-        raise SchemaError(f"unsupported $ref {ref!r} (only {_REF_PREFIX}<Name> is handled)")
-    return ref[len(_REF_PREFIX) :]
-
-
 def _literal(values: list[Any]) -> str:
     return "Literal[" + ", ".join(_py_literal(v) for v in values) + "]"
 
@@ -118,9 +118,15 @@ def _union(types: list[Type]) -> Type:
 
 
 class Translator:
-    def __init__(self, definitions: dict[str, Any]) -> None:
+    def __init__(self, definitions: dict[str, Any], ref_prefix: str = "#/definitions/") -> None:
         self.defs = definitions
+        self.ref_prefix = ref_prefix
         self.decls: dict[str, Decl] = {}
+
+    def _ref_name(self, ref: str) -> str:
+        if not ref.startswith(self.ref_prefix):
+            raise SchemaError(f"unsupported $ref {ref!r} (only {self.ref_prefix}<Name> is handled)")
+        return ref[len(self.ref_prefix) :]
 
     # -- entry point -------------------------------------------------------------------------
 
@@ -134,7 +140,7 @@ class Translator:
         for union in ("ClientRequest", "ServerRequest", "ClientNotification", "ServerNotification"):
             members = self.defs.get(union, {}).get("anyOf")
             if isinstance(members, list):
-                found = [self._method_of(_ref_name(m.get("$ref", ""))) for m in members]
+                found = [self._method_of(self._ref_name(m.get("$ref", ""))) for m in members]
                 method_sets[union] = sorted(m for m in found if m is not None)
         return Module(names, self.decls, requests, notifications, method_sets)
 
@@ -150,6 +156,8 @@ class Translator:
     def _definition(self, name: str, schema: Any) -> None:
         if not isinstance(schema, dict):
             raise SchemaError(f"definition {name} is not an object")
+        if "allOf" in schema:
+            schema = self._merge_all_of(schema, name)
         if schema.get("type") == "object" and schema.get("properties"):
             self._model(name, name, schema)
             return
@@ -184,8 +192,38 @@ class Translator:
             elif wire in required:
                 model.fields.append(FieldDecl(py, wire, t.text, True, None, constraints))
             else:
-                model.fields.append(FieldDecl(py, wire, f"{t.text} | None", False, "None", constraints))
+                nullable = t.text == "None" or t.text.endswith(" | None")
+                annotation = t.text if nullable else f"{t.text} | None"
+                model.fields.append(FieldDecl(py, wire, annotation, False, "None", constraints))
         return model
+
+    def _merge_all_of(self, schema: dict[str, Any], owner: str) -> dict[str, Any]:
+        """One object schema with the properties and required names of every `allOf` member.
+
+        MCP uses `allOf` only to extend an object (`GetTaskResult` = `Result` + `Task`); a later
+        member's property replaces an earlier one of the same name (`code` narrowed to a const).
+        """
+        parts: list[dict[str, Any]] = []
+        for member in [*schema["allOf"], {k: v for k, v in schema.items() if k != "allOf"}]:
+            if not isinstance(member, dict):
+                raise SchemaError(f"{owner}: allOf member is not an object")
+            if "$ref" in member:
+                target = self._ref_name(member["$ref"])
+                if not isinstance(self.defs.get(target), dict):
+                    raise SchemaError(f"{owner}: allOf $ref to unknown definition {target}")
+                member = self.defs[target]
+            if "allOf" in member:
+                member = self._merge_all_of(member, owner)
+            if member.get("type", "object") != "object" or "anyOf" in member:
+                raise SchemaError(f"{owner}: allOf is only supported over object schemas")
+            parts.append(member)
+        merged: dict[str, Any] = {"type": "object", "properties": {}, "required": []}
+        for part in parts:
+            merged["properties"].update(part.get("properties", {}))
+            merged["required"] += [r for r in part.get("required", []) if r not in merged["required"]]
+            if "additionalProperties" in part:
+                merged.setdefault("additionalProperties", part["additionalProperties"])
+        return merged
 
     @staticmethod
     def _widen(t: Type, extra: tuple[str, ...]) -> Type:
@@ -208,8 +246,10 @@ class Translator:
 
     def _type(self, schema: dict[str, Any], owner: str, prop: str | None, suffix: str = "") -> Type:
         """The annotation for `schema`, found at property `prop` of `owner` (None: a definition)."""
+        if "allOf" in schema:
+            schema = self._merge_all_of(schema, f"{owner}.{prop}")
         if "$ref" in schema:
-            target = _ref_name(schema["$ref"])
+            target = self._ref_name(schema["$ref"])
             if target not in self.defs:
                 raise SchemaError(f"{owner}: $ref to unknown definition {target}")
             return Type(target, frozenset({target}))
@@ -267,7 +307,7 @@ class Translator:
         for m in members:
             if not isinstance(m, dict) or "$ref" not in m:
                 return None
-            target = self.defs.get(_ref_name(m["$ref"]))
+            target = self.defs.get(self._ref_name(m["$ref"]))
             if not isinstance(target, dict) or not target.get("properties"):
                 return None
             targets.append(target)
@@ -344,5 +384,5 @@ class Translator:
         return requests, notifications
 
 
-def translate(definitions: dict[str, Any]) -> Module:
-    return Translator(definitions).run()
+def translate(definitions: dict[str, Any], ref_prefix: str = "#/definitions/") -> Module:
+    return Translator(definitions, ref_prefix).run()

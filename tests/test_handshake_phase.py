@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 
 from codex_mcp.handshake import ConnectionState, run_handshake
 
@@ -71,3 +73,31 @@ def test_responses_and_cancellations_are_left_for_the_loop() -> None:
     response = b'{"jsonrpc":"2.0","id":0,"result":{}}\n'
     pending, _eof, replies, _ = _run([response])
     assert pending == response and replies == []
+
+
+HANDSHAKE_PROBE = """
+import json, sys
+from codex_mcp import handshake
+from codex_mcp.jsonrpc import Request
+
+for version in ("2025-11-25", "2025-06-18"):
+    state = handshake.ConnectionState(version="1")
+    params = {"protocolVersion": version, "capabilities": {"elicitation": {}}, "clientInfo": {}}
+    for rid, method in enumerate(("initialize", "tools/list", "ping", "resources/list")):
+        answer = handshake.answer_request(state, Request(id=rid, method=method, params=params))
+        assert answer is not None and "result" in answer, answer
+    assert state.supports_elicitation
+print(json.dumps(sorted({name.split(".")[0] for name in sys.modules})))
+"""
+
+
+def test_the_handshake_path_imports_no_heavy_dependency() -> None:
+    """Answering initialize / tools/list / ping at either revision pulls in neither pydantic nor
+    the async stack nor the HTTP client: they would cost the client's start-up measurement."""
+    proc = subprocess.run([sys.executable, "-c", HANDSHAKE_PROBE], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    loaded = set(json.loads(proc.stdout))
+    assert "codex_mcp" in loaded
+    assert loaded.isdisjoint(
+        {"pydantic", "pydantic_core", "anyio", "httpx", "httpcore", "h11", "mcp_types_gen"}
+    )

@@ -1,4 +1,4 @@
-"""The generated MCP wire models (`codex_mcp/mcp_types.py`): round trips, dump rules, tables."""
+"""The generated MCP 2025-06-18 wire models (`_generated/mcp_2025_06_18.py`): round trips, dump rules."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from pydantic import TypeAdapter, ValidationError
 
-from codex_mcp import mcp_types as m
+from codex_mcp._generated import mcp_2025_06_18 as m
 
 
 def _has_null(value: Any, path: str = "$") -> str | None:

@@ -60,13 +60,15 @@ async def test_initialize_and_list_tools(
         async with sdk_session(codex_home, workspace, errlog) as session:
             init = await session.initialize()
             assert init.server_info.name == "codex-mcp-server"
-            assert init.protocol_version in ("2025-06-18", "2025-11-25")
+            assert init.protocol_version == "2025-11-25", "the SDK asks for 2025-11-25; we speak it"
             assert init.capabilities.tools is not None
+            assert init.server_info.icons and init.server_info.icons[0].src.startswith("data:image/png;")
             listed = await session.list_tools()
             tools = {t.name: t for t in listed.tools}
             assert set(tools) == {"codex", "codex-reply"}
             codex = tools["codex"]
             assert codex.title == "Codex"
+            assert codex.icons and codex.icons[0].mime_type == "image/png"
             assert codex.input_schema["required"] == ["prompt"]
             assert "approval-policy" in codex.input_schema["properties"]
             assert codex.output_schema is not None
@@ -135,7 +137,10 @@ async def test_elicitation_callback_approves_a_command(
     assert result.structured_content is not None and result.structured_content["content"] == "made it"
     assert len(asked) == 1
     assert "touch made-by-sdk.txt" in asked[0].message
-    assert "decision" in asked[0].requested_schema["properties"]
+    assert asked[0].mode == "form"
+    decision = asked[0].requested_schema["properties"]["decision"]
+    assert decision["default"] == "denied", "an untouched form must deny"
+    assert {o["const"] for o in decision["oneOf"]} == {"approved", "approved_for_session", "denied", "abort"}
     assert (workspace / "made-by-sdk.txt").exists()
 
 

@@ -14,7 +14,7 @@ from tests.support.server import ServerFactory, initialize
 
 pytestmark = pytest.mark.timeout(40)
 
-SUPPORTED = ("2024-11-05", "2025-03-26", "2025-06-18")
+SUPPORTED = ("2024-11-05", "2025-03-26", "2025-06-18", "2025-11-25")
 
 
 def barrier(client: RawClient) -> int:

@@ -2,8 +2,10 @@
 
 The request keeps the original server's `codex_*` params, so existing Codex-aware clients
 work, and adds a real `requestedSchema` with a `decision` choice, so a generic MCP client
-can render a form.  Every way an answer can fail to arrive (no capability, a JSON-RPC error,
-a timeout, a disconnect) resolves as `denied` with a reason: a turn never hangs on a client.
+can render a form; its shape follows the negotiated protocol revision (2025-11-25 clients get
+`mode: "form"` and a titled choice that defaults to deny).  Every way an answer can fail to
+arrive (no capability, a JSON-RPC error, a timeout, a disconnect) resolves as `denied` with a
+reason: a turn never hangs on a client.
 """
 
 from __future__ import annotations
@@ -15,19 +17,53 @@ from typing import Any
 from codex_mcp.agent.protocol import REVIEW_DECISIONS, ReviewDecision
 from codex_mcp.outgoing import Answered, Disconnected, Failed, Outcome, TimedOut
 
+LEGACY_FORM_VERSION = "2025-06-18"
+"""The revision whose form shape every client understands (2025-11-25 still accepts `enumNames`);
+used when the caller does not say which revision was negotiated."""
+TITLED_FORM_VERSION = "2025-11-25"
+"""From this revision on (revisions are ISO dates, so they order as strings): `mode`, titled choices
+and defaults."""
+
+_DECISION_LABELS: dict[ReviewDecision, str] = {
+    "approved": "Allow once",
+    "approved_for_session": "Allow for this session",
+    "denied": "Deny",
+    "abort": "Deny and stop",
+}
+_DECISION_FIELD: dict[str, Any] = {
+    "type": "string",
+    "title": "Decision",
+    "description": "approved: allow once; approved_for_session: allow this and identical requests in "
+    "this session; denied: refuse and let the agent continue; abort: refuse and stop the turn.",
+}
+SAFE_DECISION: ReviewDecision = "denied"
+"""What a form shows preselected: submitting it untouched must never allow anything."""
+
 DECISION_SCHEMA: dict[str, Any] = {
     "type": "object",
     "properties": {
         "decision": {
-            "type": "string",
-            "title": "Decision",
-            "description": "approved: allow once; approved_for_session: allow this and identical requests in "
-            "this session; denied: refuse and let the agent continue; abort: refuse and stop the turn.",
+            **_DECISION_FIELD,
             "enum": list(REVIEW_DECISIONS),
-            "enumNames": ["Allow once", "Allow for this session", "Deny", "Deny and stop"],
+            "enumNames": [_DECISION_LABELS[d] for d in REVIEW_DECISIONS],
         }
     },
 }
+"""The form for clients before 2025-11-25: an enum with display names, no default (that revision
+has no `default` for enum fields)."""
+
+DECISION_SCHEMA_2025_11_25: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "decision": {
+            **_DECISION_FIELD,
+            "oneOf": [{"const": d, "title": _DECISION_LABELS[d]} for d in REVIEW_DECISIONS],
+            "default": SAFE_DECISION,
+        }
+    },
+}
+"""The 2025-11-25 form: a titled single-select choice (that revision's replacement for
+`enumNames`), defaulting to the safe decision."""
 
 
 @dataclass(frozen=True)
@@ -38,16 +74,22 @@ class Verdict:
 
 
 def _elicitation_params(
-    kind: str, question: str, msg: dict[str, Any], thread_id: str, request_id: Any, event_id: str
+    kind: str,
+    question: str,
+    msg: dict[str, Any],
+    thread_id: str,
+    request_id: Any,
+    event_id: str,
+    protocol_version: str,
 ) -> dict[str, Any]:
-    """The params both approval kinds share, checked against the MCP `ElicitRequestParams`
-    model (the `codex_*` extras ride along as additional properties)."""
-    from codex_mcp.mcp_types import ElicitRequestParams
-
+    """The params both approval kinds share, in the shape of the negotiated protocol revision and
+    checked against that revision's model (the `codex_*` extras ride along as additional
+    properties)."""
     reason = msg.get("reason")
+    modern = protocol_version >= TITLED_FORM_VERSION
     params: dict[str, Any] = {
         "message": f"{reason}\n{question}" if reason else question,
-        "requestedSchema": DECISION_SCHEMA,
+        "requestedSchema": DECISION_SCHEMA_2025_11_25 if modern else DECISION_SCHEMA,
         "threadId": thread_id,
         "codex_elicitation": kind,
         "codex_mcp_tool_call_id": str(request_id),
@@ -64,11 +106,21 @@ def _elicitation_params(
         params["codex_reason"] = reason
     if msg.get("grant_root"):
         params["codex_grant_root"] = msg["grant_root"]
+    if modern:
+        from codex_mcp._generated.mcp_2025_11_25 import ElicitRequestFormParams
+
+        return ElicitRequestFormParams.model_validate(params).to_wire()  # writes "mode": "form"
+    from codex_mcp._generated.mcp_2025_06_18 import ElicitRequestParams
+
     return ElicitRequestParams.model_validate(params).to_wire()
 
 
 def exec_elicitation_params(
-    msg: dict[str, Any], thread_id: str, request_id: Any, event_id: str
+    msg: dict[str, Any],
+    thread_id: str,
+    request_id: Any,
+    event_id: str,
+    protocol_version: str = LEGACY_FORM_VERSION,
 ) -> dict[str, Any]:
     command = [str(a) for a in msg.get("command") or []]
     try:
@@ -76,14 +128,22 @@ def exec_elicitation_params(
     except (TypeError, ValueError):
         shown = " ".join(command)
     question = f"Allow Codex to run `{shown}` in `{msg.get('cwd')}`?"
-    return _elicitation_params("exec-approval", question, msg, thread_id, request_id, event_id)
+    return _elicitation_params(
+        "exec-approval", question, msg, thread_id, request_id, event_id, protocol_version
+    )
 
 
 def patch_elicitation_params(
-    msg: dict[str, Any], thread_id: str, request_id: Any, event_id: str
+    msg: dict[str, Any],
+    thread_id: str,
+    request_id: Any,
+    event_id: str,
+    protocol_version: str = LEGACY_FORM_VERSION,
 ) -> dict[str, Any]:
     question = "Allow Codex to apply proposed code changes?"
-    return _elicitation_params("patch-approval", question, msg, thread_id, request_id, event_id)
+    return _elicitation_params(
+        "patch-approval", question, msg, thread_id, request_id, event_id, protocol_version
+    )
 
 
 def _decision(value: Any) -> ReviewDecision | None:

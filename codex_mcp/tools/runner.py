@@ -247,7 +247,7 @@ class ToolRunner:
             build = (
                 approvals.exec_elicitation_params if kind == "exec" else approvals.patch_elicitation_params
             )
-            params = build(msg, thread.thread_id, request_id, event.id)
+            params = build(msg, thread.thread_id, request_id, event.id, self.server.state.protocol_version)
             outcome = await self.outgoing.request(
                 "elicitation/create", params, wait_seconds=config.server.elicitation_timeout_sec
             )

@@ -1,4 +1,4 @@
-"""Generate `codex_mcp/tools/schemas.py` (the `tools/list` catalogue) from the argument models.
+"""Generate `codex_mcp/_generated/tool_catalogue.py` (the `tools/list` catalogue) from the argument models.
 
 Why a generated file instead of calling pydantic at run time: importing pydantic costs more
 than the whole rest of the start path, and `tools/list` is on that path.  The published
@@ -21,7 +21,7 @@ from pydantic import BaseModel
 
 from codex_mcp.tools import args
 
-TARGET = Path(__file__).with_name("schemas.py")
+TARGET = Path(__file__).resolve().parent.parent / "_generated" / "tool_catalogue.py"
 _KEPT_KEYS = ("type", "description", "enum", "properties", "required", "additionalProperties", "items")
 
 
@@ -104,7 +104,9 @@ def render() -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m codex_mcp.tools.schema_gen", description=__doc__)
-    parser.add_argument("--check", action="store_true", help="fail with a diff when schemas.py is stale")
+    parser.add_argument(
+        "--check", action="store_true", help="fail with a diff when tool_catalogue.py is stale"
+    )
     ns = parser.parse_args(argv)
     fresh = render()
     if ns.check:

@@ -126,13 +126,18 @@ def parse_sse(lines: list[str]) -> dict[str, Any] | None:
 class RawHttp:
     """One MCP session spoken by hand over httpx."""
 
-    def __init__(self, client: httpx.AsyncClient, url: str) -> None:
+    def __init__(self, client: httpx.AsyncClient, url: str, protocol: str = PROTOCOL) -> None:
         self.client = client
         self.url = url
+        self.protocol = protocol
         self.session_id: str | None = None
 
     def headers(self, extra: dict[str, str] | None = None) -> dict[str, str]:
-        out = {"content-type": "application/json", "accept": ACCEPT_BOTH, "mcp-protocol-version": PROTOCOL}
+        out = {
+            "content-type": "application/json",
+            "accept": ACCEPT_BOTH,
+            "mcp-protocol-version": self.protocol,
+        }
         if self.session_id is not None:
             out["mcp-session-id"] = self.session_id
         out.update(extra or {})
@@ -144,7 +149,7 @@ class RawHttp:
             "id": 0,
             "method": "initialize",
             "params": {
-                "protocolVersion": PROTOCOL,
+                "protocolVersion": self.protocol,
                 "capabilities": {"elicitation": {}} if capabilities is None else capabilities,
                 "clientInfo": {"name": "codex-mcp-http-tests", "version": "0"},
             },
