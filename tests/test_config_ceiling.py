@@ -304,6 +304,31 @@ def test_sensitive_roots(tmp_path: Path, env: dict[str, str], project: Path) -> 
     assert sensitive_root_reason("/tmp", {"HOME": "/home/someone"}) is None
 
 
+@pytest.mark.skipif(
+    not hasattr(os, "geteuid") or os.geteuid() != 0, reason="only a root server writes other homes"
+)
+def test_as_root_every_persons_home_is_protected(
+    tmp_path: Path, env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from codex_mcp.agent.config import ceiling
+
+    people = tmp_path / "people"
+    (people / "alice" / ".ssh").mkdir(parents=True)
+    (people / "alice" / "code").mkdir()
+    passwd = tmp_path / "passwd"
+    passwd.write_text(
+        f"alice:x:1005:1005::{people / 'alice'}:/bin/sh\n"
+        f"daemon:x:2:2::{people / 'daemon'}:/bin/sh\nbroken line\n"
+        "nobody:x:65534:65534::/nonexistent:/bin/false\n"
+    )
+    monkeypatch.setattr(ceiling, "PASSWD", str(passwd))
+    assert sensitive_root_reason(people, env) is not None
+    assert sensitive_root_reason(people / "alice", env) is not None
+    assert sensitive_root_reason(people / "alice" / ".ssh", env) is not None
+    assert sensitive_root_reason(people / "alice" / "code", env) is None
+    assert sensitive_root_reason(people / "daemon", env) is None  # not a person's account
+
+
 @pytest.mark.parametrize("cwd", ["/", "~", "..", "~/.ssh", "/etc", "link"])
 def test_a_call_cwd_may_not_expose_too_much(
     tmp_path: Path, project: Path, env: dict[str, str], cwd: str

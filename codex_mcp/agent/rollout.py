@@ -78,7 +78,7 @@ class RolloutRecorder:
     @classmethod
     def create(cls, path: Path) -> RolloutRecorder:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
         return cls(path, os.fdopen(fd, "a", encoding="utf-8"))
 
     @classmethod

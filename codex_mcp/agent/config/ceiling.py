@@ -241,7 +241,9 @@ def check_sandbox(mode: str, ceiling: CallCeiling, *, source: str, key: str) -> 
 
 
 def _homes(env: Mapping[str, str]) -> list[str]:
-    """The home directories to protect: `$HOME` and the account's home from the passwd file."""
+    """The home directories to protect: `$HOME` and the account's home from the passwd file,
+    and, for a server running as root (which every home is writable to), the homes of the
+    local accounts of people (uid 0 or >= 1000)."""
     homes: list[str] = []
     candidates = [env.get("HOME") or ""]
     try:
@@ -250,12 +252,45 @@ def _homes(env: Mapping[str, str]) -> list[str]:
         candidates.append(pwd.getpwuid(os.geteuid()).pw_dir)
     except (ImportError, KeyError, OSError):
         pass
+    if hasattr(os, "geteuid") and os.geteuid() == 0:
+        candidates.extend(_local_homes())
     for raw in candidates:
         if raw and os.path.isabs(raw):
             real = os.path.realpath(raw)
             if real != "/" and real not in homes:
                 homes.append(real)
     return homes
+
+
+PASSWD = "/etc/passwd"
+_PASSWD_LIMIT = 4 * 1024 * 1024
+_passwd_cache: dict[str, tuple[tuple[int, int], tuple[str, ...]]] = {}
+
+
+def _local_homes() -> tuple[str, ...]:
+    """Home directories of people's accounts in the local passwd file (read bounded, cached
+    by mtime; directory services are not enumerated: that could be slow or unbounded)."""
+    from codex_mcp.agent.bounded_read import read_regular_file
+
+    try:
+        st = os.stat(PASSWD)
+        key = (st.st_mtime_ns, st.st_size)
+        hit = _passwd_cache.get(PASSWD)
+        if hit is not None and hit[0] == key:
+            return hit[1]
+        data = read_regular_file(PASSWD, limit=_PASSWD_LIMIT, truncate=True)
+    except OSError:
+        return ()
+    homes: list[str] = []
+    for line in data.decode("utf-8", errors="replace").splitlines():
+        fields = line.split(":")
+        if len(fields) < 7 or not fields[2].isdigit():
+            continue
+        uid, home = int(fields[2]), fields[5]
+        if (uid == 0 or 1000 <= uid < 65534) and os.path.isabs(home) and home != "/":
+            homes.append(home)
+    _passwd_cache[PASSWD] = (key, tuple(homes))
+    return tuple(homes)
 
 
 def _within(path: str, root: str) -> bool:
