@@ -190,6 +190,155 @@ def test_bad_profiles_raise(bad: object) -> None:
         parse_permission_profile(bad, cwd="/w")
 
 
+# ---- restricted read access: enforced as readable_roots or refused, never widened ---------------
+
+
+def test_profile_restricted_read_names_its_paths_and_write_roots() -> None:
+    entries = [path_entry("/data/ref", "read"), path_entry("/w", "write"), special("slash_tmp", "write")]
+    pol = parse_permission_profile(managed(entries), cwd="/w", env={"TMPDIR": "/ignored"})
+    assert pol.mode == "workspace-write"
+    assert pol.readable_roots == ("/data/ref", "/w", "/tmp")
+
+
+def test_profile_restricted_read_only() -> None:
+    pol = parse_permission_profile(
+        managed([path_entry("/data", "read"), special("minimal", "read")]), cwd="/w"
+    )
+    assert pol.mode == "read-only" and pol.readable_roots is not None
+    assert (
+        pol.readable_roots[0] == "/data" and "/usr" in pol.readable_roots and "/w" not in pol.readable_roots
+    )
+    nothing = parse_permission_profile(managed([]))
+    assert nothing.mode == "read-only" and nothing.readable_roots == ()
+
+
+def test_profile_restricted_read_special_paths() -> None:
+    entries = [
+        special("current_working_directory", "read"),
+        special("tmpdir", "read"),
+        special("slash_tmp", "read"),
+    ]
+    pol = parse_permission_profile(managed(entries), cwd="/w", env={"TMPDIR": "/t"})
+    assert pol.readable_roots == ("/w", "/t", "/tmp")
+    no_tmpdir = parse_permission_profile(managed([special("tmpdir", "read")]), cwd="/w", env={})
+    assert no_tmpdir.readable_roots == ()
+    with pytest.raises(SandboxPolicyError, match="cwd"):
+        parse_permission_profile(managed([special("current_working_directory", "read")]))
+
+
+def test_profile_read_only_carve_outs_only_where_enforced() -> None:
+    ok = [
+        path_entry("/w", "write"),
+        path_entry("/w/.git", "read"),
+        special("project_roots", "read", subpath=".codex"),
+    ]
+    assert parse_permission_profile(managed([ROOT_READ, *ok]), cwd="/w").readable_roots is None
+    # A workspace under /tmp: `.git` is directly under the workspace root, not under /tmp.
+    nested = [
+        path_entry("/tmp/p/w", "write"),
+        special("slash_tmp", "write"),
+        path_entry("/tmp/p/w/.git", "read"),
+    ]
+    assert parse_permission_profile(managed([ROOT_READ, *nested]), cwd="/tmp/p/w").mode == "workspace-write"
+    for carve in ("/w/secrets", "/w/sub/.git", "/tmp/keep"):
+        entries = [
+            ROOT_READ,
+            path_entry("/w", "write"),
+            special("slash_tmp", "write"),
+            path_entry(carve, "read"),
+        ]
+        with pytest.raises(SandboxPolicyError, match="read-only inside the writable root"):
+            parse_permission_profile(managed(entries), cwd="/w")
+    with pytest.raises(SandboxPolicyError):
+        parse_permission_profile(managed([special("root", "write"), path_entry("/usr", "read")]), cwd="/w")
+
+
+def test_profile_unknown_read_kind_is_refused_not_ignored() -> None:
+    with pytest.raises(SandboxPolicyError):
+        parse_permission_profile(managed([ROOT_READ, special("somewhere_new", "read")]), cwd="/w")
+    with pytest.raises(SandboxPolicyError):
+        parse_permission_profile(
+            managed([ROOT_READ, {"path": {"type": "glob_pattern", "pattern": "/x/**"}, "access": "read"}])
+        )
+
+
+@pytest.mark.parametrize(
+    ("policy", "readable"),
+    [
+        ({"type": "read-only", "access": {"type": "full-access"}}, None),
+        ({"type": "readOnly", "access": {"type": "fullAccess"}}, None),
+        (
+            {"type": "read-only", "access": {"type": "restricted", "readable_roots": ["/a", "file:///b"]}},
+            ("/a", "/b"),
+        ),
+        (
+            {
+                "type": "readOnly",
+                "access": {"type": "restricted", "includePlatformDefaults": True, "readableRoots": []},
+            },
+            ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc"),
+        ),
+        (
+            {
+                "type": "workspace-write",
+                "writable_roots": ["/out"],
+                "read_only_access": {"type": "restricted", "readable_roots": ["/ref"]},
+            },
+            ("/ref", "/out"),
+        ),
+        (
+            {
+                "type": "workspaceWrite",
+                "writableRoots": ["/out"],
+                "readOnlyAccess": {"type": "restricted", "readableRoots": ["/ref"]},
+            },
+            ("/ref", "/out"),
+        ),
+    ],
+)
+def test_policy_json_read_access(policy: dict[str, object], readable: tuple[str, ...] | None) -> None:
+    assert parse_sandbox_policy_json(policy).readable_roots == readable
+
+
+@pytest.mark.parametrize(
+    "access",
+    [
+        {"type": "partial"},
+        "restricted",
+        {"type": "restricted", "readable_roots": "/a"},
+        {"type": "restricted", "readable_roots": [1]},
+        {"type": "restricted", "readable_roots": ["relative"]},
+        {"type": "restricted", "readable_roots": ["http://x/a"]},
+        {"type": "restricted", "include_platform_defaults": "yes"},
+    ],
+)
+def test_policy_json_read_access_that_cannot_be_read_is_refused(access: object) -> None:
+    with pytest.raises(SandboxPolicyError):
+        parse_sandbox_policy_json({"type": "read-only", "access": access})
+    with pytest.raises(SandboxPolicyError):
+        parse_sandbox_policy_json({"type": "workspace-write", "read_only_access": access})
+
+
+def test_policy_json_two_read_access_fields_are_ambiguous() -> None:
+    full = {"type": "full-access"}
+    with pytest.raises(SandboxPolicyError, match="more than one"):
+        parse_sandbox_policy_json({"type": "read-only", "access": full, "readOnlyAccess": full})
+
+
+def test_with_writes_readable() -> None:
+    from codex_mcp.sandbox.policy import with_writes_readable
+
+    pol = SandboxPolicy("workspace-write", writable_roots=("/out",), readable_roots=("/ref",))
+    assert with_writes_readable(pol, "/w", {"TMPDIR": "/t"}).readable_roots == (
+        "/ref",
+        "/w",
+        "/out",
+        "/tmp",
+        "/t",
+    )
+    assert with_writes_readable(SandboxPolicy("workspace-write"), "/w").readable_roots is None
+
+
 # ---- helpers -------------------------------------------------------------------------------------
 
 

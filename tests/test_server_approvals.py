@@ -369,6 +369,9 @@ def test_patch_approved_for_session_is_remembered(
 def test_resumed_thread_keeps_its_approval_policy(
     scripted_model: ScriptedModel, spawn_server: ServerFactory, workspace: Path, codex_home: Path
 ) -> None:
+    # A resumed thread's sandbox is the person's current one (its rollout may only narrow
+    # it), so the person's config allows the full access this thread was started with.
+    write_config(codex_home, scripted_model, extra='sandbox_mode = "danger-full-access"')
     scripted_model.text("hello")
     first = spawn_server()
     _, result = run_codex(first, "start")

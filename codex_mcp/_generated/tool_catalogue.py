@@ -39,13 +39,21 @@ TOOLS: list[dict[str, Any]] = [{'name': 'codex',
                                                            '$CODEX_HOME/config.toml for this '
                                                            'session, as dotted keys with JSON '
                                                            'values, e.g. '
-                                                           '{"model_reasoning_effort": "high"}.',
+                                                           '{"model_reasoning_effort": "high"}. '
+                                                           'Settings of the model and its '
+                                                           'instructions are accepted; others '
+                                                           '(programs, providers, sandbox roots) '
+                                                           "only where the server's configuration "
+                                                           'allows them.',
                                             'additionalProperties': True},
                                  'cwd': {'type': 'string',
                                          'description': 'Working directory of the session. A '
                                                         'relative path is resolved against the '
                                                         "server's working directory; the directory "
-                                                        'must exist.'},
+                                                        'must exist. Under workspace-write it '
+                                                        'becomes writable, so the filesystem root, '
+                                                        'the home directory itself and system '
+                                                        'directories are refused.'},
                                  'developer-instructions': {'type': 'string',
                                                             'description': 'Additional '
                                                                            'instructions, given to '
@@ -66,7 +74,9 @@ TOOLS: list[dict[str, Any]] = [{'name': 'codex',
                                              'description': 'What commands may touch: `read-only`, '
                                                             '`workspace-write` (the working '
                                                             'directory and temp dirs, no network) '
-                                                            'or `danger-full-access` (no sandbox).',
+                                                            'or `danger-full-access` (no sandbox; '
+                                                            "only if the server's configuration "
+                                                            'lets calls choose it).',
                                              'enum': ['read-only',
                                                       'workspace-write',
                                                       'danger-full-access']}},

@@ -89,6 +89,41 @@ def read_regular_file(
         os.close(fd)
 
 
+def open_regular_file(
+    path: str | os.PathLike[str],
+    *,
+    follow_symlinks: bool = True,
+    allow_pseudo: bool = False,
+) -> tuple[int, os.stat_result]:
+    """An open read-only descriptor on the regular file at `path`, and its `fstat`.
+
+    For readers that stream a large file (rollouts, line by line) rather than take it whole:
+    the same checks as `read_regular_file` (no pseudo-files, no FIFO blocking the open, the
+    type checked on the opened descriptor), and the caller bounds what it reads and closes
+    the descriptor.
+    """
+    name = os.fspath(path)
+    if not allow_pseudo and is_pseudo_path(name):
+        raise UnreadableFileError(errno.EPERM, f"{name} is a system pseudo-file; it is not read")
+    flags = os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC | getattr(os, "O_NOCTTY", 0)
+    if not follow_symlinks:
+        flags |= os.O_NOFOLLOW
+    try:
+        fd = os.open(name, flags)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP and not follow_symlinks:
+            raise UnreadableFileError(errno.ELOOP, f"{name} is a symbolic link; it is not followed") from exc
+        raise
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise UnreadableFileError(errno.EINVAL, f"{name} is not a regular file ({_kind(st.st_mode)})")
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd, st
+
+
 async def aread_regular_file(
     path: str | os.PathLike[str],
     *,
@@ -119,4 +154,10 @@ def _kind(mode: int) -> str:
     return "not a regular file"
 
 
-__all__ = ["UnreadableFileError", "aread_regular_file", "is_pseudo_path", "read_regular_file"]
+__all__ = [
+    "UnreadableFileError",
+    "aread_regular_file",
+    "is_pseudo_path",
+    "open_regular_file",
+    "read_regular_file",
+]

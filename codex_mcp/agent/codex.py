@@ -27,7 +27,6 @@ from anyio.abc import TaskGroup
 from codex_mcp._version import __version__
 from codex_mcp.agent.protocol import Event
 from codex_mcp.agent.rollout import (
-    RolloutError,
     RolloutRecorder,
     find_rollout,
     load_rollout,
@@ -207,30 +206,36 @@ class Codex:
         """The live thread, or one rebuilt from its rollout file; `ThreadNotFound` otherwise.
 
         `make_config` receives the rollout's last turn context (cwd, model, policies) and
-        returns the thread's config: current config.toml with those values on top.
+        returns the thread's config; the rollout is only a record, so it is up to
+        `make_config` how much of it to honour (the MCP tools let it only narrow the person's
+        current configuration).  Raises `RolloutError` for a file that cannot be read within
+        its limits.
         """
         async with self._resume_lock:
             live = self.get_thread(thread_id)
             if live is not None:
                 return live
-            path = find_rollout(codex_home, thread_id)
+            # Walking the sessions tree and reading a large file must not stall other sessions.
+            path = await anyio.to_thread.run_sync(find_rollout, codex_home, thread_id)
             if path is None:
                 raise ThreadNotFound(thread_id)
-            try:
-                resumed = load_rollout(path, thread_id)
-            except RolloutError as exc:
-                raise ThreadNotFound(f"{thread_id}: {exc}") from exc
+            resumed = await anyio.to_thread.run_sync(load_rollout, path, thread_id)
             context = dict(resumed.turn_context)
             context.setdefault("cwd", resumed.meta.get("cwd"))
             config = make_config(context)
             instructions = resumed.meta.get("instructions")
-            return self._new_thread(
+            recorder = await anyio.to_thread.run_sync(RolloutRecorder.reopen, path)
+            thread = self._new_thread(
                 thread_id,
                 config,
-                RolloutRecorder.reopen(path),
+                recorder,
                 history=resumed.history,
                 instructions_text=instructions if isinstance(instructions, str) and instructions else None,
             )
+            # What the record says about permissions is not what is enforced now: tell the
+            # model the policies it really runs under before its next turn.
+            thread.append_history(resumed_context_items(config))
+            return thread
 
 
 @functools.cache
@@ -262,6 +267,16 @@ def session_configured(thread: Thread) -> dict[str, Any]:
     if c.model_reasoning_effort:
         msg["reasoning_effort"] = c.model_reasoning_effort
     return msg
+
+
+def resumed_context_items(config: Config) -> list[dict[str, Any]]:
+    """The permissions and environment of a thread rebuilt from its rollout, as enforced now."""
+    from codex_mcp.agent.instructions import environment_context, permissions_text, text_message
+
+    return [
+        text_message("developer", permissions_text(config)),
+        text_message("user", environment_context(config)),
+    ]
 
 
 def _now_iso() -> str:

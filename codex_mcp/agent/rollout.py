@@ -4,14 +4,22 @@ One JSON object per line, `{"timestamp", "type", "payload"}`, in Codex's layout 
 `$CODEX_HOME/sessions/YYYY/MM/DD/rollout-<local time>-<thread id>.jsonl`, so Codex tools
 can read our files and we can resume theirs.  Every line is written and flushed on its own:
 a crash loses at most the line being written, and the reader skips a torn last line.
+
+A rollout is a record, not authority: whoever resumes a thread decides its policies (see
+`config.call.resume_config`).  Reading one is bounded all the same, since a file is only as
+trustworthy as every process that could write it: regular files only (no symlink as the
+file, no FIFO), at most `MAX_ROLLOUT_BYTES` in all and `MAX_ROLLOUT_LINE_BYTES` per line,
+and a line that is not a JSON object, or nests absurdly deep, is skipped with a warning.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import logging
 import os
+import stat
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -19,6 +27,14 @@ from pathlib import Path
 from typing import IO, Any
 
 log = logging.getLogger(__name__)
+
+MAX_ROLLOUT_BYTES = 256 * 1024 * 1024
+"""The largest rollout file a thread is resumed from (its whole history is held in memory)."""
+MAX_ROLLOUT_LINE_BYTES = 64 * 1024 * 1024
+"""The longest line: room for a tool output carrying images, far below the file limit."""
+MAX_NESTING = 128
+"""Deeper lines are skipped: no real item nests that far, and replaying one must not overflow."""
+_READ_CHUNK = 1 << 20
 
 PERSISTED_EVENTS = frozenset(
     {
@@ -62,18 +78,17 @@ class RolloutRecorder:
     @classmethod
     def create(cls, path: Path) -> RolloutRecorder:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
         return cls(path, os.fdopen(fd, "a", encoding="utf-8"))
 
     @classmethod
     def reopen(cls, path: Path) -> RolloutRecorder:
         """Continue an existing file; a torn last line is terminated so new lines stay parseable."""
-        with open(path, "rb") as fh:
-            fh.seek(0, os.SEEK_END)
-            torn = False
-            if fh.tell() > 0:
-                fh.seek(-1, os.SEEK_END)
-                torn = fh.read(1) != b"\n"
+        fd, st = _open_rollout(path)
+        try:
+            torn = st.st_size > 0 and os.pread(fd, 1, st.st_size - 1) != b"\n"
+        finally:
+            os.close(fd)
         recorder = cls(path)
         if torn:
             recorder._write("\n")
@@ -82,7 +97,7 @@ class RolloutRecorder:
     def _write(self, text: str) -> None:
         try:
             if self._file is None:
-                self._file = open(self.path, "a", encoding="utf-8")  # noqa: SIM115 - owned here
+                self._file = _open_for_append(self.path)
             self._file.write(text)
             self._file.flush()
         except (OSError, ValueError) as exc:  # disk full, closed file: keep the thread alive
@@ -110,6 +125,21 @@ class RolloutRecorder:
             self._file = None
 
 
+def _open_for_append(path: Path) -> IO[str]:
+    """Append to an existing rollout: never through a symlink, never to a FIFO or device
+    (whatever replaced the file since it was created, our lines go nowhere else)."""
+    flags = os.O_WRONLY | os.O_APPEND | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
+    fd = os.open(path, flags)
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OSError(errno.EINVAL, f"{path} is not a regular file")
+        os.set_blocking(fd, True)
+        return os.fdopen(fd, "a", encoding="utf-8")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
 # --- reading ----------------------------------------------------------------------------
 
 
@@ -128,17 +158,28 @@ class RolloutError(Exception):
 
 
 def find_rollout(codex_home: Path, thread_id: str) -> Path | None:
-    """The newest rollout file of a thread, searching day folders newest first."""
+    """The newest rollout file of a thread, searching day folders newest first.
+
+    Symlinked folders and files are not followed: the sessions tree is ours, and a link in
+    it could only point a resume at a file someone else chose."""
     sessions = codex_home / "sessions"
-    if not sessions.is_dir():
+    if not sessions.is_dir() or sessions.is_symlink():
         return None
     suffix = f"-{thread_id}.jsonl"
     for year in _sorted_dirs(sessions):
         for month in _sorted_dirs(year):
             for day in _sorted_dirs(month):
-                matches = sorted(
-                    p for p in day.iterdir() if p.name.startswith("rollout-") and p.name.endswith(suffix)
-                )
+                try:
+                    with os.scandir(day) as entries:
+                        matches = sorted(
+                            Path(e.path)
+                            for e in entries
+                            if e.name.startswith("rollout-")
+                            and e.name.endswith(suffix)
+                            and e.is_file(follow_symlinks=False)
+                        )
+                except OSError:
+                    continue
                 if matches:
                     return matches[-1]
     return None
@@ -146,44 +187,132 @@ def find_rollout(codex_home: Path, thread_id: str) -> Path | None:
 
 def _sorted_dirs(parent: Path) -> list[Path]:
     try:
-        return sorted((p for p in parent.iterdir() if p.is_dir()), reverse=True)
+        with os.scandir(parent) as entries:
+            return sorted((Path(e.path) for e in entries if e.is_dir(follow_symlinks=False)), reverse=True)
     except OSError:
         return []
 
 
-def _lines(path: Path) -> Iterator[dict[str, Any]]:
-    with open(path, encoding="utf-8", errors="replace") as fh:
-        for number, raw in enumerate(fh, 1):
-            raw = raw.strip()
-            if not raw:
-                continue
+def _open_rollout(path: Path) -> tuple[int, os.stat_result]:
+    from codex_mcp.agent.bounded_read import UnreadableFileError, open_regular_file
+
+    try:
+        return open_regular_file(path, follow_symlinks=False)
+    except UnreadableFileError as exc:
+        raise RolloutError(f"the rollout file {path} cannot be read: {exc.strerror or exc}") from exc
+    except OSError as exc:
+        raise RolloutError(f"cannot read the rollout file {path}: {exc.strerror or exc}") from exc
+
+
+def _raw_lines(path: Path) -> Iterator[tuple[int, bytes]]:
+    """(line number, bytes) of each line, each at most `MAX_ROLLOUT_LINE_BYTES`, the file at
+    most `MAX_ROLLOUT_BYTES`; reads in chunks, so time is linear and memory is one line."""
+    fd, st = _open_rollout(path)
+    try:
+        if st.st_size > MAX_ROLLOUT_BYTES:
+            raise RolloutError(
+                f"the rollout file {path} is {st.st_size} bytes, over the limit of {MAX_ROLLOUT_BYTES} bytes"
+            )
+        os.set_blocking(fd, True)
+        number = 0
+        total = 0
+        pending: list[bytes] = []
+        pending_len = 0
+        while True:
             try:
-                obj = json.loads(raw)
-            except ValueError:
-                log.warning("skipping unreadable line %d of %s", number, path)
-                continue
-            if isinstance(obj, dict):
-                yield obj
+                chunk = os.read(fd, _READ_CHUNK)
+            except OSError as exc:
+                raise RolloutError(f"cannot read the rollout file {path}: {exc.strerror or exc}") from exc
+            if not chunk:
+                break
+            total += len(chunk)
+            if total > MAX_ROLLOUT_BYTES:
+                raise RolloutError(
+                    f"the rollout file {path} grew over the limit of {MAX_ROLLOUT_BYTES} bytes"
+                )
+            start = 0
+            while True:
+                end = chunk.find(b"\n", start)
+                if end < 0:
+                    break
+                piece = chunk[start:end]
+                if pending_len + len(piece) > MAX_ROLLOUT_LINE_BYTES:
+                    raise _line_too_long(path, number + 1)
+                number += 1
+                yield number, b"".join((*pending, piece)) if pending else piece
+                pending, pending_len = [], 0
+                start = end + 1
+            rest = chunk[start:]
+            if rest:
+                if pending_len + len(rest) > MAX_ROLLOUT_LINE_BYTES:
+                    raise _line_too_long(path, number + 1)
+                pending.append(rest)
+                pending_len += len(rest)
+        if pending:
+            yield number + 1, b"".join(pending)
+    finally:
+        os.close(fd)
+
+
+def _line_too_long(path: Path, number: int) -> RolloutError:
+    return RolloutError(
+        f"line {number} of the rollout file {path} is longer than the limit of "
+        f"{MAX_ROLLOUT_LINE_BYTES} bytes; the thread cannot be resumed from it"
+    )
+
+
+def _lines(path: Path) -> Iterator[dict[str, Any]]:
+    for number, raw in _raw_lines(path):
+        text = raw.decode("utf-8", errors="replace").strip()
+        if not text:
+            continue
+        try:
+            obj = json.loads(text)
+        except (ValueError, RecursionError):
+            log.warning("skipping unreadable line %d of %s", number, path)
+            continue
+        if not _shallow(obj, MAX_NESTING):
+            log.warning("skipping line %d of %s: nested deeper than %d levels", number, path, MAX_NESTING)
+            continue
+        if isinstance(obj, dict):
+            yield obj
+
+
+def _shallow(obj: Any, limit: int) -> bool:
+    """Whether `obj` nests at most `limit` containers deep (checked without recursion, so a
+    line that `json` could parse cannot make later encoding or walking of it overflow)."""
+    stack: list[tuple[Any, int]] = [(obj, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if isinstance(node, dict):
+            children: Any = node.values()
+        elif isinstance(node, list):
+            children = node
+        else:
+            continue
+        if depth > limit:
+            return False
+        stack.extend((child, depth + 1) for child in children if isinstance(child, dict | list))
+    return True
 
 
 def load_rollout(path: Path, thread_id: str) -> ResumedThread:
-    """Rebuild the history a thread had: items in order, with compactions applied."""
+    """Rebuild the history a thread had: items in order, with compactions applied.
+
+    Raises `RolloutError` when the file cannot be read within the limits."""
     resumed = ResumedThread(thread_id=thread_id, path=path)
-    try:
-        for line in _lines(path):
-            kind, payload = line.get("type"), line.get("payload")
-            if kind == "session_meta" and isinstance(payload, dict):
-                resumed.meta = payload
-            elif kind == "response_item" and isinstance(payload, dict):
-                resumed.history.append(payload)
-            elif kind == "turn_context" and isinstance(payload, dict):
-                resumed.turn_context = payload
-            elif kind == "compacted" and isinstance(payload, dict):
-                replacement = payload.get("replacement_history")
-                if isinstance(replacement, list):
-                    resumed.history = [i for i in replacement if isinstance(i, dict)]
-            elif kind == "event_msg" and isinstance(payload, dict):
-                resumed.events.append(payload)
-    except OSError as exc:
-        raise RolloutError(f"cannot read the rollout file {path}: {exc}") from exc
+    for line in _lines(path):
+        kind, payload = line.get("type"), line.get("payload")
+        if kind == "session_meta" and isinstance(payload, dict):
+            resumed.meta = payload
+        elif kind == "response_item" and isinstance(payload, dict):
+            resumed.history.append(payload)
+        elif kind == "turn_context" and isinstance(payload, dict):
+            resumed.turn_context = payload
+        elif kind == "compacted" and isinstance(payload, dict):
+            replacement = payload.get("replacement_history")
+            if isinstance(replacement, list):
+                resumed.history = [i for i in replacement if isinstance(i, dict)]
+        elif kind == "event_msg" and isinstance(payload, dict):
+            resumed.events.append(payload)
     return resumed

@@ -105,8 +105,10 @@ def _get_bool(obj: dict[str, object], *names: str, default: bool = False) -> boo
 def parse_sandbox_policy_json(obj: object) -> SandboxPolicy:
     """Parse Codex's SandboxPolicy JSON (`{"type": "read-only" | "workspace-write" | ...}`).
 
-    Accepts the snake_case field names of the protocol and, leniently, their camelCase
-    spellings.  Unknown fields are ignored; unknown types and ill-typed fields raise.
+    Accepts the snake_case field names and type names of the protocol and, leniently, the
+    camelCase spellings of the app-server protocol.  A restricted read access
+    (`access` / `read_only_access`) becomes `readable_roots`, never "read everything".
+    Other unknown fields are ignored; unknown types and ill-typed fields raise.
     `external-sandbox` is rejected: this server cannot tell whether an outer sandbox exists.
     """
     if isinstance(obj, str):
@@ -115,15 +117,19 @@ def parse_sandbox_policy_json(obj: object) -> SandboxPolicy:
     if not isinstance(obj, dict):
         raise SandboxPolicyError(f"sandbox policy must be a JSON object, got {type(obj).__name__}")
     kind = obj.get("type", obj.get("mode"))
-    if kind in ("read-only", "danger-full-access"):
-        return SandboxPolicy(mode=kind)
-    if kind != "workspace-write":
-        if kind == "external-sandbox":
-            raise SandboxPolicyError(
-                "sandbox policy type 'external-sandbox' is not supported by this server; "
-                "send 'workspace-write', 'read-only' or 'danger-full-access'"
-            )
+    kind = _POLICY_TYPE_ALIASES.get(kind, kind) if isinstance(kind, str) else kind
+    if kind == "external-sandbox":
+        raise SandboxPolicyError(
+            "sandbox policy type 'external-sandbox' is not supported by this server; "
+            "send 'workspace-write', 'read-only' or 'danger-full-access'"
+        )
+    if kind not in SANDBOX_MODES:
         raise SandboxPolicyError(f"unknown sandbox policy type {kind!r}")
+    if kind == "danger-full-access":
+        return SandboxPolicy(mode="danger-full-access")
+    readable = _read_access(obj)
+    if kind == "read-only":
+        return SandboxPolicy(mode="read-only", readable_roots=readable)
     roots_raw = obj.get("writable_roots", obj.get("writableRoots"))
     roots: list[str] = []
     if roots_raw is not None:
@@ -133,13 +139,85 @@ def parse_sandbox_policy_json(obj: object) -> SandboxPolicy:
             if not isinstance(item, str):
                 raise SandboxPolicyError(f"writable root must be a string path, got {item!r}")
             roots.append(os.path.normpath(file_uri_to_path(item)))
+    writable = tuple(dict.fromkeys(roots))
     return SandboxPolicy(
         mode="workspace-write",
-        writable_roots=tuple(dict.fromkeys(roots)),
+        writable_roots=writable,
         network_access=_get_bool(obj, "network_access", "networkAccess"),
         exclude_tmpdir_env_var=_get_bool(obj, "exclude_tmpdir_env_var", "excludeTmpdirEnvVar"),
         exclude_slash_tmp=_get_bool(obj, "exclude_slash_tmp", "excludeSlashTmp"),
+        readable_roots=None if readable is None else tuple(dict.fromkeys((*readable, *writable))),
     )
+
+
+#: The camelCase type names of the app-server protocol, as the kebab-case ones.
+_POLICY_TYPE_ALIASES = {
+    "readOnly": "read-only",
+    "workspaceWrite": "workspace-write",
+    "dangerFullAccess": "danger-full-access",
+    "externalSandbox": "external-sandbox",
+}
+
+#: What "platform defaults" (`include_platform_defaults`, the `minimal` special path) make
+#: readable on Linux: the trees programs need to start (binaries, libraries, the dynamic
+#: loader's and the system's configuration).
+PLATFORM_READ_ROOTS: tuple[str, ...] = (
+    "/usr",
+    "/bin",
+    "/sbin",
+    "/lib",
+    "/lib32",
+    "/lib64",
+    "/libx32",
+    "/etc",
+)
+
+
+def _read_access(obj: dict[str, object]) -> tuple[str, ...] | None:
+    """The readable roots a policy's read-access field restricts reads to (None: everything).
+
+    Accepts the field as `access` (read-only), `read_only_access` / `readOnlyAccess`
+    (workspace-write), with `{"type": "full-access" | "restricted", "readable_roots": [...],
+    "include_platform_defaults": bool}` in snake_case or camelCase.  What cannot be read
+    exactly raises: a restriction is never silently dropped.
+    """
+    fields = [name for name in ("access", "read_only_access", "readOnlyAccess") if obj.get(name) is not None]
+    if not fields:
+        return None
+    if len(fields) > 1:
+        raise SandboxPolicyError(f"sandbox policy has more than one read-access field: {', '.join(fields)}")
+    access = obj[fields[0]]
+    if not isinstance(access, dict):
+        raise SandboxPolicyError(f"sandbox policy field {fields[0]!r} must be an object, got {access!r}")
+    kind = access.get("type")
+    if kind in ("full-access", "fullAccess", "full_access"):
+        return None
+    if kind != "restricted":
+        raise SandboxPolicyError(f"unknown read access type {kind!r} in {fields[0]!r}")
+    raw_roots = access.get("readable_roots", access.get("readableRoots", []))
+    if not isinstance(raw_roots, list):
+        raise SandboxPolicyError("restricted read access needs 'readable_roots' as a list of paths")
+    roots: list[str] = []
+    for item in raw_roots:
+        if not isinstance(item, str):
+            raise SandboxPolicyError(f"readable root must be a string path, got {item!r}")
+        roots.append(os.path.normpath(file_uri_to_path(item)))
+    if _get_bool(access, "include_platform_defaults", "includePlatformDefaults"):
+        roots.extend(PLATFORM_READ_ROOTS)
+    return tuple(dict.fromkeys(roots))
+
+
+def with_writes_readable(
+    policy: SandboxPolicy, cwd: str, env: Mapping[str, str] | None = None
+) -> SandboxPolicy:
+    """`policy` with every root it may write also in its readable roots (when reads are
+    restricted): writing a place one cannot read is never what a client means."""
+    if policy.readable_roots is None:
+        return policy
+    from dataclasses import replace
+
+    writes = writable_roots_for(policy, cwd, env, resolve=False)
+    return replace(policy, readable_roots=tuple(dict.fromkeys((*policy.readable_roots, *writes))))
 
 
 def _entry_target(path_obj: object, cwd: str | None) -> str:
@@ -167,26 +245,33 @@ def _entry_target(path_obj: object, cwd: str | None) -> str:
             if cwd is None:
                 raise SandboxPolicyError("a project subpath entry needs the sandbox cwd to be known")
             return os.path.normpath(os.path.join(cwd, subpath))
-        if kind in ("root", "slash_tmp", "tmpdir"):
+        if kind in ("root", "slash_tmp", "tmpdir", "minimal"):
             return ":" + kind
         raise SandboxPolicyError(f"unsupported special path kind {kind!r} in permission profile")
     raise SandboxPolicyError(f"unsupported permission path type {ptype!r}")
 
 
-def parse_permission_profile(obj: object, cwd: str | None = None) -> SandboxPolicy:
+def parse_permission_profile(
+    obj: object, cwd: str | None = None, env: Mapping[str, str] | None = None
+) -> SandboxPolicy:
     """Map codex-cli 0.147's `permissionProfile` (`_meta["codex/sandbox-state-meta"]`) to a policy.
 
     * `{"type": "disabled"}` -> danger-full-access.
     * `{"type": "managed", "file_system": {"type": "restricted", "entries": [...]}, "network": ...}`:
       `write` entries for the cwd / `slash_tmp` / `tmpdir` / explicit paths become a
-      workspace-write policy; only `read` entries give read-only.  `read` entries below a
-      writable root (`.git`, ...) are honoured by the fixed protected-subpath rule.
+      workspace-write policy; only `read` entries give read-only.
+    * Reads: a `read` entry for the filesystem root means "read everything"
+      (`readable_roots` None); otherwise reads are restricted to the paths the `read`
+      entries name (`minimal` = `PLATFORM_READ_ROOTS`) plus every written root.
+    * A `read` entry inside a written root keeps that path read-only: honoured when it is a
+      protected name directly under the root (`.git`, `.codex`, `.agents`, which every
+      backend keeps read-only), refused otherwise.
     * A profile whose writes do not include the cwd is narrowed to read-only (this policy
       model always makes the cwd writable under workspace-write; narrowing is the safe side).
     * Anything this model cannot enforce (deny/none entries, globs, unknown kinds) raises.
 
-    `cwd` (the `sandboxCwd`, path or file URI) lets an explicit `path` entry equal to it count as
-    the cwd.
+    `cwd` (the `sandboxCwd`, path or file URI) resolves project paths and lets an explicit
+    `path` entry equal to it count as the cwd; `env` supplies `TMPDIR` (default: ours).
     """
     if not isinstance(obj, dict):
         raise SandboxPolicyError(f"permission profile must be a JSON object, got {type(obj).__name__}")
@@ -214,44 +299,92 @@ def parse_permission_profile(obj: object, cwd: str | None = None) -> SandboxPoli
     if not isinstance(entries, list):
         raise SandboxPolicyError("restricted file_system needs an 'entries' list")
 
-    write_cwd = write_tmp = write_tmpdir = write_root = False
-    roots: list[str] = []
+    environ = os.environ if env is None else env
+    tmpdir = environ.get("TMPDIR") or None
+    specials: dict[str, str | None] = {
+        ":slash_tmp": "/tmp",
+        ":tmpdir": tmpdir,
+        ":cwd": cwd_path,
+        ":root": "/",
+    }
+    writes: list[str] = []
+    reads: list[str] = []
+    read_all = False
     for entry in entries:
         if not isinstance(entry, dict):
             raise SandboxPolicyError(f"permission entry must be an object, got {entry!r}")
         access = entry.get("access")
-        if access == "read":
-            continue  # reads are allowed everywhere by every backend; nothing to narrow
-        if access != "write":
+        if access not in ("read", "write"):
             raise SandboxPolicyError(
                 f"permission entry access {access!r} cannot be enforced by this server's sandbox"
             )
         target = _entry_target(entry.get("path"), cwd_path)
-        if target == ":root":
-            write_root = True
-        elif target == ":cwd":
-            write_cwd = True
-        elif target == ":slash_tmp":
-            write_tmp = True
-        elif target == ":tmpdir":
-            write_tmpdir = True
-        elif cwd_path is not None and target == cwd_path:
-            write_cwd = True
-        else:
-            roots.append(target)
+        if access == "read":
+            if target == ":root":
+                read_all = True
+            elif target == ":minimal":
+                reads.extend(PLATFORM_READ_ROOTS)
+            elif target.startswith(":"):
+                resolved = specials.get(target)
+                if resolved is None:
+                    if target == ":cwd":
+                        raise SandboxPolicyError("a read entry for the cwd needs the sandbox cwd to be known")
+                    continue  # $TMPDIR unset: nothing to read there
+                reads.append(resolved)
+            else:
+                reads.append(target)
+            continue
+        if target == ":minimal":
+            raise SandboxPolicyError("the 'minimal' special path can only be read, not written")
+        writes.append(target)
+
+    write_cwd = ":cwd" in writes or (cwd_path is not None and cwd_path in writes)
+    write_root = ":root" in writes
+    write_paths: list[str] = []
+    for w in writes:
+        resolved = specials.get(w) if w.startswith(":") else w
+        if resolved is not None:
+            write_paths.append(resolved)
+    _check_read_carve_outs(reads, write_paths)
+    extra_roots = tuple(dict.fromkeys(w for w in writes if not w.startswith(":") and w != cwd_path))
+    readable: tuple[str, ...] | None = None
+    if not read_all and "/" not in reads and "/" not in write_paths:
+        readable = tuple(dict.fromkeys([*reads, *write_paths]))
     if write_root:
-        if network_on:
+        if network_on and readable is None:
             return SandboxPolicy(mode="danger-full-access")
-        return SandboxPolicy(mode="workspace-write", writable_roots=("/",))
+        return SandboxPolicy(
+            mode="workspace-write", writable_roots=("/",), network_access=network_on, readable_roots=readable
+        )
     if not write_cwd:
-        return SandboxPolicy(mode="read-only", network_access=False)
+        return SandboxPolicy(mode="read-only", network_access=False, readable_roots=readable)
     return SandboxPolicy(
         mode="workspace-write",
-        writable_roots=tuple(dict.fromkeys(roots)),
+        writable_roots=extra_roots,
         network_access=network_on,
-        exclude_tmpdir_env_var=not write_tmpdir,
-        exclude_slash_tmp=not write_tmp,
+        exclude_tmpdir_env_var=":tmpdir" not in writes,
+        exclude_slash_tmp=":slash_tmp" not in writes,
+        readable_roots=readable,
     )
+
+
+def _check_read_carve_outs(reads: list[str], write_roots: list[str]) -> None:
+    """Refuse a read-only path inside a written root unless every backend keeps it read-only
+    anyway (a protected name directly under that root)."""
+    roots = set(write_roots)
+    for read in reads:
+        if read in roots:
+            continue  # written there too: the write wins
+        containing = [r for r in roots if r == "/" or read.startswith(r.rstrip("/") + "/")]
+        if not containing:
+            continue
+        if os.path.basename(read) in PROTECTED_SUBPATHS and os.path.dirname(read) in roots:
+            continue
+        raise SandboxPolicyError(
+            f"the permission profile keeps {read} read-only inside the writable root "
+            f"{max(containing, key=len)}; this server's sandbox can only keep "
+            f"{', '.join(PROTECTED_SUBPATHS)} read-only directly under a writable root"
+        )
 
 
 def writable_roots_for(

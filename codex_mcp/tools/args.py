@@ -52,7 +52,8 @@ class CodexToolArgs(BaseModel):
     cwd: str | None = Field(
         default=None,
         description="Working directory of the session. A relative path is resolved against the "
-        "server's working directory; the directory must exist.",
+        "server's working directory; the directory must exist. Under workspace-write it becomes "
+        "writable, so the filesystem root, the home directory itself and system directories are refused.",
     )
     approval_policy: ApprovalPolicyArg | None = Field(
         default=None,
@@ -64,12 +65,15 @@ class CodexToolArgs(BaseModel):
     sandbox: SandboxArg | None = Field(
         default=None,
         description="What commands may touch: `read-only`, `workspace-write` (the working directory and "
-        "temp dirs, no network) or `danger-full-access` (no sandbox).",
+        "temp dirs, no network) or `danger-full-access` (no sandbox; only if the server's configuration "
+        "lets calls choose it).",
     )
     config: dict[str, Any] | None = Field(
         default=None,
         description="Settings that override $CODEX_HOME/config.toml for this session, as dotted keys "
-        'with JSON values, e.g. {"model_reasoning_effort": "high"}.',
+        'with JSON values, e.g. {"model_reasoning_effort": "high"}. Settings of the model and its '
+        "instructions are accepted; others (programs, providers, sandbox roots) only where the server's "
+        "configuration allows them.",
     )
     base_instructions: str | None = Field(
         default=None,

@@ -8,10 +8,8 @@ client cancels the call, the turn is interrupted; the thread stays usable.
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import uuid
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import anyio
@@ -22,12 +20,12 @@ from codex_mcp.tools.args import CODEX_TOOL_NAME, REPLY_TOOL_NAME
 from codex_mcp.tools.relay import EventRelay
 from codex_mcp.tools.sandbox_state import (
     META_KEY,
-    PushedSandboxState,
     SandboxStateError,
     parse_sandbox_state_meta,
 )
 
 if TYPE_CHECKING:
+    from codex_mcp.agent.config.call import PushedSandbox
     from codex_mcp.agent.config.model import Config
     from codex_mcp.agent.session import Thread
     from codex_mcp.server import McpServer
@@ -77,7 +75,8 @@ class ToolRunner:
     ) -> dict[str, Any]:
         from pydantic import ValidationError
 
-        from codex_mcp.agent.config import CallOverrides, ConfigError, load_config
+        from codex_mcp.agent.config import CallOverrides, CallRefused, ConfigError
+        from codex_mcp.agent.config.call import load_call_config
         from codex_mcp.agent.model.types import ModelError
         from codex_mcp.tools.args import CodexToolArgs, describe_validation_error
 
@@ -88,25 +87,20 @@ class ToolRunner:
         except ValidationError as exc:
             return error_result(describe_validation_error(CODEX_TOOL_NAME, exc))
 
-        pushed = self.server.state.sandbox_state
-        if META_KEY in meta:
-            try:
-                pushed = parse_sandbox_state_meta(meta[META_KEY])
-            except SandboxStateError as exc:
-                return error_result(f"Invalid sandbox state in `_meta.{META_KEY}`: {exc}")
-        options = self.server.options
-        cwd_arg = args.cwd
-        if cwd_arg is None and pushed is not None and pushed.cwd is not None:
-            cwd_arg = str(pushed.cwd)
         try:
-            config = load_config(
+            pushed = self._pushed_sandbox(meta)
+        except SandboxStateError as exc:
+            return error_result(f"Invalid sandbox state in `_meta.{META_KEY}`: {exc}")
+        options = self.server.options
+        try:
+            config = load_call_config(
                 options.codex_home,
                 cwd=options.cwd,
                 cli_overrides=options.cli_overrides,
                 call_config=args.config,
                 typed=CallOverrides(
                     model=args.model,
-                    cwd=cwd_arg,
+                    cwd=args.cwd,
                     approval_policy=args.approval_policy,
                     sandbox_mode=args.sandbox,
                     base_instructions=args.base_instructions,
@@ -114,12 +108,13 @@ class ToolRunner:
                     compact_prompt=args.compact_prompt,
                     profile=args.profile,
                 ),
+                pushed=pushed,
                 env=options.env,
             )
+        except CallRefused as exc:
+            return error_result(str(exc))
         except ConfigError as exc:
             return error_result(f"Invalid configuration for this session: {exc}")
-        if args.sandbox is None and pushed is not None:
-            config = _with_pushed_sandbox(config, pushed)
         if not config.cwd.is_dir():
             return error_result(f"The working directory `{config.cwd}` does not exist or is not a directory.")
         try:
@@ -132,6 +127,22 @@ class ToolRunner:
         await relay.send(configured)
         return await self._run_turn(request_id, thread, args.prompt, str(request_id), relay)
 
+    def _pushed_sandbox(self, meta: dict[str, Any]) -> PushedSandbox | None:
+        """The client's pushed sandbox state for this call: the call's own `_meta` form, else
+        the last `codex/sandbox-state/update`.  Raises `SandboxStateError` for a bad `_meta`."""
+        from codex_mcp.agent.config.call import PushedSandbox
+
+        if META_KEY in meta:
+            state = parse_sandbox_state_meta(meta[META_KEY])
+            source = f'The client\'s sandbox state in `_meta["{META_KEY}"]`'
+        else:
+            pushed = self.server.state.sandbox_state
+            if pushed is None:
+                return None
+            state = pushed
+            source = "The client's sandbox state from `codex/sandbox-state/update`"
+        return PushedSandbox(state.policy, state.cwd, source)
+
     # -- codex-reply ---------------------------------------------------------------------
 
     async def _reply(
@@ -142,6 +153,7 @@ class ToolRunner:
         from codex_mcp.agent.codex import ThreadNotFound
         from codex_mcp.agent.config import ConfigError
         from codex_mcp.agent.model.types import ModelError
+        from codex_mcp.agent.rollout import RolloutError
         from codex_mcp.tools.args import CodexReplyArgs, describe_validation_error
 
         if arguments is None:
@@ -167,6 +179,8 @@ class ToolRunner:
             )
         except ThreadNotFound:
             return error_result(f"Session not found for thread_id: {thread_id}", thread_id)
+        except RolloutError as exc:
+            return error_result(f"Failed to resume the Codex session {thread_id}: {exc}", thread_id)
         except (ConfigError, ModelError) as exc:
             return error_result(f"Failed to resume the Codex session {thread_id}: {exc}", thread_id)
         relay = EventRelay(
@@ -175,31 +189,17 @@ class ToolRunner:
         return await self._run_turn(request_id, thread, args.prompt, str(uuid.uuid4()), relay)
 
     def _resume_config(self, context: dict[str, Any]) -> Config:
-        """config.toml as it is now, with the resumed thread's own model, cwd and policies."""
-        from codex_mcp.agent.config import CallOverrides, load_config
-        from codex_mcp.sandbox.policy import SandboxPolicyError, parse_sandbox_policy_json
+        """The person's current config, which the rollout's record may only make stricter."""
+        from codex_mcp.agent.config.call import resume_config
 
         options = self.server.options
-        approval = context.get("approval_policy")
-        config = load_config(
+        return resume_config(
             options.codex_home,
+            context,
             cwd=options.cwd,
             cli_overrides=options.cli_overrides,
-            typed=CallOverrides(
-                model=context.get("model") if isinstance(context.get("model"), str) else None,
-                cwd=context.get("cwd") if isinstance(context.get("cwd"), str) else None,
-                approval_policy=approval if isinstance(approval, str) else None,
-            ),
             env=options.env,
         )
-        try:
-            if context.get("sandbox_policy") is not None:
-                config = dataclasses.replace(
-                    config, sandbox_policy=parse_sandbox_policy_json(context["sandbox_policy"])
-                )
-        except (SandboxPolicyError, ValueError, TypeError) as exc:
-            log.warning("ignoring the unreadable sandbox policy of a resumed thread: %s", exc)
-        return config
 
     # -- the turn ------------------------------------------------------------------------
 
@@ -301,10 +301,3 @@ def server_elicitation_answer(outcome: Any) -> dict[str, Any]:
                 answer["content"] = content
             return answer
     return {"action": "decline"}
-
-
-def _with_pushed_sandbox(config: Config, pushed: PushedSandboxState) -> Config:
-    policy = pushed.policy
-    if policy.mode == "workspace-write" and pushed.cwd is not None and Path(pushed.cwd) != config.cwd:
-        policy = dataclasses.replace(policy, writable_roots=(*policy.writable_roots, str(pushed.cwd)))
-    return dataclasses.replace(config, sandbox_policy=policy)

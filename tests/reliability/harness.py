@@ -16,7 +16,7 @@ from typing import Any
 
 from tests.support.raw_client import Policy, RawClient, result_of, text_of
 from tests.support.scripted_model import ScriptedModel
-from tests.support.server import initialize, server_env
+from tests.support.server import CALL_CEILING, ceiling_table, initialize, server_env
 
 RESULTS_ENV = "CODEX_MCP_RELIABILITY_OUT"
 """When set, a directory where each reliability test also writes its measured numbers."""
@@ -35,8 +35,11 @@ def write_config(
     server = (
         f"[codex_mcp]\nelicitation_timeout_sec = {elicitation_timeout_sec}\n"
         if elicitation_timeout_sec
-        else ""
+        else "[codex_mcp]\n"
     )
+    # The tests pass `sandbox: danger-full-access`, which a call may choose only where the
+    # person's configuration allows it.
+    server, _ = ceiling_table(CALL_CEILING, server)
     idle = f"stream_idle_timeout_ms = {stream_idle_timeout_ms}\n" if stream_idle_timeout_ms else ""
     path = home / "config.toml"
     path.write_text(

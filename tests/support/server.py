@@ -17,10 +17,36 @@ PROTOCOL_VERSION = "2025-06-18"
 ELICITATION_CAPS: dict[str, Any] = {"elicitation": {}}
 
 
-def write_config(home: Path, model: ScriptedModel, *, wire_api: str = "responses", extra: str = "") -> Path:
-    """config.toml: provider `mock` at the scripted model, no retries, `mock-model`."""
+CALL_CEILING = "danger-full-access"
+"""What the project's tests let a call choose, as the person's own harness would: most tests
+pass `sandbox: danger-full-access` to exercise everything but the sandbox.  Tests of the
+ceiling itself pass `ceiling=None` (no setting: the default) or another value."""
+
+
+def ceiling_table(ceiling: str | None, extra: str = "") -> tuple[str, str]:
+    """(`extra` with the ceiling merged into its `[codex_mcp]` table, a trailing table if it
+    has none); TOML forbids defining the table twice."""
+    if ceiling is None:
+        return extra, ""
+    line = f'max_call_sandbox = "{ceiling}"'
+    if "[codex_mcp]" in extra:
+        return extra.replace("[codex_mcp]", f"[codex_mcp]\n{line}", 1), ""
+    return extra, f"\n[codex_mcp]\n{line}\n"
+
+
+def write_config(
+    home: Path,
+    model: ScriptedModel,
+    *,
+    wire_api: str = "responses",
+    extra: str = "",
+    ceiling: str | None = CALL_CEILING,
+) -> Path:
+    """config.toml: provider `mock` at the scripted model, no retries, `mock-model`, and
+    `[codex_mcp] max_call_sandbox = ceiling` (None: not set)."""
     home.mkdir(parents=True, exist_ok=True)
     path = home / "config.toml"
+    extra, trailer = ceiling_table(ceiling, extra)
     path.write_text(
         f"""model = "mock-model"
 model_provider = "mock"
@@ -34,7 +60,7 @@ env_key = "MOCK_API_KEY"
 wire_api = "{wire_api}"
 request_max_retries = 0
 stream_max_retries = 0
-""",
+{trailer}""",
         encoding="utf-8",
     )
     return path

@@ -4,6 +4,7 @@ Importing this package is cheap: no httpx/pydantic, and tomlkit / tomllib are im
 only when a file or an override value is actually parsed.
 """
 
+from codex_mcp.agent.config.ceiling import CallRefused
 from codex_mcp.agent.config.errors import ConfigError
 from codex_mcp.agent.config.loader import CallOverrides, load_config, load_config_tree, resolve_config
 from codex_mcp.agent.config.model import Config
@@ -11,6 +12,7 @@ from codex_mcp.agent.config.overrides import apply_overrides, json_overrides, pa
 
 __all__ = [
     "CallOverrides",
+    "CallRefused",
     "Config",
     "ConfigError",
     "apply_overrides",

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from codex_mcp.agent.model.provider import ModelProviderInfo
-from codex_mcp.sandbox.policy import ApprovalPolicy, SandboxPolicy
+from codex_mcp.sandbox.policy import ApprovalPolicy, SandboxMode, SandboxPolicy
 
 DEFAULT_MODEL = "gpt-5-codex"
 DEFAULT_PROJECT_DOC_MAX_BYTES = 32 * 1024
@@ -40,6 +40,11 @@ class ServerOptions:
     elicitation_timeout_sec: float = DEFAULT_ELICITATION_TIMEOUT_SEC
     log_file: bool = False
     event_stream: EventStream = "full"
+    # The ceiling for what one tool call may change (see `config.ceiling`).  Only the values
+    # resolved without a call's overrides are ever used as the ceiling.
+    max_call_sandbox: SandboxMode = "workspace-write"
+    call_config_keys: tuple[tuple[str, ...], ...] = ()
+    call_config_keys_all: bool = False
 
 
 @dataclass(frozen=True)

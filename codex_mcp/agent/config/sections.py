@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any, cast
 
 from codex_mcp.agent.config.checks import Reader
+from codex_mcp.agent.config.errors import ConfigError
 from codex_mcp.agent.config.model import (
     DEFAULT_ELICITATION_TIMEOUT_SEC,
     EnvInherit,
@@ -15,7 +16,8 @@ from codex_mcp.agent.config.model import (
     ServerOptions,
     ShellEnvironmentPolicy,
 )
-from codex_mcp.sandbox.policy import SandboxMode, SandboxPolicy
+from codex_mcp.agent.config.overrides import parse_key_path
+from codex_mcp.sandbox.policy import SANDBOX_MODES, SandboxMode, SandboxPolicy
 
 ENV_INHERITS = ("all", "core", "none")
 EVENT_STREAMS = ("full", "minimal", "off")
@@ -86,8 +88,30 @@ def server_options(r: Reader) -> ServerOptions:
             "invalid value for `{key}`: expected a positive number, got {value}",
             value=timeout,
         )
+    keys, all_keys = call_config_keys(r)
     return ServerOptions(
         elicitation_timeout_sec=timeout,
         log_file=r.boolean([*table, "log_file"], False),
         event_stream=cast(EventStream, r.enum([*table, "event_stream"], EVENT_STREAMS, "full")),
+        max_call_sandbox=cast(
+            SandboxMode, r.enum([*table, "max_call_sandbox"], SANDBOX_MODES, "workspace-write")
+        ),
+        call_config_keys=keys,
+        call_config_keys_all=all_keys,
     )
+
+
+def call_config_keys(r: Reader) -> tuple[tuple[tuple[str, ...], ...], bool]:
+    """`[codex_mcp] call_config_keys`: dotted keys (a `*` segment matches any one segment),
+    and whether `"*"` alone allows every key."""
+    path = ["codex_mcp", "call_config_keys"]
+    raw = r.string_list(path) or ()
+    keys: list[tuple[str, ...]] = []
+    for entry in raw:
+        if entry.strip() == "*":
+            return (), True
+        try:
+            keys.append(tuple(parse_key_path(entry)))
+        except ConfigError as err:
+            r.fail(path, "invalid entry {entry!r} in `{key}`: {why}", entry=entry, why=err.detail)
+    return tuple(keys), False
