@@ -66,7 +66,12 @@ def test_elicitation_params_are_valid_elicit_request_params() -> None:
         ({"action": "accept"}, "approved", False),
         ({"action": "accept", "content": {}}, "approved", False),
         ({"action": "decline"}, "denied", False),
-        ({"action": "cancel"}, "abort", False),
+        # A dismissed request (or a client that cannot ask) denies this one action, and says so;
+        # only an explicit abort decision stops the turn.
+        ({"action": "cancel"}, "denied", True),
+        ({"action": "cancel", "content": {"decision": "abort"}}, "denied", True),
+        ({"action": "accept", "content": {"decision": "abort"}}, "abort", False),
+        ({"action": "decline", "content": {"decision": "abort"}}, "denied", False),
         ({"decision": "approved"}, "approved", False),
         ({"decision": "abort"}, "abort", False),
         (

@@ -4,6 +4,7 @@ The request keeps the original server's `codex_*` params, so existing Codex-awar
 work, and adds a real `requestedSchema` with a `decision` choice, so a generic MCP client
 can render a form.  Every way an answer can fail to arrive (no capability, a JSON-RPC error,
 a timeout, a disconnect) resolves as `denied` with a reason: a turn never hangs on a client.
+A dismissed request (`cancel`) denies too; only an explicit `abort` decision stops the turn.
 """
 
 from __future__ import annotations
@@ -28,6 +29,12 @@ DECISION_SCHEMA: dict[str, Any] = {
         }
     },
 }
+
+
+DISMISSED_REASON = (
+    "the approval request was dismissed without a decision (the client answered `cancel`), "
+    "so this action was denied; the turn goes on"
+)
 
 
 @dataclass(frozen=True)
@@ -125,7 +132,10 @@ def read_answer(result: Any) -> Verdict:
         return Verdict("approved")
     if action == "decline":
         return Verdict("denied")
-    return Verdict("abort")  # cancel: the person dismissed the request; stop the turn
+    # cancel: the request was dismissed without a choice, or the client cannot ask at all
+    # (a headless client answers every request this way).  Neither says "stop the turn":
+    # only an explicit `abort` decision does.  This one action is denied and the model told.
+    return Verdict("denied", DISMISSED_REASON)
 
 
 def verdict_for(outcome: Outcome) -> Verdict:
