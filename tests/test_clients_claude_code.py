@@ -196,6 +196,34 @@ def reply_to_thread(seen_in: str, prompt: str) -> tuple[str, Any]:
     return str(use["id"]), step
 
 
+# -- the README's set-up commands ---------------------------------------------------------
+
+
+def test_claude_mcp_add_as_the_readme_says(
+    claude: Claude, codex_home: Path, workspace: Path, http_url: str
+) -> None:
+    """`claude mcp add` for stdio and HTTP, then `claude mcp list`, which starts (or
+    connects to) each server and initializes it: both must report connected."""
+    env = claude.env()
+    binary = claude.installed.path / ENTRY
+    for argv in (
+        [binary, "mcp", "add", "codex", "-e", f"CODEX_HOME={codex_home}", "--", SERVER_COMMAND],
+        [binary, "mcp", "add", "--transport", "http", "codex-http", http_url],
+    ):
+        done, _ = run_client(argv, RUN_TIMEOUT, env=env, cwd=workspace)
+        assert done.returncode == 0, describe(done)
+    done, seconds = run_client([binary, "mcp", "list"], RUN_TIMEOUT, env=env, cwd=workspace)
+    print(f"claude mcp list: {seconds:.2f} s")
+    assert done.returncode == 0, describe(done)
+    status = {
+        line.split(":", 1)[0]: line
+        for line in done.stdout.splitlines()
+        if line.startswith(("codex:", "codex-http:"))
+    }
+    assert set(status) == {"codex", "codex-http"}, describe(done)
+    assert all(line.endswith("✔ Connected") for line in status.values()), describe(done)
+
+
 # -- stdio ----------------------------------------------------------------------------
 
 
