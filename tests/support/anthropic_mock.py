@@ -143,8 +143,9 @@ class _Server(ThreadingHTTPServer):
 
 
 class AnthropicMock:
-    """The scripted API.  `conversation_tool` names a tool that marks the conversation's
-    requests (any request offering it takes the next step); other requests are side requests."""
+    """The scripted API.  A request offering a tool whose name starts with
+    `conversation_tool_prefix` belongs to the conversation and takes the next step; any
+    other request is a side request."""
 
     def __init__(self, conversation_tool_prefix: str = "mcp__") -> None:
         self.prefix = conversation_tool_prefix
