@@ -251,7 +251,7 @@ class InstallError(Exception):
     pass
 
 
-def _checked(
+def checked(
     argv: Sequence[str | os.PathLike[str]], timeout: float, env: dict[str, str] | None = None
 ) -> None:
     done = run_bounded(argv, timeout, env=env)
@@ -277,8 +277,8 @@ def pip_client(name: str, version: str, requirements: Sequence[str]) -> Installe
 
     def install(target: Path) -> None:
         deadline = time.monotonic() + INSTALL_TIMEOUT
-        _checked([sys.executable, "-m", "venv", target], 120)
-        _checked(
+        checked([sys.executable, "-m", "venv", target], 120)
+        checked(
             [
                 venv_python(target),
                 "-m",
@@ -315,7 +315,7 @@ def npm_client(name: str, version: str, packages: Sequence[str], entry: str) -> 
     def install(target: Path) -> None:
         env = dict(os.environ)
         env.update(npm_config_update_notifier="false", npm_config_fund="false", npm_config_audit="false")
-        _checked(
+        checked(
             [
                 npm,
                 "install",

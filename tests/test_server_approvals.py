@@ -117,21 +117,65 @@ def test_declined_command_does_not_run(
     assert len(scripted_model.requests) == 2
 
 
-@pytest.mark.parametrize("policy", ["cancel", "legacy-abort"])
-def test_cancel_or_abort_answer_aborts_the_turn(
+def abort_mcp(message: dict[str, Any]) -> dict[str, Any]:
+    return {"action": "accept", "content": {"decision": "abort"}}
+
+
+@pytest.mark.parametrize("policy", ["legacy-abort", "abort-mcp"])
+def test_explicit_abort_decision_aborts_the_turn(
     scripted_model: ScriptedModel, spawn_server: ServerFactory, workspace: Path, policy: str
 ) -> None:
     scripted_model.shell("touch aborted.txt")
-    scripted_model.text("never sent")
-    client = spawn_server(policy=policy)
+    client = spawn_server(policy=abort_mcp if policy == "abort-mcp" else policy)
     rid, result = run_codex(client, "abort it")
     assert result.get("isError") is True
     assert text_of(result) == "Turn aborted."
+    # The thread id rides in the text too: some clients show their model only the text of an
+    # error result, and without the id the conversation could not be continued.
+    thread_id = result["structuredContent"]["threadId"]
+    assert result["content"][1:] == [{"type": "text", "text": f"threadId: {thread_id}"}]
+    assert result["structuredContent"]["content"] == "Turn aborted."
     assert not (workspace / "aborted.txt").exists()
     types = event_types(client, rid)
     assert "turn_aborted" in types and "task_complete" not in types
     assert len(scripted_model.requests) == 1
     assert client.call("ping")["result"] == {}
+    # ... and the aborted thread goes on with a reply.
+    scripted_model.text("after the abort")
+    reply = result_of(
+        client.wait_response(client.call_tool("codex-reply", {"threadId": thread_id, "prompt": "go on"}))
+    )
+    assert text_of(reply) == "after the abort"
+
+
+@pytest.mark.parametrize("kind", ["exec", "patch"])
+def test_cancel_answer_denies_that_action_and_the_turn_goes_on(
+    scripted_model: ScriptedModel, spawn_server: ServerFactory, workspace: Path, kind: str
+) -> None:
+    """`cancel` means the request was dismissed (or the client cannot ask, as a headless
+    client answers every request): that one action is denied, the model is told why, and the
+    turn continues to its answer.  It used to abort the whole turn."""
+    if kind == "exec":
+        first = scripted_model.shell("touch dismissed.txt")
+    else:
+        first = scripted_model.apply_patch("*** Begin Patch\n*** Add File: dismissed.txt\n+x\n*** End Patch")
+    second = scripted_model.shell("touch dismissed-again.txt")
+    scripted_model.text("both were refused, carrying on")
+    client = spawn_server(policy="cancel")
+    rid, result = run_codex(client, "try twice")
+    assert not result.get("isError"), result
+    assert text_of(result) == "both were refused, carrying on"
+    assert not (workspace / "dismissed.txt").exists()
+    assert not (workspace / "dismissed-again.txt").exists()
+    assert len(client.server_requests()) == 2, "each action is asked (and dismissed) on its own"
+    for call_id in (first, second):
+        output = scripted_model.call_output(call_id)
+        assert "rejected" in output and "dismissed" in output, output
+    types = event_types(client, rid)
+    assert "turn_aborted" not in types and "task_complete" in types
+    assert "exec_command_begin" not in types and "patch_apply_begin" not in types
+    warnings = [p["msg"]["message"] for p in client.events_for(rid) if p["msg"]["type"] == "warning"]
+    assert sum("dismissed" in w for w in warnings) == 2, warnings
 
 
 def test_client_error_answer_denies_and_completes(

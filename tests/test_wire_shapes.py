@@ -218,7 +218,12 @@ def test_form_elicitation_capability_by_revision(
         ({"action": "accept", "content": {"decision": "denied", "other": ["a", "b"]}}, "denied", False),
         ({"action": "accept", "content": {"decision": ["approved"]}}, "denied", True),
         ({"action": "decline"}, "denied", False),
-        ({"action": "cancel"}, "abort", False),
+        # A dismissed request (or a client that cannot ask) denies this one action, and says so;
+        # only an explicit abort decision stops the turn.
+        ({"action": "cancel"}, "denied", True),
+        ({"action": "cancel", "content": {"decision": "abort"}}, "denied", True),
+        ({"action": "accept", "content": {"decision": "abort"}}, "abort", False),
+        ({"action": "decline", "content": {"decision": "abort"}}, "denied", False),
         ({"decision": "approved"}, "approved", False),
         ({"decision": "abort"}, "abort", False),
         (

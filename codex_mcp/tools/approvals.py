@@ -6,6 +6,7 @@ can render a form; its shape follows the negotiated protocol revision (2025-11-2
 `mode: "form"` and a titled choice that defaults to deny).  Every way an answer can fail to
 arrive (no capability, a JSON-RPC error, a timeout, a disconnect) resolves as `denied` with a
 reason: a turn never hangs on a client.
+A dismissed request (`cancel`) denies too; only an explicit `abort` decision stops the turn.
 """
 
 from __future__ import annotations
@@ -64,6 +65,12 @@ DECISION_SCHEMA_2025_11_25: dict[str, Any] = {
 }
 """The 2025-11-25 form: a titled single-select choice (that revision's replacement for
 `enumNames`), defaulting to the safe decision."""
+
+
+DISMISSED_REASON = (
+    "the approval request was dismissed without a decision (the client answered `cancel`), "
+    "so this action was denied; the turn goes on"
+)
 
 
 @dataclass(frozen=True)
@@ -185,7 +192,10 @@ def read_answer(result: Any) -> Verdict:
         return Verdict("approved")
     if action == "decline":
         return Verdict("denied")
-    return Verdict("abort")  # cancel: the person dismissed the request; stop the turn
+    # cancel: the request was dismissed without a choice, or the client cannot ask at all
+    # (a headless client answers every request this way).  Neither says "stop the turn":
+    # only an explicit `abort` decision does.  This one action is denied and the model told.
+    return Verdict("denied", DISMISSED_REASON)
 
 
 def verdict_for(outcome: Outcome) -> Verdict:

@@ -36,15 +36,22 @@ log = logging.getLogger(__name__)
 def _result(text: str, thread_id: str | None, is_error: bool) -> dict[str, Any]:
     from codex_mcp.mcp_types import CallToolResult, TextContent
 
+    texts = [text]
+    if is_error and thread_id is not None:
+        # Some clients give their model only the text of an error result (never its
+        # `structuredContent`); without the id there, the conversation could not go on.  A
+        # block of its own keeps the first block the bare message.
+        texts.append(f"threadId: {thread_id}")
     return CallToolResult(
-        content=[TextContent(text=text)],
+        content=[TextContent(text=t) for t in texts],
         is_error=True if is_error else None,
         structured_content=None if thread_id is None else {"threadId": thread_id, "content": text},
     ).to_wire()
 
 
 def error_result(text: str, thread_id: str | None = None) -> dict[str, Any]:
-    """An `isError` CallToolResult; with `structuredContent` once a thread exists."""
+    """An `isError` CallToolResult; once a thread exists, its id is in `structuredContent` and
+    in a last text block `threadId: <id>`."""
     return _result(text, thread_id, is_error=True)
 
 
