@@ -443,3 +443,12 @@ def test_seccomp_filter_shape() -> None:
         assert len(gate) < len(prog)
     with pytest.raises(seccomp.SeccompError):
         seccomp.build_filter("mips")
+
+
+def test_a_killed_bwrap_is_not_a_setup_error() -> None:
+    """Timeouts and cancellation kill bwrap before it writes an exit-code: still a command
+    that ran, not a sandbox that could not be set up."""
+    status = '{"child-pid": 12}'
+    assert classify_result("bwrap", 124, "", bwrap_status=status, policy=WW) == "failed"
+    assert classify_result("bwrap", 137, "", bwrap_status=status) == "failed"
+    assert classify_result("bwrap", 1, "bwrap: Can't chdir to /x\n", bwrap_status=status) == "setup_error"
