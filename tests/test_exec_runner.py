@@ -268,8 +268,8 @@ async def test_setsid_double_fork_daemon_does_not_outlive_the_command(
 async def test_late_output_of_a_background_process_is_kept(tmp_path: Path) -> None:
     """The drain window still collects what a background process writes after the command
     exited (then the process is ended)."""
-    marker = tmp_path / "go"
-    script = f"(while [ ! -e {marker} ]; do sleep 0.01; done; echo late) & touch {marker}; echo early"
+    # The background subshell writes only once the command itself ($$) is gone.
+    script = "(while kill -0 $$ 2>/dev/null; do sleep 0.01; done; echo late) & echo early"
     out = await run_exec(_params(["sh", "-c", script], tmp_path))
     assert out.exit_code == 0
     assert out.stdout == "early\nlate\n"

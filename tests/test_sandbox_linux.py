@@ -452,3 +452,19 @@ def test_a_killed_bwrap_is_not_a_setup_error() -> None:
     assert classify_result("bwrap", 124, "", bwrap_status=status, policy=WW) == "failed"
     assert classify_result("bwrap", 137, "", bwrap_status=status) == "failed"
     assert classify_result("bwrap", 1, "bwrap: Can't chdir to /x\n", bwrap_status=status) == "setup_error"
+
+
+@needs_bwrap
+def test_only_prepared_bwrap_command_lines_skip_the_keeper(ws: Path) -> None:
+    """run_exec spawns a bwrap argv directly only while `prepare_command` holds it: bwrap's
+    PID namespace and --die-with-parent then do the keeper's job.  Anything else (a copy
+    after close, a look-alike) goes through a keeper."""
+    from codex_mcp.sandbox.select import is_self_contained
+
+    prepared = prepare_command(["true"], compute_boundary(WW, str(ws)), str(ws), {}, backend="bwrap")
+    argv = list(prepared.argv)
+    assert is_self_contained(argv)
+    assert not is_self_contained([*argv[:-1], "false"])
+    prepared.close()
+    prepared.close()
+    assert not is_self_contained(argv)

@@ -32,6 +32,7 @@ import select
 import signal
 import struct
 import sys
+from collections.abc import Callable
 
 from codex_mcp.sandbox import landlock, procs, seccomp
 
@@ -128,9 +129,74 @@ def _write_err(text: str) -> None:
 
 # ---- the command ------------------------------------------------------------------------------
 
+# An exec keeps ignored signals ignored (Python ignores SIGPIPE and SIGXFSZ, the fork server
+# SIGINT): the command gets every signal at its default.
+_RESET_SIGNALS = (
+    signal.SIGPIPE, signal.SIGXFSZ, signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT,
+    signal.SIGCHLD, signal.SIGUSR1, signal.SIGUSR2, signal.SIGTSTP, signal.SIGTTIN, signal.SIGTTOU,
+)  # fmt: skip
+
+
+def restrict(policy: Policy) -> None:
+    """Restrict the calling process for good: no capabilities, no_new_privs, seccomp, Landlock.
+    Everything it spawns or execs afterwards inherits all of it."""
+    contained = policy.isolation != ISOLATION_NONE
+    procs.drop_all_capabilities()
+    procs.set_no_new_privs()
+    if not policy.network or not contained:
+        seccomp.install_filter(seccomp.build_filter(network=not policy.network, cross_process=not contained))
+    writable = list(policy.writable_roots)
+    if contained and _private_shm:
+        writable.append("/dev/shm")
+    landlock.restrict_self(writable, readable_roots=policy.readable_roots, hide_proc=not contained)
+
+
+def command_env(policy: Policy, env: dict[str, str]) -> dict[str, str]:
+    return env if policy.network else {**env, "CODEX_SANDBOX_NETWORK_DISABLED": "1"}
+
+
+def _candidates(file: str, env: dict[str, str]) -> list[str]:
+    """Where a command name is looked up, like execvp (PATH from the command's environment).
+    No imports here: with restricted reads the interpreter's own library may be unreadable."""
+    if "/" in file:
+        return [file]
+    return [os.path.join(directory or ".", file) for directory in env.get("PATH", os.defpath).split(":")]
+
+
+def _search(file: str, env: dict[str, str], attempt: Callable[[str], int]) -> int:
+    first_error: OSError | None = None
+    last_error: OSError = FileNotFoundError(2, "No such file or directory", file)
+    for path in _candidates(file, env):
+        try:
+            return attempt(path)
+        except (FileNotFoundError, NotADirectoryError) as exc:
+            last_error = exc
+        except OSError as exc:
+            last_error = exc
+            first_error = first_error or exc
+    raise first_error or last_error
+
+
+def spawn(argv: list[str], env: dict[str, str]) -> int:
+    """Start `argv` (PATH searched in `env`) in a session of its own, with vfork semantics:
+    no copy of this process and no wait for the scheduler before the command starts."""
+    return _search(
+        argv[0], env,
+        lambda path: os.posix_spawn(path, argv, env, setsid=True, setsigdef=_RESET_SIGNALS, setsigmask=()),
+    )  # fmt: skip
+
+
+def _report_exec_error(argv0: str, exc: OSError) -> int:
+    """What a shell prints when it cannot run a command; the exit code to report."""
+    if isinstance(exc, FileNotFoundError):
+        _write_err(f"{argv0}: command not found\n")
+        return 127
+    _write_err(f"{argv0}: {exc.strerror}\n")
+    return 126
+
 
 def exec_restricted(policy: Policy, argv: list[str], env: dict[str, str], cwd: str, parent: int) -> None:
-    """In the freshly forked command process: restrict, then exec.  Never returns."""
+    """In a freshly forked command process (isolation "none"): restrict, then exec."""
     try:
         os.setsid()
         procs.set_pdeathsig(signal.SIGKILL)
@@ -138,48 +204,14 @@ def exec_restricted(policy: Policy, argv: list[str], env: dict[str, str], cwd: s
             os._exit(LAUNCHER_EXIT_CODE)  # the parent died before we could tie ourselves to it
         procs.reset_signals_for_exec()
         os.chdir(cwd)
-        procs.drop_all_capabilities()
-        procs.set_no_new_privs()
-        contained = policy.isolation != ISOLATION_NONE
-        if not policy.network or not contained:
-            seccomp.install_filter(
-                seccomp.build_filter(network=not policy.network, cross_process=not contained)
-            )
-        writable = list(policy.writable_roots)
-        if contained and _private_shm:
-            writable.append("/dev/shm")
-        landlock.restrict_self(writable, readable_roots=policy.readable_roots, hide_proc=not contained)
+        restrict(policy)
     except Exception as exc:
         os._exit(refuse(str(exc) or type(exc).__name__))
-    if not policy.network:
-        env = {**env, "CODEX_SANDBOX_NETWORK_DISABLED": "1"}
+    env = command_env(policy, env)
     try:
-        _execvpe(argv, env)
-    except FileNotFoundError:
-        _write_err(f"{argv[0]}: command not found\n")
-        os._exit(127)
+        _search(argv[0], env, lambda path: os.execve(path, argv, env))
     except OSError as exc:
-        _write_err(f"{argv[0]}: {exc.strerror}\n")
-        os._exit(126)
-
-
-def _execvpe(argv: list[str], env: dict[str, str]) -> None:
-    """`os.execvpe` without its lazy `import warnings`: with restricted read access the
-    interpreter's own library may no longer be readable once Landlock is in place."""
-    file = argv[0]
-    if "/" in file:
-        os.execve(file, argv, env)
-    first_error: OSError | None = None
-    last_error: OSError = FileNotFoundError(2, "No such file or directory", file)
-    for directory in env.get("PATH", os.defpath).split(":"):
-        try:
-            os.execve(os.path.join(directory or ".", file), argv, env)
-        except (FileNotFoundError, NotADirectoryError) as exc:
-            last_error = exc
-        except OSError as exc:
-            last_error = exc
-            first_error = first_error or exc
-    raise first_error or last_error
+        os._exit(_report_exec_error(argv[0], exc))
 
 
 # ---- init (pid 1 of the new namespaces) --------------------------------------------------------
@@ -235,12 +267,16 @@ def _init_main(
         setup_mounts(policy)
     except Exception as exc:
         return refuse(f"mount setup: {exc}")
-    me = os.getpid()
-    command = os.fork()
-    if command == 0:
-        os.close(status_w)
-        os.close(alive_r)
-        exec_restricted(policy, argv, env, cwd, me)
+    try:
+        os.chdir(cwd)
+        restrict(policy)
+    except Exception as exc:
+        return refuse(str(exc) or type(exc).__name__)
+    try:
+        command = spawn(argv, command_env(policy, env))
+    except OSError as exc:  # reported as the command's own failure, like a shell would
+        os.write(status_w, _STATUS.pack(_report_exec_error(argv[0], exc) << 8))
+        return 0
     # Let go of the command's stdio so that its pipes close when it and its children do.
     devnull = os.open(os.devnull, os.O_RDWR)
     for fd in (0, 1, 2):
@@ -290,17 +326,23 @@ class ContainerJob:
         self._alive_w = alive_w
         self.status: int | None = None
         self.spawn_error: tuple[str, int] | None = None
+        self._init_reaped = False
+
+    def empty(self) -> bool:
+        """init exits by itself once the command and everything it started are gone."""
+        return self._init_reaped
 
     def signal(self, sig: int) -> None:
         if sig == signal.SIGKILL:
             self.kill()
-            return
-        with contextlib.suppress(OSError):
-            os.kill(self.pid, sig)  # init forwards it to the command's process group
+        elif not self._init_reaped:  # (a reaped pid must not be signalled: it may be reused)
+            with contextlib.suppress(OSError):
+                os.kill(self.pid, sig)  # init forwards it to the command's process group
 
     def kill(self) -> None:
-        with contextlib.suppress(OSError):
-            os.kill(self.pid, signal.SIGKILL)  # pid 1 dies: the kernel kills the namespace
+        if not self._init_reaped:
+            with contextlib.suppress(OSError):
+                os.kill(self.pid, signal.SIGKILL)  # pid 1 dies: the kernel kills the namespace
 
     def read_status(self) -> int | None:
         """Read the command's status if init wrote it (call when `status_fd` is readable)."""
@@ -317,14 +359,17 @@ class ContainerJob:
         """init ended: the command's status from the pipe, else init's own (a setup error)."""
         if pid != self.pid:
             return None
+        self._init_reaped = True
         if self.read_status() is None:
             self.status = status
         return self.status
 
     def teardown(self) -> None:
-        self.kill()
-        with contextlib.suppress(ChildProcessError):
-            os.waitpid(self.pid, 0)
+        if not self._init_reaped:
+            self.kill()
+            with contextlib.suppress(ChildProcessError):
+                os.waitpid(self.pid, 0)
+            self._init_reaped = True
         procs.reap_children()
         self.close()
 

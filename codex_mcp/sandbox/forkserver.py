@@ -12,9 +12,12 @@ the keeper's end of a fresh socketpair, the command's stdout and stderr pipe end
 fds to pass on.  The request itself (argv, env, cwd, fd numbers, sandbox policy) then goes
 over that socketpair (see `keeper.py` for the messages that follow).
 
-The fork server is non-dumpable and a child subreaper; it exits when the server's end of
-its socket closes (the server exited or was killed), and kills any orphan that reaches it
-(a keeper killed from outside).  Each keeper tears its command down on the same signal:
+It keeps `SPARES` keepers forked ahead of time, each blocked reading the shared socket, so
+a request is taken by a process that already exists (no fork, no wait for the scheduler on
+the command's critical path); a spare that took a request tells the fork server, which
+forks a replacement.  The fork server is non-dumpable and a child subreaper; it exits when
+the server's end of its socket closes (the server exited or was killed), and kills any
+orphan that reaches it (a keeper killed from outside).  Each keeper tears its command down on the same signal:
 the server's end of the keeper's socketpair closing.
 """
 
@@ -25,8 +28,10 @@ import contextlib
 import errno
 import fcntl
 import os
+import select
 import signal
 import socket
+import struct
 
 from codex_mcp.sandbox import container, keeper, procs
 
@@ -43,53 +48,83 @@ def _unpack_fds(ancdata: list[tuple[int, int, bytes]]) -> list[int]:
     return fds
 
 
+SPARES = 2  # keepers forked ahead of time, so that no fork is on a command's critical path
+
+
 def main(args: list[str]) -> int:
     sock = socket.socket(fileno=int(args[0]))
     procs.set_dumpable(False)
     procs.set_child_subreaper()
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    keepers: set[int] = set()
     me = os.getpid()
-
-    def on_child(_sig: int, _frame: object) -> None:
-        for pid, _status in procs.reap_children():
-            keepers.discard(pid)
-        for pid in procs.children_of(me):
-            if pid not in keepers:  # an orphan whose keeper was killed: end its tree
-                for victim in [pid, *procs.descendants(pid)]:
-                    with contextlib.suppress(OSError):
-                        os.kill(victim, signal.SIGKILL)
-
-    signal.signal(signal.SIGCHLD, on_child)
+    notify_r, notify_w = os.pipe()  # a spare that took a request writes its pid here
+    wake_r, wake_w = os.pipe()
+    for fd in (wake_r, wake_w):
+        os.set_blocking(fd, False)
+    signal.set_wakeup_fd(wake_w)
+    signal.signal(signal.SIGCHLD, lambda *_: None)
+    spares: set[int] = set()
+    busy: set[int] = set()
+    poller = select.poll()
+    poller.register(sock.fileno(), select.POLLRDHUP)  # never POLLIN: the spares read requests
+    poller.register(notify_r, select.POLLIN)
+    poller.register(wake_r, select.POLLIN)
     while True:
-        try:
-            msg, ancdata, _flags, _addr = sock.recvmsg(256, socket.CMSG_SPACE(MAX_FDS * 4))
-        except OSError:
-            return 1
-        fds = _unpack_fds(ancdata)
-        if not msg and not fds:
-            return 0  # the server is gone
-        if len(fds) < 3:
-            for fd in fds:
-                os.close(fd)
-            continue
-        old = signal.pthread_sigmask(signal.SIG_BLOCK, [signal.SIGCHLD])
-        try:
+        while len(spares) < SPARES:
             pid = os.fork()
             if pid == 0:
                 code = 1
                 try:
-                    sock.close()
-                    signal.signal(signal.SIGCHLD, signal.SIG_DFL)
-                    signal.pthread_sigmask(signal.SIG_SETMASK, old)
-                    code = _keeper_main(fds)
+                    for fd in (notify_r, wake_r, wake_w):
+                        os.close(fd)
+                    code = _spare(sock, notify_w)
                 finally:
                     os._exit(code)
-            keepers.add(pid)
-        finally:
-            signal.pthread_sigmask(signal.SIG_SETMASK, old)
-            for fd in fds:
-                os.close(fd)
+            spares.add(pid)
+        for fd, event in poller.poll():
+            if fd == sock.fileno() and event & (select.POLLHUP | select.POLLRDHUP | select.POLLERR):
+                return 0  # the server is gone; the spares see the same end of file
+            if fd == notify_r:
+                data = os.read(notify_r, 4096)
+                for (pid,) in _PID.iter_unpack(data[: len(data) - len(data) % _PID.size]):
+                    spares.discard(pid)
+                    busy.add(pid)
+            elif fd == wake_r:
+                with contextlib.suppress(BlockingIOError):
+                    while os.read(wake_r, 512):
+                        pass
+                for pid, _status in procs.reap_children():
+                    spares.discard(pid)
+                    busy.discard(pid)
+                for pid in procs.children_of(me):
+                    if pid not in spares and pid not in busy:  # an orphan whose keeper was killed
+                        for victim in [pid, *procs.descendants(pid)]:
+                            with contextlib.suppress(OSError):
+                                os.kill(victim, signal.SIGKILL)
+
+
+_PID = struct.Struct("=i")
+
+
+def _spare(sock: socket.socket, notify_w: int) -> int:
+    """A keeper waiting for its command: take one request off the shared socket."""
+    signal.set_wakeup_fd(-1)
+    signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+    try:
+        msg, ancdata, _flags, _addr = sock.recvmsg(256, socket.CMSG_SPACE(MAX_FDS * 4))
+    except OSError:
+        return 1
+    fds = _unpack_fds(ancdata)
+    if not msg and not fds:
+        return 0  # the server is gone
+    os.write(notify_w, _PID.pack(os.getpid()))
+    os.close(notify_w)
+    sock.close()  # the next request is for another keeper
+    if len(fds) < 3:
+        for fd in fds:
+            os.close(fd)
+        return 1
+    return _keeper_main(fds)
 
 
 def _move_high(fd: int, base: int) -> int:
@@ -137,11 +172,11 @@ def _keeper_main(fds: list[int]) -> int:
     job: keeper.Job
     try:
         if sandbox is None:
-            job = keeper.PlainJob(argv, env, cwd)
+            job = keeper.PlainJob(argv, env)
         else:
             policy = container.Policy.from_json(sandbox)
             if policy.isolation == container.ISOLATION_NONE:
-                job = keeper.PlainJob(argv, env, cwd, restrict=policy)
+                job = keeper.PlainJob(argv, env, restrict=policy)
             else:
                 job = container.ContainerJob(policy, argv, env, cwd)
     except Exception as exc:

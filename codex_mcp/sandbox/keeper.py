@@ -26,6 +26,7 @@ import json
 import os
 import select
 import signal
+import sys
 
 from codex_mcp.sandbox import container, procs
 
@@ -44,58 +45,56 @@ if TYPE_CHECKING:
         def kill(self) -> None: ...
         def read_status(self) -> int | None: ...
         def on_reaped(self, pid: int, status: int) -> int | None: ...
+        def empty(self) -> bool: ...
         def teardown(self) -> None: ...
 
 
 class PlainJob:
-    """The command as our direct child, in a session of its own."""
+    """The command as our direct child, in a session of its own, started in our cwd.
+
+    Unrestricted commands are started with posix_spawn (vfork semantics: nothing is copied
+    and the command does not wait for the scheduler); they have no parent-death signal of
+    their own: we kill their tree when the server goes, and should we be killed, the fork
+    server (a subreaper too) inherits and kills it.  A restricted command (isolation "none")
+    is forked to restrict itself first, and is tied to us by a parent-death signal.
+    """
 
     def __init__(
-        self, argv: list[str], env: dict[str, str], cwd: str, restrict: container.Policy | None = None
+        self, argv: list[str], env: dict[str, str], restrict: container.Policy | None = None
     ) -> None:
         procs.set_child_subreaper()
+        self.pid = 0
         self.status: int | None = None
         self.status_fd: int | None = None
         self.spawn_error: tuple[str, int] | None = None
-        me = os.getpid()
-        err_r, err_w = os.pipe()
-        pid = os.fork()
-        if pid == 0:
-            os.close(err_r)
-            if restrict is not None:
-                container.exec_restricted(restrict, argv, env, cwd, me)
-            step = "setup"
+        if restrict is None:
             try:
-                os.setsid()
-                procs.set_pdeathsig(signal.SIGKILL)
-                if os.getppid() != me:
-                    os._exit(1)
-                procs.reset_signals_for_exec()
-                step = "chdir"
-                os.chdir(cwd)
-                step = "exec"
-                os.execvpe(argv[0], argv, env)
+                self.pid = container.spawn(argv, env)
             except OSError as exc:
-                os.write(err_w, f"{step}:{exc.errno or errno.EIO}".encode())
-            except BaseException:
-                os.write(err_w, f"{step}:{errno.EIO}".encode())
-            os._exit(127)
-        os.close(err_w)
-        chunks = []
-        while data := os.read(err_r, 256):
-            chunks.append(data)
-        os.close(err_r)
-        self.pid = pid
-        if chunks:
-            step, _, code = b"".join(chunks).decode(errors="replace").partition(":")
-            self.spawn_error = (step, int(code) if code.isdigit() else errno.EIO)
+                self.spawn_error = ("exec", exc.errno or errno.EIO)
+            return
+        me = os.getpid()
+        cwd = os.getcwd()
+        sys.stdout.flush()
+        self.pid = os.fork()
+        if self.pid == 0:
+            container.exec_restricted(restrict, argv, env, cwd, me)
 
     def signal(self, sig: int) -> None:
+        """Signal the command's process group: while the command lives, by its id; after it
+        was reaped (the id may be reused once the group is empty) only the group's members
+        among our descendants."""
         if sig == signal.SIGKILL:
             self.kill()
             return
-        with contextlib.suppress(OSError):
-            os.killpg(self.pid, sig)
+        if self.status is None:
+            with contextlib.suppress(OSError):
+                os.killpg(self.pid, sig)
+            return
+        for pid in procs.descendants(os.getpid()):
+            with contextlib.suppress(OSError):
+                if os.getpgid(pid) == self.pid:
+                    os.kill(pid, sig)
 
     def kill(self) -> None:
         for pid, status in procs.kill_descendants():
@@ -108,6 +107,10 @@ class PlainJob:
         if pid == self.pid and self.status is None:
             self.status = status
         return self.status if pid == self.pid else None
+
+    def empty(self) -> bool:
+        """Nothing of the command is left (its orphans would be our children)."""
+        return self.status is not None and not procs.children_of(os.getpid())
 
     def teardown(self) -> None:
         self.kill()
@@ -210,7 +213,9 @@ def supervise(job: Job, chan: Channel | None) -> int | None:
         if job.status is not None and not exit_sent:
             report({"exit": job.status})
             exit_sent = True
-            if chan is None:
+            # Done unless something the command started may still write to its pipes: then
+            # the server drains them and asks for the teardown.
+            if chan is None or job.empty():
                 break
         for fd, _event in poller.poll():
             if fd == wake_r:

@@ -154,7 +154,7 @@ def main(args: Sequence[str] | None = None) -> int:
         env = dict(os.environ)
         job: keeper.Job
         if policy.isolation == ISOLATION_NONE:
-            job = keeper.PlainJob(command, env, cwd, restrict=policy)
+            job = keeper.PlainJob(command, env, restrict=policy)
         else:
             job = ContainerJob(policy, command, env, cwd)
     except Exception as exc:

@@ -266,6 +266,37 @@ def prepare_command(
     return PreparedCommand(sb_argv, child_env, (), "seatbelt", lambda: None, cwd)
 
 
+# bwrap command lines built by `_prepare_bwrap` and not closed yet (argv -> count).  bwrap
+# gives such a command both guarantees the keeper of `run_exec` exists for: its PID
+# namespace dies with the command, and --die-with-parent ties it to the server.
+_SELF_CONTAINED: dict[tuple[str, ...], int] = {}
+_self_contained_lock = threading.Lock()
+
+
+def is_self_contained(argv: Sequence[str]) -> bool:
+    """Whether `argv` is a bwrap command line this process prepared and has not closed."""
+    with _self_contained_lock:
+        return tuple(argv) in _SELF_CONTAINED
+
+
+def _hold_self_contained(argv: Sequence[str]) -> Callable[[], None]:
+    key = tuple(argv)
+    with _self_contained_lock:
+        _SELF_CONTAINED[key] = _SELF_CONTAINED.get(key, 0) + 1
+    released = False
+
+    def release() -> None:
+        nonlocal released
+        with _self_contained_lock:
+            if not released and key in _SELF_CONTAINED:
+                _SELF_CONTAINED[key] -= 1
+                if not _SELF_CONTAINED[key]:
+                    del _SELF_CONTAINED[key]
+            released = True
+
+    return release
+
+
 def _check_landlock(boundary: Boundary, report: ProbeReport) -> None:
     """Refuse (fail closed) what the Landlock launcher cannot enforce on this host."""
     if not boundary.network and not report.seccomp_ok:
@@ -338,7 +369,10 @@ def _prepare_bwrap(
     def after_spawn() -> None:
         _close_fds(child_side)
 
+    release = _hold_self_contained(argv)
+
     def close() -> None:
+        release()
         _close_fds(child_side)
         _close_fds(parent_side)
 

@@ -16,6 +16,9 @@ On Linux every command is started by a keeper forked from the sandbox fork serve
   closes, which also happens when the server is killed with SIGKILL.
 * A Landlock launcher argv (`sandbox.launcher.parse_launcher_argv`) is run by the keeper
   itself (same container, same code) instead of starting a new interpreter per command.
+* A bwrap command line prepared by `prepare_command` is spawned directly: its PID namespace
+  already dies with the command and `--die-with-parent` ties it to the server (the event
+  loop's thread, which spawns it).
 
 Elsewhere (macOS) the command is a plain subprocess in its own session; the process group
 is what gets signalled.
@@ -58,6 +61,7 @@ import errno
 import os
 import signal
 import subprocess
+import sys
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -216,6 +220,8 @@ class _Child(Protocol):
 
     @property
     def returncode(self) -> int | None: ...
+    @property
+    def spawn_error(self) -> OSError | None: ...
     def receivers(self) -> tuple[Receive, Receive]: ...
     async def wait(self) -> None: ...
     async def terminate(self) -> None: ...
@@ -230,7 +236,11 @@ class _Kept:
 
     @property
     def returncode(self) -> int | None:
-        return self.handle.returncode
+        return 127 if self.handle.spawn_error is not None else self.handle.returncode
+
+    @property
+    def spawn_error(self) -> OSError | None:
+        return self.handle.spawn_error
 
     def receivers(self) -> tuple[Receive, Receive]:
         return _fd_receiver(self.handle.stdout_fd), _fd_receiver(self.handle.stderr_fd)
@@ -275,6 +285,8 @@ class _Subprocess:
     @property
     def returncode(self) -> int | None:
         return self.process.returncode
+
+    spawn_error: OSError | None = None
 
     def receivers(self) -> tuple[Receive, Receive]:
         assert self.process.stdout is not None and self.process.stderr is not None
@@ -369,21 +381,19 @@ async def _pump(
         done.set()
 
 
+def _self_contained(argv: Sequence[str]) -> bool:
+    """A bwrap command line from `prepare_command`: bwrap's PID namespace and parent-death
+    signal already give what a keeper would (and a keeper would only add latency)."""
+    select = sys.modules.get("codex_mcp.sandbox.select")  # not imported: nothing was prepared
+    return select is not None and bool(select.is_self_contained(argv))
+
+
 async def _start(params: ExecParams) -> _Child:
     """Spawn the command; OSError if it could not be started."""
-    if spawn.available():
-        handle = await spawn.spawn(params.argv, os.fspath(params.cwd), params.env, params.pass_fds)
-        try:
-            # Shielded so that a cancellation cannot lose a started command; it is delivered
-            # at the next checkpoint of the caller, which kills the command.
-            with anyio.CancelScope(shield=True):
-                await handle.started(params.argv[0], os.fspath(params.cwd))
-        except BaseException:
-            with anyio.CancelScope(shield=True), anyio.move_on_after(_REAP_TIMEOUT_S):
-                await handle.teardown()
-            handle.close()
-            raise
-        return _Kept(handle)
+    if spawn.available() and not _self_contained(params.argv):
+        # The keeper reports a command that could not be started instead of its exit status
+        # (`_Kept.spawn_error`); there is no need to wait for it here.
+        return _Kept(await spawn.spawn(params.argv, os.fspath(params.cwd), params.env, params.pass_fds))
     with anyio.CancelScope(shield=True):
         process = await anyio.open_process(
             list(params.argv),
@@ -458,6 +468,8 @@ async def run_exec(params: ExecParams, on_output: OutputCallback | None = None) 
             raise exc.exceptions[0] from None
         raise
     await child.finish()
+    if child.spawn_error is not None:
+        return _spawn_failure(params, child.spawn_error, started)
 
     duration = time.monotonic() - started
     out, err = captures["stdout"], captures["stderr"]

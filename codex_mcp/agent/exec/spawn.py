@@ -107,12 +107,15 @@ def shutdown() -> None:
 class Spawned:
     """One command under its keeper: its output pipes and the keeper's socket."""
 
-    def __init__(self, chan: socket.socket, stdout_fd: int, stderr_fd: int) -> None:
+    def __init__(self, chan: socket.socket, stdout_fd: int, stderr_fd: int, argv0: str, cwd: str) -> None:
         self.chan = chan
         self.stdout_fd = stdout_fd
         self.stderr_fd = stderr_fd
+        self.argv0 = argv0
+        self.cwd = cwd
         self.pid: int | None = None
         self.returncode: int | None = None
+        self.spawn_error: OSError | None = None
         self.done = False
         self._buffer = b""
 
@@ -138,34 +141,30 @@ class Spawned:
             msg = await self._message()
             if msg is None:
                 self.done = True
-                if self.returncode is None:
+                if self.returncode is None and self.spawn_error is None:
                     self.returncode = -9  # the keeper vanished: treat the command as killed
                 return False
-            if "exit" in msg and isinstance(msg["exit"], int):
-                self.returncode = os.waitstatus_to_exitcode(msg["exit"])
-            if msg.get("done"):
-                self.done = True
-            if key in msg:
-                return True
-
-    async def started(self, argv0: str, cwd: str) -> None:
-        """Wait for the keeper's start report.  Raises OSError (of the errno's subclass, as a
-        failed fork/exec would) if the command never ran."""
-        while True:
-            msg = await self._message()
-            if msg is None:
-                raise OSError(5, "the command's keeper exited before starting it")
             if "pid" in msg:
                 self.pid = int(msg["pid"])
-                return
+            if "exit" in msg and isinstance(msg["exit"], int):
+                self.returncode = os.waitstatus_to_exitcode(msg["exit"])
             if "error" in msg:
                 code = int(msg.get("errno", 5))
-                where = cwd if msg["error"] == "chdir" else argv0
-                raise OSError(code, os.strerror(code), where)
+                where = self.cwd if msg["error"] == "chdir" else self.argv0
+                # OSError(errno, ...) is the errno's subclass, as a failed fork/exec raises.
+                self.spawn_error = OSError(code, os.strerror(code), where)
+            if msg.get("done"):
+                self.done = True
+            if key in msg or (key == "exit" and self.spawn_error is not None):
+                return True
 
     async def wait(self) -> int:
-        if self.returncode is None and not self.done:
+        """The command's return code (negative: killed by that signal).  If it could not be
+        started at all, `spawn_error` is set instead (and this returns 127)."""
+        if self.returncode is None and self.spawn_error is None and not self.done:
             await self._until("exit")
+        if self.spawn_error is not None:
+            return 127
         return -9 if self.returncode is None else self.returncode
 
     def _send(self, msg: dict[str, Any]) -> None:
@@ -208,7 +207,7 @@ async def spawn(
     ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
     out_r, out_w = os.pipe()
     err_r, err_w = os.pipe()
-    handle = Spawned(ours, out_r, err_r)
+    handle = Spawned(ours, out_r, err_r, argv[0], cwd)
     try:
         _SERVER.send([theirs.fileno(), out_w, err_w, *pass_fds])
         ours.sendall(json.dumps(request).encode() + b"\n")
