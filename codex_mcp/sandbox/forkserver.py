@@ -181,9 +181,7 @@ def _keeper_main(fds: list[int]) -> int:
                 job = container.ContainerJob(policy, argv, env, cwd)
     except Exception as exc:
         code = container.refuse(str(exc) or type(exc).__name__)
-        chan.send({"pid": 0})
-        chan.send({"exit": code << 8})
-        chan.send({"done": True})
+        chan.send({"exit": code << 8, "done": True})
         return 0
     keeper.release_stdio(targets)
     keeper.supervise(job, chan)

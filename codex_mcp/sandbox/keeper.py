@@ -12,8 +12,9 @@ channel).  Jobs:
 * `container.ContainerJob`: the command runs in its own PID namespace under an init;
   teardown kills init, which makes the kernel kill the whole namespace.
 
-Messages (JSON lines), keeper -> server: `{"pid": n}` or `{"error": step, "errno": n}`,
-then `{"exit": wait_status}`, then `{"done": true}`.  Server -> keeper: `{"signal": n}`,
+Messages (JSON lines), keeper -> server: `{"error": step, "errno": n}` if the command could
+not be started, else `{"exit": wait_status}` and `{"done": true}` (one message when nothing
+of the command was left to tear down).  Server -> keeper: `{"signal": n}`,
 `{"kill": true}`, `{"teardown": true}`.  The server closing the socket (it exited or was
 killed) means: kill everything now.
 """
@@ -198,7 +199,6 @@ def supervise(job: Job, chan: Channel | None) -> int | None:
         job.teardown()
         report({"done": True})
         return None
-    report({"pid": job.pid})
     poller = select.poll()
     poller.register(wake_r, select.POLLIN)
     if job.status_fd is not None:
@@ -211,19 +211,17 @@ def supervise(job: Job, chan: Channel | None) -> int | None:
         for pid, status in procs.reap_children():
             job.on_reaped(pid, status)
         if job.status is not None and not exit_sent:
-            report({"exit": job.status})
-            exit_sent = True
             # Done unless something the command started may still write to its pipes: then
             # the server drains them and asks for the teardown.
             if chan is None or job.empty():
                 break
+            report({"exit": job.status})
+            exit_sent = True
         for fd, _event in poller.poll():
             if fd == wake_r:
-                try:
+                with contextlib.suppress(BlockingIOError):
                     while os.read(wake_r, 512):
                         pass
-                except BlockingIOError:
-                    pass
             elif fd == job.status_fd:
                 poller.unregister(fd)
                 job.read_status()
@@ -242,9 +240,10 @@ def supervise(job: Job, chan: Channel | None) -> int | None:
                     elif msg.get("teardown"):
                         finished = True
     job.teardown()
+    last: dict[str, Any] = {"done": True}
     if job.status is not None and not exit_sent:
-        report({"exit": job.status})
-    report({"done": True})
+        last["exit"] = job.status
+    report(last)
     signal.set_wakeup_fd(-1)
     os.close(wake_r)
     os.close(wake_w)

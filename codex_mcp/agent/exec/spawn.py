@@ -113,7 +113,6 @@ class Spawned:
         self.stderr_fd = stderr_fd
         self.argv0 = argv0
         self.cwd = cwd
-        self.pid: int | None = None
         self.returncode: int | None = None
         self.spawn_error: OSError | None = None
         self.done = False
@@ -144,8 +143,6 @@ class Spawned:
                 if self.returncode is None and self.spawn_error is None:
                     self.returncode = -9  # the keeper vanished: treat the command as killed
                 return False
-            if "pid" in msg:
-                self.pid = int(msg["pid"])
             if "exit" in msg and isinstance(msg["exit"], int):
                 self.returncode = os.waitstatus_to_exitcode(msg["exit"])
             if "error" in msg:
