@@ -261,3 +261,22 @@ def test_fallback_refuses_carve_outs_it_cannot_keep(user: str) -> None:
                          policy=WW, isolation=ISOLATION_NONE, refusal_expected=True)  # fmt: skip
         assert results[0].kind == "refused" and ".git" in (results[0].error or "")
         assert (p.ws / ".git" / "HEAD").read_text() == "ref: refs/heads/main\n"
+
+
+@pytest.mark.parametrize("user", USERS)
+def test_killing_its_keeper_does_not_free_an_unsandboxed_command(user: str) -> None:
+    """An unsandboxed command kills its keeper (its parent) to orphan a daemon: the fork
+    server, a subreaper too, inherits the orphan and kills it."""
+    duration = nap()
+    with place(user, git=False) as p:
+        try:
+            results = attack(
+                user, "none", p,
+                [sh(f"setsid sleep {duration} & while ! pgrep -f 'sleep {duration}' >/dev/null; do :; done; "
+                    "kill -9 $PPID; echo after")],
+                policy=FULL,
+            )  # fmt: skip
+            assert results[0].exit_code == 137, results[0]
+            assert not wait_dead(sleepers(duration), timeout=5)
+        finally:
+            kill_all(sleepers(duration))
