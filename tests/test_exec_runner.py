@@ -457,3 +457,20 @@ async def test_a_command_ignoring_sigterm_is_still_killed(tmp_path: Path) -> Non
     pid = int(pid_file.read_text())
     with pytest.raises(ProcessLookupError):
         os.kill(pid, 0)
+
+
+@pytest.mark.anyio
+async def test_many_commands_at_once(tmp_path: Path) -> None:
+    """More commands than the fork server has spare keepers, all at the same time."""
+    results: dict[int, ExecOutput] = {}
+
+    async def one(i: int) -> None:
+        results[i] = await run_exec(
+            _params(["sh", "-c", f"echo {i}; echo err{i} >&2; exit {i % 3}"], tmp_path)
+        )
+
+    async with anyio.create_task_group() as tg:
+        for i in range(12):
+            tg.start_soon(one, i)
+    for i in range(12):
+        assert (results[i].stdout, results[i].stderr, results[i].exit_code) == (f"{i}\n", f"err{i}\n", i % 3)
