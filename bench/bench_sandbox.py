@@ -1,9 +1,20 @@
 """Cost of starting a command under each sandbox backend: median ms per `/bin/true`.
 
-    python bench/bench_sandbox.py
+    python bench/bench_sandbox.py [n_runs]
 
-`run()` returns {"none": ms, "bwrap": ms | None, "landlock": ms | None} (None = backend
-unavailable here) plus the probe details; the probe itself is done before timing.
+Two paths are timed, both from `compute_boundary` to the reaped command:
+
+* `run_exec`: what the shell tool does per command (`prepare_command` + `run_exec`, i.e. a
+  keeper forked by the sandbox fork server; for Landlock the container is built there, no
+  new interpreter).  This is the per-step cost that matters.
+* `exec`: the prepared argv run directly with `subprocess` (bwrap, or the exec'd Landlock
+  launcher with its interpreter start-up), for comparison with earlier measurements.
+
+Each backend is timed in its own block of back-to-back runs (interleaving would make one
+backend pay for the spare keeper the fork server forks after another backend's command);
+the fork server start and the backend probes happen before timing.  `run()` returns
+{"none": ms, "bwrap": ms, "landlock": ms (the `run_exec` medians), "exec": {backend: ms},
+"n_runs": n, "probe": details}; None = backend unavailable here.
 """
 
 from __future__ import annotations
@@ -15,51 +26,92 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
+from pathlib import Path
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+import anyio
+
+from codex_mcp.agent.exec import ExecParams, run_exec
 from codex_mcp.sandbox.boundary import compute_boundary
 from codex_mcp.sandbox.policy import SandboxPolicy
 from codex_mcp.sandbox.select import SandboxUnavailableError, prepare_command, probe_backends
 
 TRUE = "/bin/true" if os.path.exists("/bin/true") else "/usr/bin/true"
+BACKENDS = ("none", "bwrap", "landlock")
 
 
-def _time_backend(backend: str, policy: SandboxPolicy, cwd: str, n_runs: int) -> float | None:
-    samples: list[float] = []
-    for _ in range(n_runs):
-        start = time.perf_counter()
+def _prepare(backend: str, cwd: str):  # type: ignore[no-untyped-def]
+    boundary = compute_boundary(SandboxPolicy("workspace-write"), cwd)
+    return prepare_command([TRUE], boundary, cwd, dict(os.environ), backend=backend)  # type: ignore[arg-type]
+
+
+async def _via_run_exec(backend: str, cwd: str) -> float:
+    start = time.perf_counter()
+    prepared = _prepare(backend, cwd)
+    try:
+        out = await run_exec(ExecParams(prepared.argv, Path(cwd), prepared.env, None, prepared.pass_fds))
+        prepared.read_status()
+    finally:
+        prepared.close()
+    elapsed = (time.perf_counter() - start) * 1000
+    if out.exit_code != 0:
+        raise RuntimeError(f"{backend}: /bin/true exited {out.exit_code}: {out.stderr}")
+    return elapsed
+
+
+async def _via_exec(backend: str, cwd: str) -> float:
+    start = time.perf_counter()
+    prepared = _prepare(backend, cwd)
+    try:
+        proc = subprocess.run(  # noqa: ASYNC221 - timed alone, nothing else runs meanwhile
+            prepared.argv, env=prepared.env, cwd=prepared.cwd, pass_fds=prepared.pass_fds,
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False,
+        )  # fmt: skip
+    finally:
+        prepared.close()
+    elapsed = (time.perf_counter() - start) * 1000
+    if proc.returncode != 0:
+        raise RuntimeError(f"{backend}: /bin/true exited {proc.returncode}")
+    return elapsed
+
+
+def _usable(cwd: str) -> list[str]:
+    out = []
+    for backend in BACKENDS:
         try:
-            boundary = compute_boundary(policy, cwd)
-            prepared = prepare_command([TRUE], boundary, cwd, dict(os.environ), backend=backend)  # type: ignore[arg-type]
+            _prepare(backend, cwd).close()
+            out.append(backend)
         except SandboxUnavailableError:
-            return None
-        try:
-            proc = subprocess.run(
-                prepared.argv, env=prepared.env, cwd=prepared.cwd, pass_fds=prepared.pass_fds,
-                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False,
-            )  # fmt: skip
-        finally:
-            prepared.close()
-        samples.append((time.perf_counter() - start) * 1000)
-        if proc.returncode != 0:
-            raise RuntimeError(f"{backend}: /bin/true exited {proc.returncode}")
-    return round(statistics.median(samples), 2)
+            pass
+    return out
+
+
+async def _measure(n_runs: int) -> dict[str, object]:
+    with tempfile.TemporaryDirectory() as cwd:
+        usable = _usable(cwd)
+        results: dict[str, object] = {}
+        timers: dict[str, Callable[[str, str], object]] = {"run_exec": _via_run_exec, "exec": _via_exec}
+        for path, timer in timers.items():
+            samples: dict[str, list[float]] = {b: [] for b in usable}
+            for backend in usable:
+                await timer(backend, cwd)  # type: ignore[misc]  # warm-up: fork server, caches
+                for _ in range(n_runs):
+                    samples[backend].append(await timer(backend, cwd))  # type: ignore[misc]
+            results[path] = {
+                b: (round(statistics.median(samples[b]), 2) if b in samples else None) for b in BACKENDS
+            }
+    return results
 
 
 def run(n_runs: int = 20) -> dict[str, object]:
     report = probe_backends()
-    policy = SandboxPolicy("workspace-write")
-    with tempfile.TemporaryDirectory() as cwd:
-        results: dict[str, object] = {
-            "none": _time_backend("none", policy, cwd, n_runs),
-            "bwrap": _time_backend("bwrap", policy, cwd, n_runs),
-            "landlock": _time_backend("landlock", policy, cwd, n_runs),
-        }
-    results["n_runs"] = n_runs
-    results["probe"] = report.details
-    return results
+    measured = anyio.run(_measure, n_runs)
+    per_step = measured["run_exec"]
+    assert isinstance(per_step, dict)
+    return {**per_step, "exec": measured["exec"], "n_runs": n_runs, "probe": report.details}
 
 
 if __name__ == "__main__":
-    print(json.dumps(run(), indent=2))
+    print(json.dumps(run(int(sys.argv[1]) if len(sys.argv) > 1 else 20), indent=2))

@@ -194,7 +194,23 @@ def parse_args(argv: list[str]) -> Options:
     )
 
 
+def harden_process() -> None:
+    """Make this process non-dumpable, first thing: another process of the same user (a
+    command run without a sandbox, or anything else on the machine) can then neither ptrace
+    the server nor read its /proc/<pid>/environ, mem or fds, where the API key lives.
+    Only root (CAP_SYS_PTRACE) still can.  Core dumps are off as a consequence."""
+    if not sys.platform.startswith("linux"):
+        return
+    from codex_mcp.sandbox.procs import set_dumpable
+
+    try:
+        set_dumpable(False)
+    except OSError as exc:  # cannot really happen; never worth refusing to start over
+        print(f"codex-mcp-server: warning: cannot make the process non-dumpable: {exc}", file=sys.stderr)
+
+
 def main(argv: list[str] | None = None) -> int:
+    harden_process()
     args = parse_args(sys.argv[1:] if argv is None else argv)
     env = os.environ
     home = codex_home(env)

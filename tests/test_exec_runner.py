@@ -232,14 +232,47 @@ async def test_grandchild_holding_pipes_does_not_hang(tmp_path: Path, spawned: l
 
 
 @pytest.mark.anyio
-async def test_detached_background_process_is_left_alone(tmp_path: Path, spawned: list[int]) -> None:
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the keeper is Linux-only")
+async def test_detached_background_process_does_not_outlive_the_command(
+    tmp_path: Path, spawned: list[int]
+) -> None:
+    """A background process that let go of our pipes is still part of what the command
+    started: it is killed and reaped before `run_exec` returns."""
     pidfile = tmp_path / "bg.pid"
     script = 'sleep 30 >/dev/null 2>&1 & echo $! > "$1"; echo ok'
     out = await run_exec(_params(["sh", "-c", script, "sh", str(pidfile)], tmp_path))
     bg = await _read_pid(pidfile)
     spawned.append(bg)
     assert out.stdout == "ok\n"
-    assert _alive(bg)
+    assert not _alive(bg)
+
+
+@pytest.mark.anyio
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the keeper is Linux-only")
+async def test_setsid_double_fork_daemon_does_not_outlive_the_command(
+    tmp_path: Path, spawned: list[int]
+) -> None:
+    pidfile = tmp_path / "daemon.pid"
+    script = (
+        '(setsid sh -c \'sleep 30 & echo $! > "$1"\' sh "$1" </dev/null >/dev/null 2>&1 &); '
+        'while [ ! -s "$1" ]; do sleep 0.01; done; echo ok'
+    )
+    out = await run_exec(_params(["sh", "-c", script, "sh", str(pidfile)], tmp_path))
+    daemon = await _read_pid(pidfile)
+    spawned.append(daemon)
+    assert out.stdout == "ok\n"
+    assert not _alive(daemon)
+
+
+@pytest.mark.anyio
+async def test_late_output_of_a_background_process_is_kept(tmp_path: Path) -> None:
+    """The drain window still collects what a background process writes after the command
+    exited (then the process is ended)."""
+    # The background subshell writes only once the command itself ($$) is gone.
+    script = "(while kill -0 $$ 2>/dev/null; do sleep 0.01; done; echo late) & echo early"
+    out = await run_exec(_params(["sh", "-c", script], tmp_path))
+    assert out.exit_code == 0
+    assert out.stdout == "early\nlate\n"
 
 
 @pytest.mark.anyio
@@ -364,10 +397,13 @@ async def test_escaped_process_holding_pipes_does_not_hang(tmp_path: Path, spawn
     script = 'setsid sleep 30 & echo $! > "$1"; echo hi'
     started = time.monotonic()
     out = await run_exec(_params(["sh", "-c", script, "sh", str(pidfile)], tmp_path, io_drain_timeout_ms=150))
-    spawned.append(await _read_pid(pidfile))
+    escaped = await _read_pid(pidfile)
+    spawned.append(escaped)
     assert time.monotonic() - started < 5
     assert out.exit_code == 0
     assert out.stdout == "hi\n"
+    if sys.platform.startswith("linux"):
+        assert not _alive(escaped), "a setsid process holding our pipes survived the command"
 
 
 @pytest.mark.anyio
@@ -421,3 +457,20 @@ async def test_a_command_ignoring_sigterm_is_still_killed(tmp_path: Path) -> Non
     pid = int(pid_file.read_text())
     with pytest.raises(ProcessLookupError):
         os.kill(pid, 0)
+
+
+@pytest.mark.anyio
+async def test_many_commands_at_once(tmp_path: Path) -> None:
+    """More commands than the fork server has spare keepers, all at the same time."""
+    results: dict[int, ExecOutput] = {}
+
+    async def one(i: int) -> None:
+        results[i] = await run_exec(
+            _params(["sh", "-c", f"echo {i}; echo err{i} >&2; exit {i % 3}"], tmp_path)
+        )
+
+    async with anyio.create_task_group() as tg:
+        for i in range(12):
+            tg.start_soon(one, i)
+    for i in range(12):
+        assert (results[i].stdout, results[i].stderr, results[i].exit_code) == (f"{i}\n", f"err{i}\n", i % 3)

@@ -136,10 +136,10 @@ def test_symlink_out_of_workspace_blocked(backend: str, ws: Path) -> None:
     assert not (ws.parent / "outside" / "e2.txt").exists()
 
 
-@needs_bwrap
-def test_git_dir_read_only_with_bwrap(ws: Path) -> None:
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_git_dir_read_only(backend: str, ws: Path) -> None:
     _, _, err, _ = run(
-        "bwrap", WW, ws, sh("echo evil > .git/HEAD; touch .git/new; mv .git gone; echo ok > fine.txt")
+        backend, WW, ws, sh("echo evil > .git/HEAD; touch .git/new; mv .git gone; echo ok > fine.txt")
     )
     assert (ws / ".git" / "HEAD").read_text() == "ref: refs/heads/main\n"
     assert not (ws / ".git" / "new").exists() and (ws / ".git").is_dir()
@@ -160,11 +160,13 @@ def test_gitdir_file_target_protected(ws: Path) -> None:
 
 
 @needs_landlock
-def test_landlock_cannot_protect_git(ws: Path) -> None:
-    """Documented limitation: Landlock rules are additive, so `.git` inside a writable root is
-    writable under the Landlock backend (bwrap protects it; see the test above)."""
-    run("landlock", WW, ws, sh("touch .git/new"))
-    assert (ws / ".git" / "new").exists()
+def test_landlock_protects_git_with_read_only_mounts(ws: Path) -> None:
+    """Landlock rules are additive, so the launcher re-binds `.git` read-only in the command's
+    mount namespace (this used to be a documented gap of the Landlock backend)."""
+    _, _, err, _ = run("landlock", WW, ws, sh("touch .git/new; rm -rf .git; echo x > .git/HEAD"))
+    assert not (ws / ".git" / "new").exists()
+    assert (ws / ".git" / "HEAD").read_text() == "ref: refs/heads/main\n"
+    assert "Read-only file system" in err
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
@@ -410,9 +412,16 @@ def test_bwrap_argv_layout() -> None:
     assert "--setenv CODEX_SANDBOX_NETWORK_DISABLED 1" in text
     assert argv[-4:] == ["--chdir", "/w", "--", "ls"]
     net = build_bwrap_argv(["ls"], cwd="/", writable_roots=[], network_access=True)
-    assert "--unshare-net" not in net and "--proc" in net and "--bind" not in net
+    assert "--unshare-net" not in net and "--proc /proc --remount-ro /proc" in " ".join(net)
+    assert "--bind" not in net
     everywhere = build_bwrap_argv(["ls"], cwd="/", writable_roots=["/", "/w"], network_access=False)
-    assert everywhere[3:6] == ["--bind", "/", "/"] and everywhere.count("--bind") == 2
+    assert everywhere[5:8] == ["--bind", "/", "/"] and everywhere.count("--bind") == 2
+    # Capabilities are always dropped; root without a user namespace also runs setpriv.
+    assert everywhere[3:5] == ["--cap-drop", "ALL"]
+    priv = build_bwrap_argv(["ls"], cwd="/", writable_roots=[], network_access=False,
+                            variant=BwrapVariant(setpriv="/usr/bin/setpriv"))  # fmt: skip
+    assert "--cap-add CAP_SETPCAP" in " ".join(priv)
+    assert priv[-7:] == ["/usr/bin/setpriv", "--bounding-set", "-all", "--inh-caps", "-all", "--", "ls"]
 
 
 @needs_bwrap
@@ -434,3 +443,28 @@ def test_seccomp_filter_shape() -> None:
         assert len(gate) < len(prog)
     with pytest.raises(seccomp.SeccompError):
         seccomp.build_filter("mips")
+
+
+def test_a_killed_bwrap_is_not_a_setup_error() -> None:
+    """Timeouts and cancellation kill bwrap before it writes an exit-code: still a command
+    that ran, not a sandbox that could not be set up."""
+    status = '{"child-pid": 12}'
+    assert classify_result("bwrap", 124, "", bwrap_status=status, policy=WW) == "failed"
+    assert classify_result("bwrap", 137, "", bwrap_status=status) == "failed"
+    assert classify_result("bwrap", 1, "bwrap: Can't chdir to /x\n", bwrap_status=status) == "setup_error"
+
+
+@needs_bwrap
+def test_only_prepared_bwrap_command_lines_skip_the_keeper(ws: Path) -> None:
+    """run_exec spawns a bwrap argv directly only while `prepare_command` holds it: bwrap's
+    PID namespace and --die-with-parent then do the keeper's job.  Anything else (a copy
+    after close, a look-alike) goes through a keeper."""
+    from codex_mcp.sandbox.select import is_self_contained
+
+    prepared = prepare_command(["true"], compute_boundary(WW, str(ws)), str(ws), {}, backend="bwrap")
+    argv = list(prepared.argv)
+    assert is_self_contained(argv)
+    assert not is_self_contained([*argv[:-1], "false"])
+    prepared.close()
+    prepared.close()
+    assert not is_self_contained(argv)

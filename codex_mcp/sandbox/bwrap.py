@@ -1,9 +1,19 @@
 """The bubblewrap backend: argv building (pure) and a cached functional probe.
 
-Layout: the whole filesystem read-only, a private /dev (with the real /dev/null), each
-writable root bound read-write, then the boundary's read-only carve-outs (protected names,
-git dirs, CODEX_HOME) re-bound read-only, a new PID namespace with its own /proc, no network
-namespace access when the network is off, and the seccomp filter passed by fd.
+Layout: the whole filesystem read-only (or, for restricted read access, an empty read-only
+root with only the readable roots and the platform defaults bound in), a private /dev (with
+the real /dev/null), each writable root bound read-write, then the boundary's read-only
+carve-outs (protected names, git dirs, CODEX_HOME) re-bound read-only, a new PID namespace
+with its own /proc, no network namespace access when the network is off, the seccomp filter
+passed by fd, and no capabilities at all.
+
+/proc is mounted read-only: without capabilities, uid 0 can still write the root-owned files
+of /proc (sysctls such as kernel/core_pattern, sysrq-trigger), and bwrap covers only a few.
+
+Capabilities: bwrap keeps root's capabilities unless told otherwise, so the argv always has
+`--cap-drop ALL`.  That still leaves root's *bounding* set full; as root we therefore prefer
+a user namespace (`--unshare-user`, which empties the bounding set), and without one we run
+`setpriv` inside with CAP_SETPCAP only, to empty the bounding set before the command starts.
 """
 
 from __future__ import annotations
@@ -15,6 +25,7 @@ import subprocess
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from codex_mcp.sandbox.landlock import PLATFORM_READ_PATHS
 from codex_mcp.sandbox.seccomp import build_filter, filter_memfd
 
 DEFAULT_BWRAP = "bwrap"
@@ -27,6 +38,8 @@ class BwrapVariant:
 
     unshare_user: bool = False
     mount_proc: bool = True
+    # Root without a user namespace: `setpriv` (absolute path) empties the bounding set.
+    setpriv: str | None = None
 
 
 @dataclass(frozen=True)
@@ -47,20 +60,34 @@ def build_bwrap_argv(
     writable_roots: Sequence[str],
     network_access: bool,
     read_only_paths: Sequence[str] = (),
+    readable_roots: Sequence[str] | None = None,
     seccomp_fd: int | None = None,
     status_fd: int | None = None,
     variant: BwrapVariant = BwrapVariant(),
     bwrap_path: str = DEFAULT_BWRAP,
 ) -> list[str]:
-    """The bwrap argv for `command`.  `writable_roots` and `read_only_paths` come from a
-    `boundary.Boundary` (absolute, resolved, existing); no roots gives a read-only sandbox."""
+    """The bwrap argv for `command`.  `writable_roots`, `read_only_paths` and `readable_roots`
+    come from a `boundary.Boundary` (absolute, resolved); no roots gives a read-only sandbox;
+    `readable_roots=None` means the whole filesystem is readable."""
     argv = [bwrap_path, "--new-session", "--die-with-parent"]
     if variant.unshare_user:
         argv.append("--unshare-user")
+    argv += ["--cap-drop", "ALL"]
+    if variant.setpriv:
+        argv += ["--cap-add", "CAP_SETPCAP"]
     roots = sorted(dict.fromkeys(writable_roots), key=lambda p: (p.count("/"), p))
-    # A writable "/" (a profile granting writes everywhere but no network) replaces the
-    # read-only base mount instead of being bound over /dev afterwards.
-    argv += ["--bind" if "/" in roots else "--ro-bind", "/", "/"]
+    restricted = readable_roots is not None and "/" not in readable_roots and "/" not in roots
+    if restricted:
+        assert readable_roots is not None
+        # An empty root: only the platform defaults and the readable roots appear in it.
+        for path in sorted(dict.fromkeys([*PLATFORM_READ_PATHS, *readable_roots]), key=_depth):
+            if path in ("/dev", "/proc") or path.startswith(("/dev/", "/proc/")):
+                continue
+            argv += ["--ro-bind-try", path, path]
+    else:
+        # A writable "/" (a profile granting writes everywhere but no network) replaces the
+        # read-only base mount instead of being bound over /dev afterwards.
+        argv += ["--bind" if "/" in roots else "--ro-bind", "/", "/"]
     argv += ["--dev", "/dev", "--dev-bind", "/dev/null", "/dev/null"]
     for root in roots:
         if root != "/":
@@ -69,7 +96,12 @@ def build_bwrap_argv(
         argv += ["--ro-bind", path, path]
     argv.append("--unshare-pid")
     if variant.mount_proc:
-        argv += ["--proc", "/proc"]
+        # Read-only: uid 0 (root, also mapped in a user namespace) needs no capability to
+        # write root-owned /proc files such as sys/kernel/core_pattern or sysrq-trigger, and
+        # bwrap itself covers only /proc/irq and /proc/bus.
+        argv += ["--proc", "/proc", "--remount-ro", "/proc"]
+    if restricted:
+        argv += ["--remount-ro", "/"]  # last: the mounts above need their mount points made
     if not network_access:
         argv.append("--unshare-net")
         argv += ["--setenv", "CODEX_SANDBOX_NETWORK_DISABLED", "1"]
@@ -77,8 +109,15 @@ def build_bwrap_argv(
         argv += ["--add-seccomp-fd", str(seccomp_fd)]
     if status_fd is not None:
         argv += ["--json-status-fd", str(status_fd)]
-    argv += ["--chdir", cwd, "--", *command]
+    argv += ["--chdir", cwd, "--"]
+    if variant.setpriv:
+        argv += [variant.setpriv, "--bounding-set", "-all", "--inh-caps", "-all", "--"]
+    argv += list(command)
     return argv
+
+
+def _depth(path: str) -> tuple[int, str]:
+    return (path.rstrip("/").count("/"), path)
 
 
 def _true_binary() -> str:
@@ -104,27 +143,40 @@ def _try_variant(path: str, variant: BwrapVariant) -> tuple[bool, str]:
     return proc.returncode == 0, err or f"exit {proc.returncode}"
 
 
+def _variants(is_root: bool, setpriv: str | None) -> list[BwrapVariant]:
+    """Invocations to try, best first.  As root a user namespace is what empties the
+    capability bounding set; without one, only a variant that runs `setpriv` qualifies."""
+    if is_root:
+        out = [BwrapVariant(unshare_user=True), BwrapVariant(unshare_user=True, mount_proc=False)]
+        if setpriv:
+            out += [BwrapVariant(setpriv=setpriv), BwrapVariant(mount_proc=False, setpriv=setpriv)]
+        return out
+    return [
+        BwrapVariant(),
+        BwrapVariant(unshare_user=True),
+        BwrapVariant(mount_proc=False),
+        BwrapVariant(unshare_user=True, mount_proc=False),
+    ]
+
+
 @functools.lru_cache(maxsize=8)
 def probe_bwrap(bwrap_path: str | None = None) -> BwrapProbe:
-    """Find a working bwrap invocation: default, then `--unshare-user`, then without `--proc`
-    (only if /proc mounting was what failed), then both.  Cached per path."""
+    """Find a working bwrap invocation (see `_variants`); the no-`--proc` variants only if
+    /proc mounting was what failed.  Cached per path."""
     path = shutil.which(bwrap_path or DEFAULT_BWRAP)
     if path is None:
         return BwrapProbe(None, None, f"bwrap: {bwrap_path or DEFAULT_BWRAP} not found")
     failures: list[str] = []
     proc_failed = False
-    for variant in (
-        BwrapVariant(),
-        BwrapVariant(unshare_user=True),
-        BwrapVariant(mount_proc=False),
-        BwrapVariant(unshare_user=True, mount_proc=False),
-    ):
+    setpriv = next((p for p in ("/usr/bin/setpriv", "/bin/setpriv") if os.access(p, os.X_OK)), None)
+    for variant in _variants(os.geteuid() == 0, setpriv):
         if not variant.mount_proc and not proc_failed:
             continue
         ok, detail = _try_variant(path, variant)
         if ok:
             flags = [f for f, on in (("--unshare-user", variant.unshare_user),
-                                     ("no --proc", not variant.mount_proc)) if on]  # fmt: skip
+                                     ("no --proc", not variant.mount_proc),
+                                     ("setpriv", bool(variant.setpriv))) if on]  # fmt: skip
             return BwrapProbe(path, variant, f"bwrap: ok ({path}{'; ' + ', '.join(flags) if flags else ''})")
         proc_failed = proc_failed or _PROC_FAILURE in detail
         if detail not in failures:

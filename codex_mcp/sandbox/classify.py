@@ -47,12 +47,11 @@ def is_setup_error(
         lines = stderr.splitlines()
         if any(line.startswith(_BWRAP_EXEC_FAILED) for line in lines):
             return False  # bwrap set up fine; the command itself could not be executed
-        if bwrap_status is not None:
-            if bwrap_status_has_exit_code(bwrap_status):
-                return False
-            # bwrap never started the command.
-            return exit_code != 0
-        return exit_code == 1 and any(line.startswith("bwrap: ") for line in stderr.splitlines())
+        if bwrap_status is not None and bwrap_status_has_exit_code(bwrap_status):
+            return False  # the command ran
+        # No exit-code either when bwrap failed to set up or when it was killed (timeout,
+        # cancellation): only the former exits 1 with its own `bwrap: ` message.
+        return exit_code == 1 and any(line.startswith("bwrap: ") for line in lines)
     if backend == "landlock":
         return exit_code == LAUNCHER_EXIT_CODE and any(
             line.startswith(LAUNCHER_MARKER) for line in stderr.splitlines()

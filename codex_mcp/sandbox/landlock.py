@@ -1,13 +1,16 @@
 """Landlock filesystem rules through ctypes (no packages).
 
 Rules built by `restrict_self()` (linux-sandbox.md §2.2): every filesystem right the running
-ABI knows is handled; `/` gets read + execute; `/dev/null` gets the file rights; each writable
-root gets every handled right.  On ABI >= 6 signals and abstract UNIX sockets are also scoped
-to the sandbox.
+ABI knows is handled; reading and executing is granted beneath `/` (or, for restricted read
+access, beneath the readable roots plus `PLATFORM_READ_PATHS`); `/dev/null` gets the file
+rights; each writable root gets every handled right.  On ABI >= 6 signals and abstract UNIX
+sockets are also scoped to the sandbox, so a command cannot signal the server.
 
-Limits (documented, not fixable here): rules are additive, so a read-only `.git` *inside* a
-writable root cannot be protected; ABI < 3 cannot control truncate(2); already-open fds are
-not restricted.  Only call `restrict_self()` in the exec'd launcher, never in the server.
+Limits: rules are additive, so a read-only `.git` *inside* a writable root cannot be
+protected by Landlock alone (the launcher adds read-only bind mounts for that); Landlock does
+not govern chmod/chown/utimes/xattrs (the launcher's read-only mounts do); ABI < 3 cannot
+control truncate(2); already-open fds are not restricted.  Only call `restrict_self()` in the
+exec'd launcher or a forked helper, never in the server.
 """
 
 from __future__ import annotations
@@ -46,6 +49,23 @@ SCOPE_SIGNAL = 1 << 1
 READ_ACCESS = EXECUTE | READ_FILE | READ_DIR
 # Rights a rule on a non-directory may carry (anything else is EINVAL).
 FILE_ONLY_ACCESS = EXECUTE | WRITE_FILE | READ_FILE | TRUNCATE | IOCTL_DEV
+
+
+# What a program needs to start and run when reads are restricted to a few roots ("platform
+# defaults"): executables and libraries, the device nodes, this sandbox's own /proc, and the
+# parts of /etc that the dynamic loader, libc (users, groups, name service, time zone), the
+# shells, TLS and git read.  Secrets under /etc (shadow, ssh host keys, sudoers) are not
+# included.  Paths that do not exist are skipped.
+PLATFORM_READ_PATHS: tuple[str, ...] = (
+    "/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/nix/store",
+    "/run/current-system/sw", "/dev", "/proc",
+    "/etc/ld.so.cache", "/etc/ld.so.conf", "/etc/ld.so.conf.d", "/etc/passwd", "/etc/group",
+    "/etc/nsswitch.conf", "/etc/hosts", "/etc/host.conf", "/etc/resolv.conf", "/etc/localtime",
+    "/etc/timezone", "/etc/alternatives", "/etc/environment", "/etc/profile", "/etc/profile.d",
+    "/etc/bash.bashrc", "/etc/bashrc", "/etc/inputrc", "/etc/locale.alias", "/etc/locale.conf",
+    "/etc/mime.types", "/etc/ssl", "/etc/pki", "/etc/ca-certificates", "/etc/gitconfig",
+    "/etc/terminfo", "/etc/magic", "/etc/os-release", "/etc/debian_version", "/etc/login.defs",
+)  # fmt: skip
 
 
 class LandlockError(OSError):
@@ -120,11 +140,32 @@ def _add_path_rule(libc: ctypes.CDLL, ruleset_fd: int, path: str, access: int) -
         os.close(fd)
 
 
-def restrict_self(writable_roots: list[str]) -> int:
+def _read_rules(readable_roots: list[str] | None, hide_proc: bool) -> list[str]:
+    """The paths that get read + execute rights.
+
+    Full read is `/`, or, when /proc must stay hidden (a sandbox without its own PID
+    namespace, whose /proc would show the host's processes), every top-level entry but
+    /proc.  Restricted read is the readable roots plus the platform defaults.
+    """
+    if readable_roots is not None and "/" not in readable_roots:
+        paths = [*readable_roots, *PLATFORM_READ_PATHS]
+    elif not hide_proc:
+        return ["/"]
+    else:
+        paths = ["/" + name for name in sorted(os.listdir("/"))]
+    if hide_proc:
+        paths = [p for p in paths if p != "/proc" and not p.startswith("/proc/")]
+    return list(dict.fromkeys(paths))
+
+
+def restrict_self(
+    writable_roots: list[str], *, readable_roots: list[str] | None = None, hide_proc: bool = False
+) -> int:
     """Apply the ruleset to the calling thread (and its future execs).  Returns the ABI.
 
-    Sets no_new_privs first (required for unprivileged callers).  Writable roots that do
-    not exist are skipped; any other failure raises LandlockError.
+    Sets no_new_privs first (required for unprivileged callers).  Paths that do not exist
+    are skipped; any other failure raises LandlockError.  With `hide_proc`, only this
+    process's own /proc/<pid> stays readable (its descendants see no /proc at all).
     """
     libc = _libc()
     abi = abi_version()
@@ -138,18 +179,16 @@ def restrict_self(writable_roots: list[str]) -> int:
     if ruleset_fd < 0:
         raise _fail("create_ruleset")
     try:
-        _add_path_rule(libc, ruleset_fd, "/", READ_ACCESS)
-        if os.path.exists("/dev/null"):
-            _add_path_rule(
-                libc, ruleset_fd, "/dev/null", (READ_FILE | WRITE_FILE | TRUNCATE | IOCTL_DEV) & handled
-            )
+        reads = _read_rules(readable_roots, hide_proc)
+        if hide_proc:
+            reads.append(f"/proc/{os.getpid()}")
+        for path in reads:
+            _add_existing(libc, ruleset_fd, path, READ_ACCESS & handled)
+        _add_existing(
+            libc, ruleset_fd, "/dev/null", (READ_FILE | WRITE_FILE | TRUNCATE | IOCTL_DEV) & handled
+        )
         for root in writable_roots:
-            try:
-                st = os.stat(root)
-            except FileNotFoundError:
-                continue
-            access = handled if stat.S_ISDIR(st.st_mode) else handled & FILE_ONLY_ACCESS
-            _add_path_rule(libc, ruleset_fd, root, access)
+            _add_existing(libc, ruleset_fd, root, handled)
         if libc.prctl(38, 1, 0, 0, 0) != 0:  # PR_SET_NO_NEW_PRIVS
             raise _fail("prctl(PR_SET_NO_NEW_PRIVS)")
         if libc.syscall(SYS_RESTRICT_SELF, ruleset_fd, 0) != 0:
@@ -157,3 +196,15 @@ def restrict_self(writable_roots: list[str]) -> int:
     finally:
         os.close(ruleset_fd)
     return abi
+
+
+def _add_existing(libc: ctypes.CDLL, ruleset_fd: int, path: str, access: int) -> None:
+    """A rule for `path` (directory rights narrowed to file rights for a file); skipped when
+    the path does not exist."""
+    try:
+        st = os.stat(path)
+    except (FileNotFoundError, NotADirectoryError, PermissionError):
+        return  # nothing there, or nothing we could read anyway
+    if not stat.S_ISDIR(st.st_mode):
+        access &= FILE_ONLY_ACCESS
+    _add_path_rule(libc, ruleset_fd, path, access)

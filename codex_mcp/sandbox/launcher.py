@@ -1,127 +1,166 @@
-"""The exec'd sandbox launcher: restrict this process, then exec the command.
+"""The exec'd sandbox launcher of the Landlock backend, and how to start the sandbox helpers.
 
-    python -I -S -m codex_mcp.sandbox.launcher --policy '<json>' -- argv...
+    python -I -S -X utf8 -c BOOTSTRAP <sandbox dir> launcher --policy '<json>' -- argv...
 
-`<json>` is `{"writable_roots": [abs paths], "network_access": bool}` (see `launcher_policy`).
-Steps: no_new_privs; the seccomp network filter when the network is off; Landlock (read
-everywhere, write only under the writable roots); `CODEX_SANDBOX_NETWORK_DISABLED=1` when the
-network is off; `execvp`.  If any step fails the launcher prints a line starting with
-`LAUNCHER_MARKER` to stderr and exits with `LAUNCHER_EXIT_CODE` without running anything.
+runs `argv` in the container described by `<json>` (`container.Policy`): its own PID, mount
+and IPC namespaces (plus a user namespace when not root) where the kernel allows, every
+mount read-only except the writable roots, the read-only carve-outs re-bound read-only, no
+capabilities, no_new_privs, the seccomp filter and Landlock.  The launcher is the keeper of
+that container (`keeper.supervise`): it forwards SIGTERM/SIGINT/SIGHUP, exits with the
+command's status once the command has ended, and nothing the command started survives it.
+If any step fails it prints a line starting with `LAUNCHER_MARKER` to stderr and exits with
+`LAUNCHER_EXIT_CODE` without running anything.
 
-`prepare_command` starts it with `-I -S -c <bootstrap>` instead of `-m`, so that files in the
-(model-writable) working directory can never shadow a module imported before the sandbox is
-in place, and so that start-up does not import the whole package (see `BOOTSTRAP`).
+`BOOTSTRAP` loads modules from this directory under stub `codex_mcp` packages, so that
+start-up imports only what the sandbox needs and files in the (model-writable) working
+directory can never shadow a module imported before the sandbox is in place.  The fork
+server (`forkserver.py`) is started the same way; `run_exec` recognises a launcher argv
+(`parse_launcher_argv`) and runs the same container from the fork server instead of paying
+for a new interpreter per command.
 """
 
 from __future__ import annotations
 
-import importlib
-import json
 import os
 import sys
-from collections.abc import Sequence
-from types import ModuleType
 
-LAUNCHER_EXIT_CODE = 121
-LAUNCHER_MARKER = "codex-mcp-sandbox: failed to apply sandbox, refusing to run:"
-_HERE = os.path.dirname(os.path.abspath(__file__))
-
-# Run as `python -I -S -c BOOTSTRAP <this file> --policy ... -- argv`.  The file is loaded by
-# path, outside the `codex_mcp` package, so start-up imports only what the launcher needs.
-BOOTSTRAP = (
-    "import sys; p = sys.argv.pop(1); g = {'__name__': '_codex_mcp_sandbox_launcher', '__file__': p}; "
-    "exec(compile(open(p, 'rb').read(), p, 'exec'), g); sys.exit(g['main'](sys.argv[1:]))"
+from codex_mcp.sandbox.container import (
+    ISOLATION_NONE,
+    LAUNCHER_EXIT_CODE,
+    LAUNCHER_MARKER,
+    ContainerJob,
+    Policy,
+    refuse,
 )
+
+TYPE_CHECKING = False  # start-up stays free of `typing` (mypy still sees it)
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+__all__ = [
+    "BOOTSTRAP",
+    "LAUNCHER_EXIT_CODE",
+    "LAUNCHER_MARKER",
+    "SANDBOX_DIR",
+    "helper_argv",
+    "launcher_argv",
+    "launcher_policy",
+    "main",
+    "parse_launcher_argv",
+]
+
+SANDBOX_DIR = os.path.dirname(os.path.abspath(__file__))
+BOOTSTRAP = (
+    "import sys\n"
+    "d = sys.argv.pop(1); n = sys.argv.pop(1); M = type(sys)\n"
+    "for k, p in (('codex_mcp', d[: d.rindex('/')]), ('codex_mcp.sandbox', d)):\n"
+    "    m = sys.modules[k] = M(k); m.__path__ = [p]\n"
+    "sys.exit(__import__('codex_mcp.sandbox.' + n, fromlist=['main']).main(sys.argv[1:]))\n"
+)
+_PREFIX = ["-I", "-S", "-X", "utf8", "-c", BOOTSTRAP, SANDBOX_DIR]
+
+
+def helper_argv(module: str, args: Sequence[str], python: str | None = None) -> list[str]:
+    """Run `codex_mcp.sandbox.<module>.main(args)` in a fresh, isolated interpreter."""
+    return [python or sys.executable, *_PREFIX, module, *args]
 
 
 def launcher_policy(
-    writable_roots: Sequence[str], network_access: bool, read_only_paths: Sequence[str] = ()
+    writable_roots: Sequence[str],
+    network_access: bool,
+    read_only_paths: Sequence[str] = (),
+    *,
+    readable_roots: Sequence[str] | None = None,
+    isolation: str = ISOLATION_NONE,
 ) -> str:
-    return json.dumps(
-        {
-            "writable_roots": list(writable_roots),
-            "network_access": network_access,
-            "read_only_paths": list(read_only_paths),
-        }
-    )
+    return Policy(
+        list(writable_roots),
+        network_access,
+        list(read_only_paths),
+        None if readable_roots is None else list(readable_roots),
+        isolation,
+    ).to_json()
 
 
 def launcher_argv(policy_json: str, command: Sequence[str], python: str | None = None) -> list[str]:
     """The argv that runs `command` under the launcher."""
-    exe = python or sys.executable
-    script = os.path.join(_HERE, "launcher.py")
-    return [exe, "-I", "-S", "-c", BOOTSTRAP, script, "--policy", policy_json, "--", *command]
+    return helper_argv("launcher", ["--policy", policy_json, "--", *command], python)
 
 
-def _load_sibling(name: str) -> ModuleType:
-    """`landlock` / `seccomp`: from the package when imported normally, else by file path
-    (cheaper than importlib.util, which matters for every sandboxed command)."""
-    if __package__:
-        return importlib.import_module(f"{__package__}.{name}")
-    path = os.path.join(_HERE, name + ".py")
-    module = ModuleType(f"_codex_mcp_sandbox_{name}")
-    module.__file__ = path
-    sys.modules[module.__name__] = module
-    with open(path, "rb") as fh:
-        exec(compile(fh.read(), path, "exec"), module.__dict__)
-    return module
+def parse_launcher_argv(argv: Sequence[str]) -> tuple[str, list[str]] | None:
+    """(policy JSON, command) if `argv` is exactly a `launcher_argv`, else None."""
+    n = len(_PREFIX)
+    if (
+        len(argv) >= n + 5
+        and list(argv[1 : n + 1]) == _PREFIX
+        and argv[n + 1] == "launcher"
+        and argv[n + 2] == "--policy"
+        and argv[n + 4] == "--"
+    ):
+        return argv[n + 3], list(argv[n + 5 :])
+    return None
 
 
-def _refuse(detail: str) -> int:
-    try:
-        sys.stderr.write(f"{LAUNCHER_MARKER} {detail}\n")
-        sys.stderr.flush()
-    except OSError:
-        pass
-    return LAUNCHER_EXIT_CODE
-
-
-def _parse(args: Sequence[str]) -> tuple[list[str], bool, list[str]]:
+def _parse(args: Sequence[str]) -> tuple[Policy, list[str]]:
     if len(args) < 3 or args[0] != "--policy" or args[2] != "--":
         raise ValueError("usage: launcher --policy <json> -- argv...")
-    doc = json.loads(args[1])
-    if not isinstance(doc, dict):
-        raise ValueError("policy must be a JSON object")
-    roots = doc.get("writable_roots", [])
-    network = doc.get("network_access", False)
-    if not isinstance(roots, list) or not all(isinstance(r, str) and r.startswith("/") for r in roots):
-        raise ValueError("writable_roots must be a list of absolute paths")
-    if not isinstance(network, bool):
-        raise ValueError("network_access must be a boolean")
+    policy = Policy.from_json(args[1])
     command = list(args[3:])
     if not command:
         raise ValueError("no command given")
-    return roots, network, command
+    return policy, command
+
+
+def _exit_code(status: int | None) -> int:
+    """Our exit status mirrors the command's: the same code, or death by the same signal."""
+    if status is None:
+        return LAUNCHER_EXIT_CODE
+    code = os.waitstatus_to_exitcode(status)
+    if code >= 0:
+        return code
+    import signal
+
+    sig = -code
+    try:
+        signal.signal(sig, signal.SIG_DFL)
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, [sig])
+        os.kill(os.getpid(), sig)
+    except (OSError, ValueError):
+        pass
+    return 128 + sig
 
 
 def main(args: Sequence[str] | None = None) -> int:
-    """Apply the sandbox and exec; returns only on failure."""
+    """Run the command in the container; return its exit code (or the refusal code)."""
     if args is None:
         args = sys.argv[1:]
+    if list(args[:1]) == ["--probe"]:
+        import json
+
+        from codex_mcp.sandbox.container import probe_isolation
+
+        sys.stdout.write(json.dumps(probe_isolation()) + "\n")
+        return 0
     try:
-        roots, network, command = _parse(args)
+        policy, command = _parse(args)
     except ValueError as exc:
-        return _refuse(f"bad arguments: {exc}")
+        return refuse(f"bad arguments: {exc}")
+    from codex_mcp.sandbox import keeper, procs
+
     try:
-        seccomp = _load_sibling("seccomp")
-        landlock = _load_sibling("landlock")
-        seccomp.set_no_new_privs()
-        if not network:
-            seccomp.install_filter(seccomp.build_filter())
-        landlock.restrict_self(roots)
+        procs.set_pdeathsig(9)  # SIGKILL when whoever started us dies; init follows us
+        procs.set_dumpable(False)
+        cwd = os.getcwd()
+        env = dict(os.environ)
+        job: keeper.Job
+        if policy.isolation == ISOLATION_NONE:
+            job = keeper.PlainJob(command, env, restrict=policy)
+        else:
+            job = ContainerJob(policy, command, env, cwd)
     except Exception as exc:
-        return _refuse(str(exc) or type(exc).__name__)
-    if not network:
-        os.environ["CODEX_SANDBOX_NETWORK_DISABLED"] = "1"
-    sys.stdout.flush()
-    try:
-        os.execvp(command[0], command)
-    except FileNotFoundError:
-        sys.stderr.write(f"{command[0]}: command not found\n")
-        return 127
-    except OSError as exc:
-        sys.stderr.write(f"{command[0]}: {exc.strerror}\n")
-        return 126
+        return refuse(str(exc) or type(exc).__name__)
+    keeper.release_stdio([])
+    return _exit_code(keeper.supervise(job, None))
 
 
 if __name__ == "__main__":

@@ -1,14 +1,23 @@
-"""A raw seccomp-BPF network filter, built with `struct` and installed with ctypes.
+"""A raw seccomp-BPF filter, built with `struct` and installed with ctypes.
 
 No libseccomp.  The filter (linux-sandbox.md §3):
 
 1. kills the process if the syscall's architecture is not the host's (blocks the i386
    `int 0x80` and, on x86_64, the x32 ABI gets EPERM);
-2. makes `socket`/`socketpair` fail with EPERM unless the domain is AF_UNIX;
-3. in "codex" mode also fails the deny list below with EPERM (every other socket operation,
-   ptrace, process_vm_*, io_uring_*); `recvfrom` stays allowed, as does plain read/write on
-   a socketpair.  "gate" mode only applies the socket-family gate and the non-network items.
-4. allows everything else.
+2. with `network=True` (the network is off): `socket`/`socketpair` fail with EPERM unless the
+   domain is AF_UNIX *and* the type is not SOCK_DGRAM.  A datagram socket can `sendmsg` to
+   any path socket (/dev/log, the journal, a daemon's socket) without `connect`, and the
+   address lives in user memory where seccomp cannot look, so the type itself is refused;
+   stream and seqpacket sockets ignore or reject a destination address, and socketpair
+   IPC, pipes and fd passing keep working.  In "codex" mode every other socket operation
+   that reaches a peer (connect, bind, sendto, ...) is denied too; `recvfrom` and plain
+   read/write on a socketpair stay allowed.  "gate" mode only applies the family/type gate.
+3. always denies ptrace, process_vm_*, io_uring_* (io_uring would bypass the socket gate);
+4. with `cross_process=True` (a sandbox without its own PID namespace): denies the calls that
+   act on another process by pid (`prlimit64`, `setpriority`, `ioprio_set`, `sched_set*`,
+   `move_pages`, `migrate_pages` with a pid other than 0 = self; `setpriority`/`ioprio_set`
+   on a whole user; `process_madvise`, `pidfd_getfd`, `kcmp`);
+5. allows everything else.
 
 `build_filter()` returns the packed `struct sock_filter[]` bytes, usable both by
 `install_filter()` (in the exec'd launcher) and by `bwrap --add-seccomp-fd`.
@@ -21,9 +30,9 @@ import ctypes
 import errno
 import os
 import struct
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:  # keep the launcher's start-up free of `typing`
+TYPE_CHECKING = False  # keep the launcher's start-up free of `typing` (mypy still sees it)
+if TYPE_CHECKING:
     from typing import Literal
 
     FilterMode = Literal["codex", "gate"]
@@ -33,6 +42,7 @@ _BPF_LD_W_ABS = 0x00 | 0x00 | 0x20  # BPF_LD | BPF_W | BPF_ABS
 _BPF_JEQ_K = 0x05 | 0x10 | 0x00  # BPF_JMP | BPF_JEQ | BPF_K
 _BPF_JGE_K = 0x05 | 0x30 | 0x00  # BPF_JMP | BPF_JGE | BPF_K
 _BPF_RET_K = 0x06 | 0x00  # BPF_RET | BPF_K
+_BPF_ALU_AND_K = 0x04 | 0x50 | 0x00  # BPF_ALU | BPF_AND | BPF_K
 
 SECCOMP_RET_KILL_PROCESS = 0x80000000
 SECCOMP_RET_ERRNO = 0x00050000
@@ -41,12 +51,17 @@ SECCOMP_RET_ALLOW = 0x7FFF0000
 AUDIT_ARCH_X86_64 = 0xC000003E
 AUDIT_ARCH_AARCH64 = 0xC00000B7
 AF_UNIX = 1
+SOCK_DGRAM = 2
+SOCK_TYPE_MASK = 0xF
+PRIO_USER = 2
+IOPRIO_WHO_USER = 3
 X32_SYSCALL_BIT = 0x40000000
 
 # seccomp_data offsets
 _OFF_NR = 0
 _OFF_ARCH = 4
 _OFF_ARG0_LO = 16  # little-endian low half of args[0] (both supported arches are LE)
+_OFF_ARG1_LO = 24  # pid_t / int arguments: the kernel only looks at the low 32 bits
 
 _NETWORK_CALLS = (
     "connect", "accept", "accept4", "bind", "listen", "getpeername", "getsockname", "shutdown",
@@ -56,6 +71,12 @@ _HARDENING_CALLS = (
     "ptrace", "process_vm_readv", "process_vm_writev", "io_uring_setup", "io_uring_enter",
     "io_uring_register",
 )  # fmt: skip
+# Allowed only on the calling process (first argument 0).
+_SELF_ONLY_CALLS = (
+    "prlimit64", "sched_setparam", "sched_setscheduler", "sched_setaffinity", "sched_setattr",
+    "move_pages", "migrate_pages",
+)  # fmt: skip
+_CROSS_PROCESS_CALLS = ("process_madvise", "pidfd_getfd", "kcmp")
 
 SYSCALLS: dict[str, dict[str, int]] = {
     "x86_64": {
@@ -63,7 +84,10 @@ SYSCALLS: dict[str, dict[str, int]] = {
         "listen": 50, "getsockname": 51, "getpeername": 52, "socketpair": 53, "setsockopt": 54,
         "getsockopt": 55, "ptrace": 101, "accept4": 288, "recvmmsg": 299, "sendmmsg": 307,
         "process_vm_readv": 310, "process_vm_writev": 311, "io_uring_setup": 425,
-        "io_uring_enter": 426, "io_uring_register": 427,
+        "io_uring_enter": 426, "io_uring_register": 427, "prlimit64": 302, "setpriority": 141,
+        "ioprio_set": 251, "sched_setparam": 142, "sched_setscheduler": 144,
+        "sched_setaffinity": 203, "sched_setattr": 314, "move_pages": 279, "migrate_pages": 256,
+        "process_madvise": 440, "pidfd_getfd": 438, "kcmp": 312,
     },
     "aarch64": {
         "socket": 198, "socketpair": 199, "bind": 200, "listen": 201, "accept": 202,
@@ -71,6 +95,10 @@ SYSCALLS: dict[str, dict[str, int]] = {
         "setsockopt": 208, "getsockopt": 209, "shutdown": 210, "ptrace": 117, "accept4": 242,
         "recvmmsg": 243, "sendmmsg": 269, "process_vm_readv": 270, "process_vm_writev": 271,
         "io_uring_setup": 425, "io_uring_enter": 426, "io_uring_register": 427,
+        "prlimit64": 261, "setpriority": 140, "ioprio_set": 30, "sched_setparam": 118,
+        "sched_setscheduler": 119, "sched_setaffinity": 122, "sched_setattr": 274,
+        "move_pages": 239, "migrate_pages": 238, "process_madvise": 440, "pidfd_getfd": 438,
+        "kcmp": 272,
     },
 }  # fmt: skip
 AUDIT_ARCH = {"x86_64": AUDIT_ARCH_X86_64, "aarch64": AUDIT_ARCH_AARCH64}
@@ -89,15 +117,24 @@ def _insn(code: int, jt: int, jf: int, k: int) -> bytes:
     return struct.pack("=HBBI", code, jt, jf, k)
 
 
-def build_filter(arch: str | None = None, mode: FilterMode = "codex") -> bytes:
-    """The packed BPF program (8 bytes per instruction) for `arch` (default: the host)."""
+def build_filter(
+    arch: str | None = None, mode: FilterMode = "codex", *, network: bool = True, cross_process: bool = False
+) -> bytes:
+    """The packed BPF program (8 bytes per instruction) for `arch` (default: the host).
+
+    `network`: deny the network (the socket gate, plus the deny list in "codex" mode).
+    `cross_process`: deny acting on other processes by pid (see the module docstring).
+    """
     arch = arch or host_arch()
     if arch not in SYSCALLS:
         raise SeccompError(errno.ENOSYS, f"seccomp filter: unsupported architecture {arch!r}")
     table = SYSCALLS[arch]
-    denied = list(_HARDENING_CALLS) + (list(_NETWORK_CALLS) if mode == "codex" else [])
+    denied = list(_HARDENING_CALLS)
+    if network and mode == "codex":
+        denied += _NETWORK_CALLS
+    if cross_process:
+        denied += _CROSS_PROCESS_CALLS
     deny_nrs = sorted({table[name] for name in denied})
-    gate_nrs = [table["socket"], table["socketpair"]]
 
     # Instructions are collected as (code, jt-label|int, jf-label|int, k) and resolved after.
     prog: list[tuple[int, int | str, int | str, int]] = []
@@ -112,14 +149,34 @@ def build_filter(arch: str | None = None, mode: FilterMode = "codex") -> bytes:
     emit(_BPF_LD_W_ABS, _OFF_NR)
     if arch == "x86_64":
         emit(_BPF_JGE_K, X32_SYSCALL_BIT, jt="deny", jf=0)
-    for nr in gate_nrs:
-        emit(_BPF_JEQ_K, nr, jt="gate", jf=0)
+    if network:
+        for nr in (table["socket"], table["socketpair"]):
+            emit(_BPF_JEQ_K, nr, jt="gate", jf=0)
     for nr in deny_nrs:
         emit(_BPF_JEQ_K, nr, jt="deny", jf=0)
+    if cross_process:
+        for name in _SELF_ONLY_CALLS:
+            emit(_BPF_JEQ_K, table[name], jt="self0", jf=0)
+        emit(_BPF_JEQ_K, table["setpriority"], jt="prio", jf=0)
+        emit(_BPF_JEQ_K, table["ioprio_set"], jt="ioprio", jf=0)
     emit(_BPF_RET_K, SECCOMP_RET_ALLOW)
-    labels["gate"] = len(prog)
-    emit(_BPF_LD_W_ABS, _OFF_ARG0_LO)
-    emit(_BPF_JEQ_K, AF_UNIX, jt="allow", jf="deny")
+    if network:
+        labels["gate"] = len(prog)
+        emit(_BPF_LD_W_ABS, _OFF_ARG0_LO)
+        emit(_BPF_JEQ_K, AF_UNIX, jt=0, jf="deny")
+        emit(_BPF_LD_W_ABS, _OFF_ARG1_LO)
+        emit(_BPF_ALU_AND_K, SOCK_TYPE_MASK)
+        emit(_BPF_JEQ_K, SOCK_DGRAM, jt="deny", jf="allow")
+    if cross_process:
+        labels["self0"] = len(prog)
+        emit(_BPF_LD_W_ABS, _OFF_ARG0_LO)
+        emit(_BPF_JEQ_K, 0, jt="allow", jf="deny")
+        for label, user_which in (("prio", PRIO_USER), ("ioprio", IOPRIO_WHO_USER)):
+            labels[label] = len(prog)
+            emit(_BPF_LD_W_ABS, _OFF_ARG1_LO)
+            emit(_BPF_JEQ_K, 0, jt=0, jf="deny")
+            emit(_BPF_LD_W_ABS, _OFF_ARG0_LO)
+            emit(_BPF_JEQ_K, user_which, jt="deny", jf="allow")
     labels["deny"] = len(prog)
     emit(_BPF_RET_K, SECCOMP_RET_ERRNO | errno.EPERM)
     labels["allow"] = len(prog)

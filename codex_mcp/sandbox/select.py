@@ -25,7 +25,8 @@ from codex_mcp.sandbox import landlock as _landlock
 from codex_mcp.sandbox import seatbelt as _seatbelt
 from codex_mcp.sandbox import seccomp as _seccomp
 from codex_mcp.sandbox.boundary import Boundary
-from codex_mcp.sandbox.launcher import launcher_argv, launcher_policy
+from codex_mcp.sandbox.container import ISOLATION_NONE, ISOLATIONS
+from codex_mcp.sandbox.launcher import helper_argv, launcher_argv, launcher_policy
 
 BackendChoice = Literal["auto", "bwrap", "landlock", "seatbelt", "none"]
 BACKEND_ENV_VAR = "CODEX_MCP_SANDBOX_BACKEND"
@@ -49,11 +50,14 @@ class ProbeReport:
     seccomp_detail: str
     seatbelt_ok: bool
     seatbelt_detail: str
+    # How the Landlock launcher isolates a command here (container.ISOLATION_*).
+    isolation: str = ISOLATION_NONE
+    isolation_detail: str = "isolation: not probed"
 
     @property
     def details(self) -> str:
         parts = [self.bwrap.detail if self.bwrap else "bwrap: not probed", self.landlock_detail,
-                 self.seccomp_detail, self.seatbelt_detail]  # fmt: skip
+                 self.isolation_detail, self.seccomp_detail, self.seatbelt_detail]  # fmt: skip
         return "; ".join(parts)
 
     def available(self) -> list[str]:
@@ -82,7 +86,9 @@ def probe_backends(*, bwrap_path: str | None = None, refresh: bool = False) -> P
             bw = _bwrap.probe_bwrap(bwrap_path)
             abi, ll_detail = _landlock.probe()
             sc_ok, sc_detail = _seccomp.seccomp_supported()
-            report = ProbeReport("linux", bw, abi, ll_detail, sc_ok, sc_detail, False, "seatbelt: not macOS")
+            iso, iso_detail = _probe_isolation() if abi >= 1 else (ISOLATION_NONE, "isolation: no Landlock")
+            report = ProbeReport("linux", bw, abi, ll_detail, sc_ok, sc_detail, False, "seatbelt: not macOS",
+                                 iso, iso_detail)  # fmt: skip
         elif sys.platform == "darwin":
             sb_ok, sb_detail = _seatbelt.seatbelt_available()
             report = ProbeReport("darwin", None, 0, "landlock: not Linux", False, "seccomp: not Linux",
@@ -92,6 +98,25 @@ def probe_backends(*, bwrap_path: str | None = None, refresh: bool = False) -> P
                                  False, "seatbelt: not macOS")  # fmt: skip
         _probe_cache[bwrap_path] = report
         return report
+
+
+def _probe_isolation() -> tuple[str, str]:
+    """Ask a fresh launcher which namespaces it can create (never in this process)."""
+    import json
+    import subprocess
+
+    try:
+        proc = subprocess.run(
+            helper_argv("launcher", ["--probe"]), stdin=subprocess.DEVNULL, capture_output=True,
+            timeout=20, check=False, cwd="/",
+        )  # fmt: skip
+        doc = json.loads(proc.stdout.decode("utf-8", "replace") or "null")
+    except (OSError, subprocess.SubprocessError, ValueError) as exc:
+        return ISOLATION_NONE, f"isolation: probe failed ({exc})"
+    if not isinstance(doc, dict) or doc.get("isolation") not in ISOLATIONS:
+        err = proc.stderr.decode("utf-8", "replace").strip()[-300:]
+        return ISOLATION_NONE, f"isolation: probe failed (exit {proc.returncode}: {err})"
+    return str(doc["isolation"]), str(doc.get("detail", doc["isolation"]))
 
 
 def _close_fds(fds: list[int]) -> None:
@@ -203,11 +228,6 @@ def prepare_command(
             f"sandbox unavailable: backends disabled by {BACKEND_ENV_VAR}={FORCE_UNAVAILABLE}; "
             f"refusing to run {boundary.mode} command"
         )
-    if boundary.readable_roots is not None:
-        raise SandboxUnavailableError(
-            "restricted read access is not enforced by this server's sandbox backends; refusing to run "
-            "the command rather than let it read everything"
-        )
     report = probe_backends(bwrap_path=bwrap_path)
     usable = report.available()
     if choice == "auto":
@@ -219,18 +239,22 @@ def prepare_command(
         choice = preferred[0]
     elif choice not in usable:
         raise SandboxUnavailableError(f"sandbox backend {choice!r} unavailable: {report.details}")
-    if choice == "landlock" and not boundary.network and not report.seccomp_ok:
-        raise SandboxUnavailableError(
-            f"landlock backend needs seccomp to block the network: {report.details}"
-        )
-
     roots = list(boundary.writable_roots)
     if choice == "bwrap":
         return _prepare_bwrap(command, boundary, cwd, child_env, report)
     if choice == "landlock":
-        policy_json = launcher_policy(roots, boundary.network, boundary.read_only_paths)
+        _check_landlock(boundary, report)
+        policy_json = launcher_policy(
+            roots, boundary.network, boundary.read_only_paths,
+            readable_roots=boundary.readable_roots, isolation=report.isolation,
+        )  # fmt: skip
         return PreparedCommand(
             launcher_argv(policy_json, command), child_env, (), "landlock", lambda: None, cwd
+        )
+    if boundary.readable_roots is not None:
+        raise SandboxUnavailableError(
+            "restricted read access is not enforced by the Seatbelt backend; refusing to run the "
+            "command rather than let it read everything"
         )
     child_env["CODEX_SANDBOX"] = "seatbelt"
     sb_argv = _seatbelt.build_seatbelt_argv(
@@ -240,6 +264,70 @@ def prepare_command(
         read_only_paths=boundary.read_only_paths,
     )
     return PreparedCommand(sb_argv, child_env, (), "seatbelt", lambda: None, cwd)
+
+
+# bwrap command lines built by `_prepare_bwrap` and not closed yet (argv -> count).  bwrap
+# gives such a command both guarantees the keeper of `run_exec` exists for: its PID
+# namespace dies with the command, and --die-with-parent ties it to the server.
+_SELF_CONTAINED: dict[tuple[str, ...], int] = {}
+_self_contained_lock = threading.Lock()
+
+
+def is_self_contained(argv: Sequence[str]) -> bool:
+    """Whether `argv` is a bwrap command line this process prepared and has not closed."""
+    with _self_contained_lock:
+        return tuple(argv) in _SELF_CONTAINED
+
+
+def _hold_self_contained(argv: Sequence[str]) -> Callable[[], None]:
+    key = tuple(argv)
+    with _self_contained_lock:
+        _SELF_CONTAINED[key] = _SELF_CONTAINED.get(key, 0) + 1
+    released = False
+
+    def release() -> None:
+        nonlocal released
+        with _self_contained_lock:
+            if not released and key in _SELF_CONTAINED:
+                _SELF_CONTAINED[key] -= 1
+                if not _SELF_CONTAINED[key]:
+                    del _SELF_CONTAINED[key]
+            released = True
+
+    return release
+
+
+def _check_landlock(boundary: Boundary, report: ProbeReport) -> None:
+    """Refuse (fail closed) what the Landlock launcher cannot enforce on this host."""
+    if not boundary.network and not report.seccomp_ok:
+        raise SandboxUnavailableError(
+            f"landlock backend needs seccomp to block the network: {report.details}"
+        )
+    if report.isolation != ISOLATION_NONE:
+        return
+    why = "the Landlock backend cannot create namespaces here"
+    if boundary.read_only_paths:
+        raise SandboxUnavailableError(
+            f"{why}, so it cannot keep {', '.join(boundary.read_only_paths)} read-only inside the writable "
+            "roots; refusing to run the command.  Enable unprivileged user namespaces or install bubblewrap "
+            f"(probe: {report.details})"
+        )
+    if os.geteuid() == 0:
+        raise SandboxUnavailableError(
+            f"{why}, and without read-only mounts a command running as root could chmod or set attributes "
+            f"on any root-owned file (Landlock does not govern them); refusing to run the command "
+            f"(probe: {report.details})"
+        )
+    if report.landlock_abi < 6:
+        raise SandboxUnavailableError(
+            f"{why}, and Landlock ABI {report.landlock_abi} (< 6) cannot stop a command from signalling "
+            f"the server; refusing to run the command (probe: {report.details})"
+        )
+    if not report.seccomp_ok:
+        raise SandboxUnavailableError(
+            f"{why}, and without seccomp a command could act on the server's process; refusing "
+            f"(probe: {report.details})"
+        )
 
 
 def _prepare_bwrap(
@@ -267,6 +355,7 @@ def _prepare_bwrap(
             writable_roots=boundary.writable_roots,
             network_access=boundary.network,
             read_only_paths=boundary.read_only_paths,
+            readable_roots=boundary.readable_roots,
             seccomp_fd=seccomp_fd,
             status_fd=status_w,
             variant=probe.variant,
@@ -280,7 +369,10 @@ def _prepare_bwrap(
     def after_spawn() -> None:
         _close_fds(child_side)
 
+    release = _hold_self_contained(argv)
+
     def close() -> None:
+        release()
         _close_fds(child_side)
         _close_fds(parent_side)
 

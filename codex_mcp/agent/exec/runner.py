@@ -4,7 +4,26 @@
 stdin on /dev/null, the given environment only, and no inherited file descriptors
 except `pass_fds`. stdout and stderr are read concurrently in chunks of at most 8 KiB.
 
-Guarantees:
+On Linux every command is started by a keeper forked from the sandbox fork server
+(`spawn.py`, `codex_mcp.sandbox.keeper`), whatever its sandbox:
+
+* **Nothing outlives the command.**  The keeper is a child subreaper: when the command has
+  ended and its output is drained, everything it started (also `setsid` / double-forked
+  daemons, which a process group cannot catch) is killed and reaped before `run_exec`
+  returns.  Timeouts and cancellation kill the whole tree the same way.
+* **Nothing outlives the server.**  The command has a parent-death signal tied to its
+  keeper, and a keeper kills its command's tree as soon as the server's end of its socket
+  closes, which also happens when the server is killed with SIGKILL.
+* A Landlock launcher argv (`sandbox.launcher.parse_launcher_argv`) is run by the keeper
+  itself (same container, same code) instead of starting a new interpreter per command.
+* A bwrap command line prepared by `prepare_command` is spawned directly: its PID namespace
+  already dies with the command and `--die-with-parent` ties it to the server (the event
+  loop's thread, which spawns it).
+
+Elsewhere (macOS) the command is a plain subprocess in its own session; the process group
+is what gets signalled.
+
+Guarantees on every platform:
 
 * **Bounded memory.** Each stream keeps only its first `RETAIN_HEAD_BYTES` and last
   `RETAIN_TAIL_BYTES` bytes, plus byte and line counts, whatever the command prints.
@@ -16,27 +35,22 @@ Guarantees:
   stream, but at most `MAX_OUTPUT_DELTAS_PER_CALL` (10 000) times per call in total;
   later chunks are still captured, just not streamed. 10 000 x 8 KiB = 80 MiB of live
   output at most.
-* **Timeout** (default 10 s): the whole process group gets SIGTERM, then SIGKILL after a
-  short grace (`TERM_GRACE_S`), the child is reaped,
-  and the result has `timed_out=True` and exit code 124.
-* **Cancellation** from outside: the group is killed and reaped (shielded), then the
+* **Timeout** (default 10 s): the command's process group gets SIGTERM, then everything
+  gets SIGKILL after a short grace (`TERM_GRACE_S`), the child is reaped, and the result
+  has `timed_out=True` and exit code 124.
+* **Cancellation** from outside: everything is killed and reaped (shielded), then the
   cancellation propagates.
 * **No hang on leaked pipes.** After the main process exits, the readers get
-  `io_drain_timeout_ms` (default 2 s, like the reference) to reach end of file; if
-  something (a backgrounded grandchild) still holds the pipes open then, the process
-  group is killed and reading stops soon after, even if a process that left the group
-  keeps them open. Background processes that do not hold our pipes are left running.
+  `io_drain_timeout_ms` (default 2 s, like the reference) to reach end of file (output a
+  background process writes in that window is kept); then the rest is killed.
 * **Spawn failures are results, not exceptions**: missing program -> 127, not executable
   -> 126, missing working directory or another OS error -> 1; the message is in
   `stderr` / `aggregated_output` and in `spawn_error`.
 * A child killed by signal N reports exit code 128 + N.
-* An exception raised by `on_output` kills the group and propagates from `run_exec`.
+* An exception raised by `on_output` kills the command and propagates from `run_exec`.
 
 `aggregated_output` is the stdout text followed by the stderr text (not interleaved),
 as in the reference.
-
-Not done: a parent-death signal for the child (it would need `preexec_fn`, which is
-unsafe in a threaded / async server); the caller's cancellation path kills the group.
 """
 
 from __future__ import annotations
@@ -47,15 +61,18 @@ import errno
 import os
 import signal
 import subprocess
+import sys
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Literal, Protocol
 
 import anyio
 import anyio.lowlevel
 from anyio.abc import ByteReceiveStream, Process
+
+from codex_mcp.agent.exec import spawn
 
 __all__ = [
     "DEFAULT_EXEC_TIMEOUT_MS",
@@ -195,25 +212,127 @@ def _exit_code(returncode: int | None) -> int:
     return returncode
 
 
+Receive = Callable[[], Awaitable[bytes]]
+
+
+class _Child(Protocol):
+    """A started command, however it was spawned."""
+
+    @property
+    def returncode(self) -> int | None: ...
+    @property
+    def spawn_error(self) -> OSError | None: ...
+    def receivers(self) -> tuple[Receive, Receive]: ...
+    async def wait(self) -> None: ...
+    async def terminate(self) -> None: ...
+    async def finish(self) -> None: ...
+
+
+class _Kept:
+    """A command under a keeper of the sandbox fork server (Linux)."""
+
+    def __init__(self, handle: spawn.Spawned) -> None:
+        self.handle = handle
+
+    @property
+    def returncode(self) -> int | None:
+        return 127 if self.handle.spawn_error is not None else self.handle.returncode
+
+    @property
+    def spawn_error(self) -> OSError | None:
+        return self.handle.spawn_error
+
+    def receivers(self) -> tuple[Receive, Receive]:
+        return _fd_receiver(self.handle.stdout_fd), _fd_receiver(self.handle.stderr_fd)
+
+    async def wait(self) -> None:
+        await self.handle.wait()
+
+    async def terminate(self) -> None:
+        """SIGTERM to the command's group, a short grace, then SIGKILL to every process."""
+        self.handle.signal(signal.SIGTERM)
+        if self.handle.returncode is None:
+            with anyio.move_on_after(TERM_GRACE_S):
+                await self.handle.wait()
+        self.handle.kill_all()
+
+    async def finish(self) -> None:
+        with anyio.CancelScope(shield=True):
+            with anyio.move_on_after(_REAP_TIMEOUT_S):
+                await self.handle.teardown()
+            self.handle.close()
+
+
+def _fd_receiver(fd: int) -> Receive:
+    async def receive() -> bytes:
+        while True:
+            try:
+                return os.read(fd, READ_CHUNK_BYTES)
+            except BlockingIOError:
+                await anyio.wait_readable(fd)
+            except OSError:
+                return b""
+
+    return receive
+
+
+class _Subprocess:
+    """A plain subprocess in its own session (platforms without the fork server)."""
+
+    def __init__(self, process: Process) -> None:
+        self.process = process
+
+    @property
+    def returncode(self) -> int | None:
+        return self.process.returncode
+
+    spawn_error: OSError | None = None
+
+    def receivers(self) -> tuple[Receive, Receive]:
+        assert self.process.stdout is not None and self.process.stderr is not None
+        return _stream_receiver(self.process.stdout), _stream_receiver(self.process.stderr)
+
+    async def wait(self) -> None:
+        await self.process.wait()
+
+    async def terminate(self) -> None:
+        """End the whole group: SIGTERM, a short grace, then SIGKILL for whatever is left.
+
+        The grace matters: SIGTERM runs exit traps and cleanup handlers (git removes its
+        index.lock, pyenv its rehash lock), while SIGKILL leaves such locks behind for every
+        later command to trip over.  Nothing can delay the kill beyond the grace.
+        """
+        _signal_group(self.process.pid, signal.SIGTERM)
+        if self.process.returncode is None:
+            with anyio.move_on_after(TERM_GRACE_S):
+                await self.process.wait()
+        _signal_group(self.process.pid, signal.SIGKILL)
+
+    async def finish(self) -> None:
+        """Close our pipe ends (even if a stray process still holds the other ends) and reap."""
+        with anyio.CancelScope(shield=True):
+            with anyio.move_on_after(_REAP_TIMEOUT_S):
+                await self.process.aclose()
+            # Let the event loop run the pipe transports' scheduled close callbacks now, so
+            # their file descriptors are released even if the loop stops right after us.
+            await anyio.lowlevel.checkpoint()
+
+
+def _stream_receiver(stream: ByteReceiveStream) -> Receive:
+    async def receive() -> bytes:
+        try:
+            return await stream.receive(READ_CHUNK_BYTES)
+        except (anyio.EndOfStream, anyio.ClosedResourceError, anyio.BrokenResourceError):
+            return b""
+
+    return receive
+
+
 def _signal_group(pid: int, sig: signal.Signals) -> None:
     """Signal the process group led by `pid` (the child is a session leader)."""
     # ESRCH: the group is already gone. EPERM: macOS, for a group of zombies.
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pid, sig)
-
-
-async def _terminate_group(process: Process) -> None:
-    """End the whole group: SIGTERM, a short grace, then SIGKILL for whatever is left.
-
-    The grace matters: SIGTERM runs exit traps and cleanup handlers (git removes its
-    index.lock, pyenv its rehash lock), while SIGKILL leaves such locks behind for every
-    later command to trip over.  Nothing can delay the kill beyond the grace.
-    """
-    _signal_group(process.pid, signal.SIGTERM)
-    if process.returncode is None:
-        with anyio.move_on_after(TERM_GRACE_S):
-            await process.wait()
-    _signal_group(process.pid, signal.SIGKILL)
 
 
 def _spawn_failure(params: ExecParams, exc: OSError, started: float) -> ExecOutput:
@@ -246,7 +365,7 @@ def _spawn_failure(params: ExecParams, exc: OSError, started: float) -> ExecOutp
 
 
 async def _pump(
-    stream: ByteReceiveStream,
+    receive: Receive,
     name: StreamName,
     capture: _StreamCapture,
     budget: _DeltaBudget,
@@ -254,11 +373,7 @@ async def _pump(
     done: anyio.Event,
 ) -> None:
     try:
-        while True:
-            try:
-                chunk = await stream.receive(READ_CHUNK_BYTES)
-            except (anyio.EndOfStream, anyio.ClosedResourceError, anyio.BrokenResourceError):
-                return
+        while chunk := await receive():
             capture.feed(chunk)
             if on_output is not None and budget.take():
                 await on_output(name, chunk)
@@ -266,14 +381,31 @@ async def _pump(
         done.set()
 
 
-async def _close_process(process: Process) -> None:
-    """Close our pipe ends (even if a stray process still holds the other ends) and reap."""
+def _self_contained(argv: Sequence[str]) -> bool:
+    """A bwrap command line from `prepare_command`: bwrap's PID namespace and parent-death
+    signal already give what a keeper would (and a keeper would only add latency)."""
+    select = sys.modules.get("codex_mcp.sandbox.select")  # not imported: nothing was prepared
+    return select is not None and bool(select.is_self_contained(argv))
+
+
+async def _start(params: ExecParams) -> _Child:
+    """Spawn the command; OSError if it could not be started."""
+    if spawn.available() and not _self_contained(params.argv):
+        # The keeper reports a command that could not be started instead of its exit status
+        # (`_Kept.spawn_error`); there is no need to wait for it here.
+        return _Kept(await spawn.spawn(params.argv, os.fspath(params.cwd), params.env, params.pass_fds))
     with anyio.CancelScope(shield=True):
-        with anyio.move_on_after(_REAP_TIMEOUT_S):
-            await process.aclose()
-        # Let the event loop run the pipe transports' scheduled close callbacks now, so
-        # their file descriptors are released even if the loop stops right after us.
-        await anyio.lowlevel.checkpoint()
+        process = await anyio.open_process(
+            list(params.argv),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            cwd=params.cwd,
+            env=dict(params.env),
+            start_new_session=True,
+            pass_fds=params.pass_fds,
+        )
+    return _Subprocess(process)
 
 
 async def run_exec(params: ExecParams, on_output: OutputCallback | None = None) -> ExecOutput:
@@ -285,19 +417,7 @@ async def run_exec(params: ExecParams, on_output: OutputCallback | None = None) 
     drain_s = max(params.io_drain_timeout_ms, 0) / 1000
 
     try:
-        # Shielded so that a cancellation cannot lose the handle of a started child; it
-        # is delivered at the next checkpoint below, which kills the group.
-        with anyio.CancelScope(shield=True):
-            process = await anyio.open_process(
-                list(params.argv),
-                stdin=subprocess.DEVNULL,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                cwd=params.cwd,
-                env=dict(params.env),
-                start_new_session=True,
-                pass_fds=params.pass_fds,
-            )
+        child = await _start(params)
     except OSError as exc:
         return _spawn_failure(params, exc, started)
 
@@ -315,42 +435,41 @@ async def run_exec(params: ExecParams, on_output: OutputCallback | None = None) 
 
     try:
         async with anyio.create_task_group() as tg:
-            assert process.stdout is not None and process.stderr is not None
-            streams: tuple[tuple[StreamName, ByteReceiveStream], ...] = (
-                ("stdout", process.stdout),
-                ("stderr", process.stderr),
-            )
-            for name, stream in streams:
-                tg.start_soon(_pump, stream, name, captures[name], budget, on_output, done[name])
+            names: tuple[StreamName, StreamName] = ("stdout", "stderr")
+            for name, receive in zip(names, child.receivers(), strict=True):
+                tg.start_soon(_pump, receive, name, captures[name], budget, on_output, done[name])
 
             with anyio.move_on_after(timeout_s):
-                await process.wait()
-            if process.returncode is None:
+                await child.wait()
+            if child.returncode is None:
                 timed_out = True
-                await _terminate_group(process)
+                await child.terminate()
                 with anyio.move_on_after(_REAP_TIMEOUT_S):
-                    await process.wait()
+                    await child.wait()
 
             if not readers_done():
                 with anyio.move_on_after(drain_s):
                     await wait_readers()
             if not readers_done():
-                # Something in the group still holds our pipes: end it, then read what is left.
-                await _terminate_group(process)
+                # Something the command started still holds our pipes: end it, then read
+                # what is left.
+                await child.terminate()
                 with anyio.move_on_after(max(drain_s, 0.1)):
                     await wait_readers()
                 if not readers_done():
-                    # A process outside our group holds the pipes; stop reading.
+                    # A process we could not kill holds the pipes; stop reading.
                     tg.cancel_scope.cancel()
     except BaseException as exc:
         with anyio.CancelScope(shield=True):
-            await _terminate_group(process)
-            await _close_process(process)
+            await child.terminate()
+            await child.finish()
         # An error raised by `on_output` reaches us wrapped by the task group: unwrap it.
         if isinstance(exc, BaseExceptionGroup) and len(exc.exceptions) == 1:
             raise exc.exceptions[0] from None
         raise
-    await _close_process(process)
+    await child.finish()
+    if child.spawn_error is not None:
+        return _spawn_failure(params, child.spawn_error, started)
 
     duration = time.monotonic() - started
     out, err = captures["stdout"], captures["stderr"]
@@ -363,7 +482,7 @@ async def run_exec(params: ExecParams, on_output: OutputCallback | None = None) 
         if last is not None and last != 0x0A:
             total_lines += 1
     return ExecOutput(
-        exit_code=EXIT_CODE_TIMEOUT if timed_out else _exit_code(process.returncode),
+        exit_code=EXIT_CODE_TIMEOUT if timed_out else _exit_code(child.returncode),
         stdout=stdout_text,
         stderr=stderr_text,
         aggregated_output=stdout_text + stderr_text,
