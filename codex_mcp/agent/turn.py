@@ -29,6 +29,7 @@ from codex_mcp.agent.model.types import (
     ResponseItem,
 )
 from codex_mcp.agent.protocol import duration_json
+from codex_mcp.agent.tools.call_limits import refusal_output, vet_call
 from codex_mcp.agent.tools.context import ToolContext
 from codex_mcp.agent.tools.registry import TOOL_CALL_TYPES, dispatch_tool_call
 
@@ -52,7 +53,26 @@ def message_text(item: ResponseItem) -> str:
 
 
 async def run_turn(thread: Thread, turn_id: str, new_items: list[ResponseItem]) -> str | None:
-    """Run a turn to completion and return its last agent message (None if it had none)."""
+    """Run a turn to completion and return its last agent message (None if it had none).
+
+    The whole turn is bounded by `[codex_mcp] turn_timeout_sec`, besides the provider's idle
+    timeout: a provider that trickles a byte now and then, or a model that never stops
+    calling tools, ends with an `error` naming the bound instead of running forever.
+    """
+    bound = thread.config.server.turn_timeout_sec
+    with anyio.move_on_after(bound):
+        return await _run_turn(thread, turn_id, new_items)
+    message = turn_timeout_message(bound)
+    thread._close_dangling_calls(f"aborted: {message}")
+    await thread.emit(turn_id, {"type": "error", "message": message, "codex_error_info": "other"})
+    raise TurnFailed(message)
+
+
+def turn_timeout_message(bound: float) -> str:
+    return f"the turn took longer than {bound:g} s (`turn_timeout_sec`) and was stopped"
+
+
+async def _run_turn(thread: Thread, turn_id: str, new_items: list[ResponseItem]) -> str | None:
     started = time.time()
     await thread.emit(
         turn_id,
@@ -63,6 +83,8 @@ async def run_turn(thread: Thread, turn_id: str, new_items: list[ResponseItem]) 
             "model_context_window": thread.context_window,
         },
     )
+    while thread.startup_warnings:
+        await thread.emit(turn_id, {"type": "warning", "message": thread.startup_warnings.pop(0)})
     await thread.ensure_mcp(turn_id)  # MCP client (issue 7): servers start in the first turn
     thread.record_turn_context()
     thread.append_history(new_items)
@@ -87,7 +109,11 @@ async def run_turn(thread: Thread, turn_id: str, new_items: list[ResponseItem]) 
         if not calls:
             break
         for call in calls:
-            output = await dispatch_tool_call(ctx, call)
+            vetted = vet_call(call)
+            if isinstance(vetted, str):
+                output = refusal_output(call, vetted)
+            else:
+                output = await dispatch_tool_call(ctx, vetted)
             thread.append_history([output])
         if ctx.pending_input:
             thread.append_history(ctx.pending_input)
