@@ -18,8 +18,10 @@ MAX_JSON_DEPTH = 100
 """Nesting of any JSON value kept from outside; real messages, items and arguments use < 10."""
 
 MAX_JSON_CONTAINERS = 100_000
-"""`[` and `{` characters in one JSON text from outside.  Each array or object costs the
-decoder ~80 bytes and garbage-collector time; real events and messages hold a few dozen."""
+"""Opening brackets (`[`, `{`) in one JSON text from outside, counted before decoding at C
+speed, inside strings too (an upper bound on the arrays and objects it holds).  Each array
+or object costs the decoder ~80 bytes and garbage-collector time (3 MiB of `[],[],...` would
+take 200 MiB and seconds); real events and messages hold a few dozen."""
 
 
 class JsonLimitError(ValueError):
@@ -36,7 +38,7 @@ def loads_bounded(
     CPU or a `RecursionError`.  Malformed JSON raises the decoder's `ValueError`.
     """
     if container_count_exceeds(text, max_containers):
-        raise JsonLimitError(f"JSON with more than {max_containers} arrays or objects")
+        raise JsonLimitError(f"JSON {excess_description(text, max_containers, max_depth)}")
     try:
         value = json.loads(text)
     except RecursionError:
@@ -71,3 +73,13 @@ def container_count_exceeds(text: str, limit: int = MAX_JSON_CONTAINERS) -> bool
     """Whether a JSON text may hold more than `limit` arrays/objects (brackets inside
     strings count too: it is an upper bound, computed at C speed before decoding)."""
     return len(text) > limit and text.count("[") + text.count("{") > limit
+
+
+def excess_description(text: str | bytes, max_containers: int, max_depth: int = MAX_JSON_DEPTH) -> str:
+    """Why a text over the container count is refused, as specifically as a C-speed look allows:
+    a run of opening brackets longer than `max_depth` is certainly too deep."""
+    run = "[" * (max_depth + 1)
+    deep = (run in text) if isinstance(text, str) else (run.encode() in text)
+    if deep:
+        return f"nested more than {max_depth} levels deep"
+    return f"with more than {max_containers} opening brackets"

@@ -13,7 +13,7 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from codex_mcp.json_bounds import MAX_JSON_CONTAINERS, MAX_JSON_DEPTH, nesting_exceeds
+from codex_mcp.json_bounds import MAX_JSON_CONTAINERS, MAX_JSON_DEPTH, excess_description, nesting_exceeds
 
 PARSE_ERROR = -32700
 INVALID_REQUEST = -32600
@@ -25,7 +25,6 @@ RequestId = str | int
 """JSON-RPC ids as MCP allows them.  `1` and `"1"` are different ids: keep the JSON type."""
 
 _MAX_NESTING_HINT = f"message nested more than {MAX_JSON_DEPTH} levels deep"
-_TOO_MANY_HINT = f"message with more than {MAX_JSON_CONTAINERS} arrays or objects"
 
 log = logging.getLogger(__name__)
 
@@ -80,7 +79,9 @@ def parse_message(line: bytes | str) -> Incoming:
     decodes here but fails wherever it is used or echoed at a deeper stack.
     """
     if len(line) > MAX_JSON_CONTAINERS and _brackets(line) > MAX_JSON_CONTAINERS:
-        return ErrorReply(None, PARSE_ERROR, f"Parse error: {_TOO_MANY_HINT}")
+        return ErrorReply(
+            None, PARSE_ERROR, f"Parse error: message {excess_description(line, MAX_JSON_CONTAINERS)}"
+        )
     try:
         obj = json.loads(line)
     except RecursionError:

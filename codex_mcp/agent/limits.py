@@ -28,7 +28,15 @@ the whole output of a long answer, is a few MiB at most."""
 
 MAX_RESPONSE_OUTPUT_BYTES = 32 * MiB
 """The output items one response may add to the history (text, reasoning, tool calls).
-Streamed deltas are forwarded, not kept, and do not count."""
+Streamed deltas are forwarded, not kept, and do not count.  The items' opening brackets
+also count against `MAX_JSON_CONTAINERS` per response, so what is kept stays small as
+Python objects too."""
+
+MAX_REQUEST_BYTES = 64 * MiB
+"""One request to the provider: the whole history, encoded.  The history grows by what
+the model and the tools add each round, and compaction relies on token counts the
+provider reports; this bounds it whatever the provider says.  A 272k-token context is
+about 1 MiB of text; providers themselves refuse requests well below this size."""
 
 # --- the model's tool calls ---------------------------------------------------------------
 
@@ -45,7 +53,7 @@ MAX_PLAN_EXPLANATION_CHARS = 16 * 1024
 MAX_IMAGE_BYTES = 20 * MiB
 """One image attached by `view_image` (the providers' own per-image limit)."""
 
-MAX_TURN_IMAGE_BYTES = 64 * MiB
+MAX_TURN_IMAGE_BYTES = 32 * MiB
 """All images `view_image` attaches in one turn: each stays in the history for good."""
 
 
@@ -56,6 +64,7 @@ __all__ = [
     "MAX_PLAN_EXPLANATION_CHARS",
     "MAX_PLAN_STEPS",
     "MAX_PLAN_STEP_CHARS",
+    "MAX_REQUEST_BYTES",
     "MAX_RESPONSE_OUTPUT_BYTES",
     "MAX_SSE_EVENT_BYTES",
     "MAX_SSE_LINE_BYTES",

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import anyio
 
@@ -119,7 +119,7 @@ async def _run_turn(thread: Thread, turn_id: str, new_items: list[ResponseItem])
             thread.append_history(ctx.pending_input)
             ctx.pending_input = []
         if thread.should_compact():
-            await thread.compact(turn_id)
+            await compact_or_fail(thread, turn_id)
 
     if ctx.changed_paths:
         diff = ctx.turn_diff()
@@ -181,14 +181,10 @@ async def sample_with_retries(thread: Thread, turn_id: str) -> list[ResponseItem
                 and len(thread.history) > 2
             ):
                 compacted_for_overflow = True
-                await thread.compact(turn_id)
+                await compact_or_fail(thread, turn_id)
                 continue
             if not exc.retryable or attempt >= max_retries:
-                await thread.emit(
-                    turn_id,
-                    {"type": "error", "message": exc.message, "codex_error_info": exc.codex_error_info()},
-                )
-                raise TurnFailed(exc.message) from exc
+                await fail_turn(thread, turn_id, exc)
             attempt += 1
             delay = exc.retry_after if exc.retry_after is not None else backoff(attempt)
             await thread.emit(
@@ -200,6 +196,21 @@ async def sample_with_retries(thread: Thread, turn_id: str) -> list[ResponseItem
                 },
             )
             await anyio.sleep(delay)
+
+
+async def fail_turn(thread: Thread, turn_id: str, exc: ModelError) -> NoReturn:
+    await thread.emit(
+        turn_id, {"type": "error", "message": exc.message, "codex_error_info": exc.codex_error_info()}
+    )
+    raise TurnFailed(exc.message) from exc
+
+
+async def compact_or_fail(thread: Thread, turn_id: str) -> None:
+    """Compact the history; a model error while doing so ends the turn like any other."""
+    try:
+        await thread.compact(turn_id)
+    except ModelError as exc:
+        await fail_turn(thread, turn_id, exc)
 
 
 async def sample_once(thread: Thread, turn_id: str) -> list[ResponseItem]:

@@ -16,6 +16,7 @@ import anyio
 import httpx
 
 from codex_mcp._version import __version__
+from codex_mcp.agent.limits import MAX_REQUEST_BYTES, MiB, describe_bytes
 from codex_mcp.agent.model.auth import Auth
 from codex_mcp.agent.model.chat import build_chat_body, map_chat_events
 from codex_mcp.agent.model.content_decoding import ACCEPT_ENCODING, bounded_chunks
@@ -100,6 +101,25 @@ def _usage_limit_message(err: Mapping[str, Any]) -> str:
         minutes = max(1, round(resets / 60))
         msg += f"; it resets in about {minutes} minute{'s' if minutes != 1 else ''}"
     return msg + "."
+
+
+def encode_request(body: dict[str, Any]) -> bytes:
+    """The request body as JSON bytes, at most `MAX_REQUEST_BYTES` (else a final error)."""
+    try:
+        text = json.dumps(body)
+    except (RecursionError, ValueError, TypeError) as exc:
+        # Only values kept from outside could do this; they are depth-checked when kept,
+        # so this is a last line of defence, not a path anyone should see.
+        raise ModelError(
+            f"the conversation could not be encoded as a request: {type(exc).__name__}", "other"
+        ) from None
+    if len(text) > MAX_REQUEST_BYTES:  # ensure_ascii: characters are bytes
+        raise ModelError(
+            f"the conversation has grown to {len(text) // MiB} MiB, over the "
+            f"{describe_bytes(MAX_REQUEST_BYTES)} one request may carry; start a new thread",
+            "other",
+        )
+    return text.encode("ascii")
 
 
 class ModelClient:
@@ -197,14 +217,7 @@ class ModelClient:
         streams, any failure is raised as a retryable `ModelError` for the turn loop.
         """
         url = self.url
-        try:
-            content = json.dumps(self.build_body(prompt, model)).encode()
-        except (RecursionError, ValueError, TypeError) as exc:
-            # Only values kept from outside could do this; they are depth-checked when kept,
-            # so this is a last line of defence, not a path anyone should see.
-            raise ModelError(
-                f"the conversation could not be encoded as a request: {type(exc).__name__}", "other"
-            ) from None
+        content = encode_request(self.build_body(prompt, model))
         max_retries = min(max(self.provider.request_max_retries, 0), MAX_RETRIES_CAP)
         idle_ms = self.provider.stream_idle_timeout_ms
         idle = idle_ms / 1000.0 if idle_ms > 0 else None

@@ -26,6 +26,7 @@ from codex_mcp.json_bounds import (
     MAX_JSON_CONTAINERS,
     MAX_JSON_DEPTH,
     container_count_exceeds,
+    excess_description,
     nesting_exceeds,
 )
 
@@ -127,7 +128,7 @@ def hostile_json(what: str) -> ModelError:
 def decode_event(data: str) -> Any:
     """One event's JSON, with its decoding cost bounded (see `codex_mcp.agent.limits`)."""
     if len(data) > MAX_JSON_CONTAINERS and container_count_exceeds(data):
-        raise hostile_json("an SSE event with too many JSON arrays or objects")
+        raise hostile_json(f"an SSE event {excess_description(data, MAX_JSON_CONTAINERS)}")
     try:
         return json.loads(data)
     except RecursionError:
@@ -139,7 +140,8 @@ def decode_event(data: str) -> Any:
 def output_budget_exceeded() -> ModelError:
     return ModelError(
         f"the model's response held more than {describe_bytes(MAX_RESPONSE_OUTPUT_BYTES)} of output "
-        "items, the limit; the response was abandoned",
+        f"items (or more than {MAX_JSON_CONTAINERS} opening brackets in them), the limit; "
+        "the response was abandoned",
         "response_stream_failed",
     )
 
@@ -149,6 +151,7 @@ async def map_responses_events(events: AsyncIterator[SseEvent]) -> AsyncGenerato
     completed: Completed | None = None
     saved_error: str | None = None
     kept = 0  # bytes of output items this response added
+    kept_brackets = 0  # and their opening brackets: what they can cost as Python objects
     async for sse in events:
         data = sse.data
         if data.startswith("[DONE]"):
@@ -175,7 +178,8 @@ async def map_responses_events(events: AsyncIterator[SseEvent]) -> AsyncGenerato
             item = ev.get("item")
             if isinstance(item, dict) and isinstance(item.get("type"), str):
                 kept += len(data)
-                if kept > MAX_RESPONSE_OUTPUT_BYTES:
+                kept_brackets += data.count("[") + data.count("{")
+                if kept > MAX_RESPONSE_OUTPUT_BYTES or kept_brackets > MAX_JSON_CONTAINERS:
                     raise output_budget_exceeded()
                 if len(data) > MAX_JSON_DEPTH and nesting_exceeds(item):
                     raise hostile_json(f"an output item nested more than {MAX_JSON_DEPTH} levels deep")
