@@ -8,6 +8,7 @@ an error that names the limit, and stderr holds no traceback.
 
 from __future__ import annotations
 
+import json
 import sys
 import time
 import zlib
@@ -185,6 +186,37 @@ def test_output_items_over_the_response_budget(scripted_model: ScriptedModel, sp
     scripted_model.raw(events_frames([item] * 9))
     result = attack(client)
     judge(client, result, "more than 32 MiB of output items")
+
+
+def test_history_that_outgrows_one_request(scripted_model: ScriptedModel, spawn: Spawner) -> None:
+    # Each response keeps 24 MiB (under its own budget) and calls a tool, so the next
+    # request carries all of it: the fourth would be over 64 MiB and is never sent.
+    blob = "h" * (6 * MiB)
+    reasoning = sse(
+        {
+            "type": "response.output_item.done",
+            "item": {"type": "reasoning", "id": "rs", "summary": [], "encrypted_content": blob},
+        }
+    )
+    plan = {"plan": [{"step": "grow", "status": "in_progress"}]}
+    call = sse(
+        {
+            "type": "response.output_item.done",
+            "item": {
+                "type": "function_call",
+                "name": "update_plan",
+                "arguments": json.dumps(plan),
+                "call_id": "call_grow",
+            },
+        }
+    )
+    client = spawn()
+    for _ in range(3):
+        scripted_model.raw(events_frames([reasoning] * 4 + [call]))
+    scripted_model.text("never asked")
+    result = attack(client)
+    judge(client, result, "MiB one request may carry; start a new thread")
+    assert len(scripted_model.requests) == 4  # the warm-up and three rounds
 
 
 # --- the Chat Completions wire -------------------------------------------------------------
