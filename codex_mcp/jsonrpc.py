@@ -88,12 +88,27 @@ def parse_message(line: bytes | str) -> Incoming:
         return ErrorReply(None, PARSE_ERROR, f"Parse error: {_MAX_NESTING_HINT}")
     except (ValueError, UnicodeDecodeError) as exc:
         return ErrorReply(None, PARSE_ERROR, f"Parse error: {exc}")
+    incoming = classify(obj)
     if len(line) > 2 * MAX_JSON_DEPTH and nesting_exceeds(obj):
-        raw_id = obj.get("id") if isinstance(obj, dict) else None
-        return ErrorReply(
-            raw_id if is_request_id(raw_id) else None, PARSE_ERROR, f"Parse error: {_MAX_NESTING_HINT}"
-        )
-    return classify(obj)
+        return _too_deep(incoming)
+    return incoming
+
+
+def _too_deep(incoming: Incoming) -> Incoming:
+    """A message that decoded but nests beyond `MAX_JSON_DEPTH`, made harmless.
+
+    A request gets a parse error with its id; a notification loses its params; a response
+    (to an elicitation we sent) becomes an error response, so the waiting request fails
+    closed.  Nothing is ever replied to a response or a notification.
+    """
+    message = f"Parse error: {_MAX_NESTING_HINT}"
+    if isinstance(incoming, Request):
+        return ErrorReply(incoming.id, PARSE_ERROR, message)
+    if isinstance(incoming, Notification):
+        return Notification(incoming.method, None)
+    if isinstance(incoming, Response):
+        return Response(incoming.id, None, {"code": PARSE_ERROR, "message": message})
+    return incoming
 
 
 def _brackets(line: bytes | str) -> int:

@@ -147,6 +147,12 @@ def test_parse_refuses_deep_and_bracket_heavy_frames_with_specific_errors() -> N
     reply = jsonrpc.parse_message(deep_line)
     assert isinstance(reply, ErrorReply) and reply.id == 4 and reply.code == jsonrpc.PARSE_ERROR
     assert "nested more than 100 levels deep" in reply.message
+    deep_x = "[" * 150 + "]" * 150
+    note = jsonrpc.parse_message('{"jsonrpc": "2.0", "method": "n", "params": {"x": ' + deep_x + "}}")
+    assert note == Notification("n", None)
+    answer = jsonrpc.parse_message('{"jsonrpc": "2.0", "id": 3, "result": {"x": ' + deep_x + "}}")
+    assert isinstance(answer, Response) and answer.id == 3 and answer.result is None
+    assert answer.error is not None and answer.error["code"] == jsonrpc.PARSE_ERROR
     very_deep = "[" * 100_000 + "]" * 100_000
     reply = jsonrpc.parse_message(very_deep)
     assert isinstance(reply, ErrorReply) and "levels deep" in reply.message
