@@ -174,6 +174,8 @@ def method_not_found(id: RequestId, method: str) -> dict[str, Any]:
 
 
 _COMPACT = (",", ":")
+_ENCODE = json.JSONEncoder(ensure_ascii=False, separators=_COMPACT, allow_nan=False).encode
+"""Built once: `json.dumps` with options builds a new encoder per call, on the hot path."""
 _UNICODE_LINE_BREAKS = (("\u2028", "\\u2028"), ("\u2029", "\\u2029"), ("\x85", "\\u0085"))
 """Characters that JSON leaves unescaped but that some readers treat as line ends (JavaScript
 before ES2019, Python's `str.splitlines`): escaped, so that one frame is one line for all."""
@@ -195,12 +197,12 @@ def encode(message: dict[str, Any]) -> bytes:
       a logging notification saying so, instead of an exception in the writer task.
     """
     try:
-        text = json.dumps(message, ensure_ascii=False, separators=_COMPACT, allow_nan=False)
+        text = _ENCODE(message)
     except ValueError as exc:
         # NaN and infinities are not JSON (Python would write them as bare `NaN`): null.
         try:
             message = _finite(message)
-            text = json.dumps(message, ensure_ascii=False, separators=_COMPACT, allow_nan=False)
+            text = _ENCODE(message)
         except (RecursionError, ValueError, TypeError):
             return _unencodable(message, exc)
     except (RecursionError, TypeError) as exc:

@@ -152,11 +152,20 @@ async def map_responses_events(events: AsyncIterator[SseEvent]) -> AsyncGenerato
     saved_error: str | None = None
     kept = 0  # bytes of output items this response added
     kept_brackets = 0  # and their opening brackets: what they can cost as Python objects
+    loads = json.loads
     async for sse in events:
         data = sse.data
         if data.startswith("[DONE]"):
             continue  # some gateways end Responses streams the Chat way
-        ev = decode_event(data)
+        if len(data) > MAX_JSON_CONTAINERS:
+            ev = decode_event(data)
+        else:  # the hot path, inlined: a small event cannot hold too many brackets
+            try:
+                ev = loads(data)
+            except RecursionError:
+                raise hostile_json(f"an SSE event nested more than {MAX_JSON_DEPTH} levels deep") from None
+            except ValueError:
+                raise _bad_json(data) from None
         if not isinstance(ev, dict):
             raise _bad_json(data)
         kind = ev.get("type")

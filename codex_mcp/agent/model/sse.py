@@ -112,7 +112,7 @@ class SseParser:
                 if end < 0:
                     self._grow(chunk)
                     return out
-                tail += chunk[:end]
+                tail += memoryview(chunk)[:end]
                 rest = chunk[end + 2 :]
             if len(tail) > small:
                 self._check_block(tail)
