@@ -181,3 +181,21 @@ def test_encode_request_refuses_what_json_cannot_carry() -> None:
 
 def zlib_gzip() -> zlib._Compress:
     return zlib.compressobj(9, zlib.DEFLATED, 31)
+
+
+async def test_a_deep_error_body_is_just_text(mock: MockServer, http: httpx.AsyncClient) -> None:
+    mock.script(Reply(status=418, body=b"[" * 30_000 + b"]" * 30_000))
+    with pytest.raises(ModelError) as info:
+        await collect(make_client(mock.base_url, http=http))
+    assert "418" in str(info.value)
+
+
+async def test_token_refresh_answer_is_read_bounded(mock: MockServer, http: httpx.AsyncClient) -> None:
+    from codex_mcp.agent.model.auth import Auth
+
+    packer = zlib_gzip()
+    bomb = b"".join(packer.compress(b"{" * MiB) for _ in range(64)) + packer.flush()
+    mock.script(Reply(status=200, headers={"content-encoding": "gzip"}, body=bomb), path="/oauth/token")
+    auth = Auth("chatgpt", "old", refresh_token="r1", refresh_url=mock.url("/oauth/token"))
+    with pytest.raises(ModelError, match="no access_token"):
+        await auth.refresh(http)

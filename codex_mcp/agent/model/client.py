@@ -31,6 +31,7 @@ from codex_mcp.agent.model.responses import (
 from codex_mcp.agent.model.retry import backoff, parse_retry_after
 from codex_mcp.agent.model.sse import iter_sse
 from codex_mcp.agent.model.types import ModelError, Prompt, ResponseEvent
+from codex_mcp.json_bounds import loads_bounded
 
 OnRetry = Callable[[str, int, int, float], Awaitable[None]]
 
@@ -59,7 +60,7 @@ def _describe_exc(e: BaseException) -> str:
 
 def _error_object(body_text: str) -> dict[str, Any]:
     try:
-        data = json.loads(body_text)
+        data = loads_bounded(body_text)
     except ValueError:
         return {}
     if isinstance(data, dict):

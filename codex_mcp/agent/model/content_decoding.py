@@ -11,8 +11,12 @@ from __future__ import annotations
 
 import zlib
 from collections.abc import AsyncIterator, Iterator
+from typing import TYPE_CHECKING
 
 from codex_mcp.agent.model.types import ModelError
+
+if TYPE_CHECKING:
+    import httpx
 
 OUT_CHUNK = 64 * 1024
 ACCEPT_ENCODING = "identity"
@@ -62,3 +66,15 @@ async def bounded_chunks(raw: AsyncIterator[bytes], content_encoding: str | None
     async for data in raw:
         for piece in decoder.decode(data):
             yield piece
+
+
+async def read_body(resp: httpx.Response, limit: int) -> bytes:
+    """At most `limit` decoded bytes of a (streamed) response body; the rest is left unread."""
+    parts: list[bytes] = []
+    size = 0
+    async for piece in bounded_chunks(resp.aiter_raw(), resp.headers.get("content-encoding")):
+        parts.append(piece)
+        size += len(piece)
+        if size >= limit:
+            break
+    return b"".join(parts)[:limit]
