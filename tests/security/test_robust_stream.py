@@ -38,6 +38,7 @@ from tests.security.robust_support import (
     sse,
     vm_hwm_mb,
 )
+from tests.support.raw_client import descendant_pids, wait_until
 from tests.support.scripted_model import ScriptedModel, Turn, function_call
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="prlimit and /proc")
@@ -310,3 +311,21 @@ def test_model_that_never_stops_calling_tools(
     result = attack(client, timeout=BOUND + 30)
     judge(client, result, "(`turn_timeout_sec`)")
     assert len(scripted_model.requests) > 3
+
+
+def test_turn_bound_stops_a_running_command_and_reaps_it(
+    scripted_model: ScriptedModel, codex_home: Path, spawn: Spawner
+) -> None:
+    configure(codex_home, scripted_model, extra=f"[codex_mcp]\nturn_timeout_sec = {BOUND}\n")
+    client = spawn()
+    call_id = scripted_model.shell("sleep 600")
+    result = attack(client, timeout=BOUND + 30)
+    judge(client, result, "(`turn_timeout_sec`)")
+    wait_until(lambda: not descendant_pids(client.proc.pid), 10, "the command to be reaped")
+    assert_alive(client)
+    # The next turn of the thread sees an output for the call the bound cut short.
+    thread_id = result["structuredContent"]["threadId"]
+    scripted_model.text("after the bound")
+    rid = client.call_tool("codex-reply", {"threadId": thread_id, "prompt": "again"})
+    assert result_text(client.wait_response(rid, 30)["result"]) == "after the bound"
+    assert "turn_timeout_sec" in scripted_model.call_output(call_id)
