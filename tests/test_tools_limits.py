@@ -11,7 +11,7 @@ import pytest
 
 from codex_mcp.agent.bounded_read import UnreadableFileError
 from codex_mcp.agent.limits import MAX_PLAN_STEPS, MAX_TOOL_ARGUMENTS_CHARS, MAX_TOOL_NAME_CHARS
-from codex_mcp.agent.tools.call_limits import refusal_output, vet_call
+from codex_mcp.agent.tools.call_limits import refusal_output, shrink_refused, vet_call
 from codex_mcp.agent.tools.images import NotAnImageError, image_data_url, sniff_image_mime
 from codex_mcp.agent.tools.plan import validate_plan
 
@@ -126,3 +126,14 @@ def test_refusal_output_matches_the_call_shape() -> None:
     }
     custom = {"type": "custom_tool_call", "call_id": "c2", "name": "apply_patch", "input": ""}
     assert refusal_output(custom, "no")["type"] == "custom_tool_call_output"
+
+
+def test_refused_payloads_are_not_kept() -> None:
+    big = call("x" * 5000, "n" * 5000)
+    shrunk = shrink_refused(big)
+    assert json.loads(shrunk["arguments"]) == {"dropped": "[5000 characters, refused and not kept]"}
+    assert shrunk["name"] == "n" * 64 and shrunk["call_id"] == "c1" and big["arguments"] == "x" * 5000
+    custom = {"type": "custom_tool_call", "name": "apply_patch", "input": "p" * 5000, "call_id": "c"}
+    assert shrink_refused(custom)["input"] == "[5000 characters, refused and not kept]"
+    small = call("[1]")
+    assert shrink_refused(small) == small

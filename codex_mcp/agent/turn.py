@@ -29,7 +29,7 @@ from codex_mcp.agent.model.types import (
     ResponseItem,
 )
 from codex_mcp.agent.protocol import duration_json
-from codex_mcp.agent.tools.call_limits import refusal_output, vet_call
+from codex_mcp.agent.tools.call_limits import refusal_output, shrink_refused, vet_call
 from codex_mcp.agent.tools.context import ToolContext
 from codex_mcp.agent.tools.registry import TOOL_CALL_TYPES, dispatch_tool_call
 
@@ -101,19 +101,25 @@ async def _run_turn(thread: Thread, turn_id: str, new_items: list[ResponseItem])
         round_items = await sample_with_retries(thread, turn_id)
         if first_token_ms is None:
             first_token_ms = int((time.time() - started) * 1000)
-        thread.append_history(round_items)
-        calls = [item for item in round_items if item.get("type") in TOOL_CALL_TYPES]
-        for item in round_items:
-            if item.get("type") == "message" and item.get("role") == "assistant":
+        # Calls are vetted before the round is kept: a refused call's oversized payload is
+        # not carried in the history (and re-sent with every later request).
+        calls: list[tuple[ResponseItem, ResponseItem | str]] = []
+        for index, item in enumerate(round_items):
+            if item.get("type") in TOOL_CALL_TYPES:
+                verdict = vet_call(item)
+                if isinstance(verdict, str):
+                    round_items[index] = item = shrink_refused(item)
+                calls.append((item, verdict))
+            elif item.get("type") == "message" and item.get("role") == "assistant":
                 last_message = message_text(item)
+        thread.append_history(round_items)
         if not calls:
             break
-        for call in calls:
-            vetted = vet_call(call)
-            if isinstance(vetted, str):
-                output = refusal_output(call, vetted)
+        for call, verdict in calls:
+            if isinstance(verdict, str):
+                output = refusal_output(call, verdict)
             else:
-                output = await dispatch_tool_call(ctx, vetted)
+                output = await dispatch_tool_call(ctx, verdict)
             thread.append_history([output])
         if ctx.pending_input:
             thread.append_history(ctx.pending_input)

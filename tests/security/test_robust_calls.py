@@ -85,6 +85,7 @@ def test_30_mb_function_arguments_on_the_chat_wire(
     scripted_model.raw(lambda: chat_call_frames("shell", arguments, "call_big"))
     output = refused(client, scripted_model, "call_big")
     assert f"its arguments text has {len(arguments)} characters; at most 4194304" in output
+    assert_not_carried(scripted_model)
 
 
 def test_6_mb_function_arguments_on_the_responses_wire(scripted_model: ScriptedModel, spawn: Spawner) -> None:
@@ -106,6 +107,7 @@ def test_update_plan_with_a_million_steps(
     output = refused(client, scripted_model, "call_plan")
     assert "its arguments text has" in output
     assert not events_named(client, "plan_update")
+    assert_not_carried(scripted_model)
 
 
 @pytest.mark.parametrize(
@@ -186,6 +188,13 @@ def test_5_mb_custom_tool_input(scripted_model: ScriptedModel, spawn: Spawner, w
     output = refused(client, scripted_model, "call_c")
     assert output.startswith("the `apply_patch` call was refused: its input has")
     assert not (workspace / "big.txt").exists()
+
+
+def assert_not_carried(model: ScriptedModel) -> None:
+    """The request after a refused call does not carry its payload (it is not kept)."""
+    last = model.requests[-1]
+    assert len(json.dumps(last.body)) < MiB
+    assert "refused and not kept" in json.dumps(last.body)
 
 
 def events_named(client: LeanClient, kind: str) -> list[dict[str, Any]]:

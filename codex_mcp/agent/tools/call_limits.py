@@ -8,6 +8,8 @@ error; now such a call gets an error output the model can read and the turn goes
 
 from __future__ import annotations
 
+import json
+
 from codex_mcp.agent.limits import MAX_TOOL_ARGUMENTS_CHARS, MAX_TOOL_NAME_CHARS
 from codex_mcp.agent.model.types import ResponseItem
 from codex_mcp.json_bounds import JsonLimitError, loads_bounded
@@ -44,6 +46,25 @@ def vet_call(call: ResponseItem) -> ResponseItem | str:
     if not isinstance(args, dict):
         return "failed to parse function arguments: the arguments must be a JSON object"
     return {**call, "arguments": args}
+
+
+KEPT_REFUSED_CHARS = 1024
+"""How much of a refused call's arguments, input or name the history keeps."""
+
+
+def shrink_refused(call: ResponseItem) -> ResponseItem:
+    """A refused call as the history keeps it: payloads over `KEPT_REFUSED_CHARS` replaced by
+    a note of their size.  The call still pairs with its output (same type and call id)."""
+    shrunk = dict(call)
+    for key in ("arguments", "input"):
+        value = shrunk.get(key)
+        if isinstance(value, str) and len(value) > KEPT_REFUSED_CHARS:
+            note = f"[{len(value)} characters, refused and not kept]"
+            shrunk[key] = json.dumps({"dropped": note}) if key == "arguments" else note
+    name = shrunk.get("name")
+    if isinstance(name, str) and len(name) > KEPT_REFUSED_CHARS:
+        shrunk["name"] = name[:64]
+    return shrunk
 
 
 def refusal_output(call: ResponseItem, text: str) -> ResponseItem:
