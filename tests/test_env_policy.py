@@ -45,15 +45,7 @@ def test_inherit_core_and_none() -> None:
     core = build_command_env(ShellEnvironmentPolicy(inherit="core"), BASE)
     assert core == {k: BASE[k] for k in ("HOME", "PATH", "USER", "SHELL", "TMPDIR")}
     assert set(CORE_ENV_VARS) == {
-        "HOME",
-        "LOGNAME",
-        "PATH",
-        "SHELL",
-        "USER",
-        "USERNAME",
-        "TMPDIR",
-        "TEMP",
-        "TMP",
+        "HOME", "LOGNAME", "PATH", "SHELL", "USER", "USERNAME", "TMPDIR", "TEMP", "TMP"
     }
     assert build_command_env(ShellEnvironmentPolicy(inherit="none"), BASE) == {}
     assert build_command_env(ShellEnvironmentPolicy(inherit="none", set={"A": "1"}), BASE) == {"A": "1"}

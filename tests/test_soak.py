@@ -183,7 +183,6 @@ def test_soak_twenty_concurrent_callers(tmp_path: Path) -> None:
 
 SOAK_RESULT: dict[str, Any] = {}
 
-
 def test_soak_rss_has_no_growth_trend() -> None:
     """The RSS samples of the soak above (same module, runs after it)."""
     if "rss" not in SOAK_RESULT:
