@@ -96,3 +96,68 @@ def test_arbitrary_json_never_raises(value: object) -> None:
     if isinstance(message, ErrorReply):
         encoded = json.loads(message.to_json() and jsonrpc.encode(message.to_json()))
         assert encoded["jsonrpc"] == "2.0" and "error" in encoded and "id" in encoded
+
+
+# --- framing guarantees against hostile content ---------------------------------------------
+
+
+def test_encode_escapes_unicode_line_breaks() -> None:
+    text = "a\u2028b\u2029c\x85d é"
+    data = jsonrpc.encode({"t": text})
+    assert data.count(b"\n") == 1 and data.endswith(b"\n")
+    for raw in ("\u2028", "\u2029", "\x85"):
+        assert raw.encode() not in data
+    assert len(data.decode().splitlines()) == 1
+    assert json.loads(data)["t"] == text
+
+
+def test_encode_writes_non_finite_numbers_as_null() -> None:
+    data = jsonrpc.encode({"a": float("nan"), "b": [float("inf"), -float("inf"), 1.5]})
+    assert json.loads(data) == {"a": None, "b": [None, None, 1.5]}
+    assert b"NaN" not in data and b"Infinity" not in data
+
+
+def deep(n: int) -> list[object]:
+    value: list[object] = []
+    for _ in range(n):
+        value = [value]
+    return value
+
+
+def test_encode_of_an_unencodable_reply_is_an_error_reply_to_the_same_id() -> None:
+    data = jsonrpc.encode({"jsonrpc": "2.0", "id": "r-1", "result": deep(5000)})
+    reply = json.loads(data)
+    assert reply["id"] == "r-1" and reply["error"]["code"] == jsonrpc.INTERNAL_ERROR
+    assert "nested too deeply" in reply["error"]["message"]
+
+
+def test_encode_of_an_unencodable_notification_is_a_log_notification() -> None:
+    data = jsonrpc.encode({"jsonrpc": "2.0", "method": "codex/event", "params": {"x": deep(5000)}})
+    note = json.loads(data)
+    assert note["method"] == "notifications/message" and "id" not in note
+    assert "`codex/event`" in note["params"]["data"]
+    data = jsonrpc.encode({"jsonrpc": "2.0", "method": "x", "params": {"o": object()}})
+    assert json.loads(data)["method"] == "notifications/message"
+
+
+def test_parse_refuses_deep_and_bracket_heavy_frames_with_specific_errors() -> None:
+    deep_line = (
+        '{"jsonrpc": "2.0", "id": 4, "method": "ping", "params": {"x": ' + "[" * 150 + "]" * 150 + "}}"
+    )
+    reply = jsonrpc.parse_message(deep_line)
+    assert isinstance(reply, ErrorReply) and reply.id == 4 and reply.code == jsonrpc.PARSE_ERROR
+    assert "nested more than 100 levels deep" in reply.message
+    deep_x = "[" * 150 + "]" * 150
+    note = jsonrpc.parse_message('{"jsonrpc": "2.0", "method": "n", "params": {"x": ' + deep_x + "}}")
+    assert note == Notification("n", None)
+    answer = jsonrpc.parse_message('{"jsonrpc": "2.0", "id": 3, "result": {"x": ' + deep_x + "}}")
+    assert isinstance(answer, Response) and answer.id == 3 and answer.result is None
+    assert answer.error is not None and answer.error["code"] == jsonrpc.PARSE_ERROR
+    very_deep = "[" * 100_000 + "]" * 100_000
+    reply = jsonrpc.parse_message(very_deep)
+    assert isinstance(reply, ErrorReply) and "levels deep" in reply.message
+    bomb = '{"jsonrpc": "2.0", "id": 1, "method": "x", "params": {"p": [' + "{}," * 200_000 + "{}]}}"
+    reply = jsonrpc.parse_message(bomb.encode())
+    assert isinstance(reply, ErrorReply) and "more than 100000 opening brackets" in reply.message
+    ok = '{"jsonrpc": "2.0", "id": 1, "method": "x", "params": {"s": "' + "[" * 10 + '"}}'
+    assert isinstance(jsonrpc.parse_message(ok), Request)

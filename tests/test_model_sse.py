@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from codex_mcp.agent.model.sse import SseEvent, SseParser, iter_sse
+from codex_mcp.agent.model.sse import SseEvent, SseLimitError, SseParser, iter_sse
 from codex_mcp.agent.model.types import ModelError
 
 
@@ -148,3 +148,74 @@ async def test_slow_consumer_does_not_trip_idle_timeout() -> None:
         await anyio.sleep(0.05)
         got.append(ev.data)
     assert got == ["a", "b"]
+
+
+# --- caps and linearity ------------------------------------------------------------------
+
+
+def test_a_line_over_the_cap_is_refused_before_it_is_kept() -> None:
+    p = SseParser(max_event=1000, max_line=100)
+    assert p.feed(b"data: " + b"x" * 90) == []
+    with pytest.raises(SseLimitError) as info:
+        p.feed(b"y" * 20)
+    assert "SSE line larger than 100 bytes" in str(info.value)
+    assert not info.value.retryable and info.value.kind == "response_stream_failed"
+
+
+def test_an_event_of_short_lines_over_the_cap_is_refused() -> None:
+    p = SseParser(max_event=100, max_line=100)
+    with pytest.raises(SseLimitError) as info:
+        for _ in range(30):
+            p.feed(b"data: x\n")
+    assert "SSE event larger than 100 bytes" in str(info.value)
+
+
+def test_a_complete_event_over_the_cap_in_one_chunk_is_refused() -> None:
+    p = SseParser(max_event=100, max_line=1000)
+    with pytest.raises(SseLimitError):
+        p.feed(b"data: a\n" * 20 + b"\n")
+    p = SseParser(max_event=1000, max_line=50)
+    with pytest.raises(SseLimitError):
+        p.feed(b"data: " + b"z" * 60 + b"\n\n")
+
+
+def test_events_up_to_the_caps_pass_whatever_the_chunking() -> None:
+    body = b"data: " + b"q" * 94 + b"\n\n"  # a 100-byte line, a 101-byte event with its newline
+    for cut in range(len(body) + 1):
+        p = SseParser(max_event=101, max_line=100)
+        events = p.feed(body[:cut]) + p.feed(body[cut:])
+        assert events == [SseEvent("message", "q" * 94)], cut
+
+
+def test_a_line_cap_counts_only_the_unfinished_line() -> None:
+    p = SseParser(max_event=10_000, max_line=20)
+    for _ in range(100):
+        p.feed(b"data: 0123456789\n")  # many lines, each under the line cap
+    assert p.feed(b"\n") == [SseEvent("message", "\n".join(["0123456789"] * 100))]
+
+
+def test_held_cr_then_cap() -> None:
+    p = SseParser(max_event=50, max_line=50)
+    assert p.feed(b"data: a\r") == []
+    assert p.feed(b"\r") == []  # CR CR: the event is complete once the next byte shows it
+    assert p.close() == [SseEvent("message", "a")]
+
+
+def test_huge_event_under_raised_caps_is_parsed_from_small_chunks() -> None:
+    # Each byte is appended once and scanned once.  (The old parser re-scanned and copied the
+    # whole unfinished event per chunk: 1,024 chunks of up to 64 MiB each, tens of seconds.)
+    size = 64 * 1024 * 1024
+    p = SseParser(max_event=size + 100, max_line=size + 100)
+    p.feed(b"data: ")
+    block = b"x" * 65536
+    for _ in range(size // len(block)):
+        assert p.feed(block) == []
+    (event,) = p.feed(b"\n\n")
+    assert len(event.data) == size
+
+
+@pytest.mark.anyio
+async def test_iter_sse_raises_the_cap_error() -> None:
+    with pytest.raises(SseLimitError):
+        async for _ in iter_sse(_chunks([b"data: " + b"w" * 65536] * 200), 5.0):
+            pass

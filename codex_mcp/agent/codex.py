@@ -149,11 +149,18 @@ class Codex:
 
         Raises `ModelError` (missing credentials) before anything is written.
         """
-        from codex_mcp.agent.instructions import base_instructions, initial_context_items
+        from codex_mcp.agent.instructions import (
+            adiscover_project_docs,
+            base_instructions,
+            initial_context_items,
+        )
         from codex_mcp.agent.session import Thread
 
         thread_id = thread_id or str(uuid.uuid4())
         model_client = self._model_client(config)  # fail on credentials before creating files
+        docs = await adiscover_project_docs(
+            config.cwd, config.project_doc_max_bytes, config.project_doc_fallback_filenames
+        )
         recorder = RolloutRecorder.create(rollout_path_for(config.codex_home, thread_id))
         instructions = base_instructions(config)
         recorder.record(
@@ -180,7 +187,8 @@ class Codex:
             on_idle=self._on_thread_idle,
         )
         self._threads[thread_id] = thread
-        thread.append_history(initial_context_items(config))
+        thread.startup_warnings.extend(docs.warnings)
+        thread.append_history(initial_context_items(config, docs.text))
         return thread, Event("", session_configured(thread))
 
     def get_thread(self, thread_id: str) -> Thread | None:

@@ -11,11 +11,15 @@ from __future__ import annotations
 
 import functools
 import os
+from dataclasses import dataclass, field
 from datetime import datetime
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
+import anyio.to_thread
+
+from codex_mcp.agent.bounded_read import UnreadableFileError, read_regular_file
 from codex_mcp.agent.config.model import Config
 
 AGENTS_FILENAMES = ("AGENTS.override.md", "AGENTS.md")
@@ -38,6 +42,14 @@ def text_message(role: str, *texts: str) -> dict[str, Any]:
 # --- project docs -----------------------------------------------------------------------
 
 
+@dataclass
+class ProjectDocs:
+    """The joined project docs (None when there are none) and why any candidate was skipped."""
+
+    text: str | None = None
+    warnings: list[str] = field(default_factory=list)
+
+
 def find_project_root(cwd: Path) -> Path | None:
     for directory in (cwd, *cwd.parents):
         if (directory / ".git").exists():
@@ -45,27 +57,39 @@ def find_project_root(cwd: Path) -> Path | None:
     return None
 
 
-def discover_project_docs(cwd: Path, max_bytes: int, fallback_names: tuple[str, ...] = ()) -> str | None:
-    """AGENTS.md files from the repository root down to `cwd`, joined, within `max_bytes`."""
+def _within(path: str, root: str) -> bool:
+    return path == root or path.startswith(root.rstrip(os.sep) + os.sep)
+
+
+def discover_project_docs(cwd: Path, max_bytes: int, fallback_names: tuple[str, ...] = ()) -> ProjectDocs:
+    """AGENTS.md files from the repository root down to `cwd`, joined, within `max_bytes`.
+
+    The repository decides what these files contain, and their text goes to the model
+    provider with no tool call and nothing shown to anyone, so only what the repository
+    itself holds is read: a regular file whose real path is inside the root (the git root,
+    or `cwd` without one).  A candidate that links outside, or that is a FIFO, device or
+    socket, is skipped with a warning, and the next name in that directory is tried.  Each
+    read is bounded by what is left of `max_bytes` (a huge or sparse file costs no more than
+    the budget) and never blocks on a FIFO.  Call it off the event loop
+    (`adiscover_project_docs`): a slow filesystem stalls only a worker thread.
+    """
+    docs = ProjectDocs()
     if max_bytes <= 0:
-        return None
+        return docs
     root = find_project_root(cwd) or cwd
     chain = [cwd]
     if root != cwd and root in cwd.parents:
         chain = [cwd, *[p for p in cwd.parents if p == root or root in p.parents]]
         chain.reverse()
+    real_root = os.path.realpath(root)
     names = AGENTS_FILENAMES + tuple(fallback_names)
     parts: list[str] = []
     budget = max_bytes
     for directory in chain:
         for name in names:
-            candidate = directory / name
-            if not candidate.is_file():
+            data = _read_doc(directory / name, real_root, budget, docs.warnings)
+            if data is None:
                 continue
-            try:
-                data = candidate.read_bytes()[:budget]
-            except OSError:
-                break
             text = data.decode("utf-8", errors="ignore").strip()
             if text:
                 parts.append(text)
@@ -73,7 +97,39 @@ def discover_project_docs(cwd: Path, max_bytes: int, fallback_names: tuple[str, 
             break
         if budget <= 0:
             break
-    return "\n\n".join(parts) if parts else None
+    docs.text = "\n\n".join(parts) if parts else None
+    return docs
+
+
+def _read_doc(candidate: Path, real_root: str, budget: int, warnings: list[str]) -> bytes | None:
+    """The first `budget` bytes of one candidate, or None when it is absent or not usable."""
+    try:
+        os.lstat(candidate)
+    except OSError:
+        return None
+    real = os.path.realpath(candidate)
+    if not _within(real, real_root):
+        warnings.append(
+            f"{candidate} points outside the repository (to {real}); it was not read. "
+            "Project docs are read only from files inside the repository."
+        )
+        return None
+    try:
+        # The resolved path, without following a link there: what was checked is what is read.
+        return read_regular_file(real, limit=budget, truncate=True, follow_symlinks=False)
+    except UnreadableFileError as exc:
+        if not os.path.isdir(real):
+            warnings.append(f"{candidate} was not read: {exc.strerror or exc}")
+        return None
+    except OSError:
+        return None
+
+
+async def adiscover_project_docs(
+    cwd: Path, max_bytes: int, fallback_names: tuple[str, ...] = ()
+) -> ProjectDocs:
+    """`discover_project_docs` in a worker thread."""
+    return await anyio.to_thread.run_sync(discover_project_docs, cwd, max_bytes, fallback_names)
 
 
 # --- context messages -------------------------------------------------------------------
@@ -135,7 +191,8 @@ def environment_context(config: Config) -> str:
     return "\n".join(lines)
 
 
-def initial_context_items(config: Config) -> list[dict[str, Any]]:
+def initial_context_items(config: Config, project_docs: str | None = None) -> list[dict[str, Any]]:
+    """The context messages of a new thread; `project_docs` as `adiscover_project_docs` found them."""
     developer_parts = [permissions_text(config)]
     if config.developer_instructions:
         developer_parts.append(config.developer_instructions)
@@ -143,11 +200,8 @@ def initial_context_items(config: Config) -> list[dict[str, Any]]:
     user_docs = []
     if config.user_instructions:
         user_docs.append(config.user_instructions.strip())
-    project = discover_project_docs(
-        config.cwd, config.project_doc_max_bytes, config.project_doc_fallback_filenames
-    )
-    if project:
-        user_docs.append(project)
+    if project_docs:
+        user_docs.append(project_docs)
     if user_docs:
         body = "\n\n".join(user_docs)
         items.append(

@@ -131,6 +131,8 @@ class Thread:
         self._total = TokenUsage()
         self._last = TokenUsage()
         self.closed = False
+        self.startup_warnings: list[str] = []
+        """Warnings found while the thread was set up (a skipped AGENTS.md), for its first turn."""
         # --- MCP client (issue 7): connections to [mcp_servers], opened by the first turn ---
         self.mcp: McpConnectionManager | None = None
         self._mcp_lock = anyio.Lock()
@@ -425,7 +427,7 @@ class Thread:
         payload = turn_complete_payload(self.thread_id, turn_id, str(self.config.cwd), inputs, last_message)
         self._task_group.start_soon(run_notify, notify, payload)
 
-    def _close_dangling_calls(self) -> None:
+    def _close_dangling_calls(self, output: str = "aborted: the user interrupted the turn") -> None:
         """Give every tool call of an aborted round an output, so the history stays valid."""
         answered = {i.get("call_id") for i in self.history if str(i.get("type", "")).endswith("_output")}
         outputs: list[ResponseItem] = []
@@ -435,7 +437,5 @@ class Thread:
             if call_id in answered or kind not in ("function_call", "custom_tool_call", "local_shell_call"):
                 continue
             out_type = "custom_tool_call_output" if kind == "custom_tool_call" else "function_call_output"
-            outputs.append(
-                {"type": out_type, "call_id": call_id, "output": "aborted: the user interrupted the turn"}
-            )
+            outputs.append({"type": out_type, "call_id": call_id, "output": output})
         self.append_history(outputs)

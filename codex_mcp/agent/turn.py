@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import anyio
 
@@ -29,6 +29,7 @@ from codex_mcp.agent.model.types import (
     ResponseItem,
 )
 from codex_mcp.agent.protocol import duration_json
+from codex_mcp.agent.tools.call_limits import refusal_output, shrink_refused, vet_call
 from codex_mcp.agent.tools.context import ToolContext
 from codex_mcp.agent.tools.registry import TOOL_CALL_TYPES, dispatch_tool_call
 
@@ -52,7 +53,26 @@ def message_text(item: ResponseItem) -> str:
 
 
 async def run_turn(thread: Thread, turn_id: str, new_items: list[ResponseItem]) -> str | None:
-    """Run a turn to completion and return its last agent message (None if it had none)."""
+    """Run a turn to completion and return its last agent message (None if it had none).
+
+    The whole turn is bounded by `[codex_mcp] turn_timeout_sec`, besides the provider's idle
+    timeout: a provider that trickles a byte now and then, or a model that never stops
+    calling tools, ends with an `error` naming the bound instead of running forever.
+    """
+    bound = thread.config.server.turn_timeout_sec
+    with anyio.move_on_after(bound):
+        return await _run_turn(thread, turn_id, new_items)
+    message = turn_timeout_message(bound)
+    thread._close_dangling_calls(f"aborted: {message}")
+    await thread.emit(turn_id, {"type": "error", "message": message, "codex_error_info": "other"})
+    raise TurnFailed(message)
+
+
+def turn_timeout_message(bound: float) -> str:
+    return f"the turn took longer than {bound:g} s (`turn_timeout_sec`) and was stopped"
+
+
+async def _run_turn(thread: Thread, turn_id: str, new_items: list[ResponseItem]) -> str | None:
     started = time.time()
     await thread.emit(
         turn_id,
@@ -63,6 +83,8 @@ async def run_turn(thread: Thread, turn_id: str, new_items: list[ResponseItem]) 
             "model_context_window": thread.context_window,
         },
     )
+    while thread.startup_warnings:
+        await thread.emit(turn_id, {"type": "warning", "message": thread.startup_warnings.pop(0)})
     await thread.ensure_mcp(turn_id)  # MCP client (issue 7): servers start in the first turn
     thread.record_turn_context()
     thread.append_history(new_items)
@@ -79,21 +101,31 @@ async def run_turn(thread: Thread, turn_id: str, new_items: list[ResponseItem]) 
         round_items = await sample_with_retries(thread, turn_id)
         if first_token_ms is None:
             first_token_ms = int((time.time() - started) * 1000)
-        thread.append_history(round_items)
-        calls = [item for item in round_items if item.get("type") in TOOL_CALL_TYPES]
-        for item in round_items:
-            if item.get("type") == "message" and item.get("role") == "assistant":
+        # Calls are vetted before the round is kept: a refused call's oversized payload is
+        # not carried in the history (and re-sent with every later request).
+        calls: list[tuple[ResponseItem, ResponseItem | str]] = []
+        for index, item in enumerate(round_items):
+            if item.get("type") in TOOL_CALL_TYPES:
+                verdict = vet_call(item)
+                if isinstance(verdict, str):
+                    round_items[index] = item = shrink_refused(item)
+                calls.append((item, verdict))
+            elif item.get("type") == "message" and item.get("role") == "assistant":
                 last_message = message_text(item)
+        thread.append_history(round_items)
         if not calls:
             break
-        for call in calls:
-            output = await dispatch_tool_call(ctx, call)
+        for call, verdict in calls:
+            if isinstance(verdict, str):
+                output = refusal_output(call, verdict)
+            else:
+                output = await dispatch_tool_call(ctx, verdict)
             thread.append_history([output])
         if ctx.pending_input:
             thread.append_history(ctx.pending_input)
             ctx.pending_input = []
         if thread.should_compact():
-            await thread.compact(turn_id)
+            await compact_or_fail(thread, turn_id)
 
     if ctx.changed_paths:
         diff = ctx.turn_diff()
@@ -155,14 +187,10 @@ async def sample_with_retries(thread: Thread, turn_id: str) -> list[ResponseItem
                 and len(thread.history) > 2
             ):
                 compacted_for_overflow = True
-                await thread.compact(turn_id)
+                await compact_or_fail(thread, turn_id)
                 continue
             if not exc.retryable or attempt >= max_retries:
-                await thread.emit(
-                    turn_id,
-                    {"type": "error", "message": exc.message, "codex_error_info": exc.codex_error_info()},
-                )
-                raise TurnFailed(exc.message) from exc
+                await fail_turn(thread, turn_id, exc)
             attempt += 1
             delay = exc.retry_after if exc.retry_after is not None else backoff(attempt)
             await thread.emit(
@@ -174,6 +202,21 @@ async def sample_with_retries(thread: Thread, turn_id: str) -> list[ResponseItem
                 },
             )
             await anyio.sleep(delay)
+
+
+async def fail_turn(thread: Thread, turn_id: str, exc: ModelError) -> NoReturn:
+    await thread.emit(
+        turn_id, {"type": "error", "message": exc.message, "codex_error_info": exc.codex_error_info()}
+    )
+    raise TurnFailed(exc.message) from exc
+
+
+async def compact_or_fail(thread: Thread, turn_id: str) -> None:
+    """Compact the history; a model error while doing so ends the turn like any other."""
+    try:
+        await thread.compact(turn_id)
+    except ModelError as exc:
+        await fail_turn(thread, turn_id, exc)
 
 
 async def sample_once(thread: Thread, turn_id: str) -> list[ResponseItem]:

@@ -1,9 +1,11 @@
 """A scripted model API on 127.0.0.1: the Responses and Chat Completions streaming wires.
 
 The test queues turns (`text`, `shell`, `apply_patch`, `update_plan`, `http_error`, `cut`,
-`hold`, `echo`, ...); each model request, on either wire, takes the next turn off the
-queue and is answered with it.  Every request is recorded (path, headers, JSON body), and
-the outputs the agent sent back for a call id can be looked up in later requests.
+`hold`, `echo`, `raw`, ...); each model request, on either wire, takes the next turn off the
+queue and is answered with it.  A `raw` turn writes bytes the test produces (a hostile
+provider: endless lines, huge events, a trickle), whatever the wire.  Every request is
+recorded (path, headers, JSON body), and the outputs the agent sent back for a call id
+can be looked up in later requests.
 
 Nothing here sleeps to synchronise: waits are on conditions/events, and every one is
 bounded.  A `hold` turn keeps its request open until the test releases it or the server
@@ -19,11 +21,14 @@ import socket
 import threading
 import time
 from collections import deque
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 DEFAULT_WAIT = 15.0
+RAW_DEADLINE = 120.0
+"""An endless `raw` turn stops writing after this, so it never outlives a test run."""
 
 _ids = itertools.count(1)
 
@@ -140,6 +145,10 @@ class Turn:
     gate: Gate | None = None
     then: Turn | None = None
     chunks: int = 3
+    frames: Callable[[], Iterable[bytes]] | None = None
+    """For `raw`: produces the body, written one piece at a time (it may be endless)."""
+    headers: dict[str, str] = field(default_factory=dict)
+    """For `raw`: extra response headers (e.g. a Content-Encoding)."""
 
 
 def text_turn(text: str) -> Turn:
@@ -270,6 +279,11 @@ class ScriptedModel:
     def echo(self) -> Turn:
         return self.add(Turn("echo"))
 
+    def raw(self, frames: Callable[[], Iterable[bytes]], headers: dict[str, str] | None = None) -> Turn:
+        """Answer 200 `text/event-stream` with whatever `frames()` yields, flushed piece by
+        piece, until it ends, the client hangs up, the server stops or `RAW_DEADLINE` passes."""
+        return self.add(Turn("raw", frames=frames, headers=dict(headers or {})))
+
     def hold(self, then: Turn | None = None, gate: Gate | None = None) -> Gate:
         gate = gate or Gate()
         self.add(Turn("hold", gate=gate, then=then))
@@ -340,6 +354,9 @@ class ScriptedModel:
         if turn.kind == "error":
             self._json_error(h, turn.status, turn.error_body)
             return
+        if turn.kind == "raw":
+            self._write_raw(h, turn)
+            return
         if turn.kind == "echo":
             turn = Turn("text", text=f"echo: {rec.last_user_text()}")
         chat = rec.wire == "chat"
@@ -351,6 +368,24 @@ class ScriptedModel:
             frames = self._chat_frames(turn) if chat else self._responses_frames(turn)
             for frame in frames:
                 h.wfile.write(frame)
+                h.wfile.flush()
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+
+    def _write_raw(self, h: BaseHTTPRequestHandler, turn: Turn) -> None:
+        assert turn.frames is not None
+        deadline = time.monotonic() + RAW_DEADLINE
+        try:
+            h.send_response(200)
+            h.send_header("Content-Type", "text/event-stream")
+            h.send_header("Cache-Control", "no-cache")
+            for name, value in turn.headers.items():
+                h.send_header(name, value)
+            h.end_headers()
+            for piece in turn.frames():
+                if self._stop.is_set() or time.monotonic() > deadline:
+                    return
+                h.wfile.write(piece)
                 h.wfile.flush()
         except (BrokenPipeError, ConnectionResetError):
             pass

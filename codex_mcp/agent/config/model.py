@@ -17,6 +17,8 @@ from codex_mcp.sandbox.policy import ApprovalPolicy, SandboxMode, SandboxPolicy
 DEFAULT_MODEL = "gpt-5-codex"
 DEFAULT_PROJECT_DOC_MAX_BYTES = 32 * 1024
 DEFAULT_ELICITATION_TIMEOUT_SEC = 600.0
+DEFAULT_TURN_TIMEOUT_SEC = 4 * 3600.0
+"""A whole turn (model rounds, tool calls, approvals) ends with an error after this."""
 
 EnvInherit = Literal["all", "core", "none"]
 EventStream = Literal["full", "minimal", "off"]
@@ -45,6 +47,7 @@ class ServerOptions:
     max_call_sandbox: SandboxMode = "workspace-write"
     call_config_keys: tuple[tuple[str, ...], ...] = ()
     call_config_keys_all: bool = False
+    turn_timeout_sec: float = DEFAULT_TURN_TIMEOUT_SEC
 
 
 @dataclass(frozen=True)

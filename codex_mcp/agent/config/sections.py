@@ -11,6 +11,7 @@ from codex_mcp.agent.config.checks import Reader
 from codex_mcp.agent.config.errors import ConfigError
 from codex_mcp.agent.config.model import (
     DEFAULT_ELICITATION_TIMEOUT_SEC,
+    DEFAULT_TURN_TIMEOUT_SEC,
     EnvInherit,
     EventStream,
     ServerOptions,
@@ -89,7 +90,15 @@ def server_options(r: Reader) -> ServerOptions:
             value=timeout,
         )
     keys, all_keys = call_config_keys(r)
+    turn_timeout = r.number([*table, "turn_timeout_sec"], DEFAULT_TURN_TIMEOUT_SEC)
+    if not 0 < turn_timeout < float("inf"):
+        r.fail(
+            [*table, "turn_timeout_sec"],
+            "invalid value for `{key}`: expected a positive number, got {value}",
+            value=turn_timeout,
+        )
     return ServerOptions(
+        turn_timeout_sec=turn_timeout,
         elicitation_timeout_sec=timeout,
         log_file=r.boolean([*table, "log_file"], False),
         event_stream=cast(EventStream, r.enum([*table, "event_stream"], EVENT_STREAMS, "full")),

@@ -18,8 +18,10 @@ from typing import Any, Literal
 import anyio
 import httpx
 
+from codex_mcp.agent.model.content_decoding import ACCEPT_ENCODING, read_body
 from codex_mcp.agent.model.provider import ModelProviderInfo
 from codex_mcp.agent.model.types import ModelError
+from codex_mcp.json_bounds import loads_bounded
 
 AuthMode = Literal["none", "api_key", "chatgpt"]
 
@@ -29,6 +31,8 @@ DEFAULT_REFRESH_URL = "https://auth.openai.com/oauth/token"
 REFRESH_URL_ENV = "CODEX_REFRESH_TOKEN_URL_OVERRIDE"
 # The public OAuth client id of the Codex CLI login flow (not a secret); the token endpoint
 # only refreshes tokens that were issued to this client.
+MAX_REFRESH_BODY = 1024 * 1024
+"""The token endpoint's answer is a few KiB; anything beyond this is not read."""
 REFRESH_CLIENT_ID = "app_EMoamEEZ73f0CkXaXp7hrann"
 OPENAI_KEY_VARS = ("OPENAI_API_KEY", "CODEX_API_KEY", "CODEX_ACCESS_TOKEN")
 AUTH_FILE_NAME = "auth.json"
@@ -79,21 +83,29 @@ class Auth:
                 "scope": "openid profile email",
             }
             try:
-                resp = await http.post(self.refresh_url, json=payload, timeout=30.0)
-            except httpx.HTTPError as e:
+                async with http.stream(
+                    "POST",
+                    self.refresh_url,
+                    json=payload,
+                    headers={"Accept-Encoding": ACCEPT_ENCODING},
+                    timeout=30.0,
+                ) as resp:
+                    status = resp.status_code
+                    body = await read_body(resp, MAX_REFRESH_BODY)
+            except (httpx.HTTPError, ModelError) as e:
                 raise ModelError(
                     f"could not refresh the ChatGPT token at {self.refresh_url}: {e or type(e).__name__}",
                     "unauthorized",
                 ) from None
-            if resp.status_code != 200:
+            if status != 200:
+                text = body[:500].decode("utf-8", "replace")
                 raise ModelError(
-                    f"refreshing the ChatGPT token failed with status {resp.status_code}: "
-                    f"{resp.text[:500]}; log in again",
+                    f"refreshing the ChatGPT token failed with status {status}: {text}; log in again",
                     "unauthorized",
-                    resp.status_code,
+                    status,
                 )
             try:
-                data = resp.json()
+                data = loads_bounded(body.decode("utf-8"))
             except ValueError:
                 data = None
             if not isinstance(data, dict) or not isinstance(data.get("access_token"), str):

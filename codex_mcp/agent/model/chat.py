@@ -12,7 +12,13 @@ import uuid
 from collections.abc import AsyncGenerator, AsyncIterator
 from typing import Any
 
-from codex_mcp.agent.model.responses import CONTEXT_WINDOW_MESSAGE
+from codex_mcp.agent.limits import MAX_RESPONSE_OUTPUT_BYTES
+from codex_mcp.agent.model.responses import (
+    CONTEXT_WINDOW_MESSAGE,
+    MAX_ERROR_MESSAGE_CHARS,
+    decode_event,
+    output_budget_exceeded,
+)
 from codex_mcp.agent.model.sse import SseEvent
 from codex_mcp.agent.model.types import (
     Completed,
@@ -181,43 +187,64 @@ def _reasoning_text(value: Any) -> str | None:
     return None
 
 
+_CALL_OVERHEAD = 256
+"""What one tool-call entry costs besides its strings, counted against the output budget."""
+
+
 class _Accumulator:
-    """Collects one response's text, reasoning and tool calls until they can be emitted."""
+    """Collects one response's text, reasoning and tool calls until they can be emitted.
+
+    `kept` counts what it holds, so that a stream of small deltas that never finishes
+    cannot grow memory past `MAX_RESPONSE_OUTPUT_BYTES`; every lookup is O(1), so a
+    response with thousands of calls costs linear time.
+    """
 
     def __init__(self) -> None:
         self.text: list[str] = []
         self.reasoning: list[str] = []
         self.calls: dict[int, dict[str, Any]] = {}
         self.order: list[int] = []
+        self.by_id: dict[str, int] = {}
+        self.kept = 0
 
     def reset(self) -> None:
-        self.text, self.reasoning, self.calls, self.order = [], [], {}, []
+        self.text, self.reasoning, self.calls, self.order, self.by_id = [], [], {}, [], {}
+
+    def keep(self, size: int) -> None:
+        self.kept += size
+        if self.kept > MAX_RESPONSE_OUTPUT_BYTES:
+            raise output_budget_exceeded()
 
     def add_tool_delta(self, tc: dict[str, Any]) -> None:
         idx = tc.get("index")
         tc_id = tc.get("id")
-        if not isinstance(idx, int):
-            known = [i for i in self.order if self.calls[i]["id"] == tc_id]
-            if known:
-                idx = known[0]
+        if not isinstance(idx, int) or isinstance(idx, bool):
+            known = self.by_id.get(tc_id) if isinstance(tc_id, str) else None
+            if known is not None:
+                idx = known
             elif tc_id or not self.order:
                 idx = len(self.order)
             else:
                 idx = self.order[-1]
         call = self.calls.get(idx)
         if call is None:
+            self.keep(_CALL_OVERHEAD)
             call = {"id": None, "name": None, "args": []}
             self.calls[idx] = call
             self.order.append(idx)
         if call["id"] is None and isinstance(tc_id, str) and tc_id:
+            self.keep(len(tc_id))
             call["id"] = tc_id
+            self.by_id.setdefault(tc_id, idx)
         fn = tc.get("function")
         if isinstance(fn, dict):
             name = fn.get("name")
             if call["name"] is None and isinstance(name, str) and name:
+                self.keep(len(name))
                 call["name"] = name
             args = fn.get("arguments")
             if isinstance(args, str):
+                self.keep(len(args))
                 call["args"].append(args)
 
     def flush(self) -> list[ResponseItem]:
@@ -255,11 +282,23 @@ class _Accumulator:
 
 
 def _chunk_error(err: Any) -> ModelError:
-    e = err if isinstance(err, dict) else {"message": str(err)}
+    if isinstance(err, dict):
+        e = err
+    else:  # never `str()` a value from the wire: a deep list's repr raises RecursionError
+        e = {"message": err if isinstance(err, str | int | float) else f"a {type(err).__name__}"}
     code = e.get("code") or e.get("type")
     if code == "context_length_exceeded":
         return ModelError(CONTEXT_WINDOW_MESSAGE, "context_window_exceeded")
-    msg = e.get("message") if isinstance(e.get("message"), str) else json.dumps(e)
+    raw = e.get("message")
+    if isinstance(raw, str | int | float):
+        msg = str(raw)
+    else:
+        try:
+            msg = json.dumps(e)
+        except (RecursionError, ValueError, TypeError):
+            msg = "an error object that is not valid JSON"
+    if len(msg) > MAX_ERROR_MESSAGE_CHARS:
+        msg = msg[:MAX_ERROR_MESSAGE_CHARS] + "..."
     return ModelError(f"chat completions stream error: {msg}", "response_stream_failed", retryable=True)
 
 
@@ -267,19 +306,12 @@ async def map_chat_events(events: AsyncIterator[SseEvent]) -> AsyncGenerator[Res
     acc = _Accumulator()
     usage: TokenUsage | None = None
     finished = False
-    loads = json.loads
     async for sse in events:
         data = sse.data
         if data.startswith("[DONE]"):
             finished = True
             break
-        try:
-            chunk = loads(data)
-        except ValueError:
-            snippet = data if len(data) <= 200 else data[:200] + "..."
-            raise ModelError(
-                f"invalid JSON in SSE event: {snippet}", "response_stream_failed", retryable=True
-            ) from None
+        chunk = decode_event(data)
         if not isinstance(chunk, dict):
             continue
         if chunk.get("error"):
@@ -294,12 +326,14 @@ async def map_chat_events(events: AsyncIterator[SseEvent]) -> AsyncGenerator[Res
         if isinstance(delta, dict):
             content = delta.get("content")
             if isinstance(content, str) and content:
+                acc.keep(len(content))
                 acc.text.append(content)
                 yield OutputTextDelta(content)
             for key in ("reasoning", "reasoning_content"):
                 if key in delta:
                     rtext = _reasoning_text(delta[key])
                     if rtext:
+                        acc.keep(len(rtext))
                         acc.reasoning.append(rtext)
                         yield ReasoningContentDelta(rtext)
             tool_calls = delta.get("tool_calls")

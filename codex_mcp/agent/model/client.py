@@ -16,8 +16,10 @@ import anyio
 import httpx
 
 from codex_mcp._version import __version__
+from codex_mcp.agent.limits import MAX_REQUEST_BYTES, MiB, describe_bytes
 from codex_mcp.agent.model.auth import Auth
 from codex_mcp.agent.model.chat import build_chat_body, map_chat_events
+from codex_mcp.agent.model.content_decoding import ACCEPT_ENCODING, bounded_chunks
 from codex_mcp.agent.model.provider import MAX_RETRIES_CAP, ModelProviderInfo
 from codex_mcp.agent.model.responses import (
     CONTEXT_WINDOW_MESSAGE,
@@ -29,6 +31,7 @@ from codex_mcp.agent.model.responses import (
 from codex_mcp.agent.model.retry import backoff, parse_retry_after
 from codex_mcp.agent.model.sse import iter_sse
 from codex_mcp.agent.model.types import ModelError, Prompt, ResponseEvent
+from codex_mcp.json_bounds import loads_bounded
 
 OnRetry = Callable[[str, int, int, float], Awaitable[None]]
 
@@ -57,7 +60,7 @@ def _describe_exc(e: BaseException) -> str:
 
 def _error_object(body_text: str) -> dict[str, Any]:
     try:
-        data = json.loads(body_text)
+        data = loads_bounded(body_text)
     except ValueError:
         return {}
     if isinstance(data, dict):
@@ -101,6 +104,25 @@ def _usage_limit_message(err: Mapping[str, Any]) -> str:
     return msg + "."
 
 
+def encode_request(body: dict[str, Any]) -> bytes:
+    """The request body as JSON bytes, at most `MAX_REQUEST_BYTES` (else a final error)."""
+    try:
+        text = json.dumps(body)
+    except (RecursionError, ValueError, TypeError) as exc:
+        # Only values kept from outside could do this; they are depth-checked when kept,
+        # so this is a last line of defence, not a path anyone should see.
+        raise ModelError(
+            f"the conversation could not be encoded as a request: {type(exc).__name__}", "other"
+        ) from None
+    if len(text) > MAX_REQUEST_BYTES:  # ensure_ascii: characters are bytes
+        raise ModelError(
+            f"the conversation has grown to {len(text) // MiB} MiB, over the "
+            f"{describe_bytes(MAX_REQUEST_BYTES)} one request may carry; start a new thread",
+            "other",
+        )
+    return text.encode("ascii")
+
+
 class ModelClient:
     """Streams one model response per `stream()` call, for any provider/wire."""
 
@@ -139,6 +161,7 @@ class ModelClient:
     def build_headers(self, *, thread_id: str, turn_id: str) -> httpx.Headers:
         h = httpx.Headers()
         h["Accept"] = "text/event-stream"
+        h["Accept-Encoding"] = ACCEPT_ENCODING
         h["Content-Type"] = "application/json"
         h["originator"] = self.originator
         h["User-Agent"] = (
@@ -195,7 +218,7 @@ class ModelClient:
         streams, any failure is raised as a retryable `ModelError` for the turn loop.
         """
         url = self.url
-        content = json.dumps(self.build_body(prompt, model)).encode()
+        content = encode_request(self.build_body(prompt, model))
         max_retries = min(max(self.provider.request_max_retries, 0), MAX_RETRIES_CAP)
         idle_ms = self.provider.stream_idle_timeout_ms
         idle = idle_ms / 1000.0 if idle_ms > 0 else None
@@ -318,7 +341,7 @@ class ModelClient:
 
     async def _chunks(self, resp: httpx.Response) -> AsyncIterator[bytes]:
         try:
-            async for chunk in resp.aiter_bytes():
+            async for chunk in bounded_chunks(resp.aiter_raw(), resp.headers.get("content-encoding")):
                 yield chunk
         except httpx.HTTPError as e:
             raise ModelError(
@@ -331,11 +354,11 @@ class ModelClient:
         size = 0
         try:
             with anyio.fail_after(idle if idle is not None else CONNECT_TIMEOUT_S):
-                async for chunk in resp.aiter_bytes():
+                async for chunk in bounded_chunks(resp.aiter_raw(), resp.headers.get("content-encoding")):
                     parts.append(chunk)
                     size += len(chunk)
                     if size >= MAX_ERROR_BODY:
                         break
-        except (httpx.HTTPError, TimeoutError):
+        except (httpx.HTTPError, TimeoutError, ModelError):
             pass
         return b"".join(parts)[:MAX_ERROR_BODY].decode("utf-8", "replace")

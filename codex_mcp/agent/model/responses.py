@@ -6,6 +6,7 @@ import json
 from collections.abc import AsyncGenerator, AsyncIterator
 from typing import Any
 
+from codex_mcp.agent.limits import MAX_RESPONSE_OUTPUT_BYTES, describe_bytes
 from codex_mcp.agent.model.retry import parse_try_again_hint
 from codex_mcp.agent.model.sse import SseEvent
 from codex_mcp.agent.model.types import (
@@ -21,8 +22,17 @@ from codex_mcp.agent.model.types import (
     ResponseEvent,
     TokenUsage,
 )
+from codex_mcp.json_bounds import (
+    MAX_JSON_CONTAINERS,
+    MAX_JSON_DEPTH,
+    container_count_exceeds,
+    excess_description,
+    nesting_exceeds,
+)
 
 STREAM_CLOSED_MESSAGE = "stream closed before response.completed"
+MAX_ERROR_MESSAGE_CHARS = 2000
+"""A provider's error text is shown to the client; longer ones are cut."""
 CONTEXT_WINDOW_MESSAGE = (
     "The conversation no longer fits in the model's context window. "
     "Start a new thread or shorten the history, then try again."
@@ -86,8 +96,12 @@ def classify_failure(error: Any) -> ModelError:
     """Turn the `response.error` object of a `response.failed` event into a ModelError."""
     err = error if isinstance(error, dict) else {}
     code = err.get("code")
+    if isinstance(code, str) and len(code) > 200:
+        code = code[:200]
     etype = err.get("type")
     message = err.get("message") if isinstance(err.get("message"), str) else None
+    if message is not None and len(message) > MAX_ERROR_MESSAGE_CHARS:
+        message = message[:MAX_ERROR_MESSAGE_CHARS] + "..."
     if code == "context_length_exceeded" or etype == "context_length_exceeded":
         return ModelError(CONTEXT_WINDOW_MESSAGE, "context_window_exceeded")
     if code == "insufficient_quota" or etype == "insufficient_quota":
@@ -106,20 +120,54 @@ def _bad_json(data: str) -> ModelError:
     return ModelError(f"invalid JSON in SSE event: {snippet}", "response_stream_failed", retryable=True)
 
 
+def hostile_json(what: str) -> ModelError:
+    """An event whose JSON would cost more to decode or keep than any real one: not retried."""
+    return ModelError(f"the model provider sent {what}; the response was abandoned", "response_stream_failed")
+
+
+def decode_event(data: str) -> Any:
+    """One event's JSON, with its decoding cost bounded (see `codex_mcp.agent.limits`)."""
+    if len(data) > MAX_JSON_CONTAINERS and container_count_exceeds(data):
+        raise hostile_json(f"an SSE event {excess_description(data, MAX_JSON_CONTAINERS)}")
+    try:
+        return json.loads(data)
+    except RecursionError:
+        raise hostile_json(f"an SSE event nested more than {MAX_JSON_DEPTH} levels deep") from None
+    except ValueError:
+        raise _bad_json(data) from None
+
+
+def output_budget_exceeded() -> ModelError:
+    return ModelError(
+        f"the model's response held more than {describe_bytes(MAX_RESPONSE_OUTPUT_BYTES)} of output "
+        f"items (or more than {MAX_JSON_CONTAINERS} opening brackets in them), the limit; "
+        "the response was abandoned",
+        "response_stream_failed",
+    )
+
+
 async def map_responses_events(events: AsyncIterator[SseEvent]) -> AsyncGenerator[ResponseEvent, None]:
     """Translate Responses SSE events; `Completed` comes once the stream has ended cleanly."""
     completed: Completed | None = None
     saved_error: str | None = None
+    kept = 0  # bytes of output items this response added
+    kept_brackets = 0  # and their opening brackets: what they can cost as Python objects
     loads = json.loads
     async for sse in events:
-        if sse.data.startswith("[DONE]"):
+        data = sse.data
+        if data.startswith("[DONE]"):
             continue  # some gateways end Responses streams the Chat way
-        try:
-            ev = loads(sse.data)
-        except ValueError:
-            raise _bad_json(sse.data) from None
+        if len(data) > MAX_JSON_CONTAINERS:
+            ev = decode_event(data)
+        else:  # the hot path, inlined: a small event cannot hold too many brackets
+            try:
+                ev = loads(data)
+            except RecursionError:
+                raise hostile_json(f"an SSE event nested more than {MAX_JSON_DEPTH} levels deep") from None
+            except ValueError:
+                raise _bad_json(data) from None
         if not isinstance(ev, dict):
-            raise _bad_json(sse.data)
+            raise _bad_json(data)
         kind = ev.get("type")
         if not isinstance(kind, str):
             kind = sse.event
@@ -138,6 +186,12 @@ async def map_responses_events(events: AsyncIterator[SseEvent]) -> AsyncGenerato
         elif kind == "response.output_item.done":
             item = ev.get("item")
             if isinstance(item, dict) and isinstance(item.get("type"), str):
+                kept += len(data)
+                kept_brackets += data.count("[") + data.count("{")
+                if kept > MAX_RESPONSE_OUTPUT_BYTES or kept_brackets > MAX_JSON_CONTAINERS:
+                    raise output_budget_exceeded()
+                if len(data) > MAX_JSON_DEPTH and nesting_exceeds(item):
+                    raise hostile_json(f"an output item nested more than {MAX_JSON_DEPTH} levels deep")
                 yield OutputItemDone(item)
         elif kind == "response.reasoning_summary_part.added":
             item_id = ev.get("item_id")
@@ -162,7 +216,7 @@ async def map_responses_events(events: AsyncIterator[SseEvent]) -> AsyncGenerato
                 inner = ev.get("error")
                 msg = inner.get("message") if isinstance(inner, dict) else None
             if isinstance(msg, str) and msg:
-                saved_error = msg
+                saved_error = msg[:MAX_ERROR_MESSAGE_CHARS]
         # Everything else (output_item.added, in_progress, *.done, ...) is informational.
     if completed is None:
         message = f"{STREAM_CLOSED_MESSAGE}: {saved_error}" if saved_error else STREAM_CLOSED_MESSAGE

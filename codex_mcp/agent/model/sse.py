@@ -1,9 +1,15 @@
-"""Incremental Server-Sent Events parsing over an async stream of byte chunks.
+"""Incremental Server-Sent Events parsing over an async stream of byte chunks, in linear time.
 
-The parser works on whole blocks rather than characters: every chunk is appended to a
-buffer, line endings are normalised to ``\\n`` with ``bytes.replace`` and complete events
-(blocks ending in a blank line) are cut off with ``bytes.split``.  Only the unfinished tail
-stays in the buffer, so a chunk boundary may fall anywhere, even between ``\\r`` and ``\\n``.
+The parser works on whole blocks rather than characters.  Line endings of each new chunk
+are normalised to ``\\n`` with ``bytes.replace`` (a CR at the very end of a chunk is held
+back: it may be the first half of a CRLF), complete events (blocks ending in a blank line)
+are cut off with ``bytes.split``, and only the unfinished event stays in a buffer.  Every
+byte is copied a bounded number of times however the stream is chunked, so one huge event
+or an endless line costs time proportional to its size, never to its size squared.
+
+A provider chooses how long a line or an event is: both are capped
+(`MAX_SSE_LINE_BYTES`, `MAX_SSE_EVENT_BYTES`), and crossing a cap ends the response with a
+`ModelError` that names it, before the buffer grows any further.
 """
 
 from __future__ import annotations
@@ -13,6 +19,7 @@ from dataclasses import dataclass
 
 import anyio
 
+from codex_mcp.agent.limits import MAX_SSE_EVENT_BYTES, MAX_SSE_LINE_BYTES, describe_bytes
 from codex_mcp.agent.model.types import ModelError
 
 IDLE_TIMEOUT_MESSAGE = "idle timeout waiting for SSE"
@@ -29,68 +36,137 @@ class SseEvent:
     id: str | None = None
 
 
+class SseLimitError(ModelError):
+    """The provider sent a line or an event over its cap.  Not retried: a provider that
+    does this once will do it again, and each try would cost the same memory and time."""
+
+    def __init__(self, what: str, limit: int) -> None:
+        super().__init__(
+            f"the model provider sent an SSE {what} larger than {describe_bytes(limit)}, "
+            "the limit; the response was abandoned",
+            "response_stream_failed",
+        )
+
+
 class SseParser:
     """Feed raw bytes, get complete events back.  Pure and synchronous."""
 
-    __slots__ = ("_buf", "_last_id", "_started")
+    __slots__ = ("_cr", "_last_id", "_line_start", "_pre", "_started", "_tail", "max_event", "max_line")
 
-    def __init__(self) -> None:
-        self._buf = b""
+    def __init__(self, max_event: int = MAX_SSE_EVENT_BYTES, max_line: int = MAX_SSE_LINE_BYTES) -> None:
+        self.max_event = max_event
+        self.max_line = max_line
+        self._tail = bytearray()  # the unfinished event, line endings already normalised
+        self._line_start = 0  # where the unfinished line begins in `_tail`
+        self._cr = False  # the last chunk ended with a CR that is not in `_tail` yet
+        self._pre = b""  # the first bytes of the stream while they may still be a BOM
         self._last_id: str | None = None
         self._started = False
 
     def feed(self, chunk: bytes) -> list[SseEvent]:
+        """The events `chunk` completes.  Raises `SseLimitError` for an over-long line/event."""
         if not chunk:
             return []
-        buf = self._buf + chunk if self._buf else chunk
         if not self._started:
-            if len(buf) < len(_BOM) and _BOM.startswith(buf):
-                self._buf = buf
+            chunk = self._pre + chunk
+            if len(chunk) < len(_BOM) and _BOM.startswith(chunk):
+                self._pre = chunk
                 return []
+            self._pre = b""
             self._started = True
-            if buf.startswith(_BOM):
-                buf = buf[len(_BOM) :]
-        if b"\r" in buf:
-            # A trailing CR may be the first half of a CRLF split across chunks: keep it back.
-            held = buf.endswith(b"\r")
-            if held:
-                buf = buf[:-1]
-            buf = buf.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
-            if held:
-                buf += b"\r"
-        blocks = buf.split(b"\n\n")
-        self._buf = blocks.pop()
-        if not blocks:
-            return []
-        out: list[SseEvent] = []
-        for block in blocks:
-            ev = self._parse_block(block)
-            if ev is not None:
-                out.append(ev)
-        return out
+            if chunk.startswith(_BOM):
+                chunk = chunk[len(_BOM) :]
+        if self._cr:
+            chunk = b"\r" + chunk
+            self._cr = False
+        if b"\r" in chunk:
+            if chunk.endswith(b"\r"):
+                chunk = chunk[:-1]
+                self._cr = True
+            chunk = chunk.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+        return self._feed_normalised(chunk)
 
     def close(self) -> list[SseEvent]:
         """End of stream.  Per the SSE rules an unterminated final event is discarded."""
-        buf, self._buf = self._buf, b""
-        if not buf.endswith(b"\r"):
-            return []
-        # A held-back CR was a line end after all; it may complete the last event.
-        blocks = (buf[:-1] + b"\n").split(b"\n\n")
-        blocks.pop()
-        return [ev for ev in map(self._parse_block, blocks) if ev is not None]
+        out: list[SseEvent] = []
+        if self._cr:
+            # A held-back CR was a line end after all; it may complete the last event.
+            self._cr = False
+            out = self._feed_normalised(b"\n")
+        self._tail = bytearray()
+        self._line_start = 0
+        return out
 
-    def _parse_block(self, block: bytes) -> SseEvent | None:
+    def _feed_normalised(self, chunk: bytes) -> list[SseEvent]:
+        if not chunk:
+            return []
+        out: list[SseEvent] = []
+        small = min(self.max_event, self.max_line)  # blocks up to this size pass unchecked
+        tail = self._tail
+        if tail:
+            if tail[-1] == 0x0A and chunk[0] == 0x0A:
+                del tail[-1]  # the blank line straddles the two chunks
+                rest = chunk[1:]
+            else:
+                end = chunk.find(b"\n\n")
+                if end < 0:
+                    self._grow(chunk)
+                    return out
+                tail += memoryview(chunk)[:end]
+                rest = chunk[end + 2 :]
+            if len(tail) > small:
+                self._check_block(tail)
+            event = self._parse_block(tail)
+            self._tail = bytearray()
+            self._line_start = 0
+            if event is not None:
+                out.append(event)
+        else:
+            rest = chunk
+        blocks = rest.split(b"\n\n")
+        unfinished = blocks.pop()
+        for block in blocks:
+            if len(block) > small:
+                self._check_block(block)
+            event = self._parse_block(block)
+            if event is not None:
+                out.append(event)
+        if unfinished:
+            self._grow(unfinished)
+        return out
+
+    def _grow(self, data: bytes) -> None:
+        """Append to the unfinished event, enforcing the caps before keeping anything."""
+        tail = self._tail
+        newline = data.rfind(b"\n")
+        line_start = len(tail) + newline + 1 if newline >= 0 else self._line_start
+        size = len(tail) + len(data)
+        if size - line_start > self.max_line:
+            raise SseLimitError("line", self.max_line)
+        if size > self.max_event:
+            raise SseLimitError("event", self.max_event)
+        tail += data
+        self._line_start = line_start
+
+    def _check_block(self, block: bytes | bytearray) -> None:
+        if len(block) > self.max_event:
+            raise SseLimitError("event", self.max_event)
+        if max(map(len, block.split(b"\n"))) > self.max_line:
+            raise SseLimitError("line", self.max_line)
+
+    def _parse_block(self, block: bytes | bytearray) -> SseEvent | None:
         if block.startswith(b"\n"):
             # Blank lines left over from a "\n\n\n" run: strip them.
             block = block.lstrip(b"\n")
             if not block:
                 return None
         event = "message"
-        data: list[bytes] = []
+        data: list[bytes | bytearray] = []
         for line in block.split(b"\n"):
             colon = line.find(b":")
             if colon == 0:
                 continue  # comment
+            value: bytes | bytearray
             if colon < 0:
                 name, value = line, b""
             else:

@@ -26,6 +26,8 @@ class ToolContext:
     originals: dict[Path, bytes | None] = field(default_factory=dict)
     pending_input: list[ResponseItem] = field(default_factory=list)
     """Items a handler wants the model to see after the call outputs (attached images)."""
+    image_bytes: int = 0
+    """Size of the images attached in this turn (their data URLs), against the turn's cap."""
 
     @property
     def changed_paths(self) -> list[Path]:

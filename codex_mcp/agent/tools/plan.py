@@ -1,9 +1,15 @@
-"""`update_plan`: the model's checklist, relayed to the client as `plan_update`."""
+"""`update_plan`: the model's checklist, relayed to the client as `plan_update`.
+
+A plan is "a few short steps"; the caps (`MAX_PLAN_STEPS`, `MAX_PLAN_STEP_CHARS`,
+`MAX_PLAN_EXPLANATION_CHARS`) are far above that and keep one call from becoming an event
+of hundreds of MiB that every client has to take in.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
+from codex_mcp.agent.limits import MAX_PLAN_EXPLANATION_CHARS, MAX_PLAN_STEP_CHARS, MAX_PLAN_STEPS
 from codex_mcp.agent.tools.context import ToolContext
 
 STATUSES = ("pending", "in_progress", "completed")
@@ -14,16 +20,28 @@ def validate_plan(args: dict[str, Any]) -> dict[str, Any]:
     plan = args.get("plan")
     if not isinstance(plan, list):
         raise ValueError("`plan` must be an array of {step, status} objects")
+    if len(plan) > MAX_PLAN_STEPS:
+        raise ValueError(f"`plan` has {len(plan)} steps; at most {MAX_PLAN_STEPS} are accepted")
     steps = []
     for index, entry in enumerate(plan):
         if not isinstance(entry, dict) or not isinstance(entry.get("step"), str):
             raise ValueError(f"plan[{index}] needs a string `step`")
+        if len(entry["step"]) > MAX_PLAN_STEP_CHARS:
+            raise ValueError(
+                f"plan[{index}].step is {len(entry['step'])} characters; at most "
+                f"{MAX_PLAN_STEP_CHARS} are accepted"
+            )
         if entry.get("status") not in STATUSES:
             raise ValueError(f"plan[{index}].status must be one of {', '.join(STATUSES)}")
         steps.append({"step": entry["step"], "status": entry["status"]})
     payload: dict[str, Any] = {"type": "plan_update", "plan": steps}
     explanation = args.get("explanation")
     if isinstance(explanation, str):
+        if len(explanation) > MAX_PLAN_EXPLANATION_CHARS:
+            raise ValueError(
+                f"`explanation` is {len(explanation)} characters; at most "
+                f"{MAX_PLAN_EXPLANATION_CHARS} are accepted"
+            )
         payload["explanation"] = explanation
     return payload
 

@@ -1,28 +1,51 @@
-"""`view_image`: attach a local image so the model sees it in the next request."""
+"""`view_image`: attach a local image so the model sees it in the next request.
+
+The bytes leave the machine for the model provider, on the model's say-so: only a regular
+file whose content is an image is sent (see `images`), each at most `MAX_IMAGE_BYTES`, and
+at most `MAX_TURN_IMAGE_BYTES` in one turn, because every attached image stays in the
+history and is sent again with every later request.
+"""
 
 from __future__ import annotations
 
+import errno
 from typing import Any
 
+from codex_mcp.agent.limits import MAX_IMAGE_BYTES, MAX_TURN_IMAGE_BYTES, describe_bytes
 from codex_mcp.agent.tools.context import ToolContext
-from codex_mcp.agent.tools.images import image_data_url
+from codex_mcp.agent.tools.images import NotAnImageError, aimage_data_url
 
-MAX_IMAGE_BYTES = 20 * 1024 * 1024
+MAX_PATH_CHARS = 4096
 
 
 async def handle_view_image(ctx: ToolContext, call_id: str, args: dict[str, Any]) -> str:
     raw = args.get("path")
     if not isinstance(raw, str) or not raw:
         return "failed to parse function arguments: `path` must be a non-empty string"
+    if len(raw) > MAX_PATH_CHARS or "\x00" in raw:
+        return "failed to parse function arguments: `path` is not a usable file path"
     path = ctx.thread.config.cwd / raw
+    remaining = MAX_TURN_IMAGE_BYTES - ctx.image_bytes
+    if remaining <= 0:
+        return (
+            f"unable to attach `{path}`: the images attached in this turn already total "
+            f"{describe_bytes(MAX_TURN_IMAGE_BYTES)}, the limit for one turn"
+        )
+    limit = min(MAX_IMAGE_BYTES, remaining)
     try:
-        if not path.is_file():
-            return f"unable to locate image at `{path}`"
-        if path.stat().st_size > MAX_IMAGE_BYTES:
-            return f"image at `{path}` is larger than {MAX_IMAGE_BYTES // (1024 * 1024)} MiB"
-        url = image_data_url(path)
+        url, size = await aimage_data_url(path, limit=limit)
+    except NotAnImageError as exc:
+        return f"unable to attach `{path}`: {exc.strerror}"
+    except FileNotFoundError:
+        return f"unable to locate image at `{path}`"
     except OSError as exc:
+        if exc.errno == errno.EFBIG and limit < MAX_IMAGE_BYTES:
+            return (
+                f"unable to attach `{path}`: it is larger than what is left of the "
+                f"{describe_bytes(MAX_TURN_IMAGE_BYTES)} of images one turn may attach"
+            )
         return f"unable to read image at `{path}`: {exc.strerror or exc}"
+    ctx.image_bytes += size
     ctx.pending_input.append(
         {"type": "message", "role": "user", "content": [{"type": "input_image", "image_url": url}]}
     )
