@@ -4,7 +4,8 @@ chosen backend, through the real `prepare_command` + `run_exec`, and judge from 
 The commands run in `backends_probe.py`, a process that stands in for the server (it
 carries a fake API key and hardens itself like the server).  As `tester` it is started with
 the system Python (the tests' interpreter lives under root's 0700 home) and the worktree
-plus the venv's site-packages on PYTHONPATH.
+plus the venv's site-packages on PYTHONPATH, or a readable copy of them
+(`tester_runtime.py`) when they live where `tester` cannot look.
 
 Directories live under /var/tmp, outside every writable root of the policies used here
 (workspace-write also allows /tmp), and belong to the user the attack runs as, so that only
@@ -32,6 +33,7 @@ import pytest
 
 from codex_mcp.sandbox.landlock import probe as landlock_probe
 from tests.security.backends_probe import FAKE_KEY
+from tests.security.tester_runtime import runtime_for
 
 ROOT_DIR = Path(__file__).resolve().parents[2]
 PROBE = Path(__file__).with_name("backends_probe.py")
@@ -150,8 +152,8 @@ def _probe_env(user: str) -> dict[str, str]:
         "OPENAI_API_KEY": FAKE_KEY,
         "HOME": "/var/tmp",
     }
-    site = [p for p in sys.path if p.endswith("site-packages") and p.startswith(str(ROOT_DIR))]
-    env["PYTHONPATH"] = os.pathsep.join([str(ROOT_DIR), *site])
+    if user != "root":
+        env["PYTHONPATH"] = runtime_for(user).pythonpath
     return env
 
 
@@ -181,7 +183,8 @@ def attack(
         "timeout_ms": timeout_ms,
     }
     python = sys.executable if user == "root" else SYSTEM_PYTHON
-    argv = as_user(user, [python, str(PROBE), json.dumps(spec)])
+    probe = PROBE if user == "root" else runtime_for(user).root / "tests" / "security" / PROBE.name
+    argv = as_user(user, [python, str(probe), json.dumps(spec)])
     proc = subprocess.run(
         argv, env=_probe_env(user), cwd=str(where.base), capture_output=True, text=True,
         timeout=60 + len(commands) * timeout_ms / 1000, check=False,

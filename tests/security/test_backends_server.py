@@ -20,7 +20,6 @@ from tests.security.backends_probe import FAKE_KEY
 from tests.security.backends_support import (
     HAVE_BWRAP,
     HAVE_LANDLOCK,
-    ROOT_DIR,
     SYSTEM_PYTHON,
     USERS,
     Place,
@@ -33,6 +32,7 @@ from tests.security.backends_support import (
     wait_dead,
 )
 from tests.security.harness import assert_alive, run_call
+from tests.security.tester_runtime import runtime_for
 from tests.support.raw_client import RawClient, wait_until
 from tests.support.scripted_model import ScriptedModel
 from tests.support.server import initialize, server_env, write_config
@@ -74,8 +74,7 @@ def server(
             env["CODEX_MCP_SANDBOX_BACKEND"] = backend
         argv = [sys.executable, "-m", "codex_mcp"]
         if user != "root":
-            site = [q for q in sys.path if q.endswith("site-packages") and q.startswith(str(ROOT_DIR))]
-            env["PYTHONPATH"] = os.pathsep.join([str(ROOT_DIR), *site])
+            env["PYTHONPATH"] = runtime_for(user).pythonpath
             argv = ["setpriv", f"--reuid={user}", f"--regid={user}", "--init-groups", "--",
                     SYSTEM_PYTHON, "-m", "codex_mcp"]  # fmt: skip
         client = RawClient(argv, env=env, cwd=p.ws, log_path=log, policy="decline")
