@@ -96,7 +96,7 @@ async def run_turn(thread: Thread, turn_id: str, new_items: list[ResponseItem]) 
             await thread.compact(turn_id)
 
     if ctx.changed_paths:
-        diff = ctx.turn_diff()
+        diff = await ctx.aturn_diff()
         if diff:
             await thread.emit(turn_id, {"type": "turn_diff", "unified_diff": diff})
     completed = time.time()
