@@ -1,9 +1,11 @@
 """The `shell` tool: decide (safety, approval), confine (sandbox), run, report.
 
 The order is the security argument.  A command is first classified by the pure safety
-check; anything not auto-approved waits for the user's decision; an approved command runs
-in the platform sandbox unless the decision removed it; and if a sandbox is required but
-cannot be set up, the command does not run at all (fail closed).
+check; anything not auto-approved waits for the user's decision; every command runs in the
+platform sandbox of the session's boundary unless the person approved it explicitly; and if a
+sandbox is required but cannot be set up, the command does not run at all (fail closed).  An
+approved command that runs outside the sandbox is first hardened against files the sandbox
+could have planted (`confine.harden_unsandboxed`).
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import base64
 import shlex
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
 import anyio.lowlevel
@@ -37,6 +39,10 @@ from codex_mcp.agent.tools.context import ToolContext, rejection_text
 from codex_mcp.agent.tools.patch import handle_shell_patch
 from codex_mcp.sandbox.boundary import Boundary, BoundaryError, is_within
 from codex_mcp.sandbox.safety import AskUser, AutoApprove, Reject, SafetyCheck, assess_command_safety
+
+if TYPE_CHECKING:
+    from codex_mcp.sandbox.policy import SandboxPolicy
+    from codex_mcp.sandbox.select import PreparedCommand
 
 REJECTED_BY_USER = "exec command rejected by user"
 RETRY_REASON = "command failed; retry without sandbox?"
@@ -236,7 +242,7 @@ class _Run:
             return None, f"the working directory {cwd} does not exist"
         run_argv = list(argv)
         pass_fds: tuple[int, ...] = ()
-        prepared = None
+        prepared: PreparedCommand | None = None
         if sandboxed:
             from codex_mcp.sandbox import SandboxUnavailableError, prepare_command
 
@@ -262,8 +268,8 @@ class _Run:
         run_argv: list[str],
         env: dict[str, str],
         pass_fds: tuple[int, ...],
-        prepared: Any,
-        sandbox_policy: Any,
+        prepared: PreparedCommand | None,
+        sandbox_policy: SandboxPolicy,
     ) -> tuple[ExecOutput | None, str | None]:
         thread = self.ctx.thread
         argv, cwd, call_id = self.argv, self.cwd, self.call_id
