@@ -148,6 +148,10 @@ UNSAFE = [
     ["rg", "--pr=sh", "x"],
     ["rg", "--search-z", "x"],
     ["rg", "--host=/x", "x"],
+    ["sort", "-o", "out", "in"],
+    ["tee", "out"],
+    ["sed", "-n", "1w out"],
+    ["bash", "-lc", "cat a | tee out"],
     # git: options that point it at another repository or config, run programs, write files
     ["git", "-C", "sub", "log", "--oneline"],
     ["git", "-C", "sub", "status"],
