@@ -128,7 +128,8 @@ def test_escalated_login_shell_does_not_source_a_planted_profile(
         scripted_model.shell(
             ["bash", "-c", f"mkdir -p {home} && echo 'touch {outside}/PROFILE_RAN' > {home}/{profile}"]
         )
-        scripted_model.tool_calls(_escalated([*shell, f"touch {outside}/approved"]))
+        # `exit` makes a non-interactive login shell read ~/.bash_logout.
+        scripted_model.tool_calls(_escalated([*shell, f"touch {outside}/approved; exit 0"]))
         scripted_model.text("done")
         client = spawn_server(policy="legacy-approve", env={**backend_env, "HOME": str(home)})
         run_turn(client, approval="on-request")
