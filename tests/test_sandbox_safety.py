@@ -11,6 +11,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from codex_mcp.agent.tools.confine import UnsandboxedRefused, harden_unsandboxed
 from codex_mcp.sandbox.boundary import compute_boundary
 from codex_mcp.sandbox.classify import bwrap_status_has_exit_code, classify_result
 from codex_mcp.sandbox.denial import is_likely_sandbox_denied
@@ -475,3 +476,42 @@ def test_classify_result() -> None:
     assert classify_result("none", 1, "Permission denied", policy=WW) == "failed"
     assert bwrap_status_has_exit_code('{"child-pid": 1}{"exit-code": 0}')
     assert not bwrap_status_has_exit_code("")
+
+
+# ---- running an approved command outside the sandbox ---------------------------------------------------
+
+
+def test_harden_unsandboxed_drops_writable_path_entries_and_startup_files(tmp_path: Path) -> None:
+    ws = tmp_path / "ws"
+    (ws / "bin").mkdir(parents=True)
+    (ws / "home").mkdir()
+    boundary = compute_boundary(NO_TMP, ws)
+    env = {"PATH": f"{ws}/bin:bin::/usr/bin:/bin", "HOME": str(ws / "home"), "BASH_ENV": "env.sh"}
+    out = harden_unsandboxed(["bash", "-lc", "ls"], env, str(ws), boundary)
+    assert out.env["PATH"] == "/usr/bin:/bin"
+    assert out.argv[0] in ("/usr/bin/bash", "/bin/bash")
+    assert out.argv[1:] == ["--noprofile", "--norc", "-c", "ls"]
+    assert "BASH_ENV" not in out.env
+    assert len(out.notes) == 3
+    zsh = harden_unsandboxed(["/bin/zsh", "-o", "pipefail", "--login", "-ilc", "x"], env, str(ws), boundary)
+    assert zsh.argv == ["/bin/zsh", "-f", "-o", "pipefail", "-c", "x"]
+
+
+def test_harden_unsandboxed_leaves_commands_alone_when_nothing_is_writable(tmp_path: Path) -> None:
+    ws = tmp_path / "ws"
+    ws.mkdir()
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path / "home")}
+    out = harden_unsandboxed(["bash", "-lc", "ls"], env, str(ws), compute_boundary(NO_TMP, ws))
+    assert out.argv[1:] == ["-lc", "ls"] and out.notes == []
+    full = harden_unsandboxed(["wc"], {"PATH": f"{ws}"}, str(ws), compute_boundary(FULL, ws))
+    assert full.argv == ["wc"] and full.env == {"PATH": f"{ws}"}
+
+
+def test_harden_unsandboxed_refuses_a_program_only_found_in_the_workspace(tmp_path: Path) -> None:
+    ws = tmp_path / "ws"
+    (ws / "bin").mkdir(parents=True)
+    tool = ws / "bin" / "only-here"
+    tool.write_text("#!/bin/sh\n")
+    tool.chmod(0o755)
+    with pytest.raises(UnsandboxedRefused, match="only-here"):
+        harden_unsandboxed(["only-here"], {"PATH": f"{ws}/bin"}, str(ws), compute_boundary(NO_TMP, ws))
