@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import os
 import shlex
 from pathlib import Path
 
@@ -10,11 +11,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from codex_mcp.agent.tools.confine import UnsandboxedRefused, harden_unsandboxed
+from codex_mcp.sandbox.boundary import compute_boundary
 from codex_mcp.sandbox.classify import bwrap_status_has_exit_code, classify_result
 from codex_mcp.sandbox.denial import is_likely_sandbox_denied
 from codex_mcp.sandbox.policy import APPROVAL_POLICIES, SandboxPolicy
 from codex_mcp.sandbox.safety import (
     REJECT_EMPTY_PATCH,
+    REJECT_NO_SANDBOX,
     REJECT_NOT_TRUSTED,
     REJECT_PATCH_OUTSIDE,
     AskUser,
@@ -23,6 +27,7 @@ from codex_mcp.sandbox.safety import (
     assess_command_safety,
     assess_patch_safety,
     is_known_safe_command,
+    patch_write_allowed,
     split_simple_script,
 )
 
@@ -47,7 +52,11 @@ SAFE = [
     ["rg", "TODO", "-n"],
     ["rg", "--files"],
     ["git", "status"],
-    ["git", "-C", "sub", "log", "--oneline"],
+    ["git", "--no-pager", "log", "--oneline", "--no-ext-diff", "--stat"],
+    ["uniq"],
+    ["uniq", "-c", "file.txt"],
+    ["uniq", "-"],
+    ["rg", "--pretty", "x"],
     ["git", "--no-pager", "diff", "HEAD~1"],
     ["git", "show", "HEAD"],
     ["git", "branch"],
@@ -128,6 +137,43 @@ UNSAFE = [
     ["bash", "-lc", "find . -delete"],
     ["bash", "-lc", "git -c x=y status"],
     ["bash", "-lc", "echo a\\ b"],
+    # write and exec primitives hidden in otherwise read-only tools
+    ["uniq", "in.txt", "out.txt"],
+    ["uniq", "-", "out.txt"],
+    ["uniq", "--", "-in", "-out"],
+    ["uniq", "-c", "in.txt", "out.txt"],
+    ["bash", "-lc", "uniq in.txt out.txt"],
+    ["bash", "-lc", "sort a | uniq - out.txt"],
+    ["base64", "--out=x", "f"],
+    ["base64", "--o", "x", "f"],
+    ["rg", "--pr=sh", "x"],
+    ["rg", "--search-z", "x"],
+    ["rg", "--host=/x", "x"],
+    ["sort", "-o", "out", "in"],
+    ["tee", "out"],
+    ["sed", "-n", "1w out"],
+    ["bash", "-lc", "cat a | tee out"],
+    # git: options that point it at another repository or config, run programs, write files
+    ["git", "-C", "sub", "log", "--oneline"],
+    ["git", "-C", "sub", "status"],
+    ["git", "--git-dir=x/.git", "status"],
+    ["git", "--git-dir", "x/.git", "status"],
+    ["git", "--work-tree=x", "status"],
+    ["git", "--exec-path=./bin", "status"],
+    ["git", "--namespace=x", "log"],
+    ["git", "-p", "status"],
+    ["git", "--paginate", "status"],
+    ["git", "log", "--outp=/tmp/x"],
+    ["git", "log", "--out", "/tmp/x"],
+    ["git", "diff", "--ext"],
+    ["git", "show", "--text"],
+    ["git", "log", "--pag"],
+    ["git", "log", "--show-signature"],
+    ["git", "log", "--show-sig"],
+    ["git", "log", "--format=%G?"],
+    ["git", "log", "--pretty=format:%GS"],
+    ["git", "log", "--exe=x"],
+    ["bash", "-lc", "git -C sub status"],
 ]
 
 
@@ -222,11 +268,37 @@ def test_command_table(approval: str, sandbox: SandboxPolicy, escalated: bool, a
 
 
 @pytest.mark.parametrize("approval", APPROVAL_POLICIES)
+@pytest.mark.parametrize("sandbox", [RO, WW])
+def test_known_safe_commands_run_in_the_sandbox_without_asking(approval: str, sandbox: SandboxPolicy) -> None:
+    """ "Known safe" spares the question, never the sandbox."""
+    for argv in (["ls"], ["git", "status"], ["bash", "-lc", "cat a | wc -l"]):
+        got = assess_command_safety(argv, approval, sandbox, set(), False, True)  # type: ignore[arg-type]
+        assert got == AutoApprove(run_sandboxed=True)
+        # No sandbox here: ask (or reject under never), never run it bare.
+        unavailable = assess_command_safety(argv, approval, sandbox, set(), False, False)  # type: ignore[arg-type]
+        assert unavailable == (Reject(REJECT_NO_SANDBOX) if approval == "never" else AskUser())
+
+
+def test_escalation_request_for_a_safe_command_is_asked() -> None:
+    assert assess_command_safety(["ls"], "on-request", WW, set(), True, True) == AskUser()
+
+
+def test_without_any_sandbox_git_is_not_known_safe() -> None:
+    """Under danger-full-access git would run repository-configured programs unsandboxed."""
+    assert assess_command_safety(["git", "status"], "untrusted", FULL, set(), False, True) == AskUser()
+    assert assess_command_safety(["ls"], "untrusted", FULL, set(), False, True) == AutoApprove(False)
+    assert is_known_safe_command(["git", "status"])
+    assert not is_known_safe_command(["git", "status"], without_sandbox=True)
+    assert not is_known_safe_command(["bash", "-lc", "ls && git log"], without_sandbox=True)
+
+
+@pytest.mark.parametrize("approval", APPROVAL_POLICIES)
 @pytest.mark.parametrize("sandbox", [RO, WW, FULL])
-def test_known_safe_and_session_approved_run_unsandboxed(approval: str, sandbox: SandboxPolicy) -> None:
+def test_session_approved_runs_unsandboxed(approval: str, sandbox: SandboxPolicy) -> None:
     for escalated, available in itertools.product((False, True), repeat=2):
-        safe = assess_command_safety(["ls"], approval, sandbox, set(), escalated, available)  # type: ignore[arg-type]
-        assert safe == AutoApprove(run_sandboxed=False)
+        if sandbox.is_full_access:
+            safe = assess_command_safety(["ls"], approval, sandbox, set(), escalated, available)  # type: ignore[arg-type]
+            assert safe == AutoApprove(run_sandboxed=False)
         approved = assess_command_safety(
             UNSAFE_CMD,
             approval,  # type: ignore[arg-type]
@@ -248,12 +320,12 @@ def test_restricted_policy_never_runs_unknown_command_unsandboxed(
         assert not isinstance(result, AutoApprove)
 
 
-# ---- patch safety (agent-core §5.4) -------------------------------------------------------------------
+# ---- patch safety (agent-core §5.4, judged by the session boundary) -----------------------------------
 
 
 @pytest.fixture
 def ws(tmp_path: Path) -> Path:
-    (tmp_path / "ws" / ".git").mkdir(parents=True)
+    (tmp_path / "ws" / ".git" / "hooks").mkdir(parents=True)
     (tmp_path / "outside").mkdir()
     return tmp_path / "ws"
 
@@ -261,57 +333,88 @@ def ws(tmp_path: Path) -> Path:
 NO_TMP = SandboxPolicy("workspace-write", (), False, True, True)
 
 
+def _paths(ws: Path, *names: str) -> list[str]:
+    return [os.path.realpath(os.path.join(ws, n)) for n in names]
+
+
 def test_patch_empty(ws: Path) -> None:
     for ap in APPROVAL_POLICIES:
-        assert assess_patch_safety([], ws, ap, WW) == Reject(REJECT_EMPTY_PATCH)
+        assert assess_patch_safety([], ap, compute_boundary(WW, ws)) == Reject(REJECT_EMPTY_PATCH)
 
 
 def test_patch_untrusted_asks(ws: Path) -> None:
-    assert assess_patch_safety([Path("a.txt")], ws, "untrusted", FULL) == AskUser()
+    assert assess_patch_safety(_paths(ws, "a.txt"), "untrusted", compute_boundary(FULL, ws)) == AskUser()
 
 
 @pytest.mark.parametrize("approval", ["on-request", "never", "on-failure"])
 def test_patch_inside_workspace(ws: Path, approval: str) -> None:
-    paths = [Path("a.txt"), ws / "sub" / "b.txt"]
-    assert assess_patch_safety(paths, ws, approval, NO_TMP) == AutoApprove(run_sandboxed=True)  # type: ignore[arg-type]
-    no_sandbox = assess_patch_safety(paths, ws, approval, NO_TMP, sandbox_available=False)  # type: ignore[arg-type]
+    paths = _paths(ws, "a.txt", "sub/b.txt")
+    boundary = compute_boundary(NO_TMP, ws)
+    assert assess_patch_safety(paths, approval, boundary) == AutoApprove(run_sandboxed=True)  # type: ignore[arg-type]
+    no_sandbox = assess_patch_safety(paths, approval, boundary, sandbox_available=False)  # type: ignore[arg-type]
     assert no_sandbox == AskUser()
-    assert assess_patch_safety(paths, ws, approval, FULL) == AutoApprove(run_sandboxed=False)  # type: ignore[arg-type]
+    full = compute_boundary(FULL, ws)
+    assert assess_patch_safety(paths, approval, full) == AutoApprove(run_sandboxed=False)  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize(
     "target",
-    ["../outside/x.txt", "/etc/passwd", ".git/config", "sub/../../outside/y", "link/escape.txt"],
-)
-def test_patch_outside_workspace(ws: Path, target: str) -> None:
+    ["../outside/x.txt", "/etc/passwd", ".git/config", ".git/hooks/pre-commit", "sub/../../outside/y",
+     "link/escape.txt", ".codex/config.toml", ".agents/x"],
+)  # fmt: skip
+def test_patch_outside_workspace_is_asked_under_on_failure_too(ws: Path, target: str) -> None:
     (ws / "link").symlink_to(ws.parent / "outside")
-    paths = [Path("ok.txt"), Path(target)]
-    assert assess_patch_safety(paths, ws, "on-request", NO_TMP) == AskUser()
-    assert assess_patch_safety(paths, ws, "never", NO_TMP) == Reject(REJECT_PATCH_OUTSIDE)
-    assert assess_patch_safety(paths, ws, "on-failure", NO_TMP) == AutoApprove(run_sandboxed=True)
+    paths = _paths(ws, "ok.txt", target)
+    boundary = compute_boundary(NO_TMP, ws)
+    assert assess_patch_safety(paths, "on-request", boundary) == AskUser()
+    assert assess_patch_safety(paths, "never", boundary) == Reject(REJECT_PATCH_OUTSIDE)
+    assert assess_patch_safety(paths, "on-failure", boundary) == AskUser()
 
 
 def test_patch_read_only_policy(ws: Path) -> None:
-    assert assess_patch_safety([Path("a")], ws, "on-request", RO) == AskUser()
-    assert assess_patch_safety([Path("a")], ws, "never", RO) == Reject(REJECT_PATCH_OUTSIDE)
+    boundary = compute_boundary(RO, ws)
+    assert assess_patch_safety(_paths(ws, "a"), "on-request", boundary) == AskUser()
+    assert assess_patch_safety(_paths(ws, "a"), "on-failure", boundary) == AskUser()
+    assert assess_patch_safety(_paths(ws, "a"), "never", boundary) == Reject(REJECT_PATCH_OUTSIDE)
 
 
-def test_patch_extra_roots_and_configured_roots(ws: Path) -> None:
+def test_patch_configured_roots(ws: Path) -> None:
     outside = ws.parent / "outside"
-    target = [outside / "z.txt"]
-    assert assess_patch_safety(target, ws, "never", NO_TMP, [outside]) == AutoApprove(run_sandboxed=True)
+    target = [str(outside / "z.txt")]
     configured = SandboxPolicy("workspace-write", (str(outside),), False, True, True)
-    assert assess_patch_safety(target, ws, "never", configured) == AutoApprove(run_sandboxed=True)
-    assert assess_patch_safety(target, ws, "never", RO, [outside]) == AutoApprove(run_sandboxed=True)
+    assert assess_patch_safety(target, "never", compute_boundary(configured, ws)) == AutoApprove(True)
+    assert assess_patch_safety(target, "never", compute_boundary(NO_TMP, ws)) == Reject(REJECT_PATCH_OUTSIDE)
+
+
+def test_patch_protected_names_under_every_root_even_when_missing(ws: Path) -> None:
+    """A workspace inside another writable root: `.git` is protected whichever root holds it,
+    and `.git`, `.codex`, `.agents` may not be created by a patch either."""
+    other = ws.parent / "outside"
+    policy = SandboxPolicy("workspace-write", (str(ws.parent),), False, True, True)
+    boundary = compute_boundary(policy, ws)
+    for target in (
+        ws / ".git" / "config",
+        ws / ".git" / "hooks" / "pre-commit",
+        ws.parent / ".git" / "config",
+        ws.parent / ".codex" / "x",
+        ws / ".agents",
+    ):
+        assert not patch_write_allowed(boundary, str(target)), target
+    assert patch_write_allowed(boundary, str(other / "gitignore"))
+    assert patch_write_allowed(boundary, str(other / ".git" / "config")), (
+        "a nested repository is not protected"
+    )
 
 
 def test_patch_tmp_roots(ws: Path) -> None:
     env = {"TMPDIR": str(ws.parent / "outside")}
     pol = SandboxPolicy("workspace-write")
-    assert assess_patch_safety([Path("/tmp/x")], ws, "never", pol, env=env) == AutoApprove(run_sandboxed=True)
-    got = assess_patch_safety([ws.parent / "outside" / "t"], ws, "never", pol, env=env)
+    boundary = compute_boundary(pol, ws, env=env)
+    assert assess_patch_safety(["/tmp/x"], "never", boundary) == AutoApprove(run_sandboxed=True)
+    got = assess_patch_safety([str(ws.parent / "outside" / "t")], "never", boundary)
     assert got == AutoApprove(run_sandboxed=True)
-    assert assess_patch_safety([Path("/tmp/x")], ws, "never", NO_TMP, env=env) == Reject(REJECT_PATCH_OUTSIDE)
+    no_tmp = compute_boundary(NO_TMP, ws, env=env)
+    assert assess_patch_safety(["/tmp/x"], "never", no_tmp) == Reject(REJECT_PATCH_OUTSIDE)
 
 
 # ---- denial heuristic and classification -------------------------------------------------------------
@@ -373,3 +476,42 @@ def test_classify_result() -> None:
     assert classify_result("none", 1, "Permission denied", policy=WW) == "failed"
     assert bwrap_status_has_exit_code('{"child-pid": 1}{"exit-code": 0}')
     assert not bwrap_status_has_exit_code("")
+
+
+# ---- running an approved command outside the sandbox ---------------------------------------------------
+
+
+def test_harden_unsandboxed_drops_writable_path_entries_and_startup_files(tmp_path: Path) -> None:
+    ws = tmp_path / "ws"
+    (ws / "bin").mkdir(parents=True)
+    (ws / "home").mkdir()
+    boundary = compute_boundary(NO_TMP, ws)
+    env = {"PATH": f"{ws}/bin:bin::/usr/bin:/bin", "HOME": str(ws / "home"), "BASH_ENV": "env.sh"}
+    out = harden_unsandboxed(["bash", "-lc", "ls"], env, str(ws), boundary)
+    assert out.env["PATH"] == "/usr/bin:/bin"
+    assert out.argv[0] in ("/usr/bin/bash", "/bin/bash")
+    assert out.argv[1:] == ["--noprofile", "--norc", "-c", "ls"]
+    assert "BASH_ENV" not in out.env
+    assert len(out.notes) == 3
+    zsh = harden_unsandboxed(["/bin/zsh", "-o", "pipefail", "--login", "-ilc", "x"], env, str(ws), boundary)
+    assert zsh.argv == ["/bin/zsh", "-f", "-o", "pipefail", "-c", "x"]
+
+
+def test_harden_unsandboxed_leaves_commands_alone_when_nothing_is_writable(tmp_path: Path) -> None:
+    ws = tmp_path / "ws"
+    ws.mkdir()
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path / "home")}
+    out = harden_unsandboxed(["bash", "-lc", "ls"], env, str(ws), compute_boundary(NO_TMP, ws))
+    assert out.argv[1:] == ["-lc", "ls"] and out.notes == []
+    full = harden_unsandboxed(["wc"], {"PATH": f"{ws}"}, str(ws), compute_boundary(FULL, ws))
+    assert full.argv == ["wc"] and full.env == {"PATH": f"{ws}"}
+
+
+def test_harden_unsandboxed_refuses_a_program_only_found_in_the_workspace(tmp_path: Path) -> None:
+    ws = tmp_path / "ws"
+    (ws / "bin").mkdir(parents=True)
+    tool = ws / "bin" / "only-here"
+    tool.write_text("#!/bin/sh\n")
+    tool.chmod(0o755)
+    with pytest.raises(UnsandboxedRefused, match="only-here"):
+        harden_unsandboxed(["only-here"], {"PATH": f"{ws}/bin"}, str(ws), compute_boundary(NO_TMP, ws))

@@ -10,7 +10,7 @@ import pytest
 
 from tests.support.raw_client import result_of, text_of
 from tests.support.scripted_model import ScriptedModel
-from tests.support.server import ServerFactory, server_env
+from tests.support.server import ServerFactory, server_env, write_config
 
 RULES = """
 # Pushing is never allowed; some files may always be touched; one needs a person.
@@ -50,16 +50,32 @@ def test_forbidden_rule_rejects_with_its_justification(
     assert client.server_requests() == []
 
 
-def test_allow_rule_runs_without_asking_even_when_untrusted(
-    scripted_model: ScriptedModel, spawn_server: ServerFactory, workspace: Path
+# The temp dirs are not writable roots here, so the rules in CODEX_HOME (under the test's temp
+# dir) are out of the sandbox's reach and therefore trusted.
+TRUSTED_HOME = "[sandbox_workspace_write]\nexclude_slash_tmp = true\nexclude_tmpdir_env_var = true\n"
+
+
+def test_allow_rule_runs_without_asking_even_when_untrusted_but_in_the_sandbox(
+    scripted_model: ScriptedModel, spawn_server: ServerFactory, workspace: Path, codex_home: Path
 ) -> None:
+    """`allow` spares the question; the command still runs in the sandbox (unlike Codex,
+    where it ran unsandboxed): under read-only the same touch is denied, not run."""
+    write_config(codex_home, scripted_model, extra=TRUSTED_HOME)
     scripted_model.shell(["touch", "allowed.txt"])
     scripted_model.text("done")
+    denied_id = scripted_model.shell(["touch", "also-allowed.txt"])
+    scripted_model.text("denied")
     client = spawn_server(policy="decline")
-    result = run(client, "touch", **{"approval-policy": "untrusted", "sandbox": "read-only"})
+    result = run(client, "touch", **{"approval-policy": "untrusted", "sandbox": "workspace-write"})
     assert text_of(result) == "done"
     assert client.server_requests() == [], "an allow rule must not ask"
-    assert (workspace / "allowed.txt").exists(), "allow runs outside the sandbox, as in Codex"
+    assert (workspace / "allowed.txt").exists()
+
+    result = run(client, "touch", **{"approval-policy": "never", "sandbox": "read-only"})
+    assert text_of(result) == "denied"
+    assert client.server_requests() == []
+    assert not (workspace / "also-allowed.txt").exists(), "allow must not lift the read-only sandbox"
+    assert '"exit_code":0' not in scripted_model.call_output(denied_id)
 
 
 def test_prompt_rule_asks_even_where_the_policy_would_not(

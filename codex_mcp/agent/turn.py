@@ -128,7 +128,7 @@ async def _run_turn(thread: Thread, turn_id: str, new_items: list[ResponseItem])
             await compact_or_fail(thread, turn_id)
 
     if ctx.changed_paths:
-        diff = ctx.turn_diff()
+        diff = await ctx.aturn_diff()
         if diff:
             await thread.emit(turn_id, {"type": "turn_diff", "unified_diff": diff})
     completed = time.time()

@@ -5,25 +5,41 @@ The child never sees our environment as is: it gets exactly the mapping built he
 
 1. start set: all of `base_env` (`inherit = "all"`), only the core variables
    (`inherit = "core"`), or nothing (`inherit = "none"`);
-2. unless `ignore_default_excludes`, drop every name matching `*KEY*`, `*SECRET*` or
-   `*TOKEN*`;
+2. unless `ignore_default_excludes`, drop every variable that looks like a secret: a name
+   matching one of `DEFAULT_EXCLUDE_PATTERNS` (keys, secrets, tokens, passwords,
+   credentials, auth, cookies, webhooks, database URLs and DSNs), or a value that carries
+   one (`scheme://user:password@host`, a PEM private key, or a well-known token format);
 3. drop every name matching a pattern in `exclude`;
 4. insert the `set` variables (overriding same-named ones);
 5. if `include_only` is non-empty, keep only names matching one of its patterns.
 
 Patterns are shell-style globs (`*`, `?`, `[...]`) matched case-insensitively against
 the whole variable name.
+
+Codex drops only `*KEY*`, `*SECRET*` and `*TOKEN*`, which lets `PGPASSWORD`,
+`DATABASE_URL=postgres://u:pw@db/x` or `SSH_AUTH_SOCK` through to every command the model
+runs.  Commands are the model's; secrets must never reach them, so the default list is wider.
+The price is that a command which needs one of these must get it from the person explicitly
+(`set`, or `ignore_default_excludes` with an own `exclude` list).
 """
 
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterable, Mapping
 from fnmatch import fnmatchcase
 
 from codex_mcp.agent.config.model import ShellEnvironmentPolicy
 
-__all__ = ["CORE_ENV_VARS", "DEFAULT_EXCLUDE_PATTERNS", "build_command_env", "matches_any"]
+__all__ = [
+    "CORE_ENV_VARS",
+    "DEFAULT_EXCLUDE_PATTERNS",
+    "SECRET_VALUE_PATTERNS",
+    "build_command_env",
+    "looks_secret",
+    "matches_any",
+]
 
 CORE_ENV_VARS: tuple[str, ...] = (
     "HOME",
@@ -38,8 +54,56 @@ CORE_ENV_VARS: tuple[str, ...] = (
 )
 """What `inherit = "core"` keeps (exact names; case-insensitive on Windows)."""
 
-DEFAULT_EXCLUDE_PATTERNS: tuple[str, ...] = ("*KEY*", "*SECRET*", "*TOKEN*")
-"""Names dropped unless `ignore_default_excludes` is true."""
+DEFAULT_EXCLUDE_PATTERNS: tuple[str, ...] = (
+    "*KEY*",
+    "*SECRET*",
+    "*TOKEN*",
+    "*PASSWORD*",
+    "*PASSWD*",
+    "*PASSPHRASE*",
+    "*_PASS",
+    "SSHPASS",
+    "*_PWD",
+    "*CREDENTIAL*",
+    "*CREDS*",
+    "AUTH_*",
+    "*_AUTH",
+    "*_AUTH_*",
+    "*AUTHORIZATION*",
+    "*COOKIE*",
+    "*WEBHOOK*",
+    "*DATABASE_URL*",
+    "*DSN",
+    "*CONNECTION_STRING*",
+    "*CONN_STR*",
+)
+"""Names dropped unless `ignore_default_excludes` is true (`*_PWD` is `MYSQL_PWD`, not `PWD`
+or `OLDPWD`; `*_AUTH_*` includes `SSH_AUTH_SOCK`: the agent socket signs with the person's keys)."""
+
+SECRET_VALUE_PATTERNS: tuple[re.Pattern[str], ...] = tuple(
+    re.compile(p)
+    for p in (
+        r"[A-Za-z][A-Za-z0-9+.\-]*://[^/\s:@]*:[^/\s@]+@",  # scheme://user:password@host
+        r"-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----",
+        r"\bgh[pousr]_[A-Za-z0-9]{30,}",  # GitHub
+        r"\bgithub_pat_[A-Za-z0-9_]{20,}",
+        r"\bglpat-[A-Za-z0-9_\-]{20,}",  # GitLab
+        r"\bsk-[A-Za-z0-9_\-]{20,}",  # OpenAI, Anthropic and others
+        r"\bxox[abposr]-[A-Za-z0-9\-]{10,}",  # Slack
+        r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b",  # AWS access key ids
+        r"\bAIza[0-9A-Za-z_\-]{35}",  # Google API keys
+        r"\bnpm_[A-Za-z0-9]{36}",
+        r"\bhf_[A-Za-z0-9]{30,}",  # Hugging Face
+    )
+)
+"""Values dropped (whatever the name) unless `ignore_default_excludes` is true."""
+
+
+def looks_secret(name: str, value: str) -> bool:
+    """Whether the default excludes drop this variable (by its name or by its value)."""
+    if matches_any(name, DEFAULT_EXCLUDE_PATTERNS):
+        return True
+    return any(p.search(value) for p in SECRET_VALUE_PATTERNS)
 
 
 def matches_any(name: str, patterns: Iterable[str]) -> bool:
@@ -67,7 +131,7 @@ def build_command_env(policy: ShellEnvironmentPolicy, base_env: Mapping[str, str
         env = {}
 
     if not policy.ignore_default_excludes:
-        env = {k: v for k, v in env.items() if not matches_any(k, DEFAULT_EXCLUDE_PATTERNS)}
+        env = {k: v for k, v in env.items() if not looks_secret(k, v)}
 
     if policy.exclude:
         env = {k: v for k, v in env.items() if not matches_any(k, policy.exclude)}

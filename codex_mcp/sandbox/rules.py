@@ -23,8 +23,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal, cast
 
+from codex_mcp.agent.bounded_read import read_regular_file
 from codex_mcp.sandbox.rules_parse import Call, RulesError, Value, parse_calls
-from codex_mcp.sandbox.safety import split_simple_script
+from codex_mcp.sandbox.safe_commands import split_simple_script
 
 __all__ = [
     "DECISIONS",
@@ -332,9 +333,15 @@ def parse_rules(text: str, path: str = "<rules>") -> RuleSet:
     return RuleSet(tuple(rules), hosts)
 
 
+MAX_RULES_FILE_BYTES = 1024 * 1024
+"""A rules file larger than this is refused (rules are a few lines written by a person)."""
+
+
 def _read_text(path: Path) -> str:
+    """A rules file's text: a regular file only (a FIFO or device cannot block or flood the
+    server), at most `MAX_RULES_FILE_BYTES`."""
     try:
-        data = path.read_bytes()
+        data = read_regular_file(path, limit=MAX_RULES_FILE_BYTES)
     except OSError as exc:
         raise RulesError(str(path), 1, 1, f"cannot read rules file: {exc.strerror or exc}") from None
     try:

@@ -3,9 +3,11 @@
 Typical use::
 
     patch = parse_patch(text)                 # ParseError
-    changes = compute_changes(patch, cwd)     # VerificationError; read-only
-    ...approval, using changes_to_json(changes)...
-    result = apply_changes(changes)           # WriteError / NoChangesError; all or nothing
+    changes = compute_changes(patch, cwd)     # VerificationError; read-only, bounded reads
+    plan = plan_changes(changes)              # WriteError; every path resolved once
+    ...approval of plan.touched, using changes_to_json(changes)...
+    result = apply_planned(plan, allow)       # WriteError / NoChangesError; all or nothing,
+                                              # never through a symlink swapped in later
     result.summary                            # "Success. Updated the following files:\\n..."
 
 or simply ``apply_patch_text(text, cwd)``.  Every error is an :class:`ApplyPatchError`
@@ -16,7 +18,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .apply import ApplyResult, apply_changes, format_summary
+from .apply import ApplyResult, PlannedPatch, apply_changes, apply_planned, format_summary, plan_changes
 from .changes import (
     AddChange,
     DeleteChange,
@@ -72,6 +74,7 @@ __all__ = [
     "NoChangesError",
     "ParseError",
     "Patch",
+    "PlannedPatch",
     "ShellApplyPatch",
     "UpdateChange",
     "UpdateChunk",
@@ -80,6 +83,7 @@ __all__ = [
     "WriteError",
     "apply_changes",
     "apply_patch_text",
+    "apply_planned",
     "changes_to_json",
     "compute_changes",
     "custom_tool_spec",
@@ -88,6 +92,7 @@ __all__ = [
     "format_summary",
     "function_tool_spec",
     "parse_patch",
+    "plan_changes",
     "resolve_path",
     "seek_sequence",
     "unified_diff",

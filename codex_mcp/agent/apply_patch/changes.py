@@ -13,14 +13,20 @@ result, plus the path as the patch spelled it (for the success summary).  Use
 
 from __future__ import annotations
 
+import errno
 import os
+import stat
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from codex_mcp.agent.bounded_read import UnreadableFileError, read_regular_file
+
 from .diff import Region, unified_diff
 from .errors import VerificationError, describe_os_error
+from .fsops import resolve_real
+from .limits import MAX_PATCH_READ_BYTES, MAX_TARGET_FILE_BYTES
 from .parser import AddFile, DeleteFile, Patch, UpdateFile
 from .update import apply_chunks
 
@@ -78,9 +84,15 @@ def resolve_path(cwd: Path, path: str | Path) -> Path:
     return Path(os.path.abspath(os.path.join(cwd, path)))
 
 
-def read_text_file(path: Path) -> str:
-    """Read a UTF-8 file without newline translation."""
-    data = path.read_bytes()
+def read_text_file(path: Path, limit: int = MAX_TARGET_FILE_BYTES) -> str:
+    """Read a UTF-8 file without newline translation, as the patch engine reads every file:
+    symlinks resolved first, regular files only (a FIFO, device or /proc file is refused
+    without blocking), at most `limit` bytes."""
+    real = resolve_real(str(path))
+    info = os.stat(real)  # never blocks, whatever the file is
+    if stat.S_ISDIR(info.st_mode):
+        raise IsADirectoryError(errno.EISDIR, "Is a directory")
+    data = read_regular_file(real, limit=limit, follow_symlinks=False)
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError:
@@ -95,6 +107,7 @@ class _Workspace:
 
     def __init__(self) -> None:
         self._disk: dict[Path, str | None] = {}
+        self._budget = MAX_PATCH_READ_BYTES
         self.state: dict[Path, str | None] = {}
         self.first_kind: dict[Path, str] = {}
         self.display: dict[Path, str] = {}
@@ -109,9 +122,20 @@ class _Workspace:
         """The file's content before the patch; None if it does not exist."""
         if path not in self._disk:
             try:
-                self._disk[path] = read_text_file(path)
+                text = read_text_file(path, min(MAX_TARGET_FILE_BYTES, self._budget))
             except FileNotFoundError:
                 self._disk[path] = None
+            except UnreadableFileError as exc:
+                if exc.errno == errno.EFBIG and self._budget < MAX_TARGET_FILE_BYTES:
+                    raise UnreadableFileError(
+                        errno.EFBIG,
+                        f"the files this patch reads are over {MAX_PATCH_READ_BYTES} bytes together; "
+                        "split it into several patches",
+                    ) from None
+                raise
+            else:
+                self._budget -= len(text)
+                self._disk[path] = text
         return self._disk[path]
 
     def current(self, path: Path, what: str) -> str:

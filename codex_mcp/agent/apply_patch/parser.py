@@ -28,6 +28,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from .errors import ParseError
+from .limits import MAX_PATCH_BYTES, MAX_PATCH_FILES, patch_too_large, too_many_files
 
 BEGIN_MARKER = "*** Begin Patch"
 END_MARKER = "*** End Patch"
@@ -117,8 +118,11 @@ def parse_patch(text: str) -> Patch:
     """Parse ``text`` into a :class:`Patch`.
 
     Raises :class:`~.errors.ParseError` -- and nothing else -- when the text is not a
-    valid patch.
+    valid patch, or is over the size or file-count caps of :mod:`.limits`.
     """
+    size = len(text) if len(text) > MAX_PATCH_BYTES else len(text.encode("utf-8", "surrogatepass"))
+    if size > MAX_PATCH_BYTES:
+        raise ParseError(patch_too_large(size))
     lines = split_lines(trim(text))
     body = _check_boundaries(lines)
     hunks: list[Hunk] = []
@@ -131,6 +135,10 @@ def parse_patch(text: str) -> Patch:
         hunk, used = _parse_hunk(body, index, end)
         hunks.append(hunk)
         index += used
+    paths = {h.path for h in hunks}
+    paths.update(h.move_path for h in hunks if isinstance(h, UpdateFile) and h.move_path)
+    if len(paths) > MAX_PATCH_FILES:
+        raise ParseError(too_many_files(len(paths)))
     return Patch(hunks=tuple(hunks), text="\n".join(body))
 
 

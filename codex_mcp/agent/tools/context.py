@@ -10,8 +10,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import anyio.to_thread
+
 from codex_mcp.agent.model.types import ResponseItem
-from codex_mcp.agent.tools.diff import aggregate_diff
+from codex_mcp.agent.tools.diff import Snapshot, aggregate_diff, snapshot
 
 if TYPE_CHECKING:
     from codex_mcp.agent.session import Thread
@@ -23,7 +25,10 @@ class ToolContext:
 
     thread: Thread
     turn_id: str
-    originals: dict[Path, bytes | None] = field(default_factory=dict)
+    originals: dict[Path, Snapshot] = field(default_factory=dict)
+    """Before-turn state of every file the turn's patches touched, by resolved path."""
+    shown: dict[Path, Path] = field(default_factory=dict)
+    """The path a patch named for each resolved path (for display in the diff)."""
     pending_input: list[ResponseItem] = field(default_factory=list)
     """Items a handler wants the model to see after the call outputs (attached images)."""
     image_bytes: int = 0
@@ -33,17 +38,25 @@ class ToolContext:
     def changed_paths(self) -> list[Path]:
         return list(self.originals)
 
-    def remember_original(self, path: Path) -> None:
-        """Keep a file's content from before the turn first touched it (for `turn_diff`)."""
+    def remember_original(self, path: Path, shown: Path | None = None) -> None:
+        """Keep a file's state from before the turn first touched it (for `turn_diff`).
+
+        `path` is the resolved path the writer will touch.  The read is bounded and never
+        blocks (see `diff.snapshot`); call it off the event loop all the same.
+        """
         if path in self.originals:
             return
-        try:
-            self.originals[path] = path.read_bytes()
-        except OSError:
-            self.originals[path] = None
+        self.originals[path] = snapshot(path)
+        if shown is not None:
+            self.shown[path] = shown
 
     def turn_diff(self) -> str:
-        return aggregate_diff(self.originals, self.thread.config.cwd)
+        """The turn's diff (reads every changed file: call `aturn_diff` on the event loop)."""
+        return aggregate_diff(self.originals, self.thread.config.cwd, self.shown)
+
+    async def aturn_diff(self) -> str:
+        """`turn_diff` in a worker thread, so slow files cannot stall other sessions."""
+        return await anyio.to_thread.run_sync(self.turn_diff)
 
 
 def rejection_text(base: str, reason: str | None) -> str:

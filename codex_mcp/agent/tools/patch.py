@@ -1,8 +1,16 @@
 """The `apply_patch` tool (and `apply_patch` run through the shell): verify, approve, apply.
 
-A patch is parsed and resolved against the files before anything else, so the approval
-request shows the exact changes and a patch that cannot apply is reported without asking.
-The write itself is atomic (see `apply_patch.apply`): either every file changes or none.
+A patch is parsed, checked against the files and resolved to the exact paths it will touch
+before anything else, so the approval request shows the exact changes and a patch that cannot
+apply is reported without asking.  Which of those paths the server may write on its own is
+decided by the *session's* boundary (its configured cwd and policy), never by the directory a
+shell-form patch was started in (`cd /elsewhere && apply_patch`, `workdir`): that directory
+only anchors the patch's relative paths.
+
+The server writes a patch itself in two cases only: every path lies inside the boundary
+(then the writer is confined to it: see `apply_patch.apply_planned`), or the person approved
+this patch (or these paths for the session).  File reads and writes run in a worker thread,
+with caps, so a hostile file (a FIFO, a device, a huge file) cannot stall the event loop.
 """
 
 from __future__ import annotations
@@ -13,29 +21,25 @@ from typing import Any
 
 import anyio
 import anyio.lowlevel
+import anyio.to_thread
 
 from codex_mcp.agent.apply_patch import (
     ApplyPatchError,
-    apply_changes,
+    ApplyResult,
+    PlannedPatch,
+    apply_planned,
     compute_changes,
     file_change_to_json,
     parse_patch,
+    plan_changes,
 )
 from codex_mcp.agent.exec.format import format_duration_seconds
+from codex_mcp.agent.tools.confine import command_env, session_boundary
 from codex_mcp.agent.tools.context import ToolContext, rejection_text
-from codex_mcp.sandbox.safety import AskUser, Reject, assess_patch_safety
+from codex_mcp.sandbox.boundary import Boundary, BoundaryError
+from codex_mcp.sandbox.safety import AskUser, AutoApprove, Reject, assess_patch_safety, patch_write_allowed
 
 REJECTED_BY_USER = "patch rejected by user"
-
-
-def _touched_paths(changes: dict[Path, Any]) -> list[Path]:
-    paths: list[Path] = []
-    for path, change in changes.items():
-        paths.append(path)
-        move = getattr(change, "move_path", None)
-        if move:
-            paths.append(Path(move))
-    return paths
 
 
 def _result_text(exit_code: int, seconds: float, output: str) -> str:
@@ -53,52 +57,51 @@ async def handle_shell_patch(ctx: ToolContext, call_id: str, shell_patch: Any) -
     return await apply_patch_call(ctx, call_id, shell_patch.patch, Path(shell_patch.cwd))
 
 
+def _verify(text: str, cwd: Path) -> PlannedPatch:
+    """Parse, read (bounded), compute and resolve: everything short of writing."""
+    return plan_changes(compute_changes(parse_patch(text), cwd))
+
+
 async def apply_patch_call(ctx: ToolContext, call_id: str, text: str, cwd: Path) -> str:
     thread = ctx.thread
     config = thread.config
     started = time.monotonic()
     try:
-        changes = compute_changes(parse_patch(text), cwd)
+        plan = await anyio.to_thread.run_sync(_verify, text, cwd)
     except ApplyPatchError as exc:
         return f"apply_patch verification failed: {exc}"
-    changes_json = {str(path): file_change_to_json(change) for path, change in changes.items()}
-    touched = _touched_paths(changes)
+    except (OSError, ValueError, RuntimeError) as exc:  # a race the engine did not classify
+        return f"apply_patch verification failed: {exc}"
+    try:
+        boundary = session_boundary(config, command_env(config))
+    except BoundaryError as exc:
+        return f"apply_patch rejected: {exc}"
+    changes_json = {str(path): file_change_to_json(change) for path, change in plan.changes.items()}
+    touched = [Path(p) for p in plan.touched]
 
     auto_approved = True
-    if not all(p in thread.approved_paths for p in touched):
+    confined = True
+    if touched and all(p in thread.approved_paths for p in touched):
+        confined = False  # the person approved exactly these paths for the session
+    else:
         from codex_mcp.sandbox import sandbox_available
 
         check = assess_patch_safety(
-            touched,
-            cwd,
+            plan.touched,
             config.approval_policy,
-            config.sandbox_policy,
+            boundary,
             sandbox_available=config.sandbox_policy.is_full_access or sandbox_available(),
         )
         if isinstance(check, Reject):
             return check.reason
+        if isinstance(check, AutoApprove):
+            confined = check.run_sandboxed
         if isinstance(check, AskUser):
             auto_approved = False
-            pending = await thread.request_approval(
-                "patch",
-                ctx.turn_id,
-                call_id,
-                {
-                    "type": "apply_patch_approval_request",
-                    "call_id": call_id,
-                    "turn_id": ctx.turn_id,
-                    "changes": changes_json,
-                    "reason": None,
-                    "grant_root": None,
-                },
-            )
-            if pending.decision == "abort":
-                thread.interrupt(ctx.turn_id)
-                await anyio.lowlevel.checkpoint()
-            if pending.decision not in ("approved", "approved_for_session"):
-                return rejection_text(REJECTED_BY_USER, pending.reason)
-            if pending.decision == "approved_for_session":
-                thread.approved_paths.update(touched)
+            rejected = await _ask(ctx, call_id, changes_json, touched)
+            if rejected is not None:
+                return rejected
+            confined = False  # the person approved this very patch
 
     await thread.emit(
         ctx.turn_id,
@@ -110,13 +113,15 @@ async def apply_patch_call(ctx: ToolContext, call_id: str, text: str, cwd: Path)
             "changes": changes_json,
         },
     )
-    for path in touched:
-        ctx.remember_original(path)
+    stdout, stderr = "", ""
     try:
-        result = apply_changes(changes)
-        stdout, stderr, success = result.summary, "", True
+        result = await anyio.to_thread.run_sync(_write, ctx, plan, boundary if confined else None)
+        stdout = result.summary
     except ApplyPatchError as exc:
-        stdout, stderr, success = "", str(exc), False
+        stderr = str(exc)
+    except (OSError, ValueError, RuntimeError) as exc:
+        stderr = f"Failed to apply the patch: {exc}"
+    success = not stderr
     await thread.emit(
         ctx.turn_id,
         {
@@ -132,3 +137,39 @@ async def apply_patch_call(ctx: ToolContext, call_id: str, text: str, cwd: Path)
     if not success:
         return _result_text(1, time.monotonic() - started, stderr)
     return _result_text(0, time.monotonic() - started, stdout)
+
+
+async def _ask(
+    ctx: ToolContext, call_id: str, changes_json: dict[str, Any], touched: list[Path]
+) -> str | None:
+    """Ask the person; None when approved, else the text for the model."""
+    thread = ctx.thread
+    pending = await thread.request_approval(
+        "patch",
+        ctx.turn_id,
+        call_id,
+        {
+            "type": "apply_patch_approval_request",
+            "call_id": call_id,
+            "turn_id": ctx.turn_id,
+            "changes": changes_json,
+            "reason": None,
+            "grant_root": None,
+        },
+    )
+    if pending.decision == "abort":
+        thread.interrupt(ctx.turn_id)
+        await anyio.lowlevel.checkpoint()
+    if pending.decision not in ("approved", "approved_for_session"):
+        return rejection_text(REJECTED_BY_USER, pending.reason)
+    if pending.decision == "approved_for_session":
+        thread.approved_paths.update(touched)
+    return None
+
+
+def _write(ctx: ToolContext, plan: PlannedPatch, boundary: Boundary | None) -> ApplyResult:
+    """Record the turn's originals, then apply (confined to `boundary` unless None)."""
+    for path in plan.touched:
+        ctx.remember_original(Path(path), plan.named.get(path))
+    allow = None if boundary is None else (lambda path: patch_write_allowed(boundary, path))
+    return apply_planned(plan, allow)

@@ -1,23 +1,26 @@
 """The `shell` tool: decide (safety, approval), confine (sandbox), run, report.
 
 The order is the security argument.  A command is first classified by the pure safety
-check; anything not auto-approved waits for the user's decision; an approved command runs
-in the platform sandbox unless the decision removed it; and if a sandbox is required but
-cannot be set up, the command does not run at all (fail closed).
+check; anything not auto-approved waits for the user's decision; every command runs in the
+platform sandbox of the session's boundary unless the person approved it explicitly; and if a
+sandbox is required but cannot be set up, the command does not run at all (fail closed).  An
+approved command that runs outside the sandbox is first hardened against files the sandbox
+could have planted (`confine.harden_unsandboxed`).
 """
 
 from __future__ import annotations
 
 import base64
-import os
 import shlex
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
 import anyio.lowlevel
+import anyio.to_thread
 
+from codex_mcp.agent.apply_patch.fsops import resolve_real
 from codex_mcp.agent.exec import (
     ExecOutput,
     ExecParams,
@@ -26,10 +29,20 @@ from codex_mcp.agent.exec import (
     run_exec,
 )
 from codex_mcp.agent.protocol import duration_json
+from codex_mcp.agent.tools.confine import (
+    UnsandboxedRefused,
+    command_env,
+    harden_unsandboxed,
+    session_boundary,
+)
 from codex_mcp.agent.tools.context import ToolContext, rejection_text
 from codex_mcp.agent.tools.patch import handle_shell_patch
-from codex_mcp.sandbox.env_policy import build_command_env
+from codex_mcp.sandbox.boundary import Boundary, BoundaryError, is_within
 from codex_mcp.sandbox.safety import AskUser, AutoApprove, Reject, SafetyCheck, assess_command_safety
+
+if TYPE_CHECKING:
+    from codex_mcp.sandbox.policy import SandboxPolicy
+    from codex_mcp.sandbox.select import PreparedCommand
 
 REJECTED_BY_USER = "exec command rejected by user"
 RETRY_REASON = "command failed; retry without sandbox?"
@@ -83,10 +96,15 @@ async def handle_shell(ctx: ToolContext, call_id: str, args: dict[str, Any]) -> 
         )
     from codex_mcp.sandbox import sandbox_available
 
-    ruled = _rules_decision(config.codex_home, argv, policy)
+    env = command_env(config)
+    try:
+        boundary = session_boundary(config, env)
+    except BoundaryError as exc:
+        return f"execution error: sandbox unavailable, the command was not run: {exc}"
+    available = config.sandbox_policy.is_full_access or sandbox_available()
+    ruled = await _rules_decision(config.codex_home, boundary, argv, policy, escalated or not available)
     if isinstance(ruled, str):
         return ruled
-    available = config.sandbox_policy.is_full_access or sandbox_available()
     check = ruled or assess_command_safety(
         argv, policy, config.sandbox_policy, thread.approved_commands, escalated, available
     )
@@ -97,11 +115,11 @@ async def handle_shell(ctx: ToolContext, call_id: str, args: dict[str, Any]) -> 
         rejected = await _ask(ctx, call_id, argv, cwd, justification if escalated else None)
         if rejected is not None:
             return rejected
-        # An explicit approval of an untrusted or escalated command runs it as approved:
-        # outside the sandbox, as in Codex.
+        # Only the person's explicit approval runs a command outside the sandbox, as in Codex.
         sandboxed = False
 
-    out, setup_error = await _run(ctx, call_id, argv, cwd, timeout_ms, sandboxed)
+    run = _Run(ctx, call_id, argv, cwd, timeout_ms, env, boundary)
+    out, setup_error = await run.start(sandboxed)
     if setup_error is not None:
         return f"execution error: {setup_error}"
     assert out is not None
@@ -117,16 +135,24 @@ async def handle_shell(ctx: ToolContext, call_id: str, args: dict[str, Any]) -> 
         await thread.emit(
             ctx.turn_id, {"type": "background_event", "message": "retrying command without sandbox"}
         )
-        out, setup_error = await _run(ctx, call_id, argv, cwd, timeout_ms, sandboxed=False)
+        out, setup_error = await run.start(sandboxed=False)
         if setup_error is not None or out is None:
             return f"retry failed: {setup_error}"
     return format_exec_output_for_model(out)
 
 
-def _rules_decision(codex_home: Path, argv: list[str], policy: str) -> SafetyCheck | str | None:
+async def _rules_decision(
+    codex_home: Path, boundary: Boundary, argv: list[str], policy: str, ask_instead_of_allow: bool
+) -> SafetyCheck | str | None:
     """What `$CODEX_HOME/rules` say, before the approval policy: a check, a rejection text
-    for the model, or None when no rule matches.  `allow` runs outside the sandbox and
-    `prompt` always asks (and cannot, under `never`), as in Codex."""
+    for the model, or None when the policy decides.
+
+    `forbidden` rejects and `prompt` always asks (and cannot, under `never`), as in Codex.
+    `allow` only spares the question: the command still runs in the sandbox.  It is ignored
+    (the policy decides) for an escalation request or when no sandbox is available, and when
+    the rules directory lies where the sandbox can write, since the model could have written
+    it: such rules may only make things stricter.
+    """
     from codex_mcp.sandbox.rules import (
         PROMPT_UNDER_NEVER_REASON,
         RulesError,
@@ -135,7 +161,8 @@ def _rules_decision(codex_home: Path, argv: list[str], policy: str) -> SafetyChe
     )
 
     try:
-        match = rules_for_home(codex_home).evaluate(argv)
+        rules = await anyio.to_thread.run_sync(rules_for_home, codex_home)
+        match = rules.evaluate(argv)
     except RulesError as exc:
         return f"execution error: the rules in {codex_home / 'rules'} cannot be read, so nothing runs: {exc}"
     if match is None:
@@ -144,7 +171,21 @@ def _rules_decision(codex_home: Path, argv: list[str], policy: str) -> SafetyChe
         return forbidden_reason(argv, match)
     if match.decision == "prompt":
         return PROMPT_UNDER_NEVER_REASON if policy == "never" else AskUser()
-    return AutoApprove(run_sandboxed=False)
+    if ask_instead_of_allow or rules_writable_by_sandbox(codex_home, boundary):
+        return None
+    return AutoApprove(run_sandboxed=not boundary.is_full_access)
+
+
+def rules_writable_by_sandbox(codex_home: Path, boundary: Boundary) -> bool:
+    """Whether the rules directory lies inside a writable root of the session (whatever
+    carve-out the backend may or may not enforce there)."""
+    if boundary.is_full_access:
+        return False
+    try:
+        real = resolve_real(str(codex_home / "rules"))
+    except (OSError, ValueError):
+        return True
+    return any(is_within(real, root) for root in boundary.writable_roots)
 
 
 def _looks_denied(sandbox_policy: Any, out: ExecOutput) -> bool:
@@ -176,98 +217,127 @@ async def _ask(ctx: ToolContext, call_id: str, argv: list[str], cwd: Path, reaso
     return rejection_text(REJECTED_BY_USER, pending.reason)
 
 
-async def _run(
-    ctx: ToolContext, call_id: str, argv: list[str], cwd: Path, timeout_ms: int | None, sandboxed: bool
-) -> tuple[ExecOutput | None, str | None]:
-    """Run (sandboxed when asked); returns (output, None) or (None, why it could not run)."""
-    thread = ctx.thread
-    config = thread.config
-    env = build_command_env(config.shell_environment_policy, os.environ)
-    if not await anyio.Path(cwd).is_dir():
-        return None, f"the working directory {cwd} does not exist"
-    run_argv = list(argv)
-    pass_fds: tuple[int, ...] = ()
-    prepared = None
-    if sandboxed:
-        from codex_mcp.sandbox import SandboxUnavailableError, prepare_command
-        from codex_mcp.sandbox.boundary import BoundaryError, compute_boundary
+class _Run:
+    """One command of one tool call, run sandboxed or (after approval) hardened without."""
 
-        try:
-            # The boundary comes from the session (its configured cwd and policy), never from
-            # the directory this one command runs in.
-            boundary = compute_boundary(
-                config.sandbox_policy, config.cwd, codex_home=config.codex_home, env=env
-            )
-            prepared = prepare_command(argv, boundary, cwd, env)
-        except (SandboxUnavailableError, BoundaryError) as exc:
-            return None, f"sandbox unavailable, the command was not run: {exc}"
-        run_argv, env, pass_fds = list(prepared.argv), dict(prepared.env), tuple(prepared.pass_fds)
+    def __init__(
+        self,
+        ctx: ToolContext,
+        call_id: str,
+        argv: list[str],
+        cwd: Path,
+        timeout_ms: int | None,
+        env: dict[str, str],
+        boundary: Boundary,
+    ) -> None:
+        self.ctx, self.call_id, self.argv, self.cwd = ctx, call_id, argv, cwd
+        self.timeout_ms, self.env, self.boundary = timeout_ms, env, boundary
 
-    emit = thread.emit
-    turn_id = ctx.turn_id
-    await emit(
-        turn_id,
-        {
-            "type": "exec_command_begin",
-            "call_id": call_id,
-            "turn_id": turn_id,
-            "command": argv,
-            "cwd": str(cwd),
-            "parsed_cmd": parsed_command(argv),
-        },
-    )
+    async def start(self, sandboxed: bool) -> tuple[ExecOutput | None, str | None]:
+        """Run; returns (output, None) or (None, why it could not run)."""
+        thread = self.ctx.thread
+        config = thread.config
+        argv, cwd, env = self.argv, self.cwd, dict(self.env)
+        if not await anyio.Path(cwd).is_dir():
+            return None, f"the working directory {cwd} does not exist"
+        run_argv = list(argv)
+        pass_fds: tuple[int, ...] = ()
+        prepared: PreparedCommand | None = None
+        if sandboxed:
+            from codex_mcp.sandbox import SandboxUnavailableError, prepare_command
 
-    async def on_output(stream: str, chunk: bytes) -> None:
+            try:
+                # The boundary comes from the session (its configured cwd and policy), never
+                # from the directory this one command runs in.
+                prepared = prepare_command(argv, self.boundary, cwd, env)
+            except SandboxUnavailableError as exc:
+                return None, f"sandbox unavailable, the command was not run: {exc}"
+            run_argv, env, pass_fds = list(prepared.argv), dict(prepared.env), tuple(prepared.pass_fds)
+        else:
+            try:
+                hardened = harden_unsandboxed(argv, env, str(cwd), self.boundary)
+            except UnsandboxedRefused as exc:
+                return None, str(exc)
+            run_argv, env = hardened.argv, hardened.env
+            for note in hardened.notes:
+                await thread.emit(self.ctx.turn_id, {"type": "background_event", "message": note})
+        return await self._exec(run_argv, env, pass_fds, prepared, config.sandbox_policy)
+
+    async def _exec(
+        self,
+        run_argv: list[str],
+        env: dict[str, str],
+        pass_fds: tuple[int, ...],
+        prepared: PreparedCommand | None,
+        sandbox_policy: SandboxPolicy,
+    ) -> tuple[ExecOutput | None, str | None]:
+        thread = self.ctx.thread
+        argv, cwd, call_id = self.argv, self.cwd, self.call_id
+        emit = thread.emit
+        turn_id = self.ctx.turn_id
         await emit(
             turn_id,
             {
-                "type": "exec_command_output_delta",
+                "type": "exec_command_begin",
                 "call_id": call_id,
-                "stream": stream,
-                "chunk": base64.b64encode(chunk).decode("ascii"),
+                "turn_id": turn_id,
+                "command": argv,
+                "cwd": str(cwd),
+                "parsed_cmd": parsed_command(argv),
             },
         )
 
-    started = time.monotonic()
-    status: str | None = None
-    try:
-        out = await run_exec(ExecParams(run_argv, cwd, env, timeout_ms, pass_fds), on_output)
-        if prepared is not None:
-            status = prepared.read_status()
-    finally:
-        if prepared is not None:
-            prepared.close()
-    if prepared is not None:
-        from codex_mcp.sandbox import classify_result
-
-        verdict = classify_result(
-            prepared.backend,
-            out.exit_code,
-            out.stderr,
-            stdout=out.stdout,
-            policy=config.sandbox_policy,
-            bwrap_status=status,
-        )
-        if verdict == "setup_error":
-            return None, (
-                f"the sandbox ({prepared.backend}) could not be set up, so the command was not run: "
-                f"{out.stderr.strip()}"
+        async def on_output(stream: str, chunk: bytes) -> None:
+            await emit(
+                turn_id,
+                {
+                    "type": "exec_command_output_delta",
+                    "call_id": call_id,
+                    "stream": stream,
+                    "chunk": base64.b64encode(chunk).decode("ascii"),
+                },
             )
-    await emit(
-        turn_id,
-        {
-            "type": "exec_command_end",
-            "call_id": call_id,
-            "turn_id": turn_id,
-            "command": argv,
-            "cwd": str(cwd),
-            "parsed_cmd": parsed_command(argv),
-            "stdout": out.stdout,
-            "stderr": out.stderr,
-            "aggregated_output": out.aggregated_output,
-            "exit_code": out.exit_code,
-            "duration": duration_json(time.monotonic() - started),
-            "formatted_output": format_exec_output_str(out),
-        },
-    )
-    return out, None
+
+        started = time.monotonic()
+        status: str | None = None
+        try:
+            out = await run_exec(ExecParams(run_argv, cwd, env, self.timeout_ms, pass_fds), on_output)
+            if prepared is not None:
+                status = prepared.read_status()
+        finally:
+            if prepared is not None:
+                prepared.close()
+        if prepared is not None:
+            from codex_mcp.sandbox import classify_result
+
+            verdict = classify_result(
+                prepared.backend,
+                out.exit_code,
+                out.stderr,
+                stdout=out.stdout,
+                policy=sandbox_policy,
+                bwrap_status=status,
+            )
+            if verdict == "setup_error":
+                return None, (
+                    f"the sandbox ({prepared.backend}) could not be set up, so the command was not run: "
+                    f"{out.stderr.strip()}"
+                )
+        await emit(
+            turn_id,
+            {
+                "type": "exec_command_end",
+                "call_id": call_id,
+                "turn_id": turn_id,
+                "command": argv,
+                "cwd": str(cwd),
+                "parsed_cmd": parsed_command(argv),
+                "stdout": out.stdout,
+                "stderr": out.stderr,
+                "aggregated_output": out.aggregated_output,
+                "exit_code": out.exit_code,
+                "duration": duration_json(time.monotonic() - started),
+                "formatted_output": format_exec_output_str(out),
+            },
+        )
+        return out, None
