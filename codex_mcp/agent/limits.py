@@ -5,7 +5,7 @@ contains in the memory of one process that serves every session, on one event lo
 value below bounds one of those sizes so that no single response, call or file can freeze
 the loop or exhaust memory; each is far above what a legitimate model or project produces,
 and crossing it gives an error that names the limit instead of a slow death.
-docs/security-robustness.md lists them with the reasoning.
+docs/security.md lists them with the reasoning.
 
 The bounds on decoding JSON itself live in `codex_mcp.json_bounds`, which the JSON-RPC
 layer shares.

@@ -58,8 +58,8 @@ class SandboxPolicy:
 # Parsing the policy shapes that clients send, and deriving the concrete writable roots.
 # ---------------------------------------------------------------------------------------------
 
-#: Top-level names inside every writable root that stay read-only (bwrap and Seatbelt enforce
-#: this; Landlock cannot, see `landlock.py`).
+#: Top-level names inside every writable root that stay read-only (see `boundary.py`: bwrap and
+#: the Landlock container re-bind them read-only, Seatbelt excludes them).
 PROTECTED_SUBPATHS: tuple[str, ...] = (".git", ".codex", ".agents")
 
 

@@ -87,15 +87,7 @@ READERS = {
     "sed": "sed -n p {path}",
     "known-safe cat": "cat {path}",
 }
-SAFE_GAP = pytest.mark.xfail(
-    reason="commands classified as known-safe still run outside the sandbox until every command is "
-    "sandboxed (the safety classifier's area); restricted reads cannot hold for them before that"
-)
-
-
-@pytest.mark.parametrize(
-    "reader", [pytest.param(r, marks=SAFE_GAP) if r.startswith("known-safe") else r for r in READERS]
-)
+@pytest.mark.parametrize("reader", list(READERS))
 @pytest.mark.parametrize("way", list(pushes(Path("/w"))))
 def test_restricted_reads_never_leak_a_file_outside(
     way: str,

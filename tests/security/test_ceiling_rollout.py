@@ -93,19 +93,7 @@ def _append_own_rollout(scripted_model: ScriptedModel, codex_home: Path, text: s
     )
 
 
-@pytest.mark.parametrize(
-    "backend",
-    [
-        "bwrap",
-        pytest.param(
-            "landlock",
-            marks=pytest.mark.xfail(
-                reason="the Landlock backend does not keep CODEX_HOME read-only inside a writable root yet; "
-                "the resume rules below hold regardless"
-            ),
-        ),
-    ],
-)
+@pytest.mark.parametrize("backend", ["bwrap", "landlock"])
 def test_the_sandbox_cannot_append_to_its_rollout(
     backend: str,
     scripted_model: ScriptedModel,

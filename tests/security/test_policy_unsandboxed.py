@@ -173,10 +173,11 @@ def test_rules_planted_in_a_sandbox_writable_codex_home_grant_nothing(
     assert not (workspace / "unasked.txt").exists()
 
 
-def test_a_sandboxed_command_cannot_plant_rules_under_bwrap(
-    scripted_model: ScriptedModel, spawn_server: ServerFactory, codex_home: Path
+@pytest.mark.parametrize("backend", ["bwrap", "landlock"])
+def test_a_sandboxed_command_cannot_plant_rules(
+    backend: str, scripted_model: ScriptedModel, spawn_server: ServerFactory, codex_home: Path
 ) -> None:
-    env = require_backend("bwrap")
+    env = require_backend(backend)
     (codex_home / "rules").mkdir()
     call = scripted_model.shell(["bash", "-c", f"echo x > {codex_home}/rules/planted.rules"])
     scripted_model.text("done")
