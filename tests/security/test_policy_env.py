@@ -43,7 +43,8 @@ DUMPS = [
 
 
 def _provider_config(codex_home: Path, model: ScriptedModel) -> None:
-    """The provider's key under a name no pattern would catch."""
+    """The provider's key under a name no pattern would catch; calls may choose no sandbox (the
+    person's opt-in), for the no-sandbox case."""
     (codex_home / "config.toml").write_text(
         f"""model = "mock-model"
 model_provider = "gw"
@@ -55,6 +56,9 @@ env_key = "MODEL_GATEWAY"
 wire_api = "responses"
 request_max_retries = 0
 stream_max_retries = 0
+
+[codex_mcp]
+max_call_sandbox = "danger-full-access"
 """,
         encoding="utf-8",
     )

@@ -128,13 +128,26 @@ def test_patch_over_the_size_cap_is_refused(
     scripted_model: ScriptedModel, spawn_server: ServerFactory, workspace: Path
 ) -> None:
     line = "x" * 1023
-    big = patch("*** Add File: big.txt", *(f"+{line}" for _ in range(9 * 1024)))
+    big = patch("*** Add File: big.txt", *(f"+{line}" for _ in range(5 * 1024)))
     call = scripted_model.apply_patch(big)
     scripted_model.text("done")
     client = _bounded_server(spawn_server, {})
     assert_clean(client, run_call(client, approval="never", timeout=60))
-    assert "over the limit" in scripted_model.call_output(call)
+    output = scripted_model.call_output(call)
+    assert "4194304" in output and "refused" in output, output[:500]
     assert not (workspace / "big.txt").exists()
+
+
+def test_patch_text_cap_counts_bytes() -> None:
+    """Within the call cap in characters, the patch cap still holds in UTF-8 bytes."""
+    from codex_mcp.agent.apply_patch import ApplyPatchError, parse_patch
+    from codex_mcp.agent.apply_patch.limits import MAX_PATCH_BYTES
+
+    wide = "\u00e9" * 1023
+    text = patch("*** Add File: big.txt", *(f"+{wide}" for _ in range(MAX_PATCH_BYTES // 2048 + 8)))
+    assert len(text) <= MAX_PATCH_BYTES < len(text.encode("utf-8"))
+    with pytest.raises(ApplyPatchError, match="over the limit"):
+        parse_patch(text)
 
 
 def test_patch_touching_too_many_files_is_refused(

@@ -15,7 +15,9 @@ without blocking (see `codex_mcp.agent.bounded_read`).
 
 from __future__ import annotations
 
-MAX_PATCH_BYTES = 8 * 1024 * 1024
+# The same size as the cap on one tool call's arguments (`agent.limits.MAX_TOOL_ARGUMENTS_CHARS`):
+# a larger patch could never arrive as a call, and a shell-form patch is inside such a call too.
+MAX_PATCH_BYTES = 4 * 1024 * 1024
 MAX_PATCH_FILES = 512
 MAX_TARGET_FILE_BYTES = 16 * 1024 * 1024
 MAX_PATCH_READ_BYTES = 64 * 1024 * 1024
