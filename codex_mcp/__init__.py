@@ -14,9 +14,8 @@ from codex_mcp._lazy import lazy_exports
 from codex_mcp._version import __version__
 
 if TYPE_CHECKING:
-    from codex_mcp.agent.codex import Codex, ThreadNotFound
-    from codex_mcp.agent.config import CallOverrides, Config, ConfigError, load_config
-    from codex_mcp.agent.model.types import ModelError
+    from codex_mcp.agent.codex import Codex
+    from codex_mcp.agent.config import CallOverrides, Config, load_config
     from codex_mcp.agent.protocol import (
         Event,
         ExecApprovalOp,
@@ -27,17 +26,24 @@ if TYPE_CHECKING:
         UserInputOp,
     )
     from codex_mcp.agent.session import Thread, TurnHandle
+    from codex_mcp.errors import (
+        CallRefused,
+        CodexError,
+        ConfigError,
+        McpError,
+        ModelError,
+        RolloutError,
+        SandboxUnavailableError,
+        ThreadNotFound,
+    )
 
 _EXPORTS = {
     "Codex": "codex_mcp.agent.codex",
-    "ThreadNotFound": "codex_mcp.agent.codex",
     "Thread": "codex_mcp.agent.session",
     "TurnHandle": "codex_mcp.agent.session",
     "Config": "codex_mcp.agent.config",
-    "ConfigError": "codex_mcp.agent.config",
     "CallOverrides": "codex_mcp.agent.config",
     "load_config": "codex_mcp.agent.config",
-    "ModelError": "codex_mcp.agent.model.types",
     "Event": "codex_mcp.agent.protocol",
     "TextInput": "codex_mcp.agent.protocol",
     "UserInputOp": "codex_mcp.agent.protocol",
@@ -45,18 +51,36 @@ _EXPORTS = {
     "ExecApprovalOp": "codex_mcp.agent.protocol",
     "PatchApprovalOp": "codex_mcp.agent.protocol",
     "ShutdownOp": "codex_mcp.agent.protocol",
+    **{
+        name: "codex_mcp.errors"
+        for name in (
+            "CodexError",
+            "CallRefused",
+            "ConfigError",
+            "McpError",
+            "ModelError",
+            "RolloutError",
+            "SandboxUnavailableError",
+            "ThreadNotFound",
+        )
+    },
 }
 
 __all__ = [
     "CallOverrides",
+    "CallRefused",
     "Codex",
+    "CodexError",
     "Config",
     "ConfigError",
     "Event",
     "ExecApprovalOp",
     "InterruptOp",
+    "McpError",
     "ModelError",
     "PatchApprovalOp",
+    "RolloutError",
+    "SandboxUnavailableError",
     "ShutdownOp",
     "TextInput",
     "Thread",

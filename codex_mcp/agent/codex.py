@@ -32,6 +32,7 @@ from codex_mcp.agent.rollout import (
     load_rollout,
     rollout_path_for,
 )
+from codex_mcp.errors import ThreadNotFound as ThreadNotFound
 
 if TYPE_CHECKING:
     from codex_mcp.agent.config.model import Config
@@ -46,10 +47,6 @@ MAX_IDLE_THREADS = 32
 
 def package_version() -> str:
     return __version__
-
-
-class ThreadNotFound(LookupError):
-    pass
 
 
 class Codex:

@@ -26,6 +26,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
 
+from codex_mcp.errors import RolloutError as RolloutError
+
 log = logging.getLogger(__name__)
 
 MAX_ROLLOUT_BYTES = 256 * 1024 * 1024
@@ -151,10 +153,6 @@ class ResumedThread:
     history: list[dict[str, Any]] = field(default_factory=list)
     turn_context: dict[str, Any] = field(default_factory=dict)
     events: list[dict[str, Any]] = field(default_factory=list)
-
-
-class RolloutError(Exception):
-    pass
 
 
 def find_rollout(codex_home: Path, thread_id: str) -> Path | None:

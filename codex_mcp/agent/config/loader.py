@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import Any, cast
 
 from codex_mcp.agent.config.checks import Reader
-from codex_mcp.agent.config.errors import ConfigError
 from codex_mcp.agent.config.model import (
     DEFAULT_MODEL,
     DEFAULT_PROJECT_DOC_MAX_BYTES,
@@ -42,6 +41,7 @@ from codex_mcp.agent.config.sections import (
     server_options,
     shell_env_policy,
 )
+from codex_mcp.errors import ConfigError
 from codex_mcp.sandbox.policy import (
     APPROVAL_POLICIES,
     SANDBOX_MODES,

@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Any, cast
 
 from codex_mcp.agent.config.checks import Reader
-from codex_mcp.agent.config.errors import ConfigError
 from codex_mcp.agent.config.model import (
     DEFAULT_ELICITATION_TIMEOUT_SEC,
     DEFAULT_TURN_TIMEOUT_SEC,
@@ -18,6 +17,7 @@ from codex_mcp.agent.config.model import (
     ShellEnvironmentPolicy,
 )
 from codex_mcp.agent.config.overrides import parse_key_path
+from codex_mcp.errors import ConfigError
 from codex_mcp.sandbox.policy import SANDBOX_MODES, SandboxMode, SandboxPolicy
 
 ENV_INHERITS = ("all", "core", "none")

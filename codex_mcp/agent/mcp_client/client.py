@@ -23,6 +23,8 @@ import anyio
 from anyio.abc import TaskGroup
 
 from codex_mcp.agent.mcp_client.transport import Delivered, Oversized, TaskSet, Transport
+from codex_mcp.errors import McpError as McpError
+from codex_mcp.errors import McpTimeout as McpTimeout
 from codex_mcp.jsonrpc import (
     ErrorReply,
     Notification,
@@ -41,14 +43,6 @@ CLIENT_TITLE = "Codex"
 MAX_LIST_PAGES = 100
 
 ElicitCallback = Callable[[RequestId, dict[str, Any]], Awaitable[dict[str, Any]]]
-
-
-class McpError(Exception):
-    """A request failed: a JSON-RPC error from the server, a timeout, or a lost connection."""
-
-
-class McpTimeout(McpError):
-    pass
 
 
 class _Pending:
