@@ -10,7 +10,6 @@ one counter and are matched to the client's responses here, each with a bounded 
 from __future__ import annotations
 
 import logging
-import math
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -18,6 +17,7 @@ import anyio
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
 from codex_mcp.jsonrpc import RequestId, Response, encode
+from codex_mcp.pending import PendingMap
 from codex_mcp.stdio import FdWriter
 
 log = logging.getLogger(__name__)
@@ -66,19 +66,6 @@ class Disconnected:
 Outcome = Answered | Failed | TimedOut | Disconnected
 
 
-class _Pending:
-    __slots__ = ("done", "outcome")
-
-    def __init__(self) -> None:
-        self.done = anyio.Event()
-        self.outcome: Outcome | None = None
-
-    def resolve(self, outcome: Outcome) -> None:
-        if self.outcome is None:
-            self.outcome = outcome
-            self.done.set()
-
-
 class Outgoing:
     def __init__(self, sink: Sink, max_buffer: int = 1024) -> None:
         self._sink = sink
@@ -86,8 +73,7 @@ class Outgoing:
         self._send: MemoryObjectSendStream[dict[str, Any]] = send
         self._receive: MemoryObjectReceiveStream[dict[str, Any]] = receive
         self._next_id = 0
-        self._pending: dict[tuple[type, RequestId], _Pending] = {}
-        self._closed_reason: str | None = None
+        self._pending: PendingMap[tuple[type, RequestId], Outcome] = PendingMap()
         self.broken = anyio.Event()
         """Set when the output can no longer be written (stdout closed).  An HTTP sink never
         breaks: a gone stream only reroutes or drops its messages (`codex_mcp.http.routing`)."""
@@ -153,27 +139,20 @@ class Outgoing:
         Cancellation of the caller removes the pending entry; the late answer, if any, is
         then ignored like an answer to an unknown id.
         """
-        if self._closed_reason is not None:
-            return Disconnected(self._closed_reason)
         request_id = self._next_id
         self._next_id += 1
-        pending = _Pending()
-        key = (int, request_id)
-        self._pending[key] = pending
-        try:
+        with self._pending.expect((int, request_id)) as waiter:
+            if waiter.resolved:  # the client is gone: nothing is sent
+                return await waiter.wait()
             await self.send({"jsonrpc": "2.0", "id": request_id, "method": method, "params": params})
             try:
-                with anyio.move_on_after(wait_seconds if math.isfinite(wait_seconds) else None):
-                    await pending.done.wait()
+                return await waiter.wait(wait_seconds)
+            except TimeoutError:
+                self._withdraw(request_id, f"no answer within {wait_seconds:g} s")
+                return TimedOut(wait_seconds)
             except anyio.get_cancelled_exc_class():
                 self._withdraw(request_id, "the tool call that asked was cancelled")
                 raise
-            if pending.outcome is None:
-                self._withdraw(request_id, f"no answer within {wait_seconds:g} s")
-                return TimedOut(wait_seconds)
-            return pending.outcome
-        finally:
-            self._pending.pop(key, None)
 
     def _withdraw(self, request_id: int, reason: str) -> None:
         """Tell the client we no longer wait for an answer (it may close its dialog)."""
@@ -187,25 +166,19 @@ class Outgoing:
 
     def deliver(self, response: Response) -> bool:
         """Route a client response to its waiting request.  False for an unknown id."""
-        pending = self._pending.get((type(response.id), response.id))
-        if pending is None:
+        key = (type(response.id), response.id)
+        if key not in self._pending:
             return False
-        if response.error is not None:
-            pending.resolve(Failed(response.error))
-        else:
-            pending.resolve(Answered(response.result))
+        outcome: Outcome = Failed(response.error) if response.error is not None else Answered(response.result)
+        self._pending.resolve(key, outcome)
         return True
 
     def abandon(self, request_id: RequestId, reason: str) -> None:
         """One request we sent cannot reach the client (an HTTP session with no stream open
         for it): resolve it as disconnected now instead of letting it wait for its timeout."""
-        pending = self._pending.get((type(request_id), request_id))
-        if pending is not None:
-            pending.resolve(Disconnected(reason))
+        self._pending.resolve((type(request_id), request_id), Disconnected(reason))
 
     def disconnect(self, reason: str) -> None:
-        """The client can no longer answer: resolve every pending request now."""
-        if self._closed_reason is None:
-            self._closed_reason = reason
-        for pending in list(self._pending.values()):
-            pending.resolve(Disconnected(reason))
+        """The client can no longer answer: resolve every pending request now, and every
+        later one at once."""
+        self._pending.close(Disconnected(reason))
