@@ -86,7 +86,13 @@ class McpServer:
         watch_scope = anyio.CancelScope()
         async with anyio.create_task_group() as root:
             root.start_soon(self.outgoing.run)
-            async with Codex(env=self.options.env) as codex:
+            options = self.options
+            async with Codex(
+                codex_home=options.codex_home,
+                cwd=options.cwd,
+                cli_overrides=options.cli_overrides,
+                env=options.env,
+            ) as codex:
                 self.codex = codex
                 async with anyio.create_task_group() as calls:
                     self._calls_group, self._feed_scope = calls, feed_scope

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from codex_mcp.agent.tools.confine import UnsandboxedRefused, harden_unsandboxed
+from codex_mcp.agent.handlers.confine import UnsandboxedRefused, harden_unsandboxed
 from codex_mcp.sandbox.boundary import compute_boundary
 from codex_mcp.sandbox.classify import bwrap_status_has_exit_code, classify_result
 from codex_mcp.sandbox.denial import is_likely_sandbox_denied

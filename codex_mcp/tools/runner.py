@@ -12,9 +12,8 @@ import logging
 import uuid
 from typing import TYPE_CHECKING, Any
 
-import anyio
-
-from codex_mcp.agent.protocol import Event, ExecApprovalOp, PatchApprovalOp
+from codex_mcp.agent import events as ev
+from codex_mcp.agent.events import ApprovalRequest, ElicitationRequest, Event
 from codex_mcp.tools import approvals
 from codex_mcp.tools.args import CODEX_TOOL_NAME, REPLY_TOOL_NAME
 from codex_mcp.tools.relay import EventRelay
@@ -26,8 +25,7 @@ from codex_mcp.tools.sandbox_state import (
 
 if TYPE_CHECKING:
     from codex_mcp.agent.config.call import PushedSandbox
-    from codex_mcp.agent.config.model import Config
-    from codex_mcp.agent.session import Thread
+    from codex_mcp.agent.thread import Thread
     from codex_mcp.server import McpServer
 
 log = logging.getLogger(__name__)
@@ -83,7 +81,6 @@ class ToolRunner:
         from pydantic import ValidationError
 
         from codex_mcp.agent.config import CallOverrides, CallRefused, ConfigError
-        from codex_mcp.agent.config.call import load_call_config
         from codex_mcp.agent.model.types import ModelError
         from codex_mcp.tools.args import CodexToolArgs, describe_validation_error
 
@@ -98,12 +95,8 @@ class ToolRunner:
             pushed = self._pushed_sandbox(meta)
         except SandboxStateError as exc:
             return error_result(f"Invalid sandbox state in `_meta.{META_KEY}`: {exc}")
-        options = self.server.options
         try:
-            config = load_call_config(
-                options.codex_home,
-                cwd=options.cwd,
-                cli_overrides=options.cli_overrides,
+            config = self.server.codex.config_source.for_call(
                 call_config=args.config,
                 typed=CallOverrides(
                     model=args.model,
@@ -116,7 +109,6 @@ class ToolRunner:
                     profile=args.profile,
                 ),
                 pushed=pushed,
-                env=options.env,
             )
         except CallRefused as exc:
             return error_result(str(exc))
@@ -125,13 +117,13 @@ class ToolRunner:
         if not config.cwd.is_dir():
             return error_result(f"The working directory `{config.cwd}` does not exist or is not a directory.")
         try:
-            thread, configured = await self.server.codex.start_thread(config)
+            thread = await self.server.codex.start_thread(config)
         except ModelError as exc:
             return error_result(f"Failed to start the Codex session: {exc.message}")
         except OSError as exc:
             return error_result(f"Failed to start the Codex session: {exc}")
         relay = EventRelay(self.outgoing, request_id, thread.thread_id, meta.get("progressToken"), config)
-        await relay.send(configured)
+        await relay.send(thread.session_configured)
         return await self._run_turn(request_id, thread, args.prompt, str(request_id), relay)
 
     def _pushed_sandbox(self, meta: dict[str, Any]) -> PushedSandbox | None:
@@ -181,9 +173,7 @@ class ToolRunner:
                 f"Invalid `threadId` {raw_id!r}: expected a UUID such as the codex tool returns."
             )
         try:
-            thread = await self.server.codex.resume_thread(
-                thread_id, self.server.options.codex_home, self._resume_config
-            )
+            thread = await self.server.codex.resume_thread(thread_id)
         except ThreadNotFound:
             return error_result(f"Session not found for thread_id: {thread_id}", thread_id)
         except RolloutError as exc:
@@ -195,43 +185,22 @@ class ToolRunner:
         )
         return await self._run_turn(request_id, thread, args.prompt, str(uuid.uuid4()), relay)
 
-    def _resume_config(self, context: dict[str, Any]) -> Config:
-        """The person's current config, which the rollout's record may only make stricter."""
-        from codex_mcp.agent.config.call import resume_config
-
-        options = self.server.options
-        return resume_config(
-            options.codex_home,
-            context,
-            cwd=options.cwd,
-            cli_overrides=options.cli_overrides,
-            env=options.env,
-        )
-
     # -- the turn ------------------------------------------------------------------------
 
     async def _run_turn(
         self, request_id: Any, thread: Thread, prompt: str, turn_id: str, relay: EventRelay
     ) -> dict[str, Any]:
-        handle = thread.send(prompt, turn_id=turn_id)
         last: Event | None = None
-        try:
-            async for event in handle:
+        # Leaving the block (done, failed or cancelled by the client) interrupts the turn if
+        # it still runs and waits for it: the call's turn never outlives the call.
+        async with thread.turn(prompt, turn_id=turn_id) as events:
+            async for event in events:
                 last = event
                 await relay.send(event)
-                kind = event.type
-                if kind == "exec_approval_request":
-                    await self._approve(request_id, thread, event, "exec", relay)
-                elif kind == "apply_patch_approval_request":
-                    await self._approve(request_id, thread, event, "patch", relay)
-                elif kind == "elicitation_request":  # MCP client (issue 7)
+                if isinstance(event, ApprovalRequest):
+                    await self._approve(request_id, thread, event, relay)
+                elif isinstance(event, ElicitationRequest):
                     await self._forward_server_elicitation(request_id, thread, event)
-        finally:
-            # The call is over (done, failed or cancelled by the client): its turn must not
-            # outlive it.  Interrupting a finished turn is a no-op.
-            thread.interrupt(handle.turn_id)
-            with anyio.CancelScope(shield=True):
-                await handle.aclose()
         if last is None:
             return error_result("The turn ended without any event.", thread.thread_id)
         if last.type == "task_complete":
@@ -243,10 +212,10 @@ class ToolRunner:
         return error_result(f"The turn ended unexpectedly after `{last.type}`.", thread.thread_id)
 
     async def _approve(
-        self, request_id: Any, thread: Thread, event: Event, kind: str, relay: EventRelay
+        self, request_id: Any, thread: Thread, event: ApprovalRequest, relay: EventRelay
     ) -> None:
         msg = event.msg
-        call_id = str(msg.get("call_id") or "")
+        kind = event.kind
         config = thread.config
         if not self.server.state.supports_elicitation:
             verdict = approvals.Verdict("denied", approvals.NO_ELICITATION_REASON)
@@ -260,16 +229,15 @@ class ToolRunner:
             )
             verdict = approvals.verdict_for(outcome)
         if verdict.reason:
-            await relay.send(Event(event.id, {"type": "warning", "message": verdict.reason}))
-        op = ExecApprovalOp if kind == "exec" else PatchApprovalOp
-        await thread.submit(op(call_id, verdict.decision, verdict.reason))
+            await relay.send(Event(event.id, dict(ev.warning(verdict.reason))))
+        event.decide(verdict.decision, verdict.reason)
 
     # -- MCP client (issue 7): an elicitation from one of the agent's own MCP servers ------
 
-    async def _forward_server_elicitation(self, request_id: Any, thread: Thread, event: Event) -> None:
+    async def _forward_server_elicitation(
+        self, request_id: Any, thread: Thread, event: ElicitationRequest
+    ) -> None:
         """Ask our client (same timeout as approvals); no capability, error or timeout declines."""
-        from codex_mcp.agent.protocol import ResolveElicitationOp
-
         msg = event.msg
         answer: dict[str, Any] = {"action": "decline"}
         if self.server.state.supports_elicitation:
@@ -287,9 +255,7 @@ class ToolRunner:
                 "elicitation/create", params, wait_seconds=thread.config.server.elicitation_timeout_sec
             )
             answer = server_elicitation_answer(outcome)
-        raw_id = msg.get("id")
-        server_request_id = raw_id if isinstance(raw_id, str | int) else str(raw_id)
-        await thread.submit(ResolveElicitationOp(str(msg.get("server_name")), server_request_id, answer))
+        event.resolve(answer)
 
 
 # --- MCP client (issue 7) ---

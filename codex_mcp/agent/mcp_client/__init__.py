@@ -6,7 +6,7 @@ session, tool naming and schemas, model output, sandbox-state forms).
 
 from __future__ import annotations
 
-from codex_mcp.agent.mcp_client.manager import ElicitForward, Emit, McpConnectionManager
+from codex_mcp.agent.mcp_client.manager import ElicitForward, McpConnectionManager
 from codex_mcp.agent.mcp_client.tools import PREFIX as TOOL_PREFIX
 
-__all__ = ["TOOL_PREFIX", "ElicitForward", "Emit", "McpConnectionManager"]
+__all__ = ["TOOL_PREFIX", "ElicitForward", "McpConnectionManager"]

@@ -23,6 +23,7 @@ from typing import Any
 import anyio
 from anyio.abc import TaskGroup
 
+from codex_mcp._version import __version__
 from codex_mcp.agent.mcp_client.transport import Delivered, Oversized, TaskSet, Transport
 from codex_mcp.errors import McpError as McpError
 from codex_mcp.errors import McpTimeout as McpTimeout
@@ -53,12 +54,6 @@ class _Answer:
     error: str | None = None
 
 
-def _client_version() -> str:
-    from codex_mcp.agent.codex import package_version
-
-    return package_version()
-
-
 class McpClient:
     def __init__(self, name: str, transport: Transport, *, elicit: ElicitCallback | None = None) -> None:
         self.name = name
@@ -82,7 +77,7 @@ class McpClient:
         params = {
             "protocolVersion": PROTOCOL_VERSION,
             "capabilities": {"elicitation": {}},
-            "clientInfo": {"name": CLIENT_NAME, "version": _client_version(), "title": CLIENT_TITLE},
+            "clientInfo": {"name": CLIENT_NAME, "version": __version__, "title": CLIENT_TITLE},
         }
         result = await self.request("initialize", params, wait_seconds)
         if not isinstance(result, dict):
