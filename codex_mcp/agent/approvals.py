@@ -17,13 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from codex_mcp.agent.events import (
-    ApprovalRequest,
-    Event,
-    ExecApprovalRequestMsg,
-    PatchApprovalRequestMsg,
-    ReviewDecision,
-)
+from codex_mcp.agent.events import EXEC_APPROVAL_REQUEST, ApprovalRequest, Event, ReviewDecision
+from codex_mcp.agent.events.payloads import ExecApprovalRequestMsg, PatchApprovalRequestMsg
 from codex_mcp.pending import PendingMap
 
 log = logging.getLogger(__name__)
@@ -68,14 +63,14 @@ class ApprovalBroker:
         self, turn_id: str, msg: ExecApprovalRequestMsg | PatchApprovalRequestMsg, publish: Publish
     ) -> Decision:
         """Publish the request and wait for its decision (see the module docstring for bounds)."""
-        kind: ApprovalKind = "exec" if msg["type"] == "exec_approval_request" else "patch"
+        kind: ApprovalKind = "exec" if msg["type"] == EXEC_APPROVAL_REQUEST else "patch"
         key = (kind, msg["call_id"])
         with self._pending.expect(key, tag=turn_id) as waiter:
 
             def answer(decision: ReviewDecision, reason: str | None) -> None:
                 waiter.resolve(Decision(decision, reason))
 
-            delivered = await publish(ApprovalRequest(turn_id, dict(msg), answer))
+            delivered = await publish(ApprovalRequest(turn_id, dict(msg), answer, kind))
             if not delivered:
                 return Decision("denied", NOBODY_LISTENING)
             return await waiter.wait()

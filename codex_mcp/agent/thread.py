@@ -34,13 +34,12 @@ from anyio.abc import TaskGroup
 from codex_mcp.agent import events as ev
 from codex_mcp.agent.approvals import ApprovalBroker, Decision, SessionGrants
 from codex_mcp.agent.config.model import Config
-from codex_mcp.agent.events import (
-    ApprovalRequest,
-    ElicitationRequest,
-    Event,
+from codex_mcp.agent.events import ApprovalRequest, ElicitationRequest, Event, ReviewDecision
+from codex_mcp.agent.events.payloads import (
+    EventMsg,
     ExecApprovalRequestMsg,
     PatchApprovalRequestMsg,
-    ReviewDecision,
+    SessionConfigured,
 )
 from codex_mcp.agent.handlers.images import image_data_url
 from codex_mcp.agent.handlers.registry import build_tool_specs
@@ -252,7 +251,7 @@ class Thread:
     def _deps(self, turn_id: str) -> TurnDeps:
         bus = self._bus
 
-        async def emit(msg: ev.EventMsg) -> None:
+        async def emit(msg: EventMsg) -> None:
             await bus.emit(turn_id, msg)  # type: ignore[arg-type]
 
         async def ask(msg: ExecApprovalRequestMsg | PatchApprovalRequestMsg) -> Decision:
@@ -341,8 +340,8 @@ def user_input_items(parts: Sequence[UserInput], cwd: Path) -> list[ResponseItem
     return [{"type": "message", "role": "user", "content": content}]
 
 
-def session_configured_msg(thread_id: str, c: Config, history: History) -> ev.SessionConfigured:
-    msg: ev.SessionConfigured = {
+def session_configured_msg(thread_id: str, c: Config, history: History) -> SessionConfigured:
+    msg: SessionConfigured = {
         "type": "session_configured",
         "session_id": thread_id,
         "thread_id": thread_id,

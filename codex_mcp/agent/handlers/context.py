@@ -21,7 +21,8 @@ import anyio.to_thread
 
 from codex_mcp.agent.approvals import Decision, SessionGrants
 from codex_mcp.agent.config.model import Config
-from codex_mcp.agent.events import Emit, ExecApprovalRequestMsg, PatchApprovalRequestMsg
+from codex_mcp.agent.events import Emit
+from codex_mcp.agent.events.payloads import ExecApprovalRequestMsg, PatchApprovalRequestMsg
 from codex_mcp.agent.handlers.diff import Snapshot, aggregate_diff, snapshot
 from codex_mcp.agent.model.types import ResponseItem
 

@@ -10,20 +10,21 @@ from __future__ import annotations
 from typing import Any
 
 from codex_mcp.agent import events as ev
+from codex_mcp.agent.events.payloads import PlanStep, PlanUpdate
 from codex_mcp.agent.handlers.context import HandlerContext
 from codex_mcp.agent.limits import MAX_PLAN_EXPLANATION_CHARS, MAX_PLAN_STEP_CHARS, MAX_PLAN_STEPS
 
 STATUSES = ("pending", "in_progress", "completed")
 
 
-def validate_plan(args: dict[str, Any]) -> ev.PlanUpdate:
+def validate_plan(args: dict[str, Any]) -> PlanUpdate:
     """The `plan_update` payload for valid arguments; ValueError naming the problem otherwise."""
     plan = args.get("plan")
     if not isinstance(plan, list):
         raise ValueError("`plan` must be an array of {step, status} objects")
     if len(plan) > MAX_PLAN_STEPS:
         raise ValueError(f"`plan` has {len(plan)} steps; at most {MAX_PLAN_STEPS} are accepted")
-    steps: list[ev.PlanStep] = []
+    steps: list[PlanStep] = []
     for index, entry in enumerate(plan):
         if not isinstance(entry, dict) or not isinstance(entry.get("step"), str):
             raise ValueError(f"plan[{index}] needs a string `step`")

@@ -30,6 +30,7 @@ from anyio.abc import TaskGroup, TaskStatus
 
 from codex_mcp.agent import events as ev
 from codex_mcp.agent.events import Emit
+from codex_mcp.agent.events.payloads import EventMsg, McpInvocation
 from codex_mcp.agent.mcp_client import sandbox_state
 from codex_mcp.agent.mcp_client.client import McpClient, McpError, McpTimeout
 from codex_mcp.agent.mcp_client.config import McpServerConfig, StdioTransportConfig, parse_servers
@@ -64,7 +65,7 @@ class _Server:
         return sandbox_state.declared(caps, sandbox_state.CAPABILITY_META)
 
 
-async def _no_emit(msg: ev.EventMsg) -> None:
+async def _no_emit(msg: EventMsg) -> None:
     return None
 
 
@@ -276,7 +277,7 @@ class McpConnectionManager:
         if tool is None:
             return self._disabled.get(name) or f"unsupported call: {name}"
         server = self._servers.get(tool.server)
-        invocation: ev.McpInvocation = {"server": tool.server, "tool": tool.tool, "arguments": arguments}
+        invocation: McpInvocation = {"server": tool.server, "tool": tool.tool, "arguments": arguments}
         await emit(ev.mcp_tool_call_begin(call_id, invocation))
         started = time.monotonic()
         output: ToolOutput

@@ -3,25 +3,66 @@
 An event is `Event(id, msg)`: `id` is the turn it belongs to and `msg` is
 `{"type": <snake_case>, ...fields}` exactly as it goes on the wire inside `codex/event` and into
 the rollout file.  Messages stay plain dicts (relaying one costs one `json.dumps`, which
-matters at tens of thousands of deltas per second); the `TypedDict`s below give them types,
-and the constructors are the only place the agent builds them.  Renaming an event, adding a
-field or a new event is a change to this module: the consumers (the MCP relay, the rollout,
-the embedding API) name types through the constants and groups here.
+matters at tens of thousands of deltas per second); the `TypedDict`s of `payloads` give them
+types, and the constructors here are the only place the agent builds them.  Renaming an
+event, adding a field or a new event is a change to this package: the consumers (the MCP
+relay, the rollout, the embedding API) name types through the constants and groups here.
 
-Two events carry a way to answer them: `ApprovalRequest` (a command or a patch waits for the
-person's decision) and `ElicitationRequest` (one of the agent's MCP servers asks the person
-something).  Their `approve()` / `deny()` / `resolve()` helpers answer without reading dict
-keys or building ops by hand.
+The package: `payloads` (each event's fields), `event` (`Event`, and `ApprovalRequest` /
+`ElicitationRequest`, which carry a way to answer them: `approve()` / `deny()` /
+`resolve()`, without reading dict keys or building ops by hand), and here the names, the
+groups and the constructors.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
-from typing import Any, Literal, NotRequired, TypedDict
+from typing import Any
 
-ReviewDecision = Literal["approved", "approved_for_session", "denied", "abort"]
-REVIEW_DECISIONS: tuple[ReviewDecision, ...] = ("approved", "approved_for_session", "denied", "abort")
+from codex_mcp.agent.events.event import REVIEW_DECISIONS as REVIEW_DECISIONS
+from codex_mcp.agent.events.event import AnswerApproval as AnswerApproval
+from codex_mcp.agent.events.event import AnswerElicitation as AnswerElicitation
+from codex_mcp.agent.events.event import ApprovalRequest as ApprovalRequest
+from codex_mcp.agent.events.event import ElicitationRequest as ElicitationRequest
+from codex_mcp.agent.events.event import Emit as Emit
+from codex_mcp.agent.events.event import Event as Event
+from codex_mcp.agent.events.event import ReviewDecision as ReviewDecision
+from codex_mcp.agent.events.payloads import (
+    AgentMessage,
+    AgentMessageDelta,
+    AgentReasoning,
+    AgentReasoningDelta,
+    AgentReasoningRawContent,
+    AgentReasoningRawContentDelta,
+    AgentReasoningSectionBreak,
+    BackgroundEvent,
+    ContextCompacted,
+    Duration,
+    ElicitationRequestMsg,
+    ErrorEvent,
+    ExecApprovalRequestMsg,
+    ExecCommandBegin,
+    ExecCommandEnd,
+    ExecCommandOutputDelta,
+    McpInvocation,
+    McpStartupComplete,
+    McpStartupUpdate,
+    McpToolCallBegin,
+    McpToolCallEnd,
+    PatchApplyBegin,
+    PatchApplyEnd,
+    PatchApprovalRequestMsg,
+    PlanStep,
+    PlanUpdate,
+    StreamError,
+    TaskComplete,
+    TaskStarted,
+    TokenCount,
+    TurnAborted,
+    TurnDiff,
+    UserMessage,
+    ViewImageToolCall,
+    WarningEvent,
+)
 
 # --- event types --------------------------------------------------------------------------
 
@@ -87,295 +128,6 @@ TURN_ENDING_EVENTS = frozenset({TASK_COMPLETE, TURN_ABORTED, ERROR})
 
 APPROVAL_REQUESTS = frozenset({EXEC_APPROVAL_REQUEST, APPLY_PATCH_APPROVAL_REQUEST})
 """Events that wait for the person's decision (`ApprovalRequest`)."""
-
-# --- payloads -----------------------------------------------------------------------------
-
-
-class Duration(TypedDict):
-    secs: int
-    nanos: int
-
-
-class SessionConfigured(TypedDict):
-    type: Literal["session_configured"]
-    session_id: str
-    thread_id: str
-    model: str
-    model_provider_id: str
-    approval_policy: str
-    sandbox_policy: dict[str, Any]
-    cwd: str
-    history_log_id: int
-    history_entry_count: int
-    rollout_path: str
-    reasoning_effort: NotRequired[str]
-
-
-class TaskStarted(TypedDict):
-    type: Literal["task_started"]
-    turn_id: str
-    started_at: int
-    model_context_window: int | None
-
-
-class TaskComplete(TypedDict):
-    type: Literal["task_complete"]
-    turn_id: str
-    last_agent_message: str | None
-    started_at: int
-    completed_at: int
-    duration_ms: int
-    time_to_first_token_ms: int | None
-
-
-class TurnAborted(TypedDict):
-    type: Literal["turn_aborted"]
-    turn_id: str
-    reason: str
-
-
-class ErrorEvent(TypedDict):
-    type: Literal["error"]
-    message: str
-    codex_error_info: NotRequired[Any]
-
-
-class WarningEvent(TypedDict):
-    type: Literal["warning"]
-    message: str
-
-
-class StreamError(TypedDict):
-    type: Literal["stream_error"]
-    message: str
-    codex_error_info: Any
-
-
-class BackgroundEvent(TypedDict):
-    type: Literal["background_event"]
-    message: str
-
-
-class UserMessage(TypedDict):
-    type: Literal["user_message"]
-    message: str
-    images: list[str]
-
-
-class AgentMessage(TypedDict):
-    type: Literal["agent_message"]
-    message: str
-
-
-class AgentMessageDelta(TypedDict):
-    type: Literal["agent_message_delta"]
-    delta: str
-
-
-class AgentReasoning(TypedDict):
-    type: Literal["agent_reasoning"]
-    text: str
-
-
-class AgentReasoningDelta(TypedDict):
-    type: Literal["agent_reasoning_delta"]
-    delta: str
-
-
-class AgentReasoningRawContent(TypedDict):
-    type: Literal["agent_reasoning_raw_content"]
-    text: str
-
-
-class AgentReasoningRawContentDelta(TypedDict):
-    type: Literal["agent_reasoning_raw_content_delta"]
-    delta: str
-
-
-class AgentReasoningSectionBreak(TypedDict):
-    type: Literal["agent_reasoning_section_break"]
-    item_id: str
-    summary_index: int
-
-
-class TokenCount(TypedDict):
-    type: Literal["token_count"]
-    info: dict[str, Any]
-    rate_limits: Any
-
-
-class ContextCompacted(TypedDict):
-    type: Literal["context_compacted"]
-
-
-class TurnDiff(TypedDict):
-    type: Literal["turn_diff"]
-    unified_diff: str
-
-
-class PlanStep(TypedDict):
-    step: str
-    status: str
-
-
-class PlanUpdate(TypedDict):
-    type: Literal["plan_update"]
-    plan: list[PlanStep]
-    explanation: NotRequired[str]
-
-
-class ExecApprovalRequestMsg(TypedDict):
-    type: Literal["exec_approval_request"]
-    call_id: str
-    turn_id: str
-    command: list[str]
-    cwd: str
-    parsed_cmd: list[dict[str, Any]]
-    reason: NotRequired[str]
-
-
-class PatchApprovalRequestMsg(TypedDict):
-    type: Literal["apply_patch_approval_request"]
-    call_id: str
-    turn_id: str
-    changes: dict[str, Any]
-    reason: str | None
-    grant_root: str | None
-
-
-class ExecCommandBegin(TypedDict):
-    type: Literal["exec_command_begin"]
-    call_id: str
-    turn_id: str
-    command: list[str]
-    cwd: str
-    parsed_cmd: list[dict[str, Any]]
-
-
-class ExecCommandOutputDelta(TypedDict):
-    type: Literal["exec_command_output_delta"]
-    call_id: str
-    stream: str
-    chunk: str
-
-
-class ExecCommandEnd(TypedDict):
-    type: Literal["exec_command_end"]
-    call_id: str
-    turn_id: str
-    command: list[str]
-    cwd: str
-    parsed_cmd: list[dict[str, Any]]
-    stdout: str
-    stderr: str
-    aggregated_output: str
-    exit_code: int
-    duration: Duration
-    formatted_output: str
-
-
-class PatchApplyBegin(TypedDict):
-    type: Literal["patch_apply_begin"]
-    call_id: str
-    turn_id: str
-    auto_approved: bool
-    changes: dict[str, Any]
-
-
-class PatchApplyEnd(TypedDict):
-    type: Literal["patch_apply_end"]
-    call_id: str
-    turn_id: str
-    stdout: str
-    stderr: str
-    success: bool
-    changes: dict[str, Any]
-
-
-class ViewImageToolCall(TypedDict):
-    type: Literal["view_image_tool_call"]
-    call_id: str
-    path: str
-
-
-class McpStartupUpdate(TypedDict):
-    type: Literal["mcp_startup_update"]
-    server: str
-    status: dict[str, Any]
-
-
-class McpStartupComplete(TypedDict):
-    type: Literal["mcp_startup_complete"]
-    ready: list[str]
-    failed: list[dict[str, str]]
-    cancelled: list[str]
-
-
-class McpInvocation(TypedDict):
-    server: str
-    tool: str
-    arguments: dict[str, Any] | None
-
-
-class McpToolCallBegin(TypedDict):
-    type: Literal["mcp_tool_call_begin"]
-    call_id: str
-    invocation: McpInvocation
-
-
-class McpToolCallEnd(TypedDict):
-    type: Literal["mcp_tool_call_end"]
-    call_id: str
-    invocation: McpInvocation
-    duration: Duration
-    result: dict[str, Any]
-
-
-class ElicitationRequestMsg(TypedDict):
-    type: Literal["elicitation_request"]
-    turn_id: str
-    server_name: str
-    id: str | int
-    message: str
-    requested_schema: Any
-
-
-EventMsg = (
-    SessionConfigured
-    | TaskStarted
-    | TaskComplete
-    | TurnAborted
-    | ErrorEvent
-    | WarningEvent
-    | StreamError
-    | BackgroundEvent
-    | UserMessage
-    | AgentMessage
-    | AgentMessageDelta
-    | AgentReasoning
-    | AgentReasoningDelta
-    | AgentReasoningRawContent
-    | AgentReasoningRawContentDelta
-    | AgentReasoningSectionBreak
-    | TokenCount
-    | ContextCompacted
-    | TurnDiff
-    | PlanUpdate
-    | ExecApprovalRequestMsg
-    | PatchApprovalRequestMsg
-    | ExecCommandBegin
-    | ExecCommandOutputDelta
-    | ExecCommandEnd
-    | PatchApplyBegin
-    | PatchApplyEnd
-    | ViewImageToolCall
-    | McpStartupUpdate
-    | McpStartupComplete
-    | McpToolCallBegin
-    | McpToolCallEnd
-    | ElicitationRequestMsg
-)
-"""Every payload the agent emits.  (Consumers that only relay treat a msg as `dict[str, Any]`.)"""
 
 # --- constructors -------------------------------------------------------------------------
 
@@ -632,114 +384,3 @@ def elicitation_request(
         "message": message,
         "requested_schema": requested_schema,
     }
-
-
-# --- events -------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class Event:
-    """One event of a turn: `id` is the turn id (empty for `session_configured`)."""
-
-    id: str
-    msg: dict[str, Any]
-
-    @property
-    def type(self) -> str:
-        return str(self.msg["type"])
-
-    def to_json(self) -> dict[str, Any]:
-        return {"id": self.id, "msg": self.msg}
-
-
-AnswerApproval = Callable[[ReviewDecision, str | None], None]
-AnswerElicitation = Callable[[dict[str, Any]], None]
-
-
-@dataclass(frozen=True, slots=True)
-class ApprovalRequest(Event):
-    """A command or patch waiting for the person's decision.  Answer it once with
-    `approve()`, `deny()`, `abort()` or `decide()`; the turn stays paused until then, or until
-    it is interrupted (leaving its `turn()` block denies by interrupting it)."""
-
-    answer: AnswerApproval = field(default=lambda decision, reason: None, repr=False, compare=False)
-
-    @property
-    def kind(self) -> Literal["exec", "patch"]:
-        return "exec" if self.msg["type"] == EXEC_APPROVAL_REQUEST else "patch"
-
-    @property
-    def call_id(self) -> str:
-        return str(self.msg.get("call_id") or "")
-
-    @property
-    def command(self) -> list[str]:
-        """The command to run (exec approvals; empty for patches)."""
-        return list(self.msg.get("command") or [])
-
-    @property
-    def changes(self) -> dict[str, Any]:
-        """The file changes by path (patch approvals; empty for commands)."""
-        return dict(self.msg.get("changes") or {})
-
-    @property
-    def reason(self) -> str | None:
-        reason = self.msg.get("reason")
-        return reason if isinstance(reason, str) else None
-
-    def decide(self, decision: ReviewDecision, reason: str | None = None) -> None:
-        """`reason` says why when the host decided for the person (the model is told)."""
-        self.answer(decision, reason)
-
-    def approve(self, *, for_session: bool = False) -> None:
-        self.answer("approved_for_session" if for_session else "approved", None)
-
-    def deny(self, reason: str | None = None) -> None:
-        self.answer("denied", reason)
-
-    def abort(self) -> None:
-        """Deny and stop the turn."""
-        self.answer("abort", None)
-
-
-@dataclass(frozen=True, slots=True)
-class ElicitationRequest(Event):
-    """One of the agent's MCP servers asks the person something (`msg["requested_schema"]`
-    describes the answer).  Answer once; unanswered, it is declined when its wait runs out
-    or the turn ends."""
-
-    answer: AnswerElicitation = field(default=lambda result: None, repr=False, compare=False)
-
-    @property
-    def server_name(self) -> str:
-        return str(self.msg.get("server_name") or "")
-
-    @property
-    def request_id(self) -> str | int:
-        raw = self.msg.get("id")
-        return raw if isinstance(raw, str | int) else str(raw)
-
-    @property
-    def message(self) -> str:
-        return str(self.msg.get("message") or "")
-
-    @property
-    def requested_schema(self) -> Any:
-        return self.msg.get("requested_schema")
-
-    def resolve(self, result: dict[str, Any]) -> None:
-        """Answer with an MCP `ElicitResult` (`{"action": "accept" | "decline" | "cancel", ...}`)."""
-        self.answer(result)
-
-    def accept(self, content: dict[str, Any]) -> None:
-        self.answer({"action": "accept", "content": content})
-
-    def decline(self) -> None:
-        self.answer({"action": "decline"})
-
-    def cancel(self) -> None:
-        self.answer({"action": "cancel"})
-
-
-Emit = Callable[[EventMsg], Awaitable[None]]
-"""Emit one event of the running turn (bound to that turn)."""
