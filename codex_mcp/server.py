@@ -29,7 +29,7 @@ import anyio
 from anyio.abc import TaskGroup
 
 from codex_mcp import handshake, jsonrpc
-from codex_mcp.handshake import ConnectionState
+from codex_mcp.connection import ConnectionState
 from codex_mcp.jsonrpc import ErrorReply, Notification, Request, RequestId, Response
 from codex_mcp.outgoing import Outgoing
 from codex_mcp.stdio import FdReader, LineTooLong, iter_lines
@@ -182,7 +182,7 @@ class McpServer:
         return jsonrpc.method_not_found(req.id, req.method)
 
     def _sandbox_state_update(self, id: RequestId, params: dict[str, Any]) -> dict[str, Any]:
-        from codex_mcp.tools.sandbox_state import SandboxStateError, parse_sandbox_state_update
+        from codex_mcp.sandbox.state import SandboxStateError, parse_sandbox_state_update
 
         try:
             self.state.sandbox_state = parse_sandbox_state_update(params)

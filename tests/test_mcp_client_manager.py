@@ -348,7 +348,7 @@ async def test_sandbox_state_update_on_ready_and_on_change(tmp_path: Path) -> No
 
 @pytest.mark.anyio
 async def test_sandbox_state_meta_on_every_call(tmp_path: Path) -> None:
-    from codex_mcp.sandbox.policy import parse_sandbox_state
+    from codex_mcp.sandbox.state import parse_sandbox_state
 
     rec = tmp_path / "m.jsonl"
     policy = SandboxPolicy("workspace-write")

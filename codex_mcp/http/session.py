@@ -32,7 +32,7 @@ from typing import Any
 import anyio
 from anyio.abc import TaskGroup, TaskStatus
 
-from codex_mcp.handshake import ConnectionState
+from codex_mcp.connection import ConnectionState
 from codex_mcp.http.limits import DEFAULT_MAX_SESSIONS, DEFAULT_MAX_SESSIONS_PER_CLIENT
 from codex_mcp.http.routing import END_OF_REQUEST, RoutingSink
 from codex_mcp.jsonrpc import Incoming, RequestId

@@ -14,14 +14,14 @@ from typing import TYPE_CHECKING, Any
 
 from codex_mcp.agent import events as ev
 from codex_mcp.agent.events import ApprovalRequest, ElicitationRequest, Event
-from codex_mcp.tools import approvals
-from codex_mcp.tools.args import CODEX_TOOL_NAME, REPLY_TOOL_NAME
-from codex_mcp.tools.relay import EventRelay
-from codex_mcp.tools.sandbox_state import (
+from codex_mcp.sandbox.state import (
     META_KEY,
     SandboxStateError,
     parse_sandbox_state_meta,
 )
+from codex_mcp.tools import approvals
+from codex_mcp.tools.args import CODEX_TOOL_NAME, REPLY_TOOL_NAME
+from codex_mcp.tools.relay import EventRelay
 
 if TYPE_CHECKING:
     from codex_mcp.agent.config.call import PushedSandbox

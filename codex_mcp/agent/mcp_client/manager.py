@@ -31,13 +31,13 @@ from anyio.abc import TaskGroup, TaskStatus
 from codex_mcp.agent import events as ev
 from codex_mcp.agent.events import Emit
 from codex_mcp.agent.events.payloads import EventMsg, McpInvocation
-from codex_mcp.agent.mcp_client import sandbox_state
 from codex_mcp.agent.mcp_client.client import McpClient, McpError, McpTimeout
 from codex_mcp.agent.mcp_client.config import McpServerConfig, StdioTransportConfig, parse_servers
 from codex_mcp.agent.mcp_client.output import ToolOutput, error_output, result_to_model_output
 from codex_mcp.agent.mcp_client.tools import QualifiedTool, qualified_name, qualify_tools
 from codex_mcp.agent.mcp_client.transport import StdioTransport, Transport
 from codex_mcp.jsonrpc import RequestId
+from codex_mcp.sandbox import state as sandbox_state
 from codex_mcp.sandbox.policy import SandboxPolicy
 
 log = logging.getLogger(__name__)
