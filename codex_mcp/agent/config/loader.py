@@ -38,7 +38,7 @@ from codex_mcp.agent.config.sections import (
     expand_home,
     mcp_servers,
     sandbox_policy,
-    server_options,
+    server_settings,
     shell_env_policy,
 )
 from codex_mcp.errors import ConfigError
@@ -404,7 +404,7 @@ def _build(
         ),
         profile=profile,
         mcp_servers=mcp_servers(r),
-        server=server_options(r),
+        server=server_settings(r),
     )
 
 

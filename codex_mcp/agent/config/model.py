@@ -36,7 +36,7 @@ class ShellEnvironmentPolicy:
 
 
 @dataclass(frozen=True)
-class ServerOptions:
+class ServerSettings:
     """`[codex_mcp]`: settings of this server that Codex itself does not have."""
 
     elicitation_timeout_sec: float = DEFAULT_ELICITATION_TIMEOUT_SEC
@@ -86,4 +86,4 @@ class Config:
     compact_prompt: str | None = None
     profile: str | None = None
     mcp_servers: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
-    server: ServerOptions = field(default_factory=ServerOptions)
+    server: ServerSettings = field(default_factory=ServerSettings)

@@ -13,7 +13,7 @@ from codex_mcp.agent.config.model import (
     DEFAULT_TURN_TIMEOUT_SEC,
     EnvInherit,
     EventStream,
-    ServerOptions,
+    ServerSettings,
     ShellEnvironmentPolicy,
 )
 from codex_mcp.agent.config.overrides import parse_key_path
@@ -78,10 +78,10 @@ def mcp_servers(r: Reader) -> dict[str, dict[str, Any]]:
     return {name: dict(entry) for name, entry in servers.items()}
 
 
-def server_options(r: Reader) -> ServerOptions:
+def server_settings(r: Reader) -> ServerSettings:
     table = ["codex_mcp"]
     if r.table(table) is None:
-        return ServerOptions()
+        return ServerSettings()
     timeout = r.number([*table, "elicitation_timeout_sec"], DEFAULT_ELICITATION_TIMEOUT_SEC)
     if not timeout > 0 or timeout != timeout or timeout == float("inf"):
         r.fail(
@@ -97,7 +97,7 @@ def server_options(r: Reader) -> ServerOptions:
             "invalid value for `{key}`: expected a positive number, got {value}",
             value=turn_timeout,
         )
-    return ServerOptions(
+    return ServerSettings(
         turn_timeout_sec=turn_timeout,
         elicitation_timeout_sec=timeout,
         log_file=r.boolean([*table, "log_file"], False),
