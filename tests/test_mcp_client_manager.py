@@ -210,6 +210,20 @@ async def test_odd_tool_names_and_schemas(tmp_path: Path) -> None:
 
 
 @pytest.mark.anyio
+async def test_structured_content_is_used_only_when_it_follows_the_output_schema(tmp_path: Path) -> None:
+    async with manager_for({"typed": odd("typed")}) as (manager, _):
+        calls = Events()
+        assert json.loads(str(await manager.call("c1", "mcp__typed__sum_ok", {}, calls))) == {"sum": 5}
+        # A result that breaks the tool's own outputSchema is not trusted as structured: the
+        # model gets the text content instead.
+        assert await manager.call("c2", "mcp__typed__sum_bad", {}, calls) == "five, as text"
+        end = calls.of("mcp_tool_call_end")
+        assert end[1]["result"]["Ok"]["structuredContent"] == {"sum": "five"}, (
+            "the event shows the raw result"
+        )
+
+
+@pytest.mark.anyio
 async def test_enabled_and_disabled_tools(tmp_path: Path) -> None:
     servers = {
         "a": sdk("plain", enabled_tools=["echo", "add"], disabled_tools=["add"]),

@@ -64,7 +64,8 @@ class Elicitor:
 
     async def server_question(self, event: ElicitationRequest) -> dict[str, Any]:
         """The person's answer to an MCP server's question, as the `ElicitResult` the server
-        gets: declined when the client cannot ask, fails or times out."""
+        gets: declined when the client cannot ask, fails, times out, or answers with content
+        that does not follow the server's `requestedSchema` (the server would only fail on it)."""
         if not self._connection.supports_elicitation:
             return {"action": "decline"}
         schema = event.requested_schema or EMPTY_SCHEMA
@@ -78,7 +79,15 @@ class Elicitor:
             "codex_server_name": event.server_name,
             "codex_request_id": event.msg.get("id"),
         }
-        return server_elicitation_answer(await self._ask(params))
+        answer = server_elicitation_answer(await self._ask(params))
+        if answer["action"] == "accept" and "content" in answer:
+            from codex_mcp.agent.json_schema import violation
+
+            problem = await violation(schema, answer["content"])
+            if problem is not None:
+                log.warning("declined an answer to %s that breaks its schema: %s", event.server_name, problem)
+                return {"action": "decline"}
+        return answer
 
 
 def server_elicitation_answer(outcome: Outcome) -> dict[str, Any]:

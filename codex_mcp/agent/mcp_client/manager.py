@@ -33,7 +33,7 @@ from codex_mcp.agent.events import Emit
 from codex_mcp.agent.events.payloads import EventMsg, McpInvocation
 from codex_mcp.agent.mcp_client.client import McpClient, McpError, McpTimeout
 from codex_mcp.agent.mcp_client.config import McpServerConfig, StdioTransportConfig, parse_servers
-from codex_mcp.agent.mcp_client.output import ToolOutput, error_output, result_to_model_output
+from codex_mcp.agent.mcp_client.output import ToolOutput, checked_model_output, error_output
 from codex_mcp.agent.mcp_client.tools import QualifiedTool, qualified_name, qualify_tools
 from codex_mcp.agent.mcp_client.transport import StdioTransport, Transport
 from codex_mcp.jsonrpc import RequestId
@@ -289,7 +289,7 @@ class McpConnectionManager:
                 meta = {sandbox_state.META_KEY: sandbox_state.sandbox_state_meta(self._policy, self._cwd)}
             result = await server.client.call_tool(tool.tool, arguments, server.config.tool_timeout_sec, meta)
             end: dict[str, Any] = {"Ok": result}
-            output = result_to_model_output(result)
+            output = await checked_model_output(result, tool.output_schema)
         except McpTimeout:
             assert server is not None
             message = f"tool call timed out after {server.config.tool_timeout_sec:g} s"
