@@ -40,7 +40,7 @@ class Target:
 class Metric:
     unit: str
     target: tuple[str, float] | None = None  # ("<=", 1.5), (">=", 5700), ...
-    spec: str | None = None  # the original's figure (reference-server.md section 12 / brief)
+    spec: str | None = None  # the original's published figure, for the table
     lower_is_better: bool = True
 
 

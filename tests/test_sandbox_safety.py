@@ -229,7 +229,7 @@ def test_safety_check_never_crashes(argv: list[str]) -> None:
     is_known_safe_command(["bash", "-lc", " ".join(argv)])
 
 
-# ---- the approval table (agent-core §5.3) ------------------------------------------------------------
+# ---- the approval table ---------------------------------------------------------------------------
 
 UNSAFE_CMD = ["touch", "x"]
 
@@ -320,7 +320,7 @@ def test_restricted_policy_never_runs_unknown_command_unsandboxed(
         assert not isinstance(result, AutoApprove)
 
 
-# ---- patch safety (agent-core §5.4, judged by the session boundary) -----------------------------------
+# ---- patch safety (judged by the session boundary) --------------------------------------------------
 
 
 @pytest.fixture

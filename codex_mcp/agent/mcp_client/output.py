@@ -1,4 +1,4 @@
-"""What the model gets back from an MCP tool call (agent-core.md section 3.6).
+"""What the model gets back from an MCP tool call.
 
 * `structuredContent` (when present and not null) is the most faithful answer: its JSON.
 * Otherwise the content blocks: text-like blocks become text, and when there are images the
