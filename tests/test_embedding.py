@@ -9,16 +9,17 @@ from typing import Any
 
 import anyio
 import pytest
-from model_mock_server import MockServer, responses_events, sse_reply
 
 from codex_mcp import ApprovalRequest, Codex, Event, ExecApprovalOp, ThreadNotFound, load_config
 from codex_mcp.agent.config import CallOverrides
+from tests.support.model_wire import responses_events, sse_reply
+from tests.support.scripted_model import ScriptedModel
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.e2e, pytest.mark.anyio]
 
 
 @pytest.fixture
-def home(tmp_path: Path, mock: MockServer) -> Path:
+def home(tmp_path: Path, mock: ScriptedModel) -> Path:
     home = tmp_path / "home"
     home.mkdir()
     (home / "config.toml").write_text(
@@ -63,7 +64,7 @@ async def collect(thread: Any, prompt: str) -> list[Event]:
 
 
 async def test_a_turn_streams_events_and_ends_with_task_complete(
-    home: Path, tmp_path: Path, mock: MockServer
+    home: Path, tmp_path: Path, mock: ScriptedModel
 ) -> None:
     mock.script(sse_reply(responses_events("embedded hello")))
     async with Codex(env=ENV) as codex:
@@ -79,7 +80,7 @@ async def test_a_turn_streams_events_and_ends_with_task_complete(
 
 
 async def test_exec_approval_is_an_event_answered_with_an_op(
-    home: Path, tmp_path: Path, mock: MockServer
+    home: Path, tmp_path: Path, mock: ScriptedModel
 ) -> None:
     mock.script(sse_reply(shell_call("echo approved > out.txt", "c1")), sse_reply(responses_events("done")))
     cfg = config(home, tmp_path, approval_policy="untrusted", sandbox_mode="danger-full-access")
@@ -98,7 +99,7 @@ async def test_exec_approval_is_an_event_answered_with_an_op(
 
 
 async def test_a_thread_resumes_from_its_rollout_in_a_new_codex(
-    home: Path, tmp_path: Path, mock: MockServer
+    home: Path, tmp_path: Path, mock: ScriptedModel
 ) -> None:
     mock.script(sse_reply(responses_events("first answer")), sse_reply(responses_events("second answer")))
     cfg = config(home, tmp_path)
@@ -118,7 +119,7 @@ async def test_a_thread_resumes_from_its_rollout_in_a_new_codex(
 
 
 async def test_interrupt_aborts_the_turn_and_the_thread_stays_usable(
-    home: Path, tmp_path: Path, mock: MockServer
+    home: Path, tmp_path: Path, mock: ScriptedModel
 ) -> None:
     mock.script(sse_reply(shell_call("sleep 30", "c2")), sse_reply(responses_events("after")))
     cfg = config(home, tmp_path, approval_policy="never", sandbox_mode="danger-full-access")
@@ -140,7 +141,7 @@ async def test_interrupt_aborts_the_turn_and_the_thread_stays_usable(
 
 
 async def test_notify_program_gets_the_turn_complete_json(
-    home: Path, tmp_path: Path, mock: MockServer
+    home: Path, tmp_path: Path, mock: ScriptedModel
 ) -> None:
     out = tmp_path / "notified.json"
     script = f"import sys; open({str(out)!r}, 'w').write(sys.argv[-1])"
@@ -159,9 +160,9 @@ async def test_notify_program_gets_the_turn_complete_json(
 
 
 async def test_context_window_overflow_compacts_and_retries(
-    home: Path, tmp_path: Path, mock: MockServer
+    home: Path, tmp_path: Path, mock: ScriptedModel
 ) -> None:
-    from model_mock_server import error_reply
+    from tests.support.model_wire import error_reply
 
     mock.script(
         sse_reply(responses_events("early answer")),
@@ -188,7 +189,7 @@ async def test_context_window_overflow_compacts_and_retries(
 
 
 async def test_idle_threads_beyond_the_cap_are_dropped_and_resume_from_their_rollout(
-    home: Path, tmp_path: Path, mock: MockServer
+    home: Path, tmp_path: Path, mock: ScriptedModel
 ) -> None:
     mock.script(*(sse_reply(responses_events(f"answer {i}")) for i in range(4)))
     cfg = config(home, tmp_path)
@@ -216,7 +217,7 @@ def patch_call(patch: str, call_id: str) -> list[dict[str, Any]]:
 
 
 async def test_start_thread_from_settings_and_run_returns_message_diff_and_usage(
-    home: Path, tmp_path: Path, mock: MockServer
+    home: Path, tmp_path: Path, mock: ScriptedModel
 ) -> None:
     work = tmp_path / "work"
     work.mkdir()
@@ -236,7 +237,7 @@ async def test_start_thread_from_settings_and_run_returns_message_diff_and_usage
 
 
 async def test_run_denies_approvals_without_a_handler_and_asks_the_handler_when_given(
-    home: Path, tmp_path: Path, mock: MockServer
+    home: Path, tmp_path: Path, mock: ScriptedModel
 ) -> None:
     mock.script(
         sse_reply(shell_call("echo one > one.txt", "c1")),
@@ -265,7 +266,7 @@ async def test_run_denies_approvals_without_a_handler_and_asks_the_handler_when_
 
 
 async def test_leaving_a_turn_block_early_interrupts_the_turn_and_waits_for_it(
-    home: Path, tmp_path: Path, mock: MockServer
+    home: Path, tmp_path: Path, mock: ScriptedModel
 ) -> None:
     marker = tmp_path / "still-running"
     mock.script(
@@ -292,7 +293,7 @@ async def test_leaving_a_turn_block_early_interrupts_the_turn_and_waits_for_it(
 
 
 async def test_an_approval_left_unanswered_ends_with_the_block_and_nothing_runs(
-    home: Path, tmp_path: Path, mock: MockServer
+    home: Path, tmp_path: Path, mock: ScriptedModel
 ) -> None:
     mock.script(sse_reply(shell_call("echo ran > ran.txt", "c1")), sse_reply(responses_events("later")))
     cfg = config(home, tmp_path, approval_policy="untrusted", sandbox_mode="danger-full-access")
@@ -311,7 +312,7 @@ async def test_an_approval_left_unanswered_ends_with_the_block_and_nothing_runs(
     assert not (cfg.cwd / "ran.txt").exists()
 
 
-async def test_approval_helpers_answer_without_ops(home: Path, tmp_path: Path, mock: MockServer) -> None:
+async def test_approval_helpers_answer_without_ops(home: Path, tmp_path: Path, mock: ScriptedModel) -> None:
     mock.script(sse_reply(shell_call("echo yes > yes.txt", "c1")), sse_reply(responses_events("ok")))
     cfg = config(home, tmp_path, approval_policy="untrusted", sandbox_mode="danger-full-access")
     async with Codex(env=ENV) as codex:
@@ -325,7 +326,7 @@ async def test_approval_helpers_answer_without_ops(home: Path, tmp_path: Path, m
 
 
 async def test_resume_by_id_alone_rebuilds_the_config_within_the_persons_current_settings(
-    home: Path, tmp_path: Path, mock: MockServer
+    home: Path, tmp_path: Path, mock: ScriptedModel
 ) -> None:
     mock.script(sse_reply(responses_events("one")), sse_reply(responses_events("two")))
     work = tmp_path / "work"

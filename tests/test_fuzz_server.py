@@ -44,7 +44,7 @@ from tests.reliability.harness import record_numbers
 from tests.support.raw_client import RawClient, same_id
 from tests.support.server import ServerFactory
 
-pytestmark = pytest.mark.timeout(150)
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(150)]
 
 BARRIER_TIMEOUT = 20.0
 FUZZ_SETTINGS = settings(

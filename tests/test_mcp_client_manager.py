@@ -21,6 +21,8 @@ import pytest
 from codex_mcp.agent.mcp_client import McpConnectionManager
 from codex_mcp.sandbox.policy import SandboxPolicy
 
+pytestmark = pytest.mark.e2e
+
 SERVERS = Path(__file__).parent / "mcp_servers"
 TEST_LIMIT = 30
 
