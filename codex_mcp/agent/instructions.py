@@ -19,8 +19,8 @@ from typing import Any
 
 import anyio.to_thread
 
-from codex_mcp.agent.bounded_read import UnreadableFileError, read_regular_file
 from codex_mcp.agent.config.model import Config
+from codex_mcp.bounded_read import UnreadableFileError, read_regular_file
 
 AGENTS_FILENAMES = ("AGENTS.override.md", "AGENTS.md")
 

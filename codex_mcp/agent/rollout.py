@@ -192,7 +192,7 @@ def _sorted_dirs(parent: Path) -> list[Path]:
 
 
 def _open_rollout(path: Path) -> tuple[int, os.stat_result]:
-    from codex_mcp.agent.bounded_read import UnreadableFileError, open_regular_file
+    from codex_mcp.bounded_read import UnreadableFileError, open_regular_file
 
     try:
         return open_regular_file(path, follow_symlinks=False)

@@ -258,7 +258,7 @@ _passwd_cache: dict[str, tuple[tuple[int, int], tuple[str, ...]]] = {}
 def _local_homes() -> tuple[str, ...]:
     """Home directories of people's accounts in the local passwd file (read bounded, cached
     by mtime; directory services are not enumerated: that could be slow or unbounded)."""
-    from codex_mcp.agent.bounded_read import read_regular_file
+    from codex_mcp.bounded_read import read_regular_file
 
     try:
         st = os.stat(PASSWD)

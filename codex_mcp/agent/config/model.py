@@ -12,6 +12,8 @@ from pathlib import Path
 from typing import Any, Literal
 
 from codex_mcp.agent.model.provider import ModelProviderInfo
+from codex_mcp.sandbox.env_policy import EnvInherit as EnvInherit
+from codex_mcp.sandbox.env_policy import ShellEnvironmentPolicy as ShellEnvironmentPolicy
 from codex_mcp.sandbox.policy import ApprovalPolicy, SandboxMode, SandboxPolicy
 
 DEFAULT_MODEL = "gpt-5-codex"
@@ -20,19 +22,7 @@ DEFAULT_ELICITATION_TIMEOUT_SEC = 600.0
 DEFAULT_TURN_TIMEOUT_SEC = 4 * 3600.0
 """A whole turn (model rounds, tool calls, approvals) ends with an error after this."""
 
-EnvInherit = Literal["all", "core", "none"]
 EventStream = Literal["full", "minimal", "off"]
-
-
-@dataclass(frozen=True)
-class ShellEnvironmentPolicy:
-    """`[shell_environment_policy]`: how a command's environment is derived from ours."""
-
-    inherit: EnvInherit = "all"
-    ignore_default_excludes: bool = False
-    exclude: tuple[str, ...] = ()
-    set: Mapping[str, str] = field(default_factory=dict)
-    include_only: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
