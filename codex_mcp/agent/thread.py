@@ -39,7 +39,6 @@ from codex_mcp.agent.events.payloads import (
     EventMsg,
     ExecApprovalRequestMsg,
     PatchApprovalRequestMsg,
-    SessionConfigured,
 )
 from codex_mcp.agent.handlers.images import image_data_url
 from codex_mcp.agent.handlers.registry import build_tool_specs
@@ -108,7 +107,21 @@ class Thread:
     ) -> None:
         self.thread_id = thread_id
         self.config = config
-        self.session_configured = Event("", dict(session_configured_msg(thread_id, config, history)))
+        self.session_configured = Event(
+            "",
+            dict(
+                ev.session_configured(
+                    thread_id,
+                    model=config.model,
+                    model_provider_id=config.model_provider_id,
+                    approval_policy=config.approval_policy,
+                    sandbox_policy=config.sandbox_policy.to_json(),
+                    cwd=str(config.cwd),
+                    rollout_path=str(history.rollout_path),
+                    reasoning_effort=config.model_reasoning_effort,
+                )
+            ),
+        )
         """The `session_configured` event: the thread's settings as it runs them."""
         self._model = model_client
         self._history = history
@@ -338,25 +351,6 @@ def user_input_items(parts: Sequence[UserInput], cwd: Path) -> list[ResponseItem
                 note = f"[image {part.path} could not be read: {exc}]"
                 content.append({"type": "input_text", "text": note})
     return [{"type": "message", "role": "user", "content": content}]
-
-
-def session_configured_msg(thread_id: str, c: Config, history: History) -> SessionConfigured:
-    msg: SessionConfigured = {
-        "type": "session_configured",
-        "session_id": thread_id,
-        "thread_id": thread_id,
-        "model": c.model,
-        "model_provider_id": c.model_provider_id,
-        "approval_policy": c.approval_policy,
-        "sandbox_policy": c.sandbox_policy.to_json(),
-        "cwd": str(c.cwd),
-        "history_log_id": 0,
-        "history_entry_count": 0,
-        "rollout_path": str(history.rollout_path),
-    }
-    if c.model_reasoning_effort:
-        msg["reasoning_effort"] = c.model_reasoning_effort
-    return msg
 
 
 def turn_result(turn_id: str, events: list[Event]) -> TurnResult:

@@ -53,6 +53,7 @@ from codex_mcp.agent.events.payloads import (
     PatchApprovalRequestMsg,
     PlanStep,
     PlanUpdate,
+    SessionConfigured,
     StreamError,
     TaskComplete,
     TaskStarted,
@@ -136,6 +137,35 @@ def duration(seconds: float) -> Duration:
     """Codex serialises Rust `Duration` as `{secs, nanos}`."""
     secs = int(seconds)
     return {"secs": secs, "nanos": round((seconds - secs) * 1e9)}
+
+
+def session_configured(
+    thread_id: str,
+    *,
+    model: str,
+    model_provider_id: str,
+    approval_policy: str,
+    sandbox_policy: dict[str, Any],
+    cwd: str,
+    rollout_path: str,
+    reasoning_effort: str | None = None,
+) -> SessionConfigured:
+    msg: SessionConfigured = {
+        "type": "session_configured",
+        "session_id": thread_id,
+        "thread_id": thread_id,
+        "model": model,
+        "model_provider_id": model_provider_id,
+        "approval_policy": approval_policy,
+        "sandbox_policy": sandbox_policy,
+        "cwd": cwd,
+        "history_log_id": 0,
+        "history_entry_count": 0,
+        "rollout_path": rollout_path,
+    }
+    if reasoning_effort:
+        msg["reasoning_effort"] = reasoning_effort
+    return msg
 
 
 def task_started(turn_id: str, started_at: int, model_context_window: int | None) -> TaskStarted:
