@@ -385,7 +385,7 @@ class ScriptedModel:
             h.send_header("Cache-Control", "no-cache")
             h.send_header("Connection", "close")
             h.end_headers()
-            frames = chat_frames(turn) if chat else responses_frames(turn)
+            frames = self._chat_frames(turn) if chat else self._responses_frames(turn)
             for frame in frames:
                 h.wfile.write(frame)
                 h.wfile.flush()
@@ -444,3 +444,11 @@ class ScriptedModel:
             h.wfile.write(data)
         except (BrokenPipeError, ConnectionResetError):
             pass
+
+    # -- the wires (methods, so a subclass can adjust what a turn looks like) --------------
+
+    def _responses_frames(self, turn: Turn) -> list[bytes]:
+        return responses_frames(turn)
+
+    def _chat_frames(self, turn: Turn) -> list[bytes]:
+        return chat_frames(turn)
