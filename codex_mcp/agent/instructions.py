@@ -20,6 +20,7 @@ from typing import Any
 import anyio.to_thread
 
 from codex_mcp.agent.config.model import Config
+from codex_mcp.agent.items import text_message
 from codex_mcp.bounded_read import UnreadableFileError, read_regular_file
 
 AGENTS_FILENAMES = ("AGENTS.override.md", "AGENTS.md")
@@ -32,11 +33,6 @@ def default_base_instructions() -> str:
 
 def base_instructions(config: Config) -> str:
     return config.base_instructions if config.base_instructions else default_base_instructions()
-
-
-def text_message(role: str, *texts: str) -> dict[str, Any]:
-    kind = "output_text" if role == "assistant" else "input_text"
-    return {"type": "message", "role": role, "content": [{"type": kind, "text": t} for t in texts]}
 
 
 # --- project docs -----------------------------------------------------------------------
