@@ -114,14 +114,14 @@ def test_permissions_on_request_explain_escalation_and_prefix_rules() -> None:
     assert text.startswith("<permissions instructions>\n") and text.endswith("\n</permissions instructions>")
     for needle in ("`workspace-write`", "restricted", "require_escalated", "justification", "prefix_rule"):
         assert needle in text, needle
-    assert "The writable roots are `/t`, `/tmp`, `/work/ws`." in text
+    assert "Writable roots: `/t`, `/tmp`, `/work/ws`." in text
     assert 2500 < len(text) < 5000
 
 
 @pytest.mark.parametrize("approval", ["never", "untrusted", "on-failure"])
 def test_permissions_without_escalation_guidance(approval: str) -> None:
     text = permissions_instructions(SandboxPolicy(mode="read-only"), approval, WS)  # type: ignore[arg-type]
-    assert "prefix_rule" not in text and f"`{approval}`" in text and "writable roots" not in text
+    assert "prefix_rule" not in text and f"`{approval}`" in text and "Writable roots" not in text
     assert len(text) < 800
 
 

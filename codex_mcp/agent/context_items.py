@@ -69,7 +69,7 @@ def permissions_instructions(
         lines.append(_APPROVAL_TEXT[approval])
     if policy.mode == "workspace-write":
         roots = sorted(writable_roots_for(policy, os.fspath(cwd), env or {}, resolve=False))
-        lines.append("The writable roots are " + ", ".join(f"`{r}`" for r in roots) + ".")
+        lines.append("Writable roots: " + ", ".join(f"`{r}`" for r in roots) + ".")
     lines.append("</permissions instructions>")
     return "\n".join(lines)
 
