@@ -7,10 +7,13 @@ families get the contract they were trained on.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from codex_mcp.agent.config import CallOverrides, load_config
+from codex_mcp.agent.config.ceiling import CallCeiling, CallRefused, check_call_config
 from codex_mcp.agent.families import (
     CATALOGUE,
     DEFAULT_MODEL,
@@ -281,3 +284,34 @@ def test_ill_typed_values_are_ignored_with_a_warning(config: dict[str, Any], fra
 def test_a_non_table_features_key_is_ignored() -> None:
     overrides, _ = family_overrides(tree(features="all"))
     assert overrides.unified_exec is None
+
+
+def test_the_loader_keeps_the_overrides_a_config_sets(tmp_path: Path) -> None:
+    """Profiles and call overrides reach the family as they reach every other setting, and a
+    value the config leaves unset stays unset (the family default applies)."""
+    (tmp_path / "config.toml").write_text(
+        'model = "gpt-5.5"\nweb_search = "live"\nprofile = "p"\n'
+        "[features]\nunified_exec = false\n"
+        '[profiles.p]\nmodel_verbosity = "high"\n'
+    )
+    cfg = load_config(tmp_path, cwd=tmp_path, env={}, call_config={"model_reasoning_effort": "high"})
+    assert cfg.family_overrides == FamilyOverrides(
+        reasoning_effort="high", verbosity="high", unified_exec=False, web_search="live"
+    )
+    assert cfg.config_warnings == ()
+    family = resolve_family(cfg.model, cfg.family_overrides)
+    assert (family.shell, family.verbosity, family.reasoning_summary) == ("shell_command", "high", None)
+    (tmp_path / "config.toml").write_text('web_search = "everywhere"\n')
+    warned = load_config(tmp_path, cwd=tmp_path, env={}, typed=CallOverrides(model="o3"))
+    assert warned.family_overrides.web_search is None and "web_search" in warned.config_warnings[0]
+
+
+@pytest.mark.parametrize(
+    "config",
+    [{"web_search": "live"}, {"features": {"unified_exec": True}}, {"tools": {"web_search": True}}],
+)
+def test_a_call_cannot_change_the_tool_contract(config: dict[str, Any]) -> None:
+    """A calling model (or an injection steering it) must not switch on live web search."""
+    with pytest.raises(CallRefused) as info:
+        check_call_config(config, CallCeiling())
+    assert "call_config_keys" in str(info.value)

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from codex_mcp.agent.families import FamilyOverrides
 from codex_mcp.agent.model.provider import ModelProviderInfo
 from codex_mcp.sandbox.policy import ApprovalPolicy, SandboxMode, SandboxPolicy
 
@@ -87,3 +88,8 @@ class Config:
     profile: str | None = None
     mcp_servers: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     server: ServerOptions = field(default_factory=ServerOptions)
+    family_overrides: FamilyOverrides = field(default_factory=FamilyOverrides)
+    """What the config changes in the model family's contract (`families.resolve_family`):
+    unlike the fields above, a value the config does not set stays None."""
+    config_warnings: tuple[str, ...] = ()
+    """Values that were ignored (wrong type or value), for the client to be told."""
