@@ -11,11 +11,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from codex_mcp.agent.families import DEFAULT_MODEL as DEFAULT_FAMILY_MODEL
 from codex_mcp.agent.families import FamilyOverrides
 from codex_mcp.agent.model.provider import ModelProviderInfo
 from codex_mcp.sandbox.policy import ApprovalPolicy, SandboxMode, SandboxPolicy
 
-DEFAULT_MODEL = "gpt-5-codex"
+DEFAULT_MODEL = DEFAULT_FAMILY_MODEL
+"""`gpt-5.5`: the newest family whose whole contract this server implements (see families)."""
 DEFAULT_PROJECT_DOC_MAX_BYTES = 32 * 1024
 DEFAULT_ELICITATION_TIMEOUT_SEC = 600.0
 DEFAULT_TURN_TIMEOUT_SEC = 4 * 3600.0
