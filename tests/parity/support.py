@@ -13,7 +13,6 @@ import json
 import os
 import re
 import sys
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -417,7 +416,3 @@ def longest_shared_passage(a: str, b: str) -> str:
 
 def on_linux_x86_64() -> bool:
     return sys.platform == "linux" and os.uname().machine == "x86_64"
-
-
-def reference_toml_parses(text: str) -> dict[str, Any]:
-    return tomllib.loads(text)
