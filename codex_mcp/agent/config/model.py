@@ -11,10 +11,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from codex_mcp.agent.families import DEFAULT_MODEL as DEFAULT_FAMILY_MODEL
+from codex_mcp.agent.families import FamilyOverrides
 from codex_mcp.agent.model.provider import ModelProviderInfo
 from codex_mcp.sandbox.policy import ApprovalPolicy, SandboxMode, SandboxPolicy
 
-DEFAULT_MODEL = "gpt-5-codex"
+DEFAULT_MODEL = DEFAULT_FAMILY_MODEL
+"""`gpt-5.5`: the newest family whose whole contract this server implements (see families)."""
 DEFAULT_PROJECT_DOC_MAX_BYTES = 32 * 1024
 DEFAULT_ELICITATION_TIMEOUT_SEC = 600.0
 DEFAULT_TURN_TIMEOUT_SEC = 4 * 3600.0
@@ -87,3 +90,8 @@ class Config:
     profile: str | None = None
     mcp_servers: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     server: ServerOptions = field(default_factory=ServerOptions)
+    family_overrides: FamilyOverrides = field(default_factory=FamilyOverrides)
+    """What the config changes in the model family's contract (`families.resolve_family`):
+    unlike the fields above, a value the config does not set stays None."""
+    config_warnings: tuple[str, ...] = ()
+    """Values that were ignored (wrong type or value), for the client to be told."""
