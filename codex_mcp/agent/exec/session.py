@@ -105,6 +105,10 @@ class ProcessSession:
         self._changed.set()
         self._changed = anyio.Event()
 
+    async def changed(self) -> None:
+        """Wait for anything new: output, the exit, the end of output, the teardown."""
+        await self._changed.wait()
+
     async def collect(self, deadline: float, into: HeadTailBuffer, post_exit_s: float = 0.05) -> None:
         """Move output into `into` until `deadline`, or until the process has exited and its
         output ended; once it has exited, wait at most `post_exit_s` more for the rest."""

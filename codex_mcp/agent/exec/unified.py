@@ -428,11 +428,12 @@ class UnifiedExecManager:
 
     def _prune(self) -> ProcessSession | None:
         """Make room for one more session: end the least recently used one outside the 8 most
-        recently used (an exited one first, never one a call is waiting on)."""
+        recently used (fewer under a smaller cap; an exited one first, never one a call is
+        waiting on)."""
         if len(self._store) < self.max_sessions:
             return None
         by_recency = sorted(self._store.values(), key=lambda s: s.last_used, reverse=True)
-        protected = {s.id for s in by_recency[:PROTECTED_RECENT]}
+        protected = {s.id for s in by_recency[: min(PROTECTED_RECENT, self.max_sessions - 1)]}
         candidates = [s for s in reversed(by_recency) if s.id not in protected and s.active_calls == 0]
         victim = next((s for s in candidates if s.exited.is_set()), None) or next(iter(candidates), None)
         if victim is None:
