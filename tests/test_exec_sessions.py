@@ -409,3 +409,39 @@ def test_sessions_die_with_their_owner_killed_by_sigkill(tmp_path: Path, naps: l
     finally:
         owner.kill()
         owner.wait(10)
+
+
+PRINTER = r"""
+import json, resource, sys, anyio
+from pathlib import Path
+from codex_mcp.agent.exec.events import ExecEvents
+from codex_mcp.agent.exec.unified import ExecCommandRequest, UnifiedExecManager
+
+WRITER = "import sys\nw = sys.stdout.buffer.write\nfor _ in range(100 * 1024): w(b'x' * 1023 + b'\\n')\n"
+
+async def main():
+    async def emit(msg):
+        pass
+
+    async with UnifiedExecManager() as m:
+        first = await m.exec_command(
+            ExecCommandRequest([sys.executable, "-c", WRITER], Path(sys.argv[1]), {"PATH": "/usr/bin:/bin"},
+                               tty=True, yield_time_ms=250), boundary=None, events=ExecEvents("c", "t", emit))
+        total, last = first.original_token_count, first
+        while last.session_id is not None:
+            last = await m.write_stdin(last.session_id, "x", yield_time_ms=2000)
+            total += last.original_token_count
+    print(json.dumps({"tokens": total, "peak_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}))
+
+anyio.run(main)
+"""
+
+
+def test_printing_100_mib_keeps_the_owner_small(tmp_path: Path) -> None:
+    proc = subprocess.run([PY, "-c", PRINTER, str(tmp_path)], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    doc = json.loads(proc.stdout)
+    # Everything was seen (a terminal turns each "\n" into "\r\n", and a typed "x" may echo)...
+    assert doc["tokens"] >= 100 * 1024 * 1024 // 4
+    # ... by a process that stayed small.
+    assert doc["peak_kib"] < 100 * 1024, doc
