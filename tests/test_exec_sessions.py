@@ -18,6 +18,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import anyio
+import anyio.lowlevel
 import pytest
 
 from codex_mcp.agent.exec import unified, unified_api
@@ -445,3 +446,42 @@ def test_printing_100_mib_keeps_the_owner_small(tmp_path: Path) -> None:
     assert doc["tokens"] >= 100 * 1024 * 1024 // 4
     # ... by a process that stayed small.
     assert doc["peak_kib"] < 100 * 1024, doc
+
+
+async def test_a_cancelled_owner_still_ends_its_sessions(tmp_path: Path, naps: list[str]) -> None:
+    never_opened = UnifiedExecManager()
+    await never_opened.aclose()  # returns at once
+    duration = fresh(naps)
+    m = UnifiedExecManager()
+    async with anyio.create_task_group() as tg:
+        await m.open(tg)
+        out = await m.exec_command(
+            request(
+                ["/bin/sh", "-c", f"setsid sleep {duration} & sleep {duration}"], tmp_path, yield_time_ms=300
+            ),
+            boundary=None,
+        )
+        assert out.session_id is not None and len(sleepers(duration)) == 2
+        tg.cancel_scope.cancel()  # the thread's task group goes away without closing us
+    assert await gone(sleepers(duration)) == []
+
+
+async def test_closing_while_a_call_waits_answers_that_call(tmp_path: Path) -> None:
+    async with UnifiedExecManager() as m:
+        first = await m.exec_command(
+            request(["sleep", "60"], tmp_path, tty=True, yield_time_ms=250), boundary=None
+        )
+        assert first.session_id is not None
+        answers = []
+
+        async def poll() -> None:
+            answers.append(await m.write_stdin(first.session_id or 0, "", yield_time_ms=20_000))
+
+        started = time.monotonic()
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(poll)
+            await anyio.lowlevel.checkpoint()  # the poll runs up to its wait
+            assert m._store[first.session_id].active_calls == 1
+            await m.aclose()
+        assert time.monotonic() - started < 10
+        assert answers[0].session_id is None and answers[0].exit_code in (143, 137)

@@ -98,6 +98,7 @@ class ProcessSession:
         self._input_ready = anyio.Event()
         self._input_broken = False
         self._terminating = False
+        self.running = False  # `run` has started
 
     # ---- waiting for news -------------------------------------------------------------------
 
@@ -241,6 +242,7 @@ class ProcessSession:
         task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED,
     ) -> None:
         handle = self.started.handle
+        self.running = True
         try:
             async with anyio.create_task_group() as tg:
                 for fd, stream in self.started.outputs:
@@ -257,6 +259,9 @@ class ProcessSession:
                 with anyio.move_on_after(0.5):
                     await self.output_closed.wait()
                 tg.cancel_scope.cancel()
+        except Exception:
+            # A session must never take its manager down; whatever went wrong, it ends here.
+            log.exception("process session %s failed; ending it", self.id)
         finally:
             with anyio.CancelScope(shield=True):
                 await self._close()
@@ -302,16 +307,31 @@ class ProcessSession:
             await self.finished.wait()
 
     async def _close(self) -> None:
-        """Release everything (shielded by the caller); a process still running here (the
-        manager was cancelled) is killed first."""
+        """Release everything (shielded by the caller).  A process still running here (the
+        manager was cancelled, or the session failed) is killed first; whoever waits for the
+        session hears that it exited and that its output ended."""
         if not self.exited.is_set():
             self.started.handle.kill_all()
-            with anyio.move_on_after(REAP_TIMEOUT_S):
-                await self.started.handle.wait()
+            code: int | None = None
+            if self.running:
+                with anyio.move_on_after(REAP_TIMEOUT_S):
+                    code = await self.started.handle.wait()
+            self.exit_code = exit_code_of(code if code is not None else -signal.SIGKILL)
+            self.exited.set()
+        self.output_closed.set()
         if self.started.prepared is not None and not self.started.closed:
             self.bwrap_status = self.started.prepared.read_status()
         self.started.close()
         self._input.clear()
+        self._notify()
+
+    async def discard(self) -> None:
+        """Release a session whose `run` never started (its start was cancelled)."""
+        if not self.running:
+            self.ended_by = self.ended_by or "cancelled"
+            with anyio.CancelScope(shield=True):
+                await self._close()
+                self.finished.set()
 
     # ---- reporting ----------------------------------------------------------------------------
 

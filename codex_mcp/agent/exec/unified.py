@@ -136,6 +136,7 @@ class UnifiedExecManager:
         self._close_requested = anyio.Event()
         self._closed = anyio.Event()
         self._closing = False
+        self._opened = False
 
     # ---- lifetime --------------------------------------------------------------------------
 
@@ -144,6 +145,7 @@ class UnifiedExecManager:
         await task_group.start(self._hold)
 
     async def _hold(self, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
+        self._opened = True
         try:
             async with anyio.create_task_group() as tg:
                 self._tg = tg
@@ -162,7 +164,8 @@ class UnifiedExecManager:
     async def aclose(self) -> None:
         """End every session (their whole process trees) and stop.  Idempotent."""
         self._close_requested.set()
-        if self._tg is not None or not self._closed.is_set():
+        self._closing = True
+        if self._opened:
             with anyio.CancelScope(shield=True):
                 await self._closed.wait()
 
@@ -273,7 +276,12 @@ class UnifiedExecManager:
                 # else could reach this process.
                 session.end_emitted = True
                 with anyio.CancelScope(shield=True):
-                    await session.terminate("cancelled")
+                    if session.running:
+                        await session.terminate("cancelled")
+                    else:
+                        await session.discard()
+                        self._live.pop(process_id, None)
+                        self._release(process_id)
             raise
         finally:
             session.active_calls -= 1
