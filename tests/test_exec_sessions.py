@@ -29,7 +29,7 @@ from codex_mcp.agent.exec.unified import (
     UnknownSessionError,
 )
 from tests.exec_sessions_support import PY, READ_LOOP, Recorder, alive, gone, request, send, until
-from tests.security.backends_support import nap, sleepers, wait_dead
+from tests.security.backends_support import BACKENDS, nap, sleepers, wait_dead
 
 pytestmark = [
     pytest.mark.anyio,
@@ -485,3 +485,47 @@ async def test_closing_while_a_call_waits_answers_that_call(tmp_path: Path) -> N
             await m.aclose()
         assert time.monotonic() - started < 10
         assert answers[0].session_id is None and answers[0].exit_code in (143, 137)
+
+
+async def test_events_show_the_command_the_model_asked_for(tmp_path: Path) -> None:
+    rec = Recorder()
+    async with UnifiedExecManager() as m:
+        out = await m.exec_command(
+            request(["echo", "ran"], tmp_path, display_command=["/bin/bash", "-lc", "echo asked"]),
+            boundary=None, events=rec.for_call("d"),
+        )  # fmt: skip
+    assert out.output == "ran\n"
+    begin, end = rec.of("exec_command_begin")[0], rec.of("exec_command_end")[0]
+    assert begin["command"] == end["command"] == ["/bin/bash", "-lc", "echo asked"]
+    assert begin["parsed_cmd"] == [{"type": "unknown", "cmd": "echo asked"}]
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+async def test_a_sandbox_that_cannot_be_set_up_runs_nothing(
+    tmp_path: Path, backend: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import dataclasses
+
+    from codex_mcp.sandbox.boundary import compute_boundary
+    from codex_mcp.sandbox.policy import SandboxPolicy
+    from codex_mcp.sandbox.select import BACKEND_ENV_VAR
+
+    marker = tmp_path / "ran"
+    rec = Recorder()
+    boundary = compute_boundary(SandboxPolicy("workspace-write"), tmp_path, env={})
+    broken = dataclasses.replace(boundary, writable_roots=(*boundary.writable_roots, str(tmp_path / "gone")))
+    async with UnifiedExecManager() as m:
+        with pytest.raises(CreateProcessError) as err:
+            await m.exec_command(
+                request(["touch", str(marker)], tmp_path), boundary=broken, backend=backend,  # type: ignore[arg-type]
+                events=rec.for_call("s"),
+            )  # fmt: skip
+        assert err.value.sandbox_setup and f"the sandbox ({backend}) could not be set up" in err.value.message
+        kinds = [k for k in rec.types("s") if k != "exec_command_output_delta"]
+        assert kinds == ["exec_command_begin", "exec_command_end"]
+        assert rec.of("exec_command_end")[0]["formatted_output"] == err.value.message
+        monkeypatch.setenv(BACKEND_ENV_VAR, "none-available")
+        with pytest.raises(CreateProcessError, match="sandbox unavailable, the command was not run"):
+            await m.exec_command(request(["touch", str(marker)], tmp_path), boundary=boundary)
+        assert m.session_ids() == []
+    assert not marker.exists()

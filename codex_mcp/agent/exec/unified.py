@@ -233,7 +233,8 @@ class UnifiedExecManager:
     ) -> ExecCommandOutput:
         """Start `request.command` inside `boundary`'s sandbox (None: no sandbox, for
         danger-full-access or a run the person approved) and wait for it as `exec_command`
-        does.  Raises `CreateProcessError` (nothing ran, no events) when it cannot start."""
+        does.  Raises `CreateProcessError` when nothing ran: the process could not be started
+        (no events), or its sandbox could not be set up (its begin and end events say so)."""
         tg = self._task_group()
         cwd = Path(request.cwd)
         if not await anyio.Path(cwd).is_dir():
@@ -252,14 +253,14 @@ class UnifiedExecManager:
             self._reserved.discard(process_id)
             raise
         session = ProcessSession(
-            process_id, request.command, cwd, request.tty, started, events, parsed_command(request.command)
+            process_id, request.shown, cwd, request.tty, started, events, parsed_command(request.shown)
         )
         self._live[process_id] = session
         session.active_calls += 1
         try:
             if events is not None:
                 await session.emit(
-                    exec_begin(events, process_id, request.command, cwd, session.parsed_cmd, now_ms())
+                    exec_begin(events, process_id, request.shown, cwd, session.parsed_cmd, now_ms())
                 )
             await tg.start(session.run, self.max_lifetime_s, self._on_finished)
             with anyio.move_on_after(EARLY_EXIT_GRACE_S):

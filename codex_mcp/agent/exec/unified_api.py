@@ -120,6 +120,13 @@ class ExecCommandRequest:
     tty: bool = False
     yield_time_ms: int | None = None
     max_output_tokens: int | None = None
+    # What events and messages show, when the argv run differs from what the model asked for
+    # (an approved command hardened against the sandbox's files); default: `command`.
+    display_command: Sequence[str] | None = None
+
+    @property
+    def shown(self) -> Sequence[str]:
+        return self.command if self.display_command is None else self.display_command
 
 
 @dataclass(frozen=True)
