@@ -79,6 +79,13 @@ def test_terminal_session_stays_in_the_sandbox(mode: str, user: str) -> None:
             *typed(2, f"echo changed > {keep}", "rc3"),
             *typed(2, f"chmod 777 {keep}", "rc3b"),
             *typed(2, "echo via-tty > /dev/tty", "rc4"),
+            # Ctrl-C reaches the program in the foreground of the session's terminal.
+            write_step(
+                2, 'python3 -c \'import time; print("sleep" + "ing", flush=True); time.sleep(100)\'\n'
+            ),
+            until_step(2, "sleeping"),
+            write_step(2, "\x03"),
+            until_step(2, "KeyboardInterrupt"),
             *typed(2, "kill -9 {server_pid}; kill -STOP {server_pid}", "rc5"),
             *typed(2, "kill -9 -1", "rc6"),  # at most the session itself
             {"forkserver": True},
@@ -94,6 +101,7 @@ def test_terminal_session_stays_in_the_sandbox(mode: str, user: str) -> None:
                 assert keep.stat().st_mode & 0o777 == 0o644, shell
             assert "rc1=1" in shell and "rc2=1" in shell and "rc3=1" in shell, shell
             assert "via-tty" in shell and "rc4=0" in shell, shell  # /dev/tty: the session's own terminal
+            assert "KeyboardInterrupt" in shell, shell
             # The probe (the server) survived `kill` of its pid and `kill -9 -1` (it printed the
             # results and still runs), and its fork server is the one from before the attack.
             assert alive(probe)
