@@ -2,7 +2,7 @@
 
     python bench/bench_unified_exec.py [n_round_trips]
 
-Three measurements, each in its own child process (so peak RSS is the manager's alone):
+Three measurements, each in its own child process (so its peak RSS, VmHWM, is the manager's alone):
 
 * **round trip** to an echoing process (`cat` on a terminal with echo off, unsandboxed):
   `echo_ms` is the time from the `write_stdin` call to the echoed bytes arriving in the
@@ -71,12 +71,16 @@ print(json.dumps(anyio.run(main)))
 """
 
 _THROUGHPUT = r"""
-import json, resource, sys, time, anyio
+import json, sys, time, anyio
 from pathlib import Path
 from codex_mcp.agent.exec.events import ExecEvents
 from codex_mcp.agent.exec.unified import ExecCommandRequest, UnifiedExecManager
 
 MIB = int(sys.argv[1])
+
+def hwm():
+    # VmHWM of this process (ru_maxrss would include the parent's peak before our exec).
+    return next(int(line.split()[1]) for line in open("/proc/self/status") if line.startswith("VmHWM:"))
 WRITER = ("import sys\nw = sys.stdout.buffer.write\nline = b'x' * 1023 + b'\\n'\n"
           f"for _ in range({MIB} * 1024): w(line)\n")
 
@@ -88,7 +92,7 @@ async def main():
         deltas += msg["type"] == "exec_command_output_delta"
 
     env = {"PATH": "/usr/bin:/bin"}
-    rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    rss_before = hwm()
     async with UnifiedExecManager() as m:
         start = time.perf_counter()
         out = await m.exec_command(
@@ -98,7 +102,7 @@ async def main():
     assert out.exit_code == 0, out.text
     return {"mib": MIB, "wall_s": round(wall, 3), "mib_per_s": round(MIB / wall, 1), "deltas": deltas,
             "original_tokens": out.original_token_count, "answer_bytes": len(out.text.encode()),
-            "rss_before_kib": rss_before, "peak_rss_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss}
+            "rss_before_kib": rss_before, "peak_rss_kib": hwm()}
 
 print(json.dumps(anyio.run(main)))
 """
