@@ -21,6 +21,7 @@ DEFAULT_MODEL = DEFAULT_FAMILY_MODEL
 DEFAULT_PROJECT_DOC_MAX_BYTES = 32 * 1024
 DEFAULT_ELICITATION_TIMEOUT_SEC = 600.0
 DEFAULT_TURN_TIMEOUT_SEC = 4 * 3600.0
+DEFAULT_EXEC_SESSION_MAX_LIFETIME_SEC = 3600.0
 """A whole turn (model rounds, tool calls, approvals) ends with an error after this."""
 
 EnvInherit = Literal["all", "core", "none"]
@@ -51,6 +52,8 @@ class ServerOptions:
     call_config_keys: tuple[tuple[str, ...], ...] = ()
     call_config_keys_all: bool = False
     turn_timeout_sec: float = DEFAULT_TURN_TIMEOUT_SEC
+    # A process session (`exec_command` that keeps running) is ended after this, whatever it does.
+    exec_session_max_lifetime_sec: float = DEFAULT_EXEC_SESSION_MAX_LIFETIME_SEC
 
 
 @dataclass(frozen=True)
