@@ -251,6 +251,22 @@ def exec_output(target: Target) -> Iterator[Sample]:
         yield {"peak_rss_mb": float(result["peak_rss_mb"]), "wall_s": float(result["wall_s"])}
 
 
+def unified_exec(target: Target) -> Iterator[Sample]:
+    module = _script("bench_unified_exec")
+    while True:
+        result = module.run(round_trips=20)
+        trip, flow, idle = result["round_trip"], result["throughput"], result["idle"]
+        yield {
+            "echo_ms": float(trip["echo_ms"]),
+            "overhead_ms": float(trip["overhead_ms"]),
+            "mib_per_s": float(flow["mib_per_s"]),
+            "peak_rss_mb": float(flow["peak_rss_mb"]),
+            "idle_fds_per_session": float(idle["fds_per_session"]),
+            "idle_rss_kib_per_session": float(idle["rss_per_session_kib"]),
+            "keeper_pss_kib_per_session": float(idle["keeper_pss_per_session_kib"]),
+        }
+
+
 SCENARIOS: dict[str, Scenario] = {
     s.name: s
     for s in [
@@ -339,6 +355,21 @@ SCENARIOS: dict[str, Scenario] = {
             {"peak_rss_mb": Metric("MB", ("<", 100.0)), "wall_s": Metric("s")},
             local=True,
             description="bench_exec_output.py: run_exec on 200 MiB of output",
+        ),
+        Scenario(
+            "unified_exec",
+            unified_exec,
+            {
+                "echo_ms": Metric("ms", ("<", 5.0)),
+                "overhead_ms": Metric("ms", ("<", 5.0)),
+                "mib_per_s": Metric("MiB/s", lower_is_better=False),
+                "peak_rss_mb": Metric("MB", ("<", 100.0)),
+                "idle_fds_per_session": Metric(""),
+                "idle_rss_kib_per_session": Metric("KiB"),
+                "keeper_pss_kib_per_session": Metric("KiB"),
+            },
+            local=True,
+            description="bench_unified_exec.py: write_stdin round trip, 100 MiB session, 32 idle sessions",
         ),
     ]
 }

@@ -84,6 +84,9 @@ _WHY: dict[str, str] = {
     "experimental_instructions_file": "it reads a file and sends it to the model provider",
     "project_doc_fallback_filenames": "it chooses which files are read and sent to the model provider",
     "profiles": "it defines what a profile sets",
+    "web_search": "it decides whether the model may search the live web",
+    "features": "it changes which tools the model is offered",
+    "tools": "it changes which tools the model is offered",
     "codex_mcp": "it changes this server's own settings",
     "projects": "it changes which projects are trusted",
 }

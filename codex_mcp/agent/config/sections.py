@@ -10,6 +10,7 @@ from typing import Any, cast
 from codex_mcp.agent.config.checks import Reader
 from codex_mcp.agent.config.model import (
     DEFAULT_ELICITATION_TIMEOUT_SEC,
+    DEFAULT_EXEC_SESSION_MAX_LIFETIME_SEC,
     DEFAULT_TURN_TIMEOUT_SEC,
     EnvInherit,
     EventStream,
@@ -97,8 +98,15 @@ def server_settings(r: Reader) -> ServerSettings:
             "invalid value for `{key}`: expected a positive number, got {value}",
             value=turn_timeout,
         )
+    lifetime_key = [*table, "exec_session_max_lifetime_sec"]
+    lifetime = r.number(lifetime_key, DEFAULT_EXEC_SESSION_MAX_LIFETIME_SEC)
+    if not 0 < lifetime < float("inf"):
+        r.fail(
+            lifetime_key, "invalid value for `{key}`: expected a positive number, got {value}", value=lifetime
+        )
     return ServerSettings(
         turn_timeout_sec=turn_timeout,
+        exec_session_max_lifetime_sec=lifetime,
         elicitation_timeout_sec=timeout,
         log_file=r.boolean([*table, "log_file"], False),
         event_stream=cast(EventStream, r.enum([*table, "event_stream"], EVENT_STREAMS, "full")),
