@@ -40,7 +40,7 @@ class Target:
 class Metric:
     unit: str
     target: tuple[str, float] | None = None  # ("<=", 1.5), (">=", 5700), ...
-    spec: str | None = None  # the original's figure (reference-server.md section 12 / brief)
+    spec: str | None = None  # the original's published figure, for the table
     lower_is_better: bool = True
 
 
@@ -136,7 +136,7 @@ def _concurrent(target: Target, n: int) -> Iterator[Sample]:
                 single = server.codex("[bench:delay=0.2] single", CALL_TIMEOUT)
                 single_s = single.answered_at - single.sent_at
                 hwm_before = server.vmhwm_mb()
-                target.mock.arrivals.clear()
+                target.mock.forget()
                 states = [server.start_codex(f"[bench:delay=0.2] concurrent {i}") for i in range(n)]
                 errors = 0
                 for state in states:
@@ -147,7 +147,7 @@ def _concurrent(target: Target, n: int) -> Iterator[Sample]:
                 answered = [s.answered_at for s in states if s.answered_at]
                 wall_s = (max(answered) if answered else time.perf_counter()) - states[0].sent_at
                 hwm_after = server.vmhwm_mb()
-                arrivals = sorted(target.mock.arrivals)[:n]
+                arrivals = sorted(target.mock.arrivals())[:n]
             yield {
                 "wall_ms": _ms(wall_s),
                 "dispatch_ms": _ms(arrivals[-1] - states[0].sent_at) if arrivals else float("nan"),

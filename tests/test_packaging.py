@@ -60,6 +60,7 @@ PIP_FOR_PIPX = "pip==26.3"
 BUILD_TIMEOUT = 180.0
 RUN_TIMEOUT = 120.0
 pytestmark = [
+    pytest.mark.e2e,
     pytest.mark.timeout(2 * INSTALL_TIMEOUT + BUILD_TIMEOUT + RUN_TIMEOUT),
     pytest.mark.skipif(sys.platform == "win32", reason="POSIX paths and process groups"),
 ]

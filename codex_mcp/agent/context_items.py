@@ -24,7 +24,8 @@ from pathlib import Path
 from typing import Any
 from xml.sax.saxutils import escape
 
-from codex_mcp.agent.instructions import prompt_file, text_message
+from codex_mcp.agent.instructions import prompt_file
+from codex_mcp.agent.items import text_message
 from codex_mcp.sandbox.policy import ApprovalPolicy, SandboxPolicy, writable_roots_for
 
 PROTECTED_NAMES = (".git", ".agents", ".codex")
@@ -238,7 +239,7 @@ def local_timezone_name(env: Mapping[str, str] | None = None) -> str:
     if "zoneinfo/" in target:
         return target.split("zoneinfo/", 1)[1]
     try:
-        from codex_mcp.agent.bounded_read import read_regular_file
+        from codex_mcp.bounded_read import read_regular_file
 
         name = read_regular_file("/etc/timezone", limit=256, truncate=True).decode("ascii", "ignore").strip()
         if name:

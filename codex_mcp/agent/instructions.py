@@ -28,9 +28,10 @@ from typing import Any
 
 import anyio.to_thread
 
-from codex_mcp.agent.bounded_read import UnreadableFileError, read_regular_file
 from codex_mcp.agent.config.model import Config
 from codex_mcp.agent.families import ApplyPatchKind, InstructionsKind, ModelFamily, ShellKind
+from codex_mcp.agent.items import text_message
+from codex_mcp.bounded_read import UnreadableFileError, read_regular_file
 
 AGENTS_FILENAMES = ("AGENTS.override.md", "AGENTS.md")
 PERSONAL_INSTRUCTIONS_MAX_BYTES = 32 * 1024
@@ -138,11 +139,6 @@ async def aread_personal_instructions(
 ) -> str | None:
     """`read_personal_instructions` in a worker thread."""
     return await anyio.to_thread.run_sync(read_personal_instructions, codex_home, limit)
-
-
-def text_message(role: str, *texts: str) -> dict[str, Any]:
-    kind = "output_text" if role == "assistant" else "input_text"
-    return {"type": "message", "role": role, "content": [{"type": kind, "text": t} for t in texts]}
 
 
 # --- project docs -----------------------------------------------------------------------

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from codex_mcp._version import __version__
-from codex_mcp.agent.bounded_read import UnreadableFileError, read_regular_file
+from codex_mcp.bounded_read import UnreadableFileError, read_regular_file
 
 DEFAULT_ORIGINATOR = "codex_mcp"
 INSTALLATION_ID_FILE = "codex_mcp_installation_id"

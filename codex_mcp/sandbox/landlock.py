@@ -1,6 +1,6 @@
 """Landlock filesystem rules through ctypes (no packages).
 
-Rules built by `restrict_self()` (linux-sandbox.md §2.2): every filesystem right the running
+Rules built by `restrict_self()`: every filesystem right the running
 ABI knows is handled; reading and executing is granted beneath `/` (or, for restricted read
 access, beneath the readable roots plus `PLATFORM_READ_PATHS`); `/dev/null` gets the file
 rights, `/dev/tty` (the caller's own controlling terminal) read, write and ioctl; each

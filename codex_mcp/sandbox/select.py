@@ -20,6 +20,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
+from codex_mcp.errors import SandboxUnavailableError as SandboxUnavailableError
 from codex_mcp.sandbox import bwrap as _bwrap
 from codex_mcp.sandbox import landlock as _landlock
 from codex_mcp.sandbox import seatbelt as _seatbelt
@@ -34,10 +35,6 @@ BACKEND_ENV_VAR = "CODEX_MCP_SANDBOX_BACKEND"
 # fail (to exercise the fail-closed path).  "none" is deliberately not accepted there.
 _ENV_CHOICES = ("auto", "bwrap", "landlock", "seatbelt")
 FORCE_UNAVAILABLE = "none-available"
-
-
-class SandboxUnavailableError(RuntimeError):
-    """No sandbox backend can enforce the requested policy; the command must not run."""
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import Any, cast
 
 from codex_mcp.agent.config.checks import Reader
-from codex_mcp.agent.config.errors import ConfigError
 from codex_mcp.agent.config.model import (
     DEFAULT_MODEL,
     DEFAULT_PROJECT_DOC_MAX_BYTES,
@@ -39,10 +38,11 @@ from codex_mcp.agent.config.sections import (
     expand_home,
     mcp_servers,
     sandbox_policy,
-    server_options,
+    server_settings,
     shell_env_policy,
 )
 from codex_mcp.agent.families import family_overrides
+from codex_mcp.errors import ConfigError
 from codex_mcp.sandbox.policy import (
     APPROVAL_POLICIES,
     SANDBOX_MODES,
@@ -406,7 +406,7 @@ def _build(
         ),
         profile=profile,
         mcp_servers=mcp_servers(r),
-        server=server_options(r),
+        server=server_settings(r),
         family_overrides=overrides,
         config_warnings=tuple(override_warnings),
     )

@@ -14,6 +14,8 @@ from typing import Any, Literal
 from codex_mcp.agent.families import DEFAULT_MODEL as DEFAULT_FAMILY_MODEL
 from codex_mcp.agent.families import FamilyOverrides
 from codex_mcp.agent.model.provider import ModelProviderInfo
+from codex_mcp.sandbox.env_policy import EnvInherit as EnvInherit
+from codex_mcp.sandbox.env_policy import ShellEnvironmentPolicy as ShellEnvironmentPolicy
 from codex_mcp.sandbox.policy import ApprovalPolicy, SandboxMode, SandboxPolicy
 
 DEFAULT_MODEL = DEFAULT_FAMILY_MODEL
@@ -24,23 +26,11 @@ DEFAULT_TURN_TIMEOUT_SEC = 4 * 3600.0
 DEFAULT_EXEC_SESSION_MAX_LIFETIME_SEC = 3600.0
 """A whole turn (model rounds, tool calls, approvals) ends with an error after this."""
 
-EnvInherit = Literal["all", "core", "none"]
 EventStream = Literal["full", "minimal", "off"]
 
 
 @dataclass(frozen=True)
-class ShellEnvironmentPolicy:
-    """`[shell_environment_policy]`: how a command's environment is derived from ours."""
-
-    inherit: EnvInherit = "all"
-    ignore_default_excludes: bool = False
-    exclude: tuple[str, ...] = ()
-    set: Mapping[str, str] = field(default_factory=dict)
-    include_only: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True)
-class ServerOptions:
+class ServerSettings:
     """`[codex_mcp]`: settings of this server that Codex itself does not have."""
 
     elicitation_timeout_sec: float = DEFAULT_ELICITATION_TIMEOUT_SEC
@@ -92,7 +82,7 @@ class Config:
     compact_prompt: str | None = None
     profile: str | None = None
     mcp_servers: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
-    server: ServerOptions = field(default_factory=ServerOptions)
+    server: ServerSettings = field(default_factory=ServerSettings)
     family_overrides: FamilyOverrides = field(default_factory=FamilyOverrides)
     """What the config changes in the model family's contract (`families.resolve_family`):
     unlike the fields above, a value the config does not set stays None."""

@@ -13,7 +13,7 @@ import os
 from pathlib import Path
 from typing import Final
 
-from codex_mcp.agent.bounded_read import read_regular_file
+from codex_mcp.bounded_read import read_regular_file
 
 MAX_DIFF_FILE_BYTES: Final = 1024 * 1024
 """Files larger than this are not diffed (the diff would be unreadable and slow to compute)."""

@@ -1,19 +1,16 @@
-"""A scripted HTTP server on 127.0.0.1 for the model-client tests (stdlib only, threaded).
+"""Building blocks of scripted model replies, and driving the model client against them.
 
-Each incoming request pops the next `Reply` scripted for its path (or for any path) and
-is recorded.  A reply can send a status + body, stream SSE chunks one write at a time,
-stall (to exercise idle timeouts), or drop the connection without answering.
+`Reply` is an HTTP-level answer (status, headers, a body or SSE chunks written one at a time,
+a stall, a dropped connection, raw bytes); the helpers build the usual ones (a Responses
+stream, a Chat chunk, a JSON error).  `ScriptedModel.script()` plays them.  `make_client`,
+`simple_prompt` and `collect` drive a real `ModelClient` for the model-client tests.
 """
 
 from __future__ import annotations
 
 import json
 import socket
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 USAGE = {
@@ -34,18 +31,6 @@ class Reply:
     stall: bool = False  # after the chunks, keep the connection open until the server stops
     drop: bool = False  # close the socket without any answer
     raw: bytes | None = None  # written verbatim (status line included), then the socket closes
-
-
-@dataclass
-class Recorded:
-    method: str
-    path: str
-    headers: dict[str, str]
-    raw: bytes
-
-    @property
-    def json(self) -> Any:
-        return json.loads(self.raw) if self.raw else None
 
 
 def sse_event(ev: dict[str, Any], *, with_event_line: bool = True) -> bytes:
@@ -109,111 +94,6 @@ def error_reply(
     **extra: Any,
 ) -> Reply:
     return json_reply(status, {"error": {"message": message, "type": etype, **extra}}, headers)
-
-
-class _Server(ThreadingHTTPServer):
-    request_queue_size = 256  # the default backlog (5) resets bursts of connections
-
-
-class MockServer:
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._scripts: dict[str, list[Reply]] = {}
-        self.default = Reply(status=599, body=b"no scripted reply")
-        self.requests: list[Recorded] = []
-        self._stop = threading.Event()
-        server = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-            def do_POST(self) -> None:
-                n = int(self.headers.get("content-length") or 0)
-                raw = self.rfile.read(n) if n else b""
-                rec = Recorded("POST", self.path, {k.lower(): v for k, v in self.headers.items()}, raw)
-                reply = server._take(rec)
-                with suppress(OSError):
-                    server._answer(self, reply)
-
-            do_GET = do_POST
-
-        self._httpd = _Server(("127.0.0.1", 0), Handler)
-        self._httpd.daemon_threads = True
-        self._httpd.block_on_close = False
-        self.port = self._httpd.server_address[1]
-        self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05})
-        self._thread.daemon = True
-        self._thread.start()
-
-    @property
-    def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/v1"
-
-    def url(self, path: str) -> str:
-        return f"http://127.0.0.1:{self.port}{path}"
-
-    def script(self, *replies: Reply, path: str = "*") -> None:
-        with self._lock:
-            self._scripts.setdefault(path, []).extend(replies)
-
-    def requests_to(self, suffix: str) -> list[Recorded]:
-        with self._lock:
-            return [r for r in self.requests if r.path.split("?")[0].endswith(suffix)]
-
-    def _take(self, rec: Recorded) -> Reply:
-        with self._lock:
-            self.requests.append(rec)
-            path = rec.path.split("?")[0]
-            for key in (path, "*"):
-                queue = self._scripts.get(key)
-                if queue:
-                    return queue.pop(0)
-            return self.default
-
-    def _answer(self, h: BaseHTTPRequestHandler, reply: Reply) -> None:
-        if reply.raw is not None:
-            h.close_connection = True
-            h.wfile.write(reply.raw)
-            h.wfile.flush()
-            return
-        if reply.drop:
-            h.close_connection = True
-            h.connection.shutdown(socket.SHUT_RDWR)
-            return
-        h.send_response(reply.status)
-        for k, v in reply.headers.items():
-            h.send_header(k, v)
-        if reply.chunks is None:
-            h.send_header("content-length", str(len(reply.body)))
-            h.end_headers()
-            h.wfile.write(reply.body)
-            h.wfile.flush()
-            return
-        h.send_header("connection", "close")
-        h.end_headers()
-        h.close_connection = True
-        for chunk in reply.chunks:
-            h.wfile.write(chunk)
-            h.wfile.flush()
-        if reply.stall:
-            self._stop.wait(30)
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._httpd.shutdown()
-        self._httpd.server_close()
-
-
-@contextmanager
-def serve_mock() -> Iterator[MockServer]:
-    server = MockServer()
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 def closed_port() -> int:

@@ -14,8 +14,8 @@ import base64
 import errno
 import os
 
-from codex_mcp.agent.bounded_read import aread_regular_file, read_regular_file
 from codex_mcp.agent.limits import MAX_IMAGE_BYTES
+from codex_mcp.bounded_read import aread_regular_file, read_regular_file
 
 ACCEPTED_FORMATS = "PNG, JPEG, GIF or WebP"
 

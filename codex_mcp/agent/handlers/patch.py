@@ -19,10 +19,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-import anyio
-import anyio.lowlevel
 import anyio.to_thread
 
+from codex_mcp.agent import events as ev
 from codex_mcp.agent.apply_patch import (
     ApplyPatchError,
     ApplyResult,
@@ -34,8 +33,8 @@ from codex_mcp.agent.apply_patch import (
     plan_changes,
 )
 from codex_mcp.agent.exec.format import format_duration_seconds
-from codex_mcp.agent.tools.confine import command_env, session_boundary
-from codex_mcp.agent.tools.context import ToolContext, rejection_text
+from codex_mcp.agent.handlers.confine import command_env, session_boundary
+from codex_mcp.agent.handlers.context import HandlerContext, rejection_text
 from codex_mcp.sandbox.boundary import Boundary, BoundaryError
 from codex_mcp.sandbox.safety import AskUser, AutoApprove, Reject, assess_patch_safety, patch_write_allowed
 
@@ -46,11 +45,11 @@ def _result_text(exit_code: int, seconds: float, output: str) -> str:
     return f"Exit code: {exit_code}\nWall time: {format_duration_seconds(seconds)} seconds\nOutput:\n{output}"
 
 
-async def handle_apply_patch(ctx: ToolContext, call_id: str, text: str) -> str:
-    return await apply_patch_call(ctx, call_id, text, ctx.thread.config.cwd)
+async def handle_apply_patch(ctx: HandlerContext, call_id: str, text: str) -> str:
+    return await apply_patch_call(ctx, call_id, text, ctx.config.cwd)
 
 
-async def handle_shell_patch(ctx: ToolContext, call_id: str, shell_patch: Any) -> str:
+async def handle_shell_patch(ctx: HandlerContext, call_id: str, shell_patch: Any) -> str:
     error = getattr(shell_patch, "error", None)
     if error:
         return f"apply_patch verification failed: {error}"
@@ -62,9 +61,8 @@ def _verify(text: str, cwd: Path) -> PlannedPatch:
     return plan_changes(compute_changes(parse_patch(text), cwd))
 
 
-async def apply_patch_call(ctx: ToolContext, call_id: str, text: str, cwd: Path) -> str:
-    thread = ctx.thread
-    config = thread.config
+async def apply_patch_call(ctx: HandlerContext, call_id: str, text: str, cwd: Path) -> str:
+    config = ctx.config
     started = time.monotonic()
     try:
         plan = await anyio.to_thread.run_sync(_verify, text, cwd)
@@ -81,7 +79,7 @@ async def apply_patch_call(ctx: ToolContext, call_id: str, text: str, cwd: Path)
 
     auto_approved = True
     confined = True
-    if touched and all(p in thread.approved_paths for p in touched):
+    if touched and all(p in ctx.grants.paths for p in touched):
         confined = False  # the person approved exactly these paths for the session
     else:
         from codex_mcp.sandbox import sandbox_available
@@ -103,16 +101,7 @@ async def apply_patch_call(ctx: ToolContext, call_id: str, text: str, cwd: Path)
                 return rejected
             confined = False  # the person approved this very patch
 
-    await thread.emit(
-        ctx.turn_id,
-        {
-            "type": "patch_apply_begin",
-            "call_id": call_id,
-            "turn_id": ctx.turn_id,
-            "auto_approved": auto_approved,
-            "changes": changes_json,
-        },
-    )
+    await ctx.emit(ev.patch_apply_begin(call_id, ctx.turn_id, auto_approved, changes_json))
     stdout, stderr = "", ""
     try:
         result = await anyio.to_thread.run_sync(_write, ctx, plan, boundary if confined else None)
@@ -122,52 +111,25 @@ async def apply_patch_call(ctx: ToolContext, call_id: str, text: str, cwd: Path)
     except (OSError, ValueError, RuntimeError) as exc:
         stderr = f"Failed to apply the patch: {exc}"
     success = not stderr
-    await thread.emit(
-        ctx.turn_id,
-        {
-            "type": "patch_apply_end",
-            "call_id": call_id,
-            "turn_id": ctx.turn_id,
-            "stdout": stdout,
-            "stderr": stderr,
-            "success": success,
-            "changes": changes_json,
-        },
-    )
+    await ctx.emit(ev.patch_apply_end(call_id, ctx.turn_id, stdout, stderr, success, changes_json))
     if not success:
         return _result_text(1, time.monotonic() - started, stderr)
     return _result_text(0, time.monotonic() - started, stdout)
 
 
 async def _ask(
-    ctx: ToolContext, call_id: str, changes_json: dict[str, Any], touched: list[Path]
+    ctx: HandlerContext, call_id: str, changes_json: dict[str, Any], touched: list[Path]
 ) -> str | None:
     """Ask the person; None when approved, else the text for the model."""
-    thread = ctx.thread
-    pending = await thread.request_approval(
-        "patch",
-        ctx.turn_id,
-        call_id,
-        {
-            "type": "apply_patch_approval_request",
-            "call_id": call_id,
-            "turn_id": ctx.turn_id,
-            "changes": changes_json,
-            "reason": None,
-            "grant_root": None,
-        },
-    )
-    if pending.decision == "abort":
-        thread.interrupt(ctx.turn_id)
-        await anyio.lowlevel.checkpoint()
-    if pending.decision not in ("approved", "approved_for_session"):
-        return rejection_text(REJECTED_BY_USER, pending.reason)
-    if pending.decision == "approved_for_session":
-        thread.approved_paths.update(touched)
+    decision = await ctx.ask_approval(ev.patch_approval_request(call_id, ctx.turn_id, changes_json))
+    if not decision.approved:
+        return rejection_text(REJECTED_BY_USER, decision.reason)
+    if decision.decision == "approved_for_session":
+        ctx.grants.paths.update(touched)
     return None
 
 
-def _write(ctx: ToolContext, plan: PlannedPatch, boundary: Boundary | None) -> ApplyResult:
+def _write(ctx: HandlerContext, plan: PlannedPatch, boundary: Boundary | None) -> ApplyResult:
     """Record the turn's originals, then apply (confined to `boundary` unless None)."""
     for path in plan.touched:
         ctx.remember_original(Path(path), plan.named.get(path))

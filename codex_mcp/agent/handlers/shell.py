@@ -17,9 +17,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import anyio
-import anyio.lowlevel
 import anyio.to_thread
 
+from codex_mcp.agent import events as ev
 from codex_mcp.agent.apply_patch.fsops import resolve_real
 from codex_mcp.agent.exec import (
     ExecOutput,
@@ -28,15 +28,14 @@ from codex_mcp.agent.exec import (
     format_exec_output_str,
     run_exec,
 )
-from codex_mcp.agent.protocol import duration_json
-from codex_mcp.agent.tools.confine import (
+from codex_mcp.agent.handlers.confine import (
     UnsandboxedRefused,
     command_env,
     harden_unsandboxed,
     session_boundary,
 )
-from codex_mcp.agent.tools.context import ToolContext, rejection_text
-from codex_mcp.agent.tools.patch import handle_shell_patch
+from codex_mcp.agent.handlers.context import HandlerContext, rejection_text
+from codex_mcp.agent.handlers.patch import handle_shell_patch
 from codex_mcp.sandbox.boundary import Boundary, BoundaryError, is_within
 from codex_mcp.sandbox.safety import AskUser, AutoApprove, Reject, SafetyCheck, assess_command_safety
 
@@ -74,9 +73,8 @@ def _parse_args(args: dict[str, Any], base_cwd: Path) -> tuple[list[str], Path, 
     return command, cwd, timeout_ms, escalated, justification if isinstance(justification, str) else None
 
 
-async def handle_shell(ctx: ToolContext, call_id: str, args: dict[str, Any]) -> str:
-    thread = ctx.thread
-    config = thread.config
+async def handle_shell(ctx: HandlerContext, call_id: str, args: dict[str, Any]) -> str:
+    config = ctx.config
     try:
         argv, cwd, timeout_ms, escalated, justification = _parse_args(args, config.cwd)
     except (ValueError, TypeError) as exc:
@@ -106,7 +104,7 @@ async def handle_shell(ctx: ToolContext, call_id: str, args: dict[str, Any]) -> 
     if isinstance(ruled, str):
         return ruled
     check = ruled or assess_command_safety(
-        argv, policy, config.sandbox_policy, thread.approved_commands, escalated, available
+        argv, policy, config.sandbox_policy, ctx.grants.commands, escalated, available
     )
     if isinstance(check, Reject):
         return check.reason
@@ -124,17 +122,12 @@ async def handle_shell(ctx: ToolContext, call_id: str, args: dict[str, Any]) -> 
         return f"execution error: {setup_error}"
     assert out is not None
     if sandboxed and policy in ("on-failure", "untrusted") and _looks_denied(config.sandbox_policy, out):
-        await thread.emit(
-            ctx.turn_id,
-            {"type": "background_event", "message": f"Execution failed: exit code {out.exit_code}"},
-        )
+        await ctx.emit(ev.background_event(f"Execution failed: exit code {out.exit_code}"))
         rejected = await _ask(ctx, call_id, argv, cwd, RETRY_REASON)
         if rejected is not None:
             return rejected
-        thread.approved_commands.add(tuple(argv))
-        await thread.emit(
-            ctx.turn_id, {"type": "background_event", "message": "retrying command without sandbox"}
-        )
+        ctx.grants.commands.add(tuple(argv))
+        await ctx.emit(ev.background_event("retrying command without sandbox"))
         out, setup_error = await run.start(sandboxed=False)
         if setup_error is not None or out is None:
             return f"retry failed: {setup_error}"
@@ -194,27 +187,17 @@ def _looks_denied(sandbox_policy: Any, out: ExecOutput) -> bool:
     return bool(is_likely_sandbox_denied(sandbox_policy, out.exit_code, out.stdout, out.stderr))
 
 
-async def _ask(ctx: ToolContext, call_id: str, argv: list[str], cwd: Path, reason: str | None) -> str | None:
+async def _ask(
+    ctx: HandlerContext, call_id: str, argv: list[str], cwd: Path, reason: str | None
+) -> str | None:
     """Ask the user.  None when approved, else the rejection text.  `abort` ends the turn."""
-    msg: dict[str, Any] = {
-        "type": "exec_approval_request",
-        "call_id": call_id,
-        "turn_id": ctx.turn_id,
-        "command": argv,
-        "cwd": str(cwd),
-        "parsed_cmd": parsed_command(argv),
-    }
-    if reason:
-        msg["reason"] = reason
-    pending = await ctx.thread.request_approval("exec", ctx.turn_id, call_id, msg)
-    if pending.decision == "abort":
-        ctx.thread.interrupt(ctx.turn_id)
-        await anyio.lowlevel.checkpoint()  # the cancellation lands here
-    if pending.decision in ("approved", "approved_for_session"):
-        if pending.decision == "approved_for_session":
-            ctx.thread.approved_commands.add(tuple(argv))
-        return None
-    return rejection_text(REJECTED_BY_USER, pending.reason)
+    request = ev.exec_approval_request(call_id, ctx.turn_id, argv, str(cwd), parsed_command(argv), reason)
+    decision = await ctx.ask_approval(request)
+    if not decision.approved:
+        return rejection_text(REJECTED_BY_USER, decision.reason)
+    if decision.decision == "approved_for_session":
+        ctx.grants.commands.add(tuple(argv))
+    return None
 
 
 class _Run:
@@ -222,7 +205,7 @@ class _Run:
 
     def __init__(
         self,
-        ctx: ToolContext,
+        ctx: HandlerContext,
         call_id: str,
         argv: list[str],
         cwd: Path,
@@ -235,8 +218,7 @@ class _Run:
 
     async def start(self, sandboxed: bool) -> tuple[ExecOutput | None, str | None]:
         """Run; returns (output, None) or (None, why it could not run)."""
-        thread = self.ctx.thread
-        config = thread.config
+        config = self.ctx.config
         argv, cwd, env = self.argv, self.cwd, dict(self.env)
         if not await anyio.Path(cwd).is_dir():
             return None, f"the working directory {cwd} does not exist"
@@ -260,7 +242,7 @@ class _Run:
                 return None, str(exc)
             run_argv, env = hardened.argv, hardened.env
             for note in hardened.notes:
-                await thread.emit(self.ctx.turn_id, {"type": "background_event", "message": note})
+                await self.ctx.emit(ev.background_event(note))
         return await self._exec(run_argv, env, pass_fds, prepared, config.sandbox_policy)
 
     async def _exec(
@@ -271,37 +253,20 @@ class _Run:
         prepared: PreparedCommand | None,
         sandbox_policy: SandboxPolicy,
     ) -> tuple[ExecOutput | None, str | None]:
-        thread = self.ctx.thread
-        argv, cwd, call_id = self.argv, self.cwd, self.call_id
-        emit = thread.emit
-        turn_id = self.ctx.turn_id
-        await emit(
-            turn_id,
-            {
-                "type": "exec_command_begin",
-                "call_id": call_id,
-                "turn_id": turn_id,
-                "command": argv,
-                "cwd": str(cwd),
-                "parsed_cmd": parsed_command(argv),
-            },
+        emit = self.ctx.emit
+        begin = ev.exec_command_begin(
+            self.call_id, self.ctx.turn_id, self.argv, str(self.cwd), parsed_command(self.argv)
         )
+        await emit(begin)
+        call_id = self.call_id
 
         async def on_output(stream: str, chunk: bytes) -> None:
-            await emit(
-                turn_id,
-                {
-                    "type": "exec_command_output_delta",
-                    "call_id": call_id,
-                    "stream": stream,
-                    "chunk": base64.b64encode(chunk).decode("ascii"),
-                },
-            )
+            await emit(ev.exec_command_output_delta(call_id, stream, base64.b64encode(chunk).decode("ascii")))
 
         started = time.monotonic()
         status: str | None = None
         try:
-            out = await run_exec(ExecParams(run_argv, cwd, env, self.timeout_ms, pass_fds), on_output)
+            out = await run_exec(ExecParams(run_argv, self.cwd, env, self.timeout_ms, pass_fds), on_output)
             if prepared is not None:
                 status = prepared.read_status()
         finally:
@@ -323,21 +288,14 @@ class _Run:
                     f"the sandbox ({prepared.backend}) could not be set up, so the command was not run: "
                     f"{out.stderr.strip()}"
                 )
-        await emit(
-            turn_id,
-            {
-                "type": "exec_command_end",
-                "call_id": call_id,
-                "turn_id": turn_id,
-                "command": argv,
-                "cwd": str(cwd),
-                "parsed_cmd": parsed_command(argv),
-                "stdout": out.stdout,
-                "stderr": out.stderr,
-                "aggregated_output": out.aggregated_output,
-                "exit_code": out.exit_code,
-                "duration": duration_json(time.monotonic() - started),
-                "formatted_output": format_exec_output_str(out),
-            },
+        end = ev.exec_command_end(
+            begin,
+            stdout=out.stdout,
+            stderr=out.stderr,
+            aggregated_output=out.aggregated_output,
+            exit_code=out.exit_code,
+            seconds=time.monotonic() - started,
+            formatted_output=format_exec_output_str(out),
         )
+        await emit(end)
         return out, None

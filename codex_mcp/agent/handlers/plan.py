@@ -9,20 +9,22 @@ from __future__ import annotations
 
 from typing import Any
 
+from codex_mcp.agent import events as ev
+from codex_mcp.agent.events.payloads import PlanStep, PlanUpdate
+from codex_mcp.agent.handlers.context import HandlerContext
 from codex_mcp.agent.limits import MAX_PLAN_EXPLANATION_CHARS, MAX_PLAN_STEP_CHARS, MAX_PLAN_STEPS
-from codex_mcp.agent.tools.context import ToolContext
 
 STATUSES = ("pending", "in_progress", "completed")
 
 
-def validate_plan(args: dict[str, Any]) -> dict[str, Any]:
+def validate_plan(args: dict[str, Any]) -> PlanUpdate:
     """The `plan_update` payload for valid arguments; ValueError naming the problem otherwise."""
     plan = args.get("plan")
     if not isinstance(plan, list):
         raise ValueError("`plan` must be an array of {step, status} objects")
     if len(plan) > MAX_PLAN_STEPS:
         raise ValueError(f"`plan` has {len(plan)} steps; at most {MAX_PLAN_STEPS} are accepted")
-    steps = []
+    steps: list[PlanStep] = []
     for index, entry in enumerate(plan):
         if not isinstance(entry, dict) or not isinstance(entry.get("step"), str):
             raise ValueError(f"plan[{index}] needs a string `step`")
@@ -34,22 +36,21 @@ def validate_plan(args: dict[str, Any]) -> dict[str, Any]:
         if entry.get("status") not in STATUSES:
             raise ValueError(f"plan[{index}].status must be one of {', '.join(STATUSES)}")
         steps.append({"step": entry["step"], "status": entry["status"]})
-    payload: dict[str, Any] = {"type": "plan_update", "plan": steps}
     explanation = args.get("explanation")
-    if isinstance(explanation, str):
-        if len(explanation) > MAX_PLAN_EXPLANATION_CHARS:
-            raise ValueError(
-                f"`explanation` is {len(explanation)} characters; at most "
-                f"{MAX_PLAN_EXPLANATION_CHARS} are accepted"
-            )
-        payload["explanation"] = explanation
-    return payload
+    if not isinstance(explanation, str):
+        return ev.plan_update(steps)
+    if len(explanation) > MAX_PLAN_EXPLANATION_CHARS:
+        raise ValueError(
+            f"`explanation` is {len(explanation)} characters; at most "
+            f"{MAX_PLAN_EXPLANATION_CHARS} are accepted"
+        )
+    return ev.plan_update(steps, explanation)
 
 
-async def handle_update_plan(ctx: ToolContext, args: dict[str, Any]) -> str:
+async def handle_update_plan(ctx: HandlerContext, args: dict[str, Any]) -> str:
     try:
         payload = validate_plan(args)
     except ValueError as exc:
         return f"failed to parse function arguments: {exc}"
-    await ctx.thread.emit(ctx.turn_id, payload)
+    await ctx.emit(payload)
     return "Plan updated"

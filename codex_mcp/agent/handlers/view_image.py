@@ -11,20 +11,21 @@ from __future__ import annotations
 import errno
 from typing import Any
 
+from codex_mcp.agent import events as ev
+from codex_mcp.agent.handlers.context import HandlerContext
+from codex_mcp.agent.handlers.images import NotAnImageError, aimage_data_url
 from codex_mcp.agent.limits import MAX_IMAGE_BYTES, MAX_TURN_IMAGE_BYTES, describe_bytes
-from codex_mcp.agent.tools.context import ToolContext
-from codex_mcp.agent.tools.images import NotAnImageError, aimage_data_url
 
 MAX_PATH_CHARS = 4096
 
 
-async def handle_view_image(ctx: ToolContext, call_id: str, args: dict[str, Any]) -> str:
+async def handle_view_image(ctx: HandlerContext, call_id: str, args: dict[str, Any]) -> str:
     raw = args.get("path")
     if not isinstance(raw, str) or not raw:
         return "failed to parse function arguments: `path` must be a non-empty string"
     if len(raw) > MAX_PATH_CHARS or "\x00" in raw:
         return "failed to parse function arguments: `path` is not a usable file path"
-    path = ctx.thread.config.cwd / raw
+    path = ctx.config.cwd / raw
     remaining = MAX_TURN_IMAGE_BYTES - ctx.image_bytes
     if remaining <= 0:
         return (
@@ -49,7 +50,5 @@ async def handle_view_image(ctx: ToolContext, call_id: str, args: dict[str, Any]
     ctx.pending_input.append(
         {"type": "message", "role": "user", "content": [{"type": "input_image", "image_url": url}]}
     )
-    await ctx.thread.emit(
-        ctx.turn_id, {"type": "view_image_tool_call", "call_id": call_id, "path": str(path)}
-    )
+    await ctx.emit(ev.view_image_tool_call(call_id, str(path)))
     return "attached local image path"

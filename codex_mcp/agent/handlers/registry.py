@@ -7,20 +7,14 @@ has to know which wire or which call shape brought it.
 
 from __future__ import annotations
 
-import functools
 import json
-from pathlib import Path
 from typing import Any
 
 from codex_mcp.agent.config.model import Config
+from codex_mcp.agent.handlers import patch, plan, shell, view_image
+from codex_mcp.agent.handlers.context import HandlerContext
+from codex_mcp.agent.items import output_item
 from codex_mcp.agent.model.types import ResponseItem, ToolSpec
-from codex_mcp.agent.protocol import ImageInput, LocalImageInput, TextInput, UserInput
-from codex_mcp.agent.tools import patch, plan, shell, view_image
-from codex_mcp.agent.tools.context import ToolContext
-from codex_mcp.agent.tools.images import image_data_url
-
-TOOL_CALL_TYPES = frozenset({"function_call", "custom_tool_call", "local_shell_call"})
-
 
 # --- specs ------------------------------------------------------------------------------
 
@@ -102,35 +96,7 @@ def build_tool_specs(config: Config) -> list[ToolSpec]:
     return [SHELL_SPEC, UPDATE_PLAN_SPEC, patch_spec, VIEW_IMAGE_SPEC]
 
 
-# --- user input -------------------------------------------------------------------------
-
-
-def user_input_items(items: tuple[UserInput, ...], cwd: Path) -> list[ResponseItem]:
-    """One user message with the text and image parts of a submission."""
-    content: list[dict[str, Any]] = []
-    for part in items:
-        if isinstance(part, TextInput):
-            content.append({"type": "input_text", "text": part.text})
-        elif isinstance(part, ImageInput):
-            content.append({"type": "input_image", "image_url": part.image_url})
-        elif isinstance(part, LocalImageInput):
-            try:
-                content.append({"type": "input_image", "image_url": image_data_url(cwd / part.path)})
-            except OSError as exc:
-                content.append(
-                    {"type": "input_text", "text": f"[image {part.path} could not be read: {exc}]"}
-                )
-    return [{"type": "message", "role": "user", "content": content}]
-
-
 # --- dispatch ---------------------------------------------------------------------------
-
-
-def _output_item(call: ResponseItem, output: str | list[dict[str, Any]]) -> ResponseItem:
-    call_id = call.get("call_id") or call.get("id") or ""
-    if call.get("type") == "custom_tool_call":
-        return {"type": "custom_tool_call_output", "call_id": call_id, "output": output}
-    return {"type": "function_call_output", "call_id": call_id, "output": output}
 
 
 def _parse_arguments(raw: Any) -> dict[str, Any]:
@@ -142,7 +108,7 @@ def _parse_arguments(raw: Any) -> dict[str, Any]:
     return parsed
 
 
-async def dispatch_tool_call(ctx: ToolContext, call: ResponseItem) -> ResponseItem:
+async def dispatch_tool_call(ctx: HandlerContext, call: ResponseItem) -> ResponseItem:
     kind = call.get("type")
     name = call.get("name", "")
     call_id = str(call.get("call_id") or call.get("id") or "")
@@ -153,17 +119,15 @@ async def dispatch_tool_call(ctx: ToolContext, call: ResponseItem) -> ResponseIt
             "workdir": action.get("working_directory"),
             "timeout_ms": action.get("timeout_ms"),
         }
-        return _output_item(call, await shell.handle_shell(ctx, call_id, args))
+        return output_item(call, await shell.handle_shell(ctx, call_id, args))
     if kind == "custom_tool_call":
         if name == "apply_patch":
-            return _output_item(
-                call, await patch.handle_apply_patch(ctx, call_id, str(call.get("input", "")))
-            )
-        return _output_item(call, f"unsupported custom tool: {name}")
+            return output_item(call, await patch.handle_apply_patch(ctx, call_id, str(call.get("input", ""))))
+        return output_item(call, f"unsupported custom tool: {name}")
     try:
         args = _parse_arguments(call.get("arguments"))
     except ValueError as exc:
-        return _output_item(call, f"failed to parse function arguments: {exc}")
+        return output_item(call, f"failed to parse function arguments: {exc}")
     if name in ("shell", "container.exec"):
         output = await shell.handle_shell(ctx, call_id, args)
     elif name == "apply_patch":
@@ -172,9 +136,8 @@ async def dispatch_tool_call(ctx: ToolContext, call: ResponseItem) -> ResponseIt
         output = await plan.handle_update_plan(ctx, args)
     elif name == "view_image":
         output = await view_image.handle_view_image(ctx, call_id, args)
-    elif name.startswith("mcp__") and ctx.thread.mcp is not None:  # MCP client (issue 7)
-        emit = functools.partial(ctx.thread.emit, ctx.turn_id)
-        return _output_item(call, await ctx.thread.mcp.call(call_id, name, args, emit))
+    elif name.startswith("mcp__") and ctx.mcp is not None:
+        return output_item(call, await ctx.mcp.call(call_id, name, args, ctx.emit))
     else:
         output = f"unsupported call: {name}"
-    return _output_item(call, output)
+    return output_item(call, output)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 
+from codex_mcp.agent.items import output_item
 from codex_mcp.agent.limits import MAX_TOOL_ARGUMENTS_CHARS, MAX_TOOL_NAME_CHARS
 from codex_mcp.agent.model.types import ResponseItem
 from codex_mcp.json_bounds import JsonLimitError, loads_bounded
@@ -69,9 +70,7 @@ def shrink_refused(call: ResponseItem) -> ResponseItem:
 
 def refusal_output(call: ResponseItem, text: str) -> ResponseItem:
     """The output item that answers `call` with `text` (same shape the handlers' outputs get)."""
-    call_id = call.get("call_id") or call.get("id") or ""
-    kind = "custom_tool_call_output" if call.get("type") == "custom_tool_call" else "function_call_output"
-    return {"type": kind, "call_id": call_id, "output": text}
+    return output_item(call, text)
 
 
 def _too_large(name: object, what: str, size: int) -> str:
