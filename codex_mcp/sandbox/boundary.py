@@ -13,6 +13,20 @@ Protected paths stay read-only whichever writable root contains them: `.git`, `.
 `.git` file points to (worktrees, submodules), and CODEX_HOME itself (sessions, rules,
 config, credentials), which a sandboxed command could otherwise rewrite to grant itself
 more on the next resume or the next rules reload.
+
+Two more things keep those promises against a command that renames and hides:
+
+* **Pins.**  A read-only bind keeps a protected directory's *contents*, not its *name*: a
+  command that may write the directory's parent (or any ancestor below a writable root) could
+  rename that ancestor away and build a look-alike in its place, e.g. a CODEX_HOME with a
+  config.toml of its own that the server then reads.  `pinned_paths` are those ancestors (of
+  every carve-out, hidden path and nested writable root, below the writable root that holds
+  them); the Linux backends bind each onto itself, and a mount point cannot be renamed,
+  replaced or removed from inside the sandbox (EBUSY).
+* **Hidden paths.**  CODEX_HOME holds the server's credentials (`auth.json`, tokens in
+  config.toml), the server's log and every other session's rollout.  The environment scrub
+  keeps the API key out of a command's environment; `hidden_paths` keeps the same secrets out
+  of its reach on disk: the backends show an empty, read-only directory in its place.
 """
 
 from __future__ import annotations
@@ -38,6 +52,10 @@ class Boundary:
       must stay read-only (protected names, git dirs, CODEX_HOME).
     * `readable_roots`: None when the whole filesystem is readable, else the only readable
       trees (restricted read access; backends enforce it or refuse the policy).
+    * `pinned_paths`: directories inside a writable root that the backends bind onto
+      themselves so that no command can rename or replace them (see the module docstring).
+    * `hidden_paths`: existing directories a sandboxed command must neither read nor write
+      (CODEX_HOME); the backends show an empty read-only directory there, or refuse.
     """
 
     mode: SandboxMode
@@ -45,6 +63,8 @@ class Boundary:
     read_only_paths: tuple[str, ...]
     readable_roots: tuple[str, ...] | None
     network: bool
+    pinned_paths: tuple[str, ...] = ()
+    hidden_paths: tuple[str, ...] = ()
 
     @property
     def is_full_access(self) -> bool:
@@ -119,6 +139,23 @@ def protected_paths(writable_roots: Sequence[str], extra: Sequence[str] = ()) ->
     return out
 
 
+def pinned_paths(writable_roots: Sequence[str], targets: Sequence[str]) -> list[str]:
+    """The directories to pin so that no target can be renamed away from under its path:
+    every directory strictly between a writable root and a target that lies below it (the
+    target itself and the roots are mount points in the sandbox already).  Shallow first."""
+    out: list[str] = []
+    for target in targets:
+        for root in writable_roots:
+            if target == root or not is_within(target, root):
+                continue
+            current = root
+            for part in os.path.relpath(target, root).split(os.sep)[:-1]:
+                current = os.path.join(current, part)
+                if current not in out and current not in writable_roots:
+                    out.append(current)
+    return sorted(out, key=lambda p: (p.count("/"), p))
+
+
 def compute_boundary(
     policy: SandboxPolicy,
     session_cwd: str | os.PathLike[str],
@@ -128,14 +165,17 @@ def compute_boundary(
 ) -> Boundary:
     """The boundary of a session whose configured cwd is `session_cwd`.
 
-    Raises `BoundaryError` when a writable root lies inside CODEX_HOME: CODEX_HOME cannot be
-    both read-only and contain the place the sandbox must write.
+    Raises `BoundaryError` when a writable root or the working directory lies inside
+    CODEX_HOME (CODEX_HOME cannot be both hidden and hold the place the sandbox works in),
+    and when CODEX_HOME lies in a writable root but does not exist yet (the sandbox could
+    create it, config.toml included; the server creates it at start-up).
     """
     cwd = os.path.abspath(os.fspath(session_cwd))
     if policy.is_full_access:
         return Boundary("danger-full-access", ("/",), (), None, True)
     roots = writable_roots_for(policy, cwd, env)
     extra: list[str] = []
+    hidden: list[str] = []
     if codex_home is not None:
         home = os.path.realpath(os.fspath(codex_home))
         for root in roots:
@@ -145,14 +185,32 @@ def compute_boundary(
                     "must not be able to write the server's sessions, rules or credentials. "
                     "Use a workspace outside CODEX_HOME."
                 )
-        if any(is_within(home, root) for root in roots):
+        inside_root = any(is_within(home, root) for root in roots)
+        if home != "/" and os.path.isdir(home):
+            if is_within(os.path.realpath(cwd), home):
+                raise BoundaryError(
+                    f"the working directory {cwd} lies inside CODEX_HOME ({home}), which sandboxed "
+                    "commands may not see (it holds the server's credentials). Use a directory "
+                    "outside CODEX_HOME."
+                )
+            hidden.append(home)
+        elif inside_root and not os.path.lexists(home):
+            raise BoundaryError(
+                f"CODEX_HOME ({home}) does not exist and lies where the sandbox may write, so a "
+                "command could create it (and the configuration the server reads from it). "
+                "Create the directory before running commands."
+            )
+        if inside_root:
             extra.append(home)
     readable = policy.readable_roots
     readable_roots = None if readable is None else tuple(os.path.realpath(p) for p in readable)
+    protected = protected_paths(roots, extra)
     return Boundary(
         policy.mode,
         tuple(roots),
-        tuple(protected_paths(roots, extra)),
+        tuple(protected),
         readable_roots,
         policy.has_network,
+        tuple(pinned_paths(roots, [*protected, *hidden, *roots])),
+        tuple(hidden),
     )

@@ -247,6 +247,7 @@ def prepare_command(
         policy_json = launcher_policy(
             roots, boundary.network, boundary.read_only_paths,
             readable_roots=boundary.readable_roots, isolation=report.isolation,
+            pinned_paths=boundary.pinned_paths, hidden_paths=boundary.hidden_paths,
         )  # fmt: skip
         return PreparedCommand(
             launcher_argv(policy_json, command), child_env, (), "landlock", lambda: None, cwd
@@ -262,6 +263,7 @@ def prepare_command(
         writable_roots=roots,
         network_access=boundary.network,
         read_only_paths=boundary.read_only_paths,
+        hidden_paths=boundary.hidden_paths,
     )
     return PreparedCommand(sb_argv, child_env, (), "seatbelt", lambda: None, cwd)
 
@@ -356,6 +358,8 @@ def _prepare_bwrap(
             network_access=boundary.network,
             read_only_paths=boundary.read_only_paths,
             readable_roots=boundary.readable_roots,
+            pinned_paths=boundary.pinned_paths,
+            hidden_paths=boundary.hidden_paths,
             seccomp_fd=seccomp_fd,
             status_fd=status_w,
             variant=probe.variant,

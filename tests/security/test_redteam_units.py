@@ -1,0 +1,97 @@
+"""Unit checks behind the red-team fixes: what the boundary pins and hides, and how each
+backend is told (the attacks themselves are in the other `test_redteam_*` files)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from codex_mcp.sandbox.boundary import BoundaryError, compute_boundary, pinned_paths
+from codex_mcp.sandbox.bwrap import build_bwrap_argv
+from codex_mcp.sandbox.container import Policy
+from codex_mcp.sandbox.landlock import _read_rules
+from codex_mcp.sandbox.policy import SandboxPolicy
+from codex_mcp.sandbox.seatbelt import build_profile
+
+WW = SandboxPolicy(mode="workspace-write", exclude_tmpdir_env_var=True)
+
+
+def test_pins_every_directory_between_a_root_and_what_it_protects() -> None:
+    roots = ["/tmp", "/tmp/a/b/ws"]
+    assert pinned_paths(roots, ["/tmp/a/b/ws/.git", "/tmp/c/home", *roots]) == [
+        "/tmp/a",
+        "/tmp/c",
+        "/tmp/a/b",
+    ]
+    assert pinned_paths(["/w"], ["/elsewhere/x", "/w"]) == []
+
+
+def test_codex_home_is_hidden_and_its_ancestors_pinned(tmp_path: Path) -> None:
+    ws = tmp_path / "ws"
+    home = tmp_path / "state" / "home"
+    ws.mkdir()
+    home.mkdir(parents=True)
+    policy = SandboxPolicy(
+        mode="workspace-write", writable_roots=(str(tmp_path),), exclude_tmpdir_env_var=True
+    )
+    b = compute_boundary(policy, ws, codex_home=home)
+    real_home = os.path.realpath(home)
+    assert b.hidden_paths == (real_home,)
+    assert real_home in b.read_only_paths
+    assert os.path.realpath(tmp_path / "state") in b.pinned_paths
+    ro = compute_boundary(SandboxPolicy(mode="read-only"), ws, codex_home=home)
+    assert ro.hidden_paths == (real_home,) and ro.pinned_paths == ()
+
+
+def test_a_missing_codex_home_in_a_writable_root_fails_closed(tmp_path: Path) -> None:
+    ws = tmp_path / "ws"
+    ws.mkdir()
+    with pytest.raises(BoundaryError, match="does not exist"):
+        compute_boundary(WW, ws, codex_home=tmp_path / "not-yet")
+
+
+def test_a_working_directory_inside_codex_home_fails_closed(tmp_path: Path) -> None:
+    inside = tmp_path / "home" / "sub"
+    inside.mkdir(parents=True)
+    with pytest.raises(BoundaryError, match="inside CODEX_HOME"):
+        compute_boundary(SandboxPolicy(mode="read-only"), inside, codex_home=tmp_path / "home")
+
+
+def test_bwrap_gets_an_ipc_namespace_pins_and_an_empty_codex_home() -> None:
+    argv = build_bwrap_argv(
+        ["true"], cwd="/w", writable_roots=["/tmp", "/tmp/a/w"], network_access=False,
+        read_only_paths=["/tmp/a/home"], pinned_paths=["/tmp/a"], hidden_paths=["/tmp/a/home"],
+    )  # fmt: skip
+    assert "--unshare-ipc" in argv
+    binds = [argv[i + 1] for i, a in enumerate(argv) if a == "--bind"]
+    assert binds == ["/tmp", "/tmp/a", "/tmp/a/w"]
+    assert "/tmp/a/home" not in [argv[i + 1] for i, a in enumerate(argv) if a == "--ro-bind"]
+    i = argv.index("--tmpfs")
+    assert argv[i + 1] == "/tmp/a/home" and argv[i + 2 : i + 4] == ["--remount-ro", "/tmp/a/home"]
+
+
+def test_seatbelt_denies_hidden_paths_last() -> None:
+    profile, params = build_profile(["/w"], False, (), ["/h"])
+    assert profile.rstrip().endswith('(deny file-read* file-write* (subpath (param "HIDDEN_0")))')
+    assert ("HIDDEN_0", "/h") in params
+
+
+def test_landlock_read_rules_leave_the_hidden_tree_out(tmp_path: Path) -> None:
+    (tmp_path / "home" / "x").mkdir(parents=True)
+    (tmp_path / "other").mkdir()
+    (tmp_path / "link").symlink_to(tmp_path / "home")
+    rules = _read_rules([str(tmp_path)], False, [str(tmp_path / "home")])
+    assert str(tmp_path / "other") in rules
+    assert not any(r.startswith(str(tmp_path / "home")) or r == str(tmp_path) for r in rules)
+    assert str(tmp_path / "link") not in rules
+
+
+def test_the_fallback_refuses_a_hidden_path_it_cannot_hide() -> None:
+    text = Policy(["/w"], False, [], None, "none", [], ["/w/home"]).to_json()
+    with pytest.raises(ValueError, match="hidden path"):
+        Policy.from_json(text)
+    assert Policy.from_json(Policy(["/w"], False, [], None, "none", [], ["/h"]).to_json()).hidden_paths == [
+        "/h"
+    ]
