@@ -106,7 +106,7 @@ async def handle_shell(ctx: ToolContext, call_id: str, args: dict[str, Any]) -> 
     if isinstance(ruled, str):
         return ruled
     check = ruled or assess_command_safety(
-        argv, policy, config.sandbox_policy, thread.approved_commands, escalated, available
+        argv, policy, config.sandbox_policy, thread.approved_commands, escalated, available, env.get("PATH")
     )
     if isinstance(check, Reject):
         return check.reason
