@@ -95,3 +95,21 @@ def test_the_fallback_refuses_a_hidden_path_it_cannot_hide() -> None:
     assert Policy.from_json(Policy(["/w"], False, [], None, "none", [], ["/h"]).to_json()).hidden_paths == [
         "/h"
     ]
+
+
+def test_a_pseudo_file_swapped_in_after_the_name_check_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A symlink re-pointed at /proc/self/environ between the check of the resolved name and
+    the open (simulated: the name check saw the harmless target) is refused by what was
+    opened; the server's environment is never returned."""
+    from codex_mcp.agent import bounded_read
+
+    link = tmp_path / "picture.png"
+    link.symlink_to("/proc/self/environ")
+    monkeypatch.setattr(bounded_read, "is_pseudo_path", lambda _path: False)
+    with pytest.raises(bounded_read.UnreadableFileError, match="pseudo-file"):
+        bounded_read.read_regular_file(link, limit=1 << 20)
+    with pytest.raises(bounded_read.UnreadableFileError, match="pseudo-file"):
+        fd, _st = bounded_read.open_regular_file(link)
+        os.close(fd)

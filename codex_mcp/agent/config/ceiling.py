@@ -18,7 +18,9 @@ steer, so they are treated like any other untrusted input.  What a call may chan
   files are read (`model_instructions_file`), profile contents, and this server's settings;
 * **the working directory**, unless it would make a place writable that no project lives
   in: `/`, a directory containing the home directory, a hidden directory of the home
-  (`~/.ssh`, `~/.config`, `~/.local/bin`...) or a system directory (`sensitive_root_reason`).
+  (`~/.ssh`, `~/.config`, `~/.local/bin`...), a system directory, or the server's own
+  installation (its package, its Python's prefixes and library directories, its import
+  path), whose code the server runs unsandboxed (`sensitive_root_reason`).
 
 The two settings are read from config.toml and the server's `-c` only, never from a call.
 A refused override is a `CallRefused` naming the key and the setting that would allow it.
@@ -26,6 +28,7 @@ A refused override is a `CallRefused` naming the key and the setting that would 
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -299,6 +302,32 @@ def _within(path: str, root: str) -> bool:
     return path == root or path.startswith(root.rstrip("/") + "/")
 
 
+def installation_dirs() -> tuple[str, ...]:
+    """Where the code this server runs comes from: the `codex_mcp` package, the interpreter's
+    prefixes, its standard library, site-packages and scripts directories, and every
+    absolute directory on the import path.  A command that could write there would run its
+    code in the server (at the next import, or the next start), outside any sandbox."""
+    import sys
+    import sysconfig
+
+    candidates = [
+        os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
+        sys.prefix, sys.exec_prefix, sys.base_prefix, sys.base_exec_prefix,
+        os.path.dirname(sys.executable),
+    ]  # fmt: skip
+    for key in ("stdlib", "platstdlib", "purelib", "platlib", "scripts"):
+        with contextlib.suppress(KeyError, ValueError):
+            candidates.append(sysconfig.get_path(key))
+    candidates += [p for p in sys.path if p and os.path.isabs(p) and os.path.isdir(p)]
+    out: list[str] = []
+    for raw in candidates:
+        if raw:
+            real = os.path.realpath(raw)
+            if real != "/" and real not in out:
+                out.append(real)
+    return tuple(out)
+
+
 def sensitive_root_reason(path: str | os.PathLike[str], env: Mapping[str, str]) -> str | None:
     """Why `path` must not become a writable root chosen by a call, or None if it may.
 
@@ -320,6 +349,12 @@ def sensitive_root_reason(path: str | os.PathLike[str], env: Mapping[str, str]) 
     for system in SYSTEM_DIRS:
         if _within(real, system) or _within(system, real):
             return f"it {'is' if real == system else 'touches'} the system directory {system}"
+    for code in installation_dirs():
+        if _within(real, code) or _within(code, real):
+            return (
+                f"it {'lies in' if _within(real, code) else 'contains'} {code}, where the code this "
+                "server runs comes from"
+            )
     return None
 
 

@@ -1,0 +1,109 @@
+"""Red-team variants against the call ceiling and the server's own code, judged from outside.
+
+The person's config.toml sets no ceiling (the default lets a call choose workspace-write).
+A hostile caller (or the model, through files it leaves behind) aims at the code the server
+itself runs, outside any sandbox:
+
+* a `cwd` (or a pushed sandbox state's writable root) that is, contains or lies inside the
+  server's installation: the model then rewrites the server's modules, which run at the
+  next start (judged by a marker file the rewritten module creates when a server starts);
+* `python -m codex_mcp` started in a workspace puts that directory first on the module
+  search path: a `typing.py`, `logging.py` or `__future__.py` written there by a sandboxed
+  command would run inside the next server started the same way.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+import codex_mcp
+from tests.security.ceiling_support import assert_refused, person_config
+from tests.security.harness import assert_alive, outside_dir, run_call
+from tests.support.scripted_model import ScriptedModel
+from tests.support.server import ServerFactory
+
+pytestmark = pytest.mark.timeout(120)
+
+
+@pytest.fixture
+def installation() -> Iterator[Path]:
+    """A copy of the server's package outside every default writable root (not under /tmp),
+    which the spawned servers import (PYTHONPATH) instead of the checkout."""
+    root = Path(tempfile.mkdtemp(prefix="codex-mcp-install-", dir="/var/tmp"))
+    try:
+        shutil.copytree(Path(codex_mcp.__file__).parent, root / "codex_mcp")
+        yield root
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def _poison(module: Path, marker: Path) -> str:
+    return f'echo \'open("{marker}", "w").close()\' >> {module}'
+
+
+@pytest.mark.parametrize("where", ["root", "package", "inside-package"])
+def test_a_call_cannot_make_the_servers_own_code_writable(
+    where: str,
+    installation: Path,
+    scripted_model: ScriptedModel,
+    spawn_server: ServerFactory,
+    codex_home: Path,
+) -> None:
+    person_config(codex_home, scripted_model)
+    cwd = {
+        "root": installation,
+        "package": installation / "codex_mcp",
+        "inside-package": installation / "codex_mcp" / "agent",
+    }[where]
+    with outside_dir() as out:
+        marker = out / "SERVER_CODE_RAN"
+        scripted_model.shell(_poison(installation / "codex_mcp" / "__init__.py", marker))
+        scripted_model.text("done")
+        env = {"PYTHONPATH": str(installation)}
+        client = spawn_server(env=env)
+        result = run_call(client, sandbox="workspace-write", cwd=str(cwd))
+        assert_refused(result, "where the code this server runs comes from")
+        restarted = spawn_server(env=env)
+        assert_alive(restarted)
+        assert not marker.exists(), "the server ran code a sandboxed command wrote"
+
+
+def test_a_pushed_writable_root_cannot_be_the_servers_code(
+    installation: Path, scripted_model: ScriptedModel, spawn_server: ServerFactory, codex_home: Path
+) -> None:
+    person_config(codex_home, scripted_model)
+    with outside_dir() as out:
+        marker = out / "SERVER_CODE_RAN"
+        scripted_model.shell(_poison(installation / "codex_mcp" / "__init__.py", marker))
+        scripted_model.text("done")
+        env = {"PYTHONPATH": str(installation)}
+        client = spawn_server(env=env)
+        update = {"sandboxPolicy": {"type": "workspace-write", "writable_roots": [str(installation)]}}
+        assert client.call("codex/sandbox-state/update", update)["result"] == {}
+        result = run_call(client, sandbox=None)
+        assert_refused(result, "where the code this server runs comes from")
+        assert_alive(spawn_server(env=env))
+        assert not marker.exists()
+
+
+@pytest.mark.parametrize("module", ["typing", "logging", "__future__"])
+def test_a_module_planted_in_the_workspace_does_not_run_in_the_server(
+    module: str, scripted_model: ScriptedModel, spawn_server: ServerFactory, codex_home: Path, workspace: Path
+) -> None:
+    """The server is started as `python -m codex_mcp` in the workspace (as the tests do)."""
+    person_config(codex_home, scripted_model, sandbox="workspace-write", approval="never")
+    with outside_dir() as out:
+        marker = out / "PLANTED_MODULE_RAN"
+        cid = scripted_model.shell(f'echo \'open("{marker}", "w").close()\' > {module}.py')
+        scripted_model.text("done")
+        client = spawn_server()
+        run_call(client, sandbox=None)
+        assert '"exit_code":0' in scripted_model.call_output(cid)
+        assert (workspace / f"{module}.py").exists()
+        assert_alive(spawn_server())
+        assert not marker.exists(), f"the server imported the workspace's {module}.py"
