@@ -130,7 +130,7 @@ def _depth(path: str) -> tuple[int, str]:
 
 
 def _true_binary() -> str:
-    return shutil.which("true") or "/bin/true"
+    return shutil.which("true", path=trusted_search_path()) or "/bin/true"
 
 
 def _try_variant(path: str, variant: BwrapVariant) -> tuple[bool, str]:
@@ -168,11 +168,31 @@ def _variants(is_root: bool, setpriv: str | None) -> list[BwrapVariant]:
     ]
 
 
+def trusted_search_path(path_var: str | None = None) -> str:
+    """The server's PATH without the entries a sandboxed command might write: relative and
+    empty ones (they mean the working directory, usually the workspace) and those in the
+    temp directories every workspace-write sandbox may write.  bwrap is the sandbox: the
+    program started under that name must not be one a command could have planted."""
+    raw = os.environ.get("PATH", os.defpath) if path_var is None else path_var
+    temp = [os.path.realpath(p) for p in ("/tmp", os.environ.get("TMPDIR") or "/tmp")]
+    kept = []
+    for entry in raw.split(os.pathsep):
+        if not entry or not os.path.isabs(entry):
+            continue
+        real = os.path.realpath(entry)
+        if any(real == t or real.startswith(t.rstrip("/") + "/") for t in temp):
+            continue
+        kept.append(entry)
+    return os.pathsep.join(kept)
+
+
 @functools.lru_cache(maxsize=8)
 def probe_bwrap(bwrap_path: str | None = None) -> BwrapProbe:
     """Find a working bwrap invocation (see `_variants`); the no-`--proc` variants only if
-    /proc mounting was what failed.  Cached per path."""
-    path = shutil.which(bwrap_path or DEFAULT_BWRAP)
+    /proc mounting was what failed.  Cached per path.  A bare name is looked up in
+    `trusted_search_path()` only."""
+    name = bwrap_path or DEFAULT_BWRAP
+    path = shutil.which(name) if os.sep in name else shutil.which(name, path=trusted_search_path())
     if path is None:
         return BwrapProbe(None, None, f"bwrap: {bwrap_path or DEFAULT_BWRAP} not found")
     failures: list[str] = []

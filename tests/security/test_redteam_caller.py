@@ -107,3 +107,86 @@ def test_a_module_planted_in_the_workspace_does_not_run_in_the_server(
         assert (workspace / f"{module}.py").exists()
         assert_alive(spawn_server())
         assert not marker.exists(), f"the server imported the workspace's {module}.py"
+
+
+@pytest.fixture
+def tools_dir() -> Iterator[Path]:
+    """A directory outside every default writable root for the person's own programs."""
+    path = Path(tempfile.mkdtemp(prefix="codex-mcp-tools-", dir="/var/tmp"))
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.mark.parametrize("program", ["path-bwrap", "notify-script", "mcp-server-script"])
+def test_programs_the_server_runs_unsandboxed_stay_out_of_reach(
+    program: str,
+    tools_dir: Path,
+    scripted_model: ScriptedModel,
+    spawn_server: ServerFactory,
+    codex_home: Path,
+) -> None:
+    """A call whose `cwd` is the directory of a program the server runs outside the sandbox:
+    bwrap found on the server's PATH (the person's own bin directory comes first), the
+    person's `notify` script, the script of a configured MCP server.  Refused; the
+    program is not replaced."""
+    import os
+    import sys
+
+    script = (
+        tools_dir
+        / {"path-bwrap": "bwrap", "notify-script": "notify.sh", "mcp-server-script": "srv.py"}[program]
+    )
+    script.write_text("#!/bin/sh\nexit 0\n")
+    script.chmod(0o755)
+    extra = {
+        "path-bwrap": "",
+        "notify-script": f'notify = ["{script}"]',
+        "mcp-server-script": f'[mcp_servers.tool]\ncommand = "{sys.executable}"\nargs = ["{script}"]',
+    }[program]
+    person_config(codex_home, scripted_model, extra=extra)
+    with outside_dir() as out:
+        marker = out / "PLANTED_PROGRAM_RAN"
+        scripted_model.shell(f"printf '#!/bin/sh\\ntouch {marker}\\n' > {script.name}")
+        scripted_model.text("done")
+        env = {"PATH": f"{tools_dir}:{os.environ['PATH']}", "CODEX_MCP_SANDBOX_BACKEND": "bwrap"}
+        client = spawn_server(env=env)
+        result = run_call(client, sandbox="workspace-write", cwd=str(tools_dir))
+        assert_refused(result, "where the code this server runs comes from")
+        assert script.read_text() == "#!/bin/sh\nexit 0\n"
+        assert not marker.exists()
+        assert_alive(client)
+
+
+@pytest.mark.parametrize("entry", ["relative", "under-tmp"])
+def test_a_planted_bwrap_is_never_the_sandbox(
+    entry: str, scripted_model: ScriptedModel, spawn_server: ServerFactory, codex_home: Path, workspace: Path
+) -> None:
+    """The server's PATH names a directory the sandbox may write (a relative entry, which
+    means the workspace the server was started in, or one under /tmp) before the system's.
+    The model plants `bwrap` there; after a restart, the sandbox must still be the real
+    bwrap: the planted one never runs, and commands stay contained."""
+    import os
+
+    person_config(codex_home, scripted_model, sandbox="workspace-write", approval="never")
+    plant_dir = workspace / "bin" if entry == "relative" else workspace.parent / "toolbin"
+    plant_dir.mkdir()
+    first = "bin" if entry == "relative" else str(plant_dir)
+    with outside_dir() as out:
+        marker = out / "PLANTED_BWRAP_RAN"
+        cid = scripted_model.shell(
+            f"printf '#!/bin/sh\\ntouch {marker}\\nexec /usr/bin/bwrap \"$@\"\\n' > {plant_dir}/bwrap && "
+            f"chmod +x {plant_dir}/bwrap"
+        )
+        scripted_model.text("done")
+        env = {"PATH": f"{first}:{os.environ['PATH']}", "CODEX_MCP_SANDBOX_BACKEND": "bwrap"}
+        run_call(spawn_server(env=env), sandbox=None)
+        assert '"exit_code":0' in scripted_model.call_output(cid)
+        scripted_model.shell(f"touch {out}/escaped")
+        scripted_model.text("done")
+        client = spawn_server(env=env)
+        run_call(client, sandbox=None)
+        assert not marker.exists(), "the server ran a bwrap the sandbox planted"
+        assert not (out / "escaped").exists()
+        assert_alive(client)

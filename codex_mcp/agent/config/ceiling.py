@@ -302,11 +302,13 @@ def _within(path: str, root: str) -> bool:
     return path == root or path.startswith(root.rstrip("/") + "/")
 
 
-def installation_dirs() -> tuple[str, ...]:
+def installation_dirs(env: Mapping[str, str] | None = None) -> tuple[str, ...]:
     """Where the code this server runs comes from: the `codex_mcp` package, the interpreter's
-    prefixes, its standard library, site-packages and scripts directories, and every
-    absolute directory on the import path.  A command that could write there would run its
-    code in the server (at the next import, or the next start), outside any sandbox."""
+    prefixes, its standard library, site-packages and scripts directories, every absolute
+    directory on the import path, and every absolute directory on `env`'s PATH (where the
+    programs the server starts by name are found: bwrap, `notify`, MCP servers).  A command
+    that could write there would run its code outside any sandbox (at the server's next
+    import, start, sandbox probe or notification)."""
     import sys
     import sysconfig
 
@@ -319,6 +321,8 @@ def installation_dirs() -> tuple[str, ...]:
         with contextlib.suppress(KeyError, ValueError):
             candidates.append(sysconfig.get_path(key))
     candidates += [p for p in sys.path if p and os.path.isabs(p) and os.path.isdir(p)]
+    path_var = (env or {}).get("PATH", "")
+    candidates += [p for p in path_var.split(os.pathsep) if p and os.path.isabs(p) and os.path.isdir(p)]
     out: list[str] = []
     for raw in candidates:
         if raw:
@@ -328,10 +332,14 @@ def installation_dirs() -> tuple[str, ...]:
     return tuple(out)
 
 
-def sensitive_root_reason(path: str | os.PathLike[str], env: Mapping[str, str]) -> str | None:
+def sensitive_root_reason(
+    path: str | os.PathLike[str], env: Mapping[str, str], programs: Sequence[str] = ()
+) -> str | None:
     """Why `path` must not become a writable root chosen by a call, or None if it may.
 
     Judged on the resolved path, so a symlink or `..` cannot disguise `/` or the home.
+    `programs` are directories of programs the person's configuration has the server run
+    outside the sandbox (`unsandboxed_program_dirs`).
     """
     real = os.path.realpath(os.fspath(path))
     if real == "/":
@@ -349,7 +357,7 @@ def sensitive_root_reason(path: str | os.PathLike[str], env: Mapping[str, str]) 
     for system in SYSTEM_DIRS:
         if _within(real, system) or _within(system, real):
             return f"it {'is' if real == system else 'touches'} the system directory {system}"
-    for code in installation_dirs():
+    for code in [*installation_dirs(env), *programs]:
         if _within(real, code) or _within(code, real):
             return (
                 f"it {'lies in' if _within(real, code) else 'contains'} {code}, where the code this "
@@ -358,13 +366,51 @@ def sensitive_root_reason(path: str | os.PathLike[str], env: Mapping[str, str]) 
     return None
 
 
+def unsandboxed_program_dirs(
+    notify: Sequence[str] | None, mcp_servers: Mapping[str, Any], env: Mapping[str, str]
+) -> tuple[str, ...]:
+    """The directories of the programs (and of the absolute paths among their arguments: a
+    script given to an interpreter) that the person's `notify` and `[mcp_servers]` make the
+    server run outside any sandbox, both as named and with symlinks resolved."""
+    import shutil
+
+    words: list[str] = list(notify or [])[:1] + [a for a in list(notify or [])[1:] if os.path.isabs(a)]
+    for entry in mcp_servers.values():
+        if not isinstance(entry, Mapping):
+            continue
+        command = entry.get("command")
+        if isinstance(command, str):
+            words.append(command)
+        args = entry.get("args")
+        if isinstance(args, list):
+            words += [a for a in args if isinstance(a, str) and os.path.isabs(a)]
+        cwd = entry.get("cwd")
+        if isinstance(cwd, str) and os.path.isabs(cwd):
+            words.append(os.path.join(cwd, "."))
+    out: list[str] = []
+    for word in words:
+        found = word if os.path.isabs(word) else shutil.which(word, path=env.get("PATH"))
+        if not found or not os.path.exists(found):
+            continue
+        for directory in (os.path.dirname(os.path.abspath(found)), os.path.dirname(os.path.realpath(found))):
+            if directory != "/" and directory not in out:
+                out.append(directory)
+    return tuple(out)
+
+
 def check_writable_root(
-    path: str | os.PathLike[str], ceiling: CallCeiling, env: Mapping[str, str], *, what: str, key: str
+    path: str | os.PathLike[str],
+    ceiling: CallCeiling,
+    env: Mapping[str, str],
+    *,
+    what: str,
+    key: str,
+    programs: Sequence[str] = (),
 ) -> None:
     """Raise `CallRefused` when a call-chosen writable root (`what`) would expose too much."""
     if ceiling.unbounded:
         return
-    reason = sensitive_root_reason(path, env)
+    reason = sensitive_root_reason(path, env, programs)
     if reason is None:
         return
     raise CallRefused(
