@@ -103,7 +103,8 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         metavar="TOKEN",
         help=f"require 'Authorization: Bearer TOKEN' (default: ${HTTP_TOKEN_ENV}); required for a "
-        "non-loopback HOST",
+        f"non-loopback HOST.  Prefer ${HTTP_TOKEN_ENV}: a command line is readable by every local user "
+        "(the server blanks it out once started)",
     )
     http.add_argument(
         "--http-allowed-origins",
@@ -304,6 +305,10 @@ def serve_http(
         print(f"codex-mcp-server: --http: {exc}", file=sys.stderr)
         return 2
     token = args.http_token or env.get(HTTP_TOKEN_ENV) or None
+    if args.http_token:
+        from codex_mcp.http.cmdline import hide_from_cmdline
+
+        hide_from_cmdline(args.http_token)  # other local users could read it in `ps`
     if not is_loopback_host(host) and token is None:
         print(
             f"codex-mcp-server: refusing to serve on non-loopback address {host!r} without a bearer token: "

@@ -220,3 +220,20 @@ def test_a_head_trickled_byte_by_byte_is_cut_off_in_time(spawn: Spawn) -> None:
         assert time.monotonic() - started < 20
     assert TOKEN not in target.server.stderr()
     assert_serving(target)
+
+
+def test_the_token_is_not_left_in_the_process_list(spawn: Spawn) -> None:
+    """Another local user reads the server's command line (`ps`): the token given with
+    `--http-token` has been blanked out once the server serves."""
+    import os
+    import shutil
+    import subprocess
+
+    target = spawn()
+    assert_serving(target)
+    argv = ["cat", f"/proc/{target.pid}/cmdline"]
+    if os.geteuid() == 0 and shutil.which("runuser"):
+        argv = ["runuser", "-u", "tester", "--", *argv]
+    seen = subprocess.run(argv, capture_output=True, check=True, timeout=10).stdout
+    assert b"--http-token" in seen
+    assert TOKEN.encode() not in seen, seen
