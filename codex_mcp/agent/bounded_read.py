@@ -22,6 +22,7 @@ from __future__ import annotations
 import errno
 import os
 import stat
+from collections.abc import Callable
 
 import anyio.to_thread
 
@@ -43,9 +44,19 @@ def _opened_is_pseudo(fd: int) -> bool:
     return any(real == root or real.startswith(root + "/") for root in _PSEUDO_FS_ROOTS)
 
 
-def _open_checked(name: str, follow_symlinks: bool, allow_pseudo: bool) -> tuple[int, os.stat_result]:
-    """Open `name` without blocking, refuse pseudo-files (by name, then by what was opened)
-    and anything but a regular file; the caller closes the descriptor."""
+def _opened_name(fd: int) -> str | None:
+    try:
+        return os.readlink(f"/proc/self/fd/{fd}")
+    except OSError:
+        return None
+
+
+def _open_checked(
+    name: str, follow_symlinks: bool, allow_pseudo: bool, allow_path: Callable[[str], bool] | None = None
+) -> tuple[int, os.stat_result]:
+    """Open `name` without blocking, refuse pseudo-files (by name, then by what was opened),
+    paths `allow_path` refuses (the opened file's real name, else the resolved `name`) and
+    anything but a regular file; the caller closes the descriptor."""
     if not allow_pseudo and is_pseudo_path(name):
         raise UnreadableFileError(errno.EPERM, f"{name} is a system pseudo-file; it is not read")
     flags = os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC | getattr(os, "O_NOCTTY", 0)
@@ -60,6 +71,8 @@ def _open_checked(name: str, follow_symlinks: bool, allow_pseudo: bool) -> tuple
     try:
         if not allow_pseudo and _opened_is_pseudo(fd):
             raise UnreadableFileError(errno.EPERM, f"{name} is a system pseudo-file; it is not read")
+        if allow_path is not None and not allow_path(_opened_name(fd) or os.path.realpath(name)):
+            raise UnreadableFileError(errno.EACCES, f"{name} lies where this session's sandbox may not read")
         st = os.fstat(fd)
         if not stat.S_ISREG(st.st_mode):
             raise UnreadableFileError(errno.EINVAL, f"{name} is not a regular file ({_kind(st.st_mode)})")
@@ -82,6 +95,7 @@ def read_regular_file(
     truncate: bool = False,
     follow_symlinks: bool = True,
     allow_pseudo: bool = False,
+    allow_path: Callable[[str], bool] | None = None,
 ) -> bytes:
     """The contents of the regular file at `path`, at most `limit` bytes.
 
@@ -91,7 +105,7 @@ def read_regular_file(
     Other `OSError`s (missing file, permissions) pass through unchanged.
     """
     name = os.fspath(path)
-    fd, st = _open_checked(name, follow_symlinks, allow_pseudo)
+    fd, st = _open_checked(name, follow_symlinks, allow_pseudo, allow_path)
     try:
         if st.st_size > limit and not truncate:
             raise UnreadableFileError(
@@ -138,13 +152,15 @@ async def aread_regular_file(
     truncate: bool = False,
     follow_symlinks: bool = True,
     allow_pseudo: bool = False,
+    allow_path: Callable[[str], bool] | None = None,
 ) -> bytes:
     """`read_regular_file` in a worker thread (for callers on the event loop)."""
 
     def read() -> bytes:
         return read_regular_file(
-            path, limit=limit, truncate=truncate, follow_symlinks=follow_symlinks, allow_pseudo=allow_pseudo
-        )
+            path, limit=limit, truncate=truncate, follow_symlinks=follow_symlinks, allow_pseudo=allow_pseudo,
+            allow_path=allow_path,
+        )  # fmt: skip
 
     return await anyio.to_thread.run_sync(read)
 

@@ -70,6 +70,22 @@ class Boundary:
     def is_full_access(self) -> bool:
         return self.mode == "danger-full-access"
 
+    def allows_read(self, path: str) -> bool:
+        """Whether a sandboxed command of this boundary could read `path` (absolute,
+        symlink-resolved by the caller): not in a hidden path, and, under restricted read
+        access, inside a readable root, a writable root or the platform defaults.  For reads
+        the server makes on the model's behalf (images), which must not see more than the
+        model's own commands could."""
+        path = os.path.normpath(path)
+        if any(is_within(path, hidden) for hidden in self.hidden_paths):
+            return False
+        if self.readable_roots is None or self.is_full_access:
+            return True
+        from codex_mcp.sandbox.landlock import PLATFORM_READ_PATHS
+
+        roots = (*self.readable_roots, *self.writable_roots, *PLATFORM_READ_PATHS)
+        return any(is_within(path, root) for root in roots)
+
     def allows_write(self, path: str) -> bool:
         """Whether `path` (absolute, already symlink-resolved by the caller) lies in a writable
         root and outside every read-only carve-out.  Purely lexical."""

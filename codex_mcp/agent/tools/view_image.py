@@ -12,8 +12,10 @@ import errno
 from typing import Any
 
 from codex_mcp.agent.limits import MAX_IMAGE_BYTES, MAX_TURN_IMAGE_BYTES, describe_bytes
+from codex_mcp.agent.tools.confine import command_env, session_boundary
 from codex_mcp.agent.tools.context import ToolContext
 from codex_mcp.agent.tools.images import NotAnImageError, aimage_data_url
+from codex_mcp.sandbox.boundary import BoundaryError
 
 MAX_PATH_CHARS = 4096
 
@@ -32,8 +34,13 @@ async def handle_view_image(ctx: ToolContext, call_id: str, args: dict[str, Any]
             f"{describe_bytes(MAX_TURN_IMAGE_BYTES)}, the limit for one turn"
         )
     limit = min(MAX_IMAGE_BYTES, remaining)
+    config = ctx.thread.config
+    try:  # the image leaves the machine: it may be only what the model's own commands could read
+        allow = session_boundary(config, command_env(config)).allows_read
+    except BoundaryError as exc:
+        return f"unable to attach `{path}`: {exc}"
     try:
-        url, size = await aimage_data_url(path, limit=limit)
+        url, size = await aimage_data_url(path, limit=limit, allow_path=allow)
     except NotAnImageError as exc:
         return f"unable to attach `{path}`: {exc.strerror}"
     except FileNotFoundError:
