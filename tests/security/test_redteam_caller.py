@@ -190,3 +190,48 @@ def test_a_planted_bwrap_is_never_the_sandbox(
         assert not marker.exists(), "the server ran a bwrap the sandbox planted"
         assert not (out / "escaped").exists()
         assert_alive(client)
+
+
+@pytest.fixture
+def bind_alias() -> Iterator[tuple[Path, Path]]:
+    """(a directory standing for the home, a bind mount of it elsewhere); root only."""
+    import os
+    import subprocess
+
+    if os.geteuid() != 0 or shutil.which("mount") is None:
+        pytest.skip("bind mounts need root")
+    base = Path(tempfile.mkdtemp(prefix="codex-mcp-alias-", dir="/var/tmp"))
+    home, alias = base / "home", base / "alias"
+    home.mkdir()
+    alias.mkdir()
+    (home / ".ssh").mkdir()
+    if subprocess.run(["mount", "--bind", str(home), str(alias)], capture_output=True).returncode != 0:
+        shutil.rmtree(base, ignore_errors=True)
+        pytest.skip("cannot bind-mount here")
+    try:
+        yield home, alias
+    finally:
+        subprocess.run(["umount", "-l", str(alias)], capture_output=True, check=False)
+        shutil.rmtree(base, ignore_errors=True)
+
+
+@pytest.mark.parametrize("where", ["alias-of-home", "alias-of-hidden-dir"])
+def test_a_bind_mount_alias_of_the_home_is_the_home(
+    where: str,
+    bind_alias: tuple[Path, Path],
+    scripted_model: ScriptedModel,
+    spawn_server: ServerFactory,
+    codex_home: Path,
+) -> None:
+    """The host bind-mounts the person's home (HOME) at another path; a call picks that path,
+    or the `.ssh` under it, as its workspace: the names hide the home, the inodes do not."""
+    home, alias = bind_alias
+    cwd = alias if where == "alias-of-home" else alias / ".ssh"
+    person_config(codex_home, scripted_model)
+    scripted_model.shell("echo planted > .bashrc; echo key > authorized_keys")
+    scripted_model.text("done")
+    client = spawn_server(env={"HOME": str(home)})
+    result = run_call(client, sandbox="workspace-write", cwd=str(cwd))
+    assert_refused(result, "home directory" if where == "alias-of-home" else ".ssh")
+    assert not (home / ".bashrc").exists() and not (home / ".ssh" / "authorized_keys").exists()
+    assert_alive(client)

@@ -302,6 +302,33 @@ def _within(path: str, root: str) -> bool:
     return path == root or path.startswith(root.rstrip("/") + "/")
 
 
+def _identity(path: str) -> tuple[int, int] | None:
+    try:
+        st = os.stat(path)
+    except (OSError, ValueError):
+        return None
+    return (st.st_dev, st.st_ino)
+
+
+def _inside(path: str, root: str) -> bool:
+    """`path` lies in `root`, by name or by identity: a bind mount (or any other alias the
+    name does not show) of `root` or of one of its directories is inside it too.  Both
+    resolved by the caller; walks `path`'s ancestors comparing them with `root`'s inode."""
+    if _within(path, root):
+        return True
+    target = _identity(root)
+    if target is None:
+        return False
+    current = path
+    while True:
+        if _identity(current) == target:
+            return True
+        parent = os.path.dirname(current)
+        if parent == current:
+            return False
+        current = parent
+
+
 def installation_dirs(env: Mapping[str, str] | None = None) -> tuple[str, ...]:
     """Where the code this server runs comes from: the `codex_mcp` package, the interpreter's
     prefixes, its standard library, site-packages and scripts directories, every absolute
@@ -332,6 +359,21 @@ def installation_dirs(env: Mapping[str, str] | None = None) -> tuple[str, ...]:
     return tuple(out)
 
 
+def _first_component_below(path: str, root: str) -> str:
+    """The name of the directory directly below `root` on the way to `path` (which lies in
+    `root`, by name or by identity)."""
+    if _within(path, root):
+        return os.path.relpath(path, root).split(os.sep, 1)[0]
+    target = _identity(root)
+    current = path
+    while os.path.dirname(current) != current:
+        parent = os.path.dirname(current)
+        if _identity(parent) == target:
+            return os.path.basename(current)
+        current = parent
+    return ""
+
+
 def sensitive_root_reason(
     path: str | os.PathLike[str], env: Mapping[str, str], programs: Sequence[str] = ()
 ) -> str | None:
@@ -345,22 +387,22 @@ def sensitive_root_reason(
     if real == "/":
         return "it is the root of the filesystem"
     for home in _homes(env):
-        if _within(home, real):
+        if _inside(home, real):
             return f"it contains the home directory {home}"
-        if _within(real, home) and real != home:
-            first = os.path.relpath(real, home).split(os.sep, 1)[0]
+        if _inside(real, home) and not _inside(home, real):
+            first = _first_component_below(real, home)
             if first.startswith("."):
                 return (
                     f"it lies in {os.path.join(home, first)}, where programs keep their "
                     "configuration, keys and start-up files"
                 )
     for system in SYSTEM_DIRS:
-        if _within(real, system) or _within(system, real):
+        if _inside(real, system) or _inside(system, real):
             return f"it {'is' if real == system else 'touches'} the system directory {system}"
     for code in [*installation_dirs(env), *programs]:
-        if _within(real, code) or _within(code, real):
+        if _inside(real, code) or _inside(code, real):
             return (
-                f"it {'lies in' if _within(real, code) else 'contains'} {code}, where the code this "
+                f"it {'lies in' if _inside(real, code) else 'contains'} {code}, where the code this "
                 "server runs comes from"
             )
     return None
