@@ -161,8 +161,9 @@ def restrict(policy: Policy) -> None:
     contained = policy.isolation != ISOLATION_NONE
     procs.drop_all_capabilities()
     procs.set_no_new_privs()
-    if not policy.network or not contained:
-        seccomp.install_filter(seccomp.build_filter(network=not policy.network, cross_process=not contained))
+    # Always a filter: the hardening denials (ptrace, io_uring, keyrings) hold with the
+    # network on too; the network gate only when it is off.
+    seccomp.install_filter(seccomp.build_filter(network=not policy.network, cross_process=not contained))
     writable = list(policy.writable_roots)
     if contained and _private_shm:
         writable.append("/dev/shm")

@@ -12,7 +12,11 @@ No libseccomp.  The filter (linux-sandbox.md §3):
    IPC, pipes and fd passing keep working.  In "codex" mode every other socket operation
    that reaches a peer (connect, bind, sendto, ...) is denied too; `recvfrom` and plain
    read/write on a socketpair stay allowed.  "gate" mode only applies the family/type gate.
-3. always denies ptrace, process_vm_*, io_uring_* (io_uring would bypass the socket gate);
+3. always denies ptrace, process_vm_*, io_uring_* (io_uring would bypass the socket gate),
+   and the kernel keyring calls (`add_key`, `request_key`, `keyctl`): keyrings are not
+   namespaced by mounts or PIDs, so a command running as the server's user could read the
+   keys the person keeps there (Kerberos tickets, tokens) and the session keyring it
+   inherits;
 4. with `cross_process=True` (a sandbox without its own PID namespace): denies the calls that
    act on another process by pid (`prlimit64`, `setpriority`, `ioprio_set`, `sched_set*`,
    `move_pages`, `migrate_pages` with a pid other than 0 = self; `setpriority`/`ioprio_set`
@@ -71,7 +75,7 @@ _NETWORK_CALLS = (
 )  # fmt: skip
 _HARDENING_CALLS = (
     "ptrace", "process_vm_readv", "process_vm_writev", "io_uring_setup", "io_uring_enter",
-    "io_uring_register",
+    "io_uring_register", "add_key", "request_key", "keyctl",
 )  # fmt: skip
 # Allowed only on the calling process (first argument 0).
 _SELF_ONLY_CALLS = (
@@ -100,7 +104,7 @@ SYSCALLS: dict[str, dict[str, int]] = {
         "shmget": 29, "shmat": 30, "shmctl": 31, "semget": 64, "semop": 65, "semctl": 66,
         "msgget": 68, "msgsnd": 69, "msgrcv": 70, "msgctl": 71, "semtimedop": 220, "mq_open": 240,
         "mq_unlink": 241, "mq_timedsend": 242, "mq_timedreceive": 243, "mq_notify": 244,
-        "mq_getsetattr": 245,
+        "mq_getsetattr": 245, "add_key": 248, "request_key": 249, "keyctl": 250,
     },
     "aarch64": {
         "socket": 198, "socketpair": 199, "bind": 200, "listen": 201, "accept": 202,
@@ -114,7 +118,7 @@ SYSCALLS: dict[str, dict[str, int]] = {
         "kcmp": 272, "mq_open": 180, "mq_unlink": 181, "mq_timedsend": 182, "mq_timedreceive": 183,
         "mq_notify": 184, "mq_getsetattr": 185, "msgget": 186, "msgctl": 187, "msgrcv": 188,
         "msgsnd": 189, "semget": 190, "semctl": 191, "semtimedop": 192, "semop": 193, "shmget": 194,
-        "shmctl": 195, "shmat": 196,
+        "shmctl": 195, "shmat": 196, "add_key": 217, "request_key": 218, "keyctl": 219,
     },
 }  # fmt: skip
 AUDIT_ARCH = {"x86_64": AUDIT_ARCH_X86_64, "aarch64": AUDIT_ARCH_AARCH64}

@@ -301,9 +301,10 @@ def _hold_self_contained(argv: Sequence[str]) -> Callable[[], None]:
 
 def _check_landlock(boundary: Boundary, report: ProbeReport) -> None:
     """Refuse (fail closed) what the Landlock launcher cannot enforce on this host."""
-    if not boundary.network and not report.seccomp_ok:
+    if not report.seccomp_ok:
         raise SandboxUnavailableError(
-            f"landlock backend needs seccomp to block the network: {report.details}"
+            "landlock backend needs seccomp (to block the network, and ptrace, io_uring and the "
+            f"kernel keyrings whatever the network): {report.details}"
         )
     if report.isolation != ISOLATION_NONE:
         return
@@ -344,10 +345,10 @@ def _prepare_bwrap(
     child_side: list[int] = []
     parent_side: list[int] = []
     try:
-        seccomp_fd = None
-        if not boundary.network:
-            seccomp_fd = _seccomp.filter_memfd(_seccomp.build_filter())
-            child_side.append(seccomp_fd)
+        # Always a filter: the hardening denials (ptrace, io_uring, keyrings) hold with the
+        # network on too; the network gate only when it is off.
+        seccomp_fd = _seccomp.filter_memfd(_seccomp.build_filter(network=not boundary.network))
+        child_side.append(seccomp_fd)
         status_r, status_w = os.pipe()
         parent_side.append(status_r)
         child_side.append(status_w)

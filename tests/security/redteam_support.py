@@ -125,3 +125,38 @@ def loop_device(secret_file: Path) -> Iterator[str | None]:
         yield device
     finally:
         subprocess.run([losetup, "-d", device], capture_output=True, check=False)
+
+
+_KEY = r"""
+import ctypes, sys
+libc = ctypes.CDLL(None, use_errno=True)
+op, name = sys.argv[1], sys.argv[2].encode()
+if op == "add":  # add_key("user", name, payload, len, KEY_SPEC_USER_KEYRING)
+    payload = sys.argv[3].encode()
+    print(libc.syscall(248, b"user", name, payload, len(payload), -4))
+elif op == "find":  # keyctl(KEYCTL_SEARCH, user keyring, "user", name, 0)
+    print(libc.syscall(250, 10, -4, b"user", name, 0))
+else:  # keyctl(KEYCTL_REVOKE, id)
+    print(libc.syscall(250, 3, int(sys.argv[2]), 0, 0, 0))
+"""
+
+
+@contextlib.contextmanager
+def user_key(user: str, name: str, payload: str) -> Iterator[int]:
+    """A key of `user`'s kernel user keyring (outside any sandbox), revoked afterwards."""
+    out = subprocess.run(as_user(user, [SYSTEM_PYTHON, "-I", "-c", _KEY, "add", name, payload]),
+                         capture_output=True, text=True, check=True, timeout=30)  # fmt: skip
+    key = int(out.stdout.strip())
+    assert key > 0, out
+    try:
+        yield key
+    finally:
+        subprocess.run(as_user(user, [SYSTEM_PYTHON, "-I", "-c", _KEY, "revoke", str(key)]),
+                       capture_output=True, check=False, timeout=30)  # fmt: skip
+
+
+def find_user_key(user: str, name: str) -> bool:
+    """Whether `user`'s user keyring holds a key `name` (seen from outside any sandbox)."""
+    out = subprocess.run(as_user(user, [SYSTEM_PYTHON, "-I", "-c", _KEY, "find", name]),
+                         capture_output=True, text=True, check=True, timeout=30)  # fmt: skip
+    return int(out.stdout.strip()) > 0

@@ -36,7 +36,7 @@ from tests.security.backends_support import (
     py,
     sh,
 )
-from tests.security.redteam_support import SECRET, ipc_victims, loop_device
+from tests.security.redteam_support import SECRET, find_user_key, ipc_victims, loop_device, user_key
 
 pytestmark = [needs_linux, pytest.mark.timeout(180)]
 
@@ -232,3 +232,41 @@ def test_the_workspace_cannot_be_swapped_for_a_look_alike(user: str, backend: st
         assert "done" in result.stdout
         assert (nested / ".git" / "config").read_text() == "[core]\n"
         assert not (where.base / "old").exists()
+
+
+# Inside the sandbox: read the user's keyring, and plant a key in it.
+_KEYRING_ATTACK = r"""
+import ctypes, sys
+libc = ctypes.CDLL(None, use_errno=True)
+kid = libc.syscall(250, 10, -4, b"user", sys.argv[1].encode(), 0)  # KEYCTL_SEARCH
+buf = ctypes.create_string_buffer(256)
+n = libc.syscall(250, 11, kid, buf, 256) if kid > 0 else -1  # KEYCTL_READ
+print("read:", buf.raw[: max(n, 0)])
+print("planted:", libc.syscall(248, b"user", sys.argv[2].encode(), b"x", 1, -4))
+print("session:", libc.syscall(250, 0, -3, 0, 0, 0))  # KEYCTL_GET_KEYRING_ID of @s
+"""
+
+
+def _keyring_attack(user: str, backend: str, isolation: str | None, policy: dict[str, object]) -> None:
+    name, planted = f"redteam-{os.getpid()}", f"redteam-planted-{os.getpid()}"
+    with place(user, git=isolation is None) as where, user_key(user, name, SECRET):
+        (result,) = attack(user, backend, where, [py(_KEYRING_ATTACK, name, planted)], policy=policy,
+                           isolation=isolation)  # fmt: skip
+        assert "read:" in result.stdout, result
+        assert SECRET not in result.output
+        assert not find_user_key(user, planted), "the sandbox planted a key in the user's keyring"
+
+
+@pytest.mark.parametrize("network", ["off", "on"])
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("user", USERS)
+def test_the_kernel_keyring_is_out_of_reach(user: str, backend: str, network: str) -> None:
+    """Keyrings are not namespaced by mounts or PIDs: a command running as the server's user
+    (the Landlock container as root) could read the person's keys (Kerberos tickets, tokens)
+    and plant its own.  Also with the network on, when the network gate is not needed."""
+    _keyring_attack(user, backend, None, WW if network == "off" else {**WW, "network_access": True})
+
+
+@pytest.mark.parametrize("user", [FALLBACK])
+def test_the_kernel_keyring_from_the_landlock_fallback(user: str) -> None:
+    _keyring_attack(user, "landlock", "none", WW)
