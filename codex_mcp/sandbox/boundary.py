@@ -172,14 +172,68 @@ def pinned_paths(writable_roots: Sequence[str], targets: Sequence[str]) -> list[
     return sorted(out, key=lambda p: (p.count("/"), p))
 
 
+RootIdentities = tuple[tuple[str, tuple[int, int] | None], ...]
+
+
+def _identity(path: str) -> tuple[int, int] | None:
+    try:
+        st = os.stat(path)
+    except (OSError, ValueError):
+        return None
+    return (st.st_dev, st.st_ino)
+
+
+def root_identities(
+    policy: SandboxPolicy, session_cwd: str | os.PathLike[str], env: Mapping[str, str] | None = None
+) -> RootIdentities:
+    """What every root of `policy` is now, to be compared with what it is when a command runs.
+
+    The session's cwd (and every other root) is named by a path, and the directories on that
+    path may lie where *another* session's sandbox can write (a workspace in /tmp): that
+    sandbox could move the workspace away and leave a symlink to `/root` in its place, and
+    the next boundary computed from the same path would make `/root` writable.  Recorded
+    when a thread's config is made; `compute_boundary(identities=...)` refuses a root that
+    is another directory since, and ignores one that did not exist then."""
+    if policy.is_full_access:
+        return ()
+    cwd = os.path.abspath(os.fspath(session_cwd))
+    paths = writable_roots_for(policy, cwd, env, resolve=False)
+    if policy.readable_roots is not None:
+        paths += [os.path.normpath(os.path.join(cwd, p)) for p in policy.readable_roots]
+    return tuple((p, _identity(p)) for p in dict.fromkeys(paths))
+
+
+def _check_identities(identities: RootIdentities, roots: list[str]) -> list[str]:
+    """`roots` without those that did not exist when recorded; raise for a changed one."""
+    absent_then: set[str] = set()
+    for path, then in identities:
+        now = _identity(path)
+        if then is None:
+            if now is not None:
+                absent_then.add(os.path.realpath(path))
+            continue
+        if now != then:
+            raise BoundaryError(
+                f"the sandbox root {path} is not the directory it was when this session started (it was "
+                "moved, replaced or re-pointed, possibly by another session's command); refusing to run. "
+                "Start a new session."
+            )
+    present_then = {os.path.realpath(p) for p, then in identities if then is not None}
+    return [r for r in roots if r not in absent_then or r in present_then]
+
+
 def compute_boundary(
     policy: SandboxPolicy,
     session_cwd: str | os.PathLike[str],
     *,
     codex_home: str | os.PathLike[str] | None = None,
     env: Mapping[str, str] | None = None,
+    identities: RootIdentities | None = None,
 ) -> Boundary:
     """The boundary of a session whose configured cwd is `session_cwd`.
+
+    `identities` (from `root_identities` when the session started) makes a root that is
+    another directory now refused, and one that appeared since ignored.
 
     Raises `BoundaryError` when a writable root or the working directory lies inside
     CODEX_HOME (CODEX_HOME cannot be both hidden and hold the place the sandbox works in),
@@ -190,6 +244,8 @@ def compute_boundary(
     if policy.is_full_access:
         return Boundary("danger-full-access", ("/",), (), None, True)
     roots = writable_roots_for(policy, cwd, env)
+    if identities:
+        roots = _check_identities(identities, roots)
     extra: list[str] = []
     hidden: list[str] = []
     if codex_home is not None:

@@ -26,6 +26,7 @@ from codex_mcp.agent.config.ceiling import (
 from codex_mcp.agent.config.loader import CallOverrides, load_config_tree, resolve_config
 from codex_mcp.agent.config.model import Config
 from codex_mcp.agent.config.overrides import Override
+from codex_mcp.sandbox.boundary import root_identities
 from codex_mcp.sandbox.policy import (
     SandboxPolicy,
     SandboxPolicyError,
@@ -145,7 +146,9 @@ def load_call_config(
                         root, ceiling, env, what="The writable root", key="writable_roots", programs=programs
                     )
     policy = with_writes_readable(policy, str(config.cwd), env)
-    return dataclasses.replace(config, sandbox_policy=policy)
+    return dataclasses.replace(
+        config, sandbox_policy=policy, root_identities=root_identities(policy, config.cwd, env)
+    )
 
 
 def _call_sandbox_mode(call_config: Mapping[str, Any] | None) -> str | None:
@@ -226,4 +229,9 @@ def resume_config(
             programs=unsandboxed_program_dirs(person.notify, person.mcp_servers, env),
         )
     policy = with_writes_readable(policy, str(config.cwd), env)
-    return dataclasses.replace(config, sandbox_policy=policy, approval_policy=approval)
+    return dataclasses.replace(
+        config,
+        sandbox_policy=policy,
+        approval_policy=approval,
+        root_identities=root_identities(policy, config.cwd, env),
+    )

@@ -87,3 +87,8 @@ class Config:
     profile: str | None = None
     mcp_servers: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     server: ServerOptions = field(default_factory=ServerOptions)
+    # What each writable (and readable) root of the sandbox was when the thread's config was
+    # made: (path as configured, (st_dev, st_ino) or None when absent).  A root that is
+    # another directory later (moved, replaced, re-pointed by another session's command)
+    # makes commands refuse to run (`sandbox.boundary.root_identities`).  Empty: not checked.
+    root_identities: tuple[tuple[str, tuple[int, int] | None], ...] = ()

@@ -39,7 +39,13 @@ class UnsandboxedRefused(Exception):
 
 def session_boundary(config: Config, env: Mapping[str, str]) -> Boundary:
     """The session's boundary (raises `BoundaryError` when it cannot be kept)."""
-    return compute_boundary(config.sandbox_policy, config.cwd, codex_home=config.codex_home, env=env)
+    return compute_boundary(
+        config.sandbox_policy,
+        config.cwd,
+        codex_home=config.codex_home,
+        env=env,
+        identities=config.root_identities,
+    )
 
 
 def _provider_secret_vars(config: Config) -> set[str]:
