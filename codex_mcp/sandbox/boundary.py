@@ -197,10 +197,34 @@ def root_identities(
     if policy.is_full_access:
         return ()
     cwd = os.path.abspath(os.fspath(session_cwd))
+    remember_workspace(cwd)
     paths = writable_roots_for(policy, cwd, env, resolve=False)
     if policy.readable_roots is not None:
         paths += [os.path.normpath(os.path.join(cwd, p)) for p in policy.readable_roots]
     return tuple((p, _identity(p)) for p in dict.fromkeys(paths))
+
+
+# The working directories of this server's sessions.  Another session's sandbox may write
+# where one of them lies (both workspaces in /tmp): its `.git`, `.codex` and `.agents` are
+# carved out of every session's boundary, not only its own.
+_WORKSPACES: dict[str, None] = {}
+_MAX_WORKSPACES = 1024
+
+
+def remember_workspace(path: str | os.PathLike[str]) -> None:
+    """Protect the protected names of workspace `path` in every later boundary (bounded:
+    the oldest are forgotten first)."""
+    real = os.path.realpath(os.fspath(path))
+    _WORKSPACES.pop(real, None)
+    _WORKSPACES[real] = None
+    while len(_WORKSPACES) > _MAX_WORKSPACES:
+        del _WORKSPACES[next(iter(_WORKSPACES))]
+
+
+def _other_workspaces(roots: Sequence[str]) -> list[str]:
+    return [
+        w for w in list(_WORKSPACES) if w not in roots and any(is_within(w, r) for r in roots if r != "/")
+    ]
 
 
 def _check_identities(identities: RootIdentities, roots: list[str]) -> list[str]:
@@ -220,6 +244,10 @@ def _check_identities(identities: RootIdentities, roots: list[str]) -> list[str]
             )
     present_then = {os.path.realpath(p) for p, then in identities if then is not None}
     return [r for r in roots if r not in absent_then or r in present_then]
+
+
+def _depth_sorted(paths: list[str]) -> list[str]:
+    return sorted(dict.fromkeys(paths), key=lambda p: (p.count("/"), p))
 
 
 def compute_boundary(
@@ -276,13 +304,15 @@ def compute_boundary(
             extra.append(home)
     readable = policy.readable_roots
     readable_roots = None if readable is None else tuple(os.path.realpath(p) for p in readable)
+    others = _other_workspaces(roots)
     protected = protected_paths(roots, extra)
+    protected += [p for p in protected_paths(others) if p not in protected]
     return Boundary(
         policy.mode,
         tuple(roots),
         tuple(protected),
         readable_roots,
         policy.has_network,
-        tuple(pinned_paths(roots, [*protected, *hidden, *roots])),
+        tuple(_depth_sorted([*pinned_paths(roots, [*protected, *hidden, *roots, *others]), *others])),
         tuple(hidden),
     )

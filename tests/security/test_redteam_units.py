@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from codex_mcp.sandbox.boundary import BoundaryError, compute_boundary, pinned_paths
+from codex_mcp.sandbox.boundary import BoundaryError, compute_boundary, pinned_paths, root_identities
 from codex_mcp.sandbox.bwrap import build_bwrap_argv
 from codex_mcp.sandbox.container import Policy
 from codex_mcp.sandbox.landlock import _read_rules
@@ -113,3 +113,38 @@ def test_a_pseudo_file_swapped_in_after_the_name_check_is_refused(
     with pytest.raises(bounded_read.UnreadableFileError, match="pseudo-file"):
         fd, _st = bounded_read.open_regular_file(link)
         os.close(fd)
+
+
+def test_a_root_swapped_since_the_session_started_is_refused(tmp_path: Path) -> None:
+    """The identity record alone (as against a sandbox of another server process, which
+    pins nothing of this one's): a workspace replaced by a symlink is refused, a TMPDIR that
+    appeared since (as a symlink to the home) is not a root."""
+    ws, outside, tmpdir = tmp_path / "ws", tmp_path / "outside", tmp_path / "tmpdir"
+    ws.mkdir()
+    outside.mkdir()
+    policy = SandboxPolicy(mode="workspace-write", exclude_slash_tmp=True)
+    env = {"TMPDIR": str(tmpdir)}
+    record = root_identities(policy, ws, env)
+    tmpdir.symlink_to(outside)
+    b = compute_boundary(policy, ws, env=env, identities=record)
+    assert os.path.realpath(outside) not in b.writable_roots
+    ws.rename(tmp_path / "ws.old")
+    ws.symlink_to(outside)
+    with pytest.raises(BoundaryError, match="not the directory it was"):
+        compute_boundary(policy, ws, env=env, identities=record)
+
+
+def test_other_sessions_workspaces_are_carved_out_and_pinned(tmp_path: Path) -> None:
+    from codex_mcp.sandbox import boundary as boundary_module
+
+    mine, theirs = tmp_path / "mine", tmp_path / "nested" / "theirs"
+    (theirs / ".git").mkdir(parents=True)
+    mine.mkdir()
+    boundary_module.remember_workspace(theirs)
+    policy = SandboxPolicy(
+        mode="workspace-write", writable_roots=(str(tmp_path),), exclude_tmpdir_env_var=True
+    )
+    b = compute_boundary(policy, mine)
+    assert os.path.realpath(theirs / ".git") in b.read_only_paths
+    assert os.path.realpath(theirs) in b.pinned_paths
+    assert os.path.realpath(tmp_path / "nested") in b.pinned_paths
