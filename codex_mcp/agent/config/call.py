@@ -21,8 +21,8 @@ from codex_mcp.agent.config.ceiling import (
     check_writable_root,
     stricter_approval,
     stricter_sandbox,
-    unsandboxed_program_dirs,
 )
+from codex_mcp.agent.config.code_dirs import unsandboxed_program_dirs
 from codex_mcp.agent.config.loader import CallOverrides, load_config_tree, resolve_config
 from codex_mcp.agent.config.model import Config
 from codex_mcp.agent.config.overrides import Override

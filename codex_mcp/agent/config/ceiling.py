@@ -28,13 +28,13 @@ A refused override is a `CallRefused` naming the key and the setting that would 
 
 from __future__ import annotations
 
-import contextlib
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from codex_mcp.agent.config.checks import display_key
+from codex_mcp.agent.config.code_dirs import first_component_below, inside, installation_dirs
 from codex_mcp.agent.config.errors import ConfigError
 from codex_mcp.agent.config.overrides import json_overrides
 from codex_mcp.sandbox.policy import ApprovalPolicy, SandboxMode, SandboxPolicy
@@ -302,78 +302,6 @@ def _within(path: str, root: str) -> bool:
     return path == root or path.startswith(root.rstrip("/") + "/")
 
 
-def _identity(path: str) -> tuple[int, int] | None:
-    try:
-        st = os.stat(path)
-    except (OSError, ValueError):
-        return None
-    return (st.st_dev, st.st_ino)
-
-
-def _inside(path: str, root: str) -> bool:
-    """`path` lies in `root`, by name or by identity: a bind mount (or any other alias the
-    name does not show) of `root` or of one of its directories is inside it too.  Both
-    resolved by the caller; walks `path`'s ancestors comparing them with `root`'s inode."""
-    if _within(path, root):
-        return True
-    target = _identity(root)
-    if target is None:
-        return False
-    current = path
-    while True:
-        if _identity(current) == target:
-            return True
-        parent = os.path.dirname(current)
-        if parent == current:
-            return False
-        current = parent
-
-
-def installation_dirs(env: Mapping[str, str] | None = None) -> tuple[str, ...]:
-    """Where the code this server runs comes from: the `codex_mcp` package, the interpreter's
-    prefixes, its standard library, site-packages and scripts directories, every absolute
-    directory on the import path, and every absolute directory on `env`'s PATH (where the
-    programs the server starts by name are found: bwrap, `notify`, MCP servers).  A command
-    that could write there would run its code outside any sandbox (at the server's next
-    import, start, sandbox probe or notification)."""
-    import sys
-    import sysconfig
-
-    candidates = [
-        os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
-        sys.prefix, sys.exec_prefix, sys.base_prefix, sys.base_exec_prefix,
-        os.path.dirname(sys.executable),
-    ]  # fmt: skip
-    for key in ("stdlib", "platstdlib", "purelib", "platlib", "scripts"):
-        with contextlib.suppress(KeyError, ValueError):
-            candidates.append(sysconfig.get_path(key))
-    candidates += [p for p in sys.path if p and os.path.isabs(p) and os.path.isdir(p)]
-    path_var = (env or {}).get("PATH", "")
-    candidates += [p for p in path_var.split(os.pathsep) if p and os.path.isabs(p) and os.path.isdir(p)]
-    out: list[str] = []
-    for raw in candidates:
-        if raw:
-            real = os.path.realpath(raw)
-            if real != "/" and real not in out:
-                out.append(real)
-    return tuple(out)
-
-
-def _first_component_below(path: str, root: str) -> str:
-    """The name of the directory directly below `root` on the way to `path` (which lies in
-    `root`, by name or by identity)."""
-    if _within(path, root):
-        return os.path.relpath(path, root).split(os.sep, 1)[0]
-    target = _identity(root)
-    current = path
-    while os.path.dirname(current) != current:
-        parent = os.path.dirname(current)
-        if _identity(parent) == target:
-            return os.path.basename(current)
-        current = parent
-    return ""
-
-
 def sensitive_root_reason(
     path: str | os.PathLike[str], env: Mapping[str, str], programs: Sequence[str] = ()
 ) -> str | None:
@@ -381,63 +309,31 @@ def sensitive_root_reason(
 
     Judged on the resolved path, so a symlink or `..` cannot disguise `/` or the home.
     `programs` are directories of programs the person's configuration has the server run
-    outside the sandbox (`unsandboxed_program_dirs`).
+    outside the sandbox (`code_dirs.unsandboxed_program_dirs`).
     """
     real = os.path.realpath(os.fspath(path))
     if real == "/":
         return "it is the root of the filesystem"
     for home in _homes(env):
-        if _inside(home, real):
+        if inside(home, real):
             return f"it contains the home directory {home}"
-        if _inside(real, home) and not _inside(home, real):
-            first = _first_component_below(real, home)
+        if inside(real, home) and not inside(home, real):
+            first = first_component_below(real, home)
             if first.startswith("."):
                 return (
                     f"it lies in {os.path.join(home, first)}, where programs keep their "
                     "configuration, keys and start-up files"
                 )
     for system in SYSTEM_DIRS:
-        if _inside(real, system) or _inside(system, real):
+        if inside(real, system) or inside(system, real):
             return f"it {'is' if real == system else 'touches'} the system directory {system}"
     for code in [*installation_dirs(env), *programs]:
-        if _inside(real, code) or _inside(code, real):
+        if inside(real, code) or inside(code, real):
             return (
-                f"it {'lies in' if _inside(real, code) else 'contains'} {code}, where the code this "
+                f"it {'lies in' if inside(real, code) else 'contains'} {code}, where the code this "
                 "server runs comes from"
             )
     return None
-
-
-def unsandboxed_program_dirs(
-    notify: Sequence[str] | None, mcp_servers: Mapping[str, Any], env: Mapping[str, str]
-) -> tuple[str, ...]:
-    """The directories of the programs (and of the absolute paths among their arguments: a
-    script given to an interpreter) that the person's `notify` and `[mcp_servers]` make the
-    server run outside any sandbox, both as named and with symlinks resolved."""
-    import shutil
-
-    words: list[str] = list(notify or [])[:1] + [a for a in list(notify or [])[1:] if os.path.isabs(a)]
-    for entry in mcp_servers.values():
-        if not isinstance(entry, Mapping):
-            continue
-        command = entry.get("command")
-        if isinstance(command, str):
-            words.append(command)
-        args = entry.get("args")
-        if isinstance(args, list):
-            words += [a for a in args if isinstance(a, str) and os.path.isabs(a)]
-        cwd = entry.get("cwd")
-        if isinstance(cwd, str) and os.path.isabs(cwd):
-            words.append(os.path.join(cwd, "."))
-    out: list[str] = []
-    for word in words:
-        found = word if os.path.isabs(word) else shutil.which(word, path=env.get("PATH"))
-        if not found or not os.path.exists(found):
-            continue
-        for directory in (os.path.dirname(os.path.abspath(found)), os.path.dirname(os.path.realpath(found))):
-            if directory != "/" and directory not in out:
-                out.append(directory)
-    return tuple(out)
 
 
 def check_writable_root(
