@@ -1,6 +1,6 @@
 """Benchmark: apply a 500-hunk patch to a 20,000-line file.
 
-Run ``python bench/bench_apply_patch.py`` (target: median < 100 ms).  Each run parses
+Run ``python -m bench.bench_apply_patch`` (target: median < 100 ms).  Each run parses
 the patch, computes the change (including the unified diff) and writes the file
 atomically, starting from a fresh copy of the original file.
 """
@@ -8,13 +8,9 @@ atomically, starting from a fresh copy of the original file.
 from __future__ import annotations
 
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
-
-if __package__ in (None, ""):
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from codex_mcp.agent.apply_patch import apply_patch_text
 

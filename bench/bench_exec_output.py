@@ -5,7 +5,7 @@ A fresh Python process imports the runner, runs a command that writes 200 MiB to
 exec_command_output_delta path does), and reports its own peak RSS (`ru_maxrss`; the
 command itself is a separate process and is not counted) and the wall time.
 
-Run: `python bench/bench_exec_output.py` (prints JSON). Target: peak RSS < 100 MB.
+Run: `python -m bench.bench_exec_output` (prints JSON). Target: peak RSS < 100 MB.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Cost of starting a command under each sandbox backend: median ms per `/bin/true`.
 
-    python bench/bench_sandbox.py [n_runs]
+    python -m bench.bench_sandbox [n_runs]
 
 Two paths are timed, both from `compute_boundary` to the reaped command:
 
@@ -28,8 +28,6 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
-
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import anyio
 

@@ -1,24 +1,18 @@
 """Throughput of the model client: a 10,000-delta Responses stream through `ModelClient`
-against a loopback mock server.  `python bench/bench_sse.py` prints the result as JSON."""
+against the loopback mock model.  `python -m bench.bench_sse` prints the result as JSON."""
 
 from __future__ import annotations
 
 import json
-import sys
 import time
-from pathlib import Path
 from typing import Any
 
 import anyio
 import httpx
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "tests"))
-sys.path.insert(0, str(ROOT))
-
-from model_mock_server import MockServer, Reply, make_client, simple_prompt, sse_event  # noqa: E402
-
-from codex_mcp.agent.model.types import Completed, OutputTextDelta  # noqa: E402
+from codex_mcp.agent.model.types import Completed, OutputTextDelta
+from tests.support.model_wire import Reply, make_client, simple_prompt, sse_event
+from tests.support.scripted_model import ScriptedModel
 
 N_DELTAS = 10_000
 ROUNDS = 3
@@ -63,7 +57,7 @@ def _payload(n: int) -> list[bytes]:
 
 
 async def _run() -> dict[str, Any]:
-    server = MockServer()
+    server = ScriptedModel().start()
     chunks = _payload(N_DELTAS)
     total_bytes = sum(map(len, chunks))
     best = float("inf")

@@ -1,7 +1,8 @@
-"""A mock Responses-API model on 127.0.0.1 for the end-to-end benchmarks (stdlib only).
+"""The benchmarks' answers from the shared mock model (`tests/support/scripted_model.py`).
 
-`POST /v1/responses` is answered as SSE.  What it answers is chosen by a marker in the
-prompt, so concurrent sessions of different kinds can share one mock:
+`MockModel()` is that mock model with `bench_answer` as its default: every
+`POST /v1/responses` is answered as SSE, chosen by a marker in the prompt, so concurrent
+sessions of different kinds can share one mock:
 
 * ``[bench:instant]``        -- a short text answer, at once;
 * ``[bench:delay=0.2]``      -- the same text answer after 0.2 s;
@@ -11,7 +12,8 @@ prompt, so concurrent sessions of different kinds can share one mock:
 
 The shell call uses ``shell`` with ``{"command": ["bash", "-lc", CMD]}`` when the request
 offers it; otherwise ``exec_command`` with ``{"cmd": CMD}`` (what the reference 0.147 offers).
-Any other request gets a 404 (GET) or a plain text answer (POST).
+Any other request gets a 404 (GET) or a plain text answer (POST).  `arrivals()` are the
+`perf_counter()` times of the model requests (the clock of the benchmark's client).
 """
 
 from __future__ import annotations
@@ -19,11 +21,12 @@ from __future__ import annotations
 import itertools
 import json
 import re
-import threading
 import time
-from contextlib import suppress
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from collections.abc import Callable
 from typing import Any
+
+from tests.support.model_wire import Reply
+from tests.support.scripted_model import Recorded, ScriptedModel
 
 SHELL_COMMANDS: dict[str, str] = {
     "echo": "echo bench",
@@ -151,90 +154,57 @@ def _user_text(items: list[Any]) -> str:
     return "\n".join(t for t in texts if isinstance(t, str))
 
 
-class MockModel:
-    """Threaded stdlib HTTP server; `base_url` ends in `/v1`.  Use as a context manager."""
+_rids = itertools.count(1)
+KEEP_REQUESTS = 1000
+"""The mock remembers this many requests (a long benchmark must not grow it without bound)."""
+SSE_HEADERS = {"content-type": "text/event-stream", "cache-control": "no-cache"}
+
+
+def bench_answer(request: Recorded, wait: Callable[[float], object] = time.sleep) -> Reply:
+    """The answer the request's marker asks for (a short text answer without one).
+
+    `wait(seconds)` is how a `delay` answer waits (the mock passes its stop event's wait, so
+    stopping it ends the delay)."""
+    if request.method != "POST":
+        return Reply(status=404)
+    rid = f"resp_{next(_rids)}"
+    body = request.body
+    items = body.get("input")
+    items = items if isinstance(items, list) else []
+    match = _MARKER.search(_user_text(items))
+    kind, arg = (match.group(1), match.group(2)) if match else ("instant", None)
+    chunks: list[bytes]
+    if kind == "delay":
+        wait(float(arg or 0.2))  # a slow model: only this request's thread waits
+        chunks = [text_answer(rid)]
+    elif kind == "stream":
+        chunks = stream_answer(rid, int(arg or 10_000))
+    elif kind == "shell" and not _has_tool_output(items):
+        command = SHELL_COMMANDS.get(arg or "", SHELL_COMMANDS["echo"])
+        chunks = [shell_call(rid, f"{CALL_PREFIX}{rid}", command, _tool_names(body))]
+    else:
+        chunks = [text_answer(rid)]
+    return Reply(headers=SSE_HEADERS, chunks=chunks)
+
+
+class MockModel(ScriptedModel):
+    """The shared mock model answering with `bench_answer`; starts on construction."""
 
     def __init__(self) -> None:
-        self.requests = 0
-        self.arrivals: list[float] = []  # perf_counter() of each model request (same clock as the client)
-        self._ids = itertools.count(1)
-        self._lock = threading.Lock()
-        self._stopping = threading.Event()
-        mock = self
+        super().__init__(default=self._answer_marker, keep_requests=KEEP_REQUESTS)
+        self.start()
 
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
+    def _answer_marker(self, request: Recorded) -> Reply:
+        return bench_answer(request, self._stop.wait)
 
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
+    def arrivals(self) -> list[float]:
+        with self._cond:
+            return [r.arrived for r in self.requests if r.route == "/v1/responses"]
 
-            def do_GET(self) -> None:
-                self.send_response(404)
-                self.send_header("content-length", "0")
-                self.end_headers()
-
-            def do_POST(self) -> None:
-                length = int(self.headers.get("content-length") or 0)
-                raw = self.rfile.read(length) if length else b""
-                with suppress(BrokenPipeError, ConnectionResetError):
-                    mock._answer(self, raw)
-
-        class Server(ThreadingHTTPServer):
-            request_queue_size = 256  # the default backlog (5) drops bursts of 50 connections
-            daemon_threads = True
-
-        self._server = Server(("127.0.0.1", 0), Handler)
-        self._thread = threading.Thread(target=self._server.serve_forever, name="mock-model", daemon=True)
-        self._thread.start()
-        self.base_url = f"http://127.0.0.1:{self._server.server_address[1]}/v1"
-
-    def __enter__(self) -> MockModel:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    def stop(self) -> None:
-        self._stopping.set()
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(timeout=5)
-
-    def _answer(self, handler: BaseHTTPRequestHandler, raw: bytes) -> None:
-        arrived = time.perf_counter()
-        with self._lock:
-            self.requests += 1
-            self.arrivals.append(arrived)
-            del self.arrivals[:-1000]
-            rid = f"resp_{next(self._ids)}"
-        try:
-            body = json.loads(raw) if raw else {}
-        except ValueError:
-            body = {}
-        items = body.get("input") if isinstance(body, dict) else None
-        items = items if isinstance(items, list) else []
-        match = _MARKER.search(_user_text(items))
-        kind, arg = (match.group(1), match.group(2)) if match else ("instant", None)
-        chunks: list[bytes]
-        if kind == "delay":
-            self._stopping.wait(float(arg or 0.2))
-            chunks = [text_answer(rid)]
-        elif kind == "stream":
-            chunks = stream_answer(rid, int(arg or 10_000))
-        elif kind == "shell" and not _has_tool_output(items):
-            command = SHELL_COMMANDS.get(arg or "", SHELL_COMMANDS["echo"])
-            chunks = [shell_call(rid, f"{CALL_PREFIX}{rid}", command, _tool_names(body))]
-        else:
-            chunks = [text_answer(rid)]
-        handler.send_response(200)
-        handler.send_header("content-type", "text/event-stream")
-        handler.send_header("cache-control", "no-cache")
-        handler.send_header("connection", "close")
-        handler.end_headers()
-        for chunk in chunks:
-            handler.wfile.write(chunk)
-        handler.wfile.flush()
-        handler.close_connection = True
+    def forget(self) -> None:
+        """Drop the recorded requests (before a measurement that counts arrivals)."""
+        with self._cond:
+            self.requests.clear()
 
 
 if __name__ == "__main__":

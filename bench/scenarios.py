@@ -40,7 +40,7 @@ class Target:
 class Metric:
     unit: str
     target: tuple[str, float] | None = None  # ("<=", 1.5), (">=", 5700), ...
-    spec: str | None = None  # the original's figure (reference-server.md section 12 / brief)
+    spec: str | None = None  # the original's published figure, for the table
     lower_is_better: bool = True
 
 
@@ -136,7 +136,7 @@ def _concurrent(target: Target, n: int) -> Iterator[Sample]:
                 single = server.codex("[bench:delay=0.2] single", CALL_TIMEOUT)
                 single_s = single.answered_at - single.sent_at
                 hwm_before = server.vmhwm_mb()
-                target.mock.arrivals.clear()
+                target.mock.forget()
                 states = [server.start_codex(f"[bench:delay=0.2] concurrent {i}") for i in range(n)]
                 errors = 0
                 for state in states:
@@ -147,7 +147,7 @@ def _concurrent(target: Target, n: int) -> Iterator[Sample]:
                 answered = [s.answered_at for s in states if s.answered_at]
                 wall_s = (max(answered) if answered else time.perf_counter()) - states[0].sent_at
                 hwm_after = server.vmhwm_mb()
-                arrivals = sorted(target.mock.arrivals)[:n]
+                arrivals = sorted(target.mock.arrivals())[:n]
             yield {
                 "wall_ms": _ms(wall_s),
                 "dispatch_ms": _ms(arrivals[-1] - states[0].sent_at) if arrivals else float("nan"),
@@ -251,6 +251,22 @@ def exec_output(target: Target) -> Iterator[Sample]:
         yield {"peak_rss_mb": float(result["peak_rss_mb"]), "wall_s": float(result["wall_s"])}
 
 
+def unified_exec(target: Target) -> Iterator[Sample]:
+    module = _script("bench_unified_exec")
+    while True:
+        result = module.run(round_trips=20)
+        trip, flow, idle = result["round_trip"], result["throughput"], result["idle"]
+        yield {
+            "echo_ms": float(trip["echo_ms"]),
+            "overhead_ms": float(trip["overhead_ms"]),
+            "mib_per_s": float(flow["mib_per_s"]),
+            "peak_rss_mb": float(flow["peak_rss_mb"]),
+            "idle_fds_per_session": float(idle["fds_per_session"]),
+            "idle_rss_kib_per_session": float(idle["rss_per_session_kib"]),
+            "keeper_pss_kib_per_session": float(idle["keeper_pss_per_session_kib"]),
+        }
+
+
 SCENARIOS: dict[str, Scenario] = {
     s.name: s
     for s in [
@@ -339,6 +355,21 @@ SCENARIOS: dict[str, Scenario] = {
             {"peak_rss_mb": Metric("MB", ("<", 100.0)), "wall_s": Metric("s")},
             local=True,
             description="bench_exec_output.py: run_exec on 200 MiB of output",
+        ),
+        Scenario(
+            "unified_exec",
+            unified_exec,
+            {
+                "echo_ms": Metric("ms", ("<", 5.0)),
+                "overhead_ms": Metric("ms", ("<", 5.0)),
+                "mib_per_s": Metric("MiB/s", lower_is_better=False),
+                "peak_rss_mb": Metric("MB", ("<", 100.0)),
+                "idle_fds_per_session": Metric(""),
+                "idle_rss_kib_per_session": Metric("KiB"),
+                "keeper_pss_kib_per_session": Metric("KiB"),
+            },
+            local=True,
+            description="bench_unified_exec.py: write_stdin round trip, 100 MiB session, 32 idle sessions",
         ),
     ]
 }

@@ -3,7 +3,11 @@
 The package root re-exports the embedding API and nothing else.  Names are resolved on
 first use so that the server's start path (`codex-mcp-server`) does not pay for them.
 
-    from codex_mcp import Codex, load_config
+    from codex_mcp import Codex
+
+    async with Codex() as codex:
+        thread = await codex.start_thread(sandbox="workspace-write")
+        result = await thread.run("fix the failing test")
 
 `python -m codex_mcp` puts the directory it was started in first on the module search path,
 and the server is usually started in a workspace that its sandboxed commands may write: a
@@ -27,54 +31,99 @@ from codex_mcp._lazy import lazy_exports
 from codex_mcp._version import __version__
 
 if TYPE_CHECKING:
-    from codex_mcp.agent.codex import Codex, ThreadNotFound
-    from codex_mcp.agent.config import CallOverrides, Config, ConfigError, load_config
-    from codex_mcp.agent.model.types import ModelError
+    from codex_mcp.agent.codex import Codex
+    from codex_mcp.agent.config import CallOverrides, Config, load_config
+    from codex_mcp.agent.events import ApprovalRequest, ElicitationRequest, Event, ReviewDecision
     from codex_mcp.agent.protocol import (
-        Event,
         ExecApprovalOp,
+        ImageInput,
         InterruptOp,
+        LocalImageInput,
         PatchApprovalOp,
+        ResolveElicitationOp,
         ShutdownOp,
         TextInput,
         UserInputOp,
     )
-    from codex_mcp.agent.session import Thread, TurnHandle
+    from codex_mcp.agent.thread import Thread, TurnResult
+    from codex_mcp.agent.turn_stream import TurnEvents
+    from codex_mcp.errors import (
+        CallRefused,
+        CodexError,
+        ConfigError,
+        McpError,
+        ModelError,
+        RolloutError,
+        SandboxUnavailableError,
+        ThreadClosed,
+        ThreadNotFound,
+    )
+
+
+def _from(module: str, *names: str) -> dict[str, str]:
+    return dict.fromkeys(names, module)
+
 
 _EXPORTS = {
-    "Codex": "codex_mcp.agent.codex",
-    "ThreadNotFound": "codex_mcp.agent.codex",
-    "Thread": "codex_mcp.agent.session",
-    "TurnHandle": "codex_mcp.agent.session",
-    "Config": "codex_mcp.agent.config",
-    "ConfigError": "codex_mcp.agent.config",
-    "CallOverrides": "codex_mcp.agent.config",
-    "load_config": "codex_mcp.agent.config",
-    "ModelError": "codex_mcp.agent.model.types",
-    "Event": "codex_mcp.agent.protocol",
-    "TextInput": "codex_mcp.agent.protocol",
-    "UserInputOp": "codex_mcp.agent.protocol",
-    "InterruptOp": "codex_mcp.agent.protocol",
-    "ExecApprovalOp": "codex_mcp.agent.protocol",
-    "PatchApprovalOp": "codex_mcp.agent.protocol",
-    "ShutdownOp": "codex_mcp.agent.protocol",
+    **_from("codex_mcp.agent.codex", "Codex"),
+    **_from("codex_mcp.agent.thread", "Thread", "TurnResult"),
+    **_from("codex_mcp.agent.turn_stream", "TurnEvents"),
+    **_from("codex_mcp.agent.config", "Config", "CallOverrides", "load_config"),
+    **_from("codex_mcp.agent.events", "Event", "ApprovalRequest", "ElicitationRequest", "ReviewDecision"),
+    **_from(
+        "codex_mcp.agent.protocol",
+        "TextInput",
+        "ImageInput",
+        "LocalImageInput",
+        "UserInputOp",
+        "InterruptOp",
+        "ExecApprovalOp",
+        "PatchApprovalOp",
+        "ResolveElicitationOp",
+        "ShutdownOp",
+    ),
+    **_from(
+        "codex_mcp.errors",
+        "CodexError",
+        "CallRefused",
+        "ConfigError",
+        "McpError",
+        "ModelError",
+        "RolloutError",
+        "SandboxUnavailableError",
+        "ThreadClosed",
+        "ThreadNotFound",
+    ),
 }
 
 __all__ = [
+    "ApprovalRequest",
     "CallOverrides",
+    "CallRefused",
     "Codex",
+    "CodexError",
     "Config",
     "ConfigError",
+    "ElicitationRequest",
     "Event",
     "ExecApprovalOp",
+    "ImageInput",
     "InterruptOp",
+    "LocalImageInput",
+    "McpError",
     "ModelError",
     "PatchApprovalOp",
+    "ResolveElicitationOp",
+    "ReviewDecision",
+    "RolloutError",
+    "SandboxUnavailableError",
     "ShutdownOp",
     "TextInput",
     "Thread",
+    "ThreadClosed",
     "ThreadNotFound",
-    "TurnHandle",
+    "TurnEvents",
+    "TurnResult",
     "UserInputOp",
     "__version__",
     "load_config",

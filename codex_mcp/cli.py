@@ -255,7 +255,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.http is not None:
         return serve_http(args, env, home, cwd, overrides)
 
-    from codex_mcp.handshake import ConnectionState, run_handshake
+    from codex_mcp.connection import ConnectionState
+    from codex_mcp.handshake import run_handshake
 
     stdin, stdout = sys.stdin.fileno(), sys.stdout.fileno()
     state = ConnectionState(version=__version__)

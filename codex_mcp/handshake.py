@@ -16,25 +16,18 @@ on the start path.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from codex_mcp import jsonrpc
 from codex_mcp._generated.icons import icons
+from codex_mcp.connection import LATEST_PROTOCOL_VERSION as LATEST_PROTOCOL_VERSION
+from codex_mcp.connection import REVISION_2025_11_25 as REVISION_2025_11_25
+from codex_mcp.connection import SUPPORTED_PROTOCOL_VERSIONS as SUPPORTED_PROTOCOL_VERSIONS
+from codex_mcp.connection import ConnectionState as ConnectionState
 from codex_mcp.jsonrpc import ErrorReply, Notification, Request, RequestId
+from codex_mcp.sandbox.state import CAPABILITY_META, CAPABILITY_UPDATE
 
-if TYPE_CHECKING:
-    from codex_mcp.tools.sandbox_state import PushedSandboxState
-
-SUPPORTED_PROTOCOL_VERSIONS = ("2024-11-05", "2025-03-26", "2025-06-18", "2025-11-25")
-"""Oldest first. A client asking for one of these gets it; any other request gets the latest."""
-LATEST_PROTOCOL_VERSION = SUPPORTED_PROTOCOL_VERSIONS[-1]
-REVISION_2025_11_25 = "2025-11-25"
-"""From here on: `icons`, elicitation `mode` and defaults, titled enum choices, split `elicitation`
-capability (`form` / `url`)."""
 SERVER_NAME = "codex-mcp-server"
-SANDBOX_STATE_CAPABILITY = "codex/sandbox-state"
-SANDBOX_STATE_META_CAPABILITY = "codex/sandbox-state-meta"
 
 _EMPTY_LISTS: dict[str, dict[str, list[Any]]] = {
     "resources/list": {"resources": []},
@@ -42,37 +35,6 @@ _EMPTY_LISTS: dict[str, dict[str, list[Any]]] = {
     "prompts/list": {"prompts": []},
 }
 _READ_CHUNK = 256 * 1024
-
-
-@dataclass
-class ConnectionState:
-    """What the client told us: negotiated version, capabilities, pushed sandbox state."""
-
-    version: str = "0.0.0"
-    initialized: bool = False
-    protocol_version: str = LATEST_PROTOCOL_VERSION
-    client_capabilities: dict[str, Any] = field(default_factory=dict)
-    client_info: dict[str, Any] = field(default_factory=dict)
-    sandbox_state: PushedSandboxState | None = None
-
-    def speaks(self, revision: str) -> bool:
-        """Whether the negotiated version is `revision` or later (revisions are ISO dates, so
-        they order as strings)."""
-        return self.protocol_version >= revision
-
-    @property
-    def supports_elicitation(self) -> bool:
-        """Whether the client can show our approval forms (form-mode elicitation).
-
-        From 2025-11-25 the capability names its modes; an empty object still means forms only,
-        and a client that declares only `url` cannot show a form, so it is never sent one.
-        """
-        caps = self.client_capabilities.get("elicitation")
-        if not isinstance(caps, dict):
-            return False
-        if caps and self.speaks(REVISION_2025_11_25):
-            return isinstance(caps.get("form"), dict)
-        return True
 
 
 def negotiate_version(requested: object) -> str:
@@ -112,7 +74,7 @@ def initialize(state: ConnectionState, id: RequestId, params: dict[str, Any]) ->
             "protocolVersion": state.protocol_version,
             "capabilities": {
                 "tools": {"listChanged": False},
-                "experimental": {SANDBOX_STATE_CAPABILITY: {}, SANDBOX_STATE_META_CAPABILITY: {}},
+                "experimental": {CAPABILITY_UPDATE: {}, CAPABILITY_META: {}},
             },
             "serverInfo": _server_info(state),
         },

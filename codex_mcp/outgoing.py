@@ -5,12 +5,16 @@ result, so they reach the client first; a single writer drains the queue and wri
 whatever has accumulated in one system call, which keeps per-event overhead low when a
 model streams thousands of deltas.  Server-to-client requests (elicitation) get ids from
 one counter and are matched to the client's responses here, each with a bounded wait.
+
+Every message is queued with the client request it belongs to (see `Outbound`): the
+`tools/call` whose events, progress and questions it carries, or the request it answers.
+A transport with one stream per request (Streamable HTTP) routes by that key alone; stdio
+ignores it.  This module is also the only place that builds JSON-RPC envelopes.
 """
 
 from __future__ import annotations
 
 import logging
-import math
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -18,6 +22,7 @@ import anyio
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
 from codex_mcp.jsonrpc import RequestId, Response, encode
+from codex_mcp.pending import PendingMap
 from codex_mcp.stdio import FdWriter
 
 log = logging.getLogger(__name__)
@@ -25,10 +30,20 @@ log = logging.getLogger(__name__)
 MAX_BATCH_MESSAGES = 512
 
 
+Outbound = tuple[dict[str, Any] | None, RequestId | None, bool]
+"""One queued item: `(message, request, final)`.
+
+* `message`: the JSON-RPC message; None for the end marker of a request that gets no response;
+* `request`: the client request it belongs to (None: the connection as a whole);
+* `final`: the last item of that request (its response, or the end marker).
+
+A plain tuple: one is built per streamed event, so it must cost no more than a tuple."""
+
+
 class Sink(Protocol):
     """Where the writer task delivers messages: stdout, or an HTTP session's streams."""
 
-    async def write_batch(self, messages: list[dict[str, Any]]) -> None: ...
+    async def write_batch(self, batch: list[Outbound]) -> None: ...
 
 
 class StdioSink:
@@ -37,8 +52,8 @@ class StdioSink:
     def __init__(self, writer: FdWriter) -> None:
         self._writer = writer
 
-    async def write_batch(self, messages: list[dict[str, Any]]) -> None:
-        await self._writer.write_all(b"".join(encode(m) for m in messages))
+    async def write_batch(self, batch: list[Outbound]) -> None:
+        await self._writer.write_all(b"".join(encode(item[0]) for item in batch if item[0] is not None))
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,36 +81,22 @@ class Disconnected:
 Outcome = Answered | Failed | TimedOut | Disconnected
 
 
-class _Pending:
-    __slots__ = ("done", "outcome")
-
-    def __init__(self) -> None:
-        self.done = anyio.Event()
-        self.outcome: Outcome | None = None
-
-    def resolve(self, outcome: Outcome) -> None:
-        if self.outcome is None:
-            self.outcome = outcome
-            self.done.set()
-
-
 class Outgoing:
     def __init__(self, sink: Sink, max_buffer: int = 1024) -> None:
         self._sink = sink
-        send, receive = anyio.create_memory_object_stream[dict[str, Any]](max_buffer)
-        self._send: MemoryObjectSendStream[dict[str, Any]] = send
-        self._receive: MemoryObjectReceiveStream[dict[str, Any]] = receive
+        send, receive = anyio.create_memory_object_stream[Outbound](max_buffer)
+        self._send: MemoryObjectSendStream[Outbound] = send
+        self._receive: MemoryObjectReceiveStream[Outbound] = receive
         self._next_id = 0
-        self._pending: dict[tuple[type, RequestId], _Pending] = {}
-        self._closed_reason: str | None = None
+        self._pending: PendingMap[tuple[type, RequestId], Outcome] = PendingMap()
         self.broken = anyio.Event()
         """Set when the output can no longer be written (stdout closed).  An HTTP sink never
         breaks: a gone stream only reroutes or drops its messages (`codex_mcp.http.routing`)."""
 
     # -- writing -------------------------------------------------------------------------
 
-    async def send(self, message: dict[str, Any]) -> None:
-        """Queue one message.  Dropped (with a debug log) once stdout is gone.
+    async def _queue(self, item: Outbound) -> None:
+        """Queue one item.  Dropped (with a debug log) once stdout is gone.
 
         With room in the queue this does not yield: a producer streaming deltas keeps going
         and the writer wakes to a batch, one `write()` for many messages.  A full queue (a
@@ -105,22 +106,35 @@ class Outgoing:
             return
         try:
             try:
-                self._send.send_nowait(message)
+                self._send.send_nowait(item)
             except anyio.WouldBlock:
-                await self._send.send(message)
+                await self._send.send(item)
         except (anyio.ClosedResourceError, anyio.BrokenResourceError):
-            log.debug("dropping outgoing message after close: %s", message.get("method") or message.get("id"))
+            log.debug("dropping outgoing message after close: %s", _describe(item))
 
-    def send_nowait(self, message: dict[str, Any]) -> None:
+    def _queue_nowait(self, item: Outbound) -> None:
         """Queue without waiting; for callers that cannot await (falls back to dropping)."""
         if self.broken.is_set():
             return
         try:
-            self._send.send_nowait(message)
+            self._send.send_nowait(item)
         except anyio.WouldBlock:
-            log.warning("outgoing queue full; dropping %s", message.get("method") or message.get("id"))
+            log.warning("outgoing queue full; dropping %s", _describe(item))
         except (anyio.ClosedResourceError, anyio.BrokenResourceError):
             pass
+
+    async def notify(self, method: str, params: dict[str, Any], *, request: RequestId | None = None) -> None:
+        """A notification, on behalf of the client `request` it belongs to (if any)."""
+        await self._queue(({"jsonrpc": "2.0", "method": method, "params": params}, request, False))
+
+    async def respond(self, request: RequestId | None, message: dict[str, Any]) -> None:
+        """The response (result or error, built by `jsonrpc`) that ends the client's `request`."""
+        await self._queue((message, request, True))
+
+    async def end_request(self, request: RequestId) -> None:
+        """`request` ends without a response (a cancelled call): its stream, if any, ends after
+        what is queued before this."""
+        await self._queue((None, request, True))
 
     async def run(self) -> None:
         """Deliver queued messages until `close()` and the queue is drained, or the sink breaks."""
@@ -147,65 +161,58 @@ class Outgoing:
 
     # -- server-to-client requests -------------------------------------------------------
 
-    async def request(self, method: str, params: dict[str, Any], wait_seconds: float) -> Outcome:
-        """Send a request and wait (bounded) for the client's answer.
+    async def request(
+        self, method: str, params: dict[str, Any], wait_seconds: float, *, request: RequestId | None = None
+    ) -> Outcome:
+        """Send a request (on behalf of the client's `request`) and wait, bounded, for the answer.
 
         Cancellation of the caller removes the pending entry; the late answer, if any, is
         then ignored like an answer to an unknown id.
         """
-        if self._closed_reason is not None:
-            return Disconnected(self._closed_reason)
         request_id = self._next_id
         self._next_id += 1
-        pending = _Pending()
-        key = (int, request_id)
-        self._pending[key] = pending
-        try:
-            await self.send({"jsonrpc": "2.0", "id": request_id, "method": method, "params": params})
+        with self._pending.expect((int, request_id)) as waiter:
+            if waiter.resolved:  # the client is gone: nothing is sent
+                return await waiter.wait()
+            message = {"jsonrpc": "2.0", "id": request_id, "method": method, "params": params}
+            await self._queue((message, request, False))
             try:
-                with anyio.move_on_after(wait_seconds if math.isfinite(wait_seconds) else None):
-                    await pending.done.wait()
-            except anyio.get_cancelled_exc_class():
-                self._withdraw(request_id, "the tool call that asked was cancelled")
-                raise
-            if pending.outcome is None:
-                self._withdraw(request_id, f"no answer within {wait_seconds:g} s")
+                return await waiter.wait(wait_seconds)
+            except TimeoutError:
+                self._withdraw(request_id, request, f"no answer within {wait_seconds:g} s")
                 return TimedOut(wait_seconds)
-            return pending.outcome
-        finally:
-            self._pending.pop(key, None)
+            except anyio.get_cancelled_exc_class():
+                self._withdraw(request_id, request, "the tool call that asked was cancelled")
+                raise
 
-    def _withdraw(self, request_id: int, reason: str) -> None:
+    def _withdraw(self, request_id: int, request: RequestId | None, reason: str) -> None:
         """Tell the client we no longer wait for an answer (it may close its dialog)."""
-        self.send_nowait(
-            {
-                "jsonrpc": "2.0",
-                "method": "notifications/cancelled",
-                "params": {"requestId": request_id, "reason": reason},
-            }
-        )
+        params = {"requestId": request_id, "reason": reason}
+        message = {"jsonrpc": "2.0", "method": "notifications/cancelled", "params": params}
+        self._queue_nowait((message, request, False))
 
     def deliver(self, response: Response) -> bool:
         """Route a client response to its waiting request.  False for an unknown id."""
-        pending = self._pending.get((type(response.id), response.id))
-        if pending is None:
+        key = (type(response.id), response.id)
+        if key not in self._pending:
             return False
-        if response.error is not None:
-            pending.resolve(Failed(response.error))
-        else:
-            pending.resolve(Answered(response.result))
+        outcome: Outcome = Failed(response.error) if response.error is not None else Answered(response.result)
+        self._pending.resolve(key, outcome)
         return True
 
     def abandon(self, request_id: RequestId, reason: str) -> None:
         """One request we sent cannot reach the client (an HTTP session with no stream open
         for it): resolve it as disconnected now instead of letting it wait for its timeout."""
-        pending = self._pending.get((type(request_id), request_id))
-        if pending is not None:
-            pending.resolve(Disconnected(reason))
+        self._pending.resolve((type(request_id), request_id), Disconnected(reason))
 
     def disconnect(self, reason: str) -> None:
-        """The client can no longer answer: resolve every pending request now."""
-        if self._closed_reason is None:
-            self._closed_reason = reason
-        for pending in list(self._pending.values()):
-            pending.resolve(Disconnected(reason))
+        """The client can no longer answer: resolve every pending request now, and every
+        later one at once."""
+        self._pending.close(Disconnected(reason))
+
+
+def _describe(item: Outbound) -> str:
+    message, request, _ = item
+    if message is None:
+        return f"end of request {request!r}"
+    return str(message.get("method") or message.get("id"))

@@ -29,7 +29,7 @@ import anyio
 from anyio.abc import TaskGroup
 
 from codex_mcp import handshake, jsonrpc
-from codex_mcp.handshake import ConnectionState
+from codex_mcp.connection import ConnectionState
 from codex_mcp.jsonrpc import ErrorReply, Notification, Request, RequestId, Response
 from codex_mcp.outgoing import Outgoing
 from codex_mcp.stdio import FdReader, LineTooLong, iter_lines
@@ -86,7 +86,13 @@ class McpServer:
         watch_scope = anyio.CancelScope()
         async with anyio.create_task_group() as root:
             root.start_soon(self.outgoing.run)
-            async with Codex(env=self.options.env) as codex:
+            options = self.options
+            async with Codex(
+                codex_home=options.codex_home,
+                cwd=options.cwd,
+                cli_overrides=options.cli_overrides,
+                env=options.env,
+            ) as codex:
                 self.codex = codex
                 async with anyio.create_task_group() as calls:
                     self._calls_group, self._feed_scope = calls, feed_scope
@@ -129,8 +135,8 @@ class McpServer:
     async def _read_loop(self, reader: FdReader, prefix: bytes, prefix_eof: bool) -> None:
         async for line in iter_lines(reader, prefix=prefix, prefix_eof=prefix_eof):
             if isinstance(line, LineTooLong):
-                await self.outgoing.send(
-                    jsonrpc.error_response(None, jsonrpc.PARSE_ERROR, "Parse error: line too long")
+                await self.outgoing.respond(
+                    None, jsonrpc.error_response(None, jsonrpc.PARSE_ERROR, "Parse error: line too long")
                 )
                 continue
             if not line.strip():
@@ -148,15 +154,15 @@ class McpServer:
         except Exception:  # one bad message must never end the connection
             log.exception("failed to handle a message")
             if isinstance(message, Request):
-                await self.outgoing.send(
-                    jsonrpc.error_response(message.id, jsonrpc.INTERNAL_ERROR, "internal error")
+                await self.outgoing.respond(
+                    message.id, jsonrpc.error_response(message.id, jsonrpc.INTERNAL_ERROR, "internal error")
                 )
 
     # -- dispatch ------------------------------------------------------------------------
 
     async def _dispatch(self, message: jsonrpc.Incoming, calls: TaskGroup) -> None:
         if isinstance(message, ErrorReply):
-            await self.outgoing.send(message.to_json())
+            await self.outgoing.respond(message.id, message.to_json())
         elif isinstance(message, Response):
             if not self.outgoing.deliver(message):
                 log.debug("ignoring a response to unknown request id %r", message.id)
@@ -165,7 +171,7 @@ class McpServer:
         elif message.method == "tools/call":
             await self._start_tool_call(message, calls)
         else:
-            await self.outgoing.send(self._answer(message))
+            await self.outgoing.respond(message.id, self._answer(message))
 
     def _answer(self, req: Request) -> dict[str, Any]:
         if req.method == SANDBOX_STATE_METHOD:
@@ -176,7 +182,7 @@ class McpServer:
         return jsonrpc.method_not_found(req.id, req.method)
 
     def _sandbox_state_update(self, id: RequestId, params: dict[str, Any]) -> dict[str, Any]:
-        from codex_mcp.tools.sandbox_state import SandboxStateError, parse_sandbox_state_update
+        from codex_mcp.sandbox.state import SandboxStateError, parse_sandbox_state_update
 
         try:
             self.state.sandbox_state = parse_sandbox_state_update(params)
@@ -207,26 +213,25 @@ class McpServer:
         params = req.params or {}
         name = params.get("name")
         if not isinstance(name, str):
-            await self.outgoing.send(
+            await self.outgoing.respond(
+                req.id,
                 jsonrpc.error_response(
                     req.id, jsonrpc.INVALID_PARAMS, 'Invalid params: "name" must be a string'
-                )
+                ),
             )
             return
         arguments = params.get("arguments")
         if arguments is not None and not isinstance(arguments, dict):
-            await self.outgoing.send(
-                jsonrpc.error_response(
-                    req.id, jsonrpc.INVALID_PARAMS, 'Invalid params: "arguments" must be an object'
-                )
+            problem = 'Invalid params: "arguments" must be an object'
+            await self.outgoing.respond(
+                req.id, jsonrpc.error_response(req.id, jsonrpc.INVALID_PARAMS, problem)
             )
             return
         key = (type(req.id), req.id)
         if key in self._calls:
-            await self.outgoing.send(
-                jsonrpc.error_response(
-                    req.id, jsonrpc.INVALID_REQUEST, f"request id {req.id!r} is already in use"
-                )
+            in_use = f"request id {req.id!r} is already in use"
+            await self.outgoing.respond(
+                req.id, jsonrpc.error_response(req.id, jsonrpc.INVALID_REQUEST, in_use)
             )
             return
         scope = anyio.CancelScope()
@@ -241,14 +246,16 @@ class McpServer:
         problem = _invalid_call_params(req.params or {})
         if problem is not None:
             self._calls.pop(key, None)
-            await self.outgoing.send(jsonrpc.error_response(req.id, jsonrpc.INVALID_PARAMS, problem))
+            await self.outgoing.respond(
+                req.id, jsonrpc.error_response(req.id, jsonrpc.INVALID_PARAMS, problem)
+            )
             return
         try:
             with scope:
                 if self._tools is None:
-                    from codex_mcp.tools.runner import ToolRunner
+                    from codex_mcp.tools.calls import CodexTools
 
-                    self._tools = ToolRunner(self)
+                    self._tools = CodexTools(self.codex, self.outgoing, self.state)
                 meta = (req.params or {}).get("_meta")
                 result = await self._tools.call(
                     req.id, name, arguments, meta if isinstance(meta, dict) else {}
@@ -265,7 +272,7 @@ class McpServer:
             if self.on_unanswered is not None:
                 await self.on_unanswered(req.id)
             return
-        await self.outgoing.send(jsonrpc.result_response(req.id, result))
+        await self.outgoing.respond(req.id, jsonrpc.result_response(req.id, result))
 
 
 def _invalid_call_params(params: dict[str, Any]) -> str | None:

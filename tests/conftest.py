@@ -1,6 +1,11 @@
 """Fixtures for the end-to-end tests: a scripted model, a CODEX_HOME, and server processes.
 
 Only tests that ask for these fixtures use them; nothing here is autouse.
+
+Tests are fast in-process units or end-to-end (`e2e`): a test that starts processes (the
+server, a client, an MCP server, a sandboxed command) is marked `e2e`, by its module
+(`pytestmark`) or, for any test that asks for the server fixtures, here.
+`python -m pytest -m "not e2e"` runs the units alone.
 """
 
 from __future__ import annotations
@@ -13,10 +18,19 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.model_mock_server import MockServer, serve_mock
+from tests.support.model_wire import Reply
 from tests.support.raw_client import Policy, RawClient
 from tests.support.scripted_model import ScriptedModel
 from tests.support.server import ServerFactory, initialize, server_env, write_config
+
+E2E_FIXTURES = frozenset({"spawn_server", "scripted_model", "codex_home"})
+"""Asking for one of these means running the server end to end."""
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if E2E_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.e2e)
 
 
 @pytest.fixture
@@ -26,9 +40,10 @@ def anyio_backend() -> str:
 
 
 @pytest.fixture
-def mock() -> Iterator[MockServer]:
-    """The model-client tests' scripted HTTP server (tests/model_mock_server.py)."""
-    with serve_mock() as server:
+def mock() -> Iterator[ScriptedModel]:
+    """The mock model for the model-client tests: scripted with raw `Reply`s
+    (`tests/support/model_wire.py`); unscripted requests get a 599."""
+    with ScriptedModel(default=Reply(status=599, body=b"no scripted reply")) as server:
         yield server
 
 

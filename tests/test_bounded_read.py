@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from codex_mcp.agent.bounded_read import UnreadableFileError, aread_regular_file, read_regular_file
+from codex_mcp.bounded_read import UnreadableFileError, aread_regular_file, read_regular_file
 
 
 def test_regular_file_within_limit(tmp_path: Path) -> None:

@@ -51,7 +51,7 @@ def test_missing_file_gives_defaults(tmp_path: Path) -> None:
     assert load_config_tree(tmp_path) == {}
     cfg = load(tmp_path)
     assert cfg.codex_home == tmp_path and cfg.cwd == CWD
-    assert cfg.model == "gpt-5-codex"
+    assert cfg.model == "gpt-5.5"
     assert cfg.model_provider_id == "openai"
     assert cfg.model_provider.base_url == "https://api.openai.com/v1"
     assert cfg.model_provider.wire_api == "responses" and cfg.model_provider.requires_openai_auth

@@ -40,7 +40,7 @@ from tests.reliability.harness import (
 from tests.reliability.procs import TreeWatcher, alive, cmdline, describe, kill_all, ppid_of
 from tests.support.raw_client import RawClient, wait_until
 
-pytestmark = pytest.mark.timeout(90)
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(90)]
 
 FINDINGS: dict[str, Any] = {}
 

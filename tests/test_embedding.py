@@ -9,17 +9,17 @@ from typing import Any
 
 import anyio
 import pytest
-from model_mock_server import MockServer, responses_events, sse_reply
 
-from codex_mcp import Codex, ExecApprovalOp, ThreadNotFound, load_config
+from codex_mcp import ApprovalRequest, Codex, Event, ExecApprovalOp, ThreadNotFound, load_config
 from codex_mcp.agent.config import CallOverrides
-from codex_mcp.agent.protocol import Event
+from tests.support.model_wire import responses_events, sse_reply
+from tests.support.scripted_model import ScriptedModel
 
-pytestmark = pytest.mark.anyio
+pytestmark = [pytest.mark.e2e, pytest.mark.anyio]
 
 
 @pytest.fixture
-def home(tmp_path: Path, mock: MockServer) -> Path:
+def home(tmp_path: Path, mock: ScriptedModel) -> Path:
     home = tmp_path / "home"
     home.mkdir()
     (home / "config.toml").write_text(
@@ -54,22 +54,23 @@ def config(home: Path, tmp_path: Path, **typed: Any) -> Any:
     return load_config(home, cwd=work, typed=CallOverrides(**typed), env=ENV)
 
 
-async def collect(events: Any) -> list[Event]:
+async def collect(thread: Any, prompt: str) -> list[Event]:
     out: list[Event] = []
     with anyio.fail_after(20):
-        async for event in events:
-            out.append(event)
+        async with thread.turn(prompt) as events:
+            async for event in events:
+                out.append(event)
     return out
 
 
 async def test_a_turn_streams_events_and_ends_with_task_complete(
-    home: Path, tmp_path: Path, mock: MockServer
+    home: Path, tmp_path: Path, mock: ScriptedModel
 ) -> None:
     mock.script(sse_reply(responses_events("embedded hello")))
     async with Codex(env=ENV) as codex:
-        thread, configured = await codex.start_thread(config(home, tmp_path))
-        assert configured.msg["type"] == "session_configured"
-        events = await collect(thread.send("hi"))
+        thread = await codex.start_thread(config(home, tmp_path))
+        assert thread.session_configured.msg["type"] == "session_configured"
+        events = await collect(thread, "hi")
     types = [e.type for e in events]
     assert types[0] == "task_started" and types[-1] == "task_complete"
     assert events[-1].msg["last_agent_message"] == "embedded hello"
@@ -79,57 +80,60 @@ async def test_a_turn_streams_events_and_ends_with_task_complete(
 
 
 async def test_exec_approval_is_an_event_answered_with_an_op(
-    home: Path, tmp_path: Path, mock: MockServer
+    home: Path, tmp_path: Path, mock: ScriptedModel
 ) -> None:
     mock.script(sse_reply(shell_call("echo approved > out.txt", "c1")), sse_reply(responses_events("done")))
     cfg = config(home, tmp_path, approval_policy="untrusted", sandbox_mode="danger-full-access")
     async with Codex(env=ENV) as codex:
-        thread, _ = await codex.start_thread(cfg)
+        thread = await codex.start_thread(cfg)
         seen: list[str] = []
         with anyio.fail_after(20):
-            async for event in thread.send("write it"):
-                seen.append(event.type)
-                if event.type == "exec_approval_request":
-                    assert event.msg["command"] == ["bash", "-lc", "echo approved > out.txt"]
-                    await thread.submit(ExecApprovalOp(event.msg["call_id"], "approved"))
+            async with thread.turn("write it") as events:
+                async for event in events:
+                    seen.append(event.type)
+                    if event.type == "exec_approval_request":
+                        assert event.msg["command"] == ["bash", "-lc", "echo approved > out.txt"]
+                        await thread.submit(ExecApprovalOp(event.msg["call_id"], "approved"))
     assert "exec_command_end" in seen and seen[-1] == "task_complete"
     assert (cfg.cwd / "out.txt").read_text() == "approved\n"
 
 
 async def test_a_thread_resumes_from_its_rollout_in_a_new_codex(
-    home: Path, tmp_path: Path, mock: MockServer
+    home: Path, tmp_path: Path, mock: ScriptedModel
 ) -> None:
     mock.script(sse_reply(responses_events("first answer")), sse_reply(responses_events("second answer")))
     cfg = config(home, tmp_path)
-    async with Codex(env=ENV) as codex:
-        thread, _ = await codex.start_thread(cfg)
-        await collect(thread.send("remember KIWI"))
+    async with Codex(codex_home=home, env=ENV) as codex:
+        thread = await codex.start_thread(cfg)
+        await collect(thread, "remember KIWI")
         thread_id = thread.thread_id
-    async with Codex(env=ENV) as codex:
+    async with Codex(codex_home=home, env=ENV) as codex:
         with pytest.raises(ThreadNotFound):
-            await codex.resume_thread("00000000-0000-0000-0000-000000000000", home, lambda ctx: cfg)
-        resumed = await codex.resume_thread(thread_id, home, lambda ctx: cfg)
-        events = await collect(resumed.send("what was it?"))
+            await codex.resume_thread("00000000-0000-0000-0000-000000000000")
+        resumed = await codex.resume_thread(thread_id)
+        assert resumed.config.cwd == cfg.cwd, "the recorded working directory is kept"
+        events = await collect(resumed, "what was it?")
     assert events[-1].msg["last_agent_message"] == "second answer"
     texts = json.dumps(mock.requests_to("/responses")[1].json["input"])
     assert "remember KIWI" in texts and "first answer" in texts and "what was it?" in texts
 
 
 async def test_interrupt_aborts_the_turn_and_the_thread_stays_usable(
-    home: Path, tmp_path: Path, mock: MockServer
+    home: Path, tmp_path: Path, mock: ScriptedModel
 ) -> None:
     mock.script(sse_reply(shell_call("sleep 30", "c2")), sse_reply(responses_events("after")))
     cfg = config(home, tmp_path, approval_policy="never", sandbox_mode="danger-full-access")
     async with Codex(env=ENV) as codex:
-        thread, _ = await codex.start_thread(cfg)
+        thread = await codex.start_thread(cfg)
         types: list[str] = []
         with anyio.fail_after(20):
-            async for event in thread.send("sleep"):
-                types.append(event.type)
-                if event.type == "exec_command_begin":
-                    thread.interrupt()
+            async with thread.turn("sleep") as events:
+                async for event in events:
+                    types.append(event.type)
+                    if event.type == "exec_command_begin":
+                        thread.interrupt()
         assert types[-1] == "turn_aborted"
-        events = await collect(thread.send("again"))
+        events = await collect(thread, "again")
     assert events[-1].msg["last_agent_message"] == "after"
     # The aborted call got an output, so the history stays valid for the API.
     outputs = [i for i in mock.requests_to("/responses")[1].json["input"] if i.get("call_id") == "c2"]
@@ -137,7 +141,7 @@ async def test_interrupt_aborts_the_turn_and_the_thread_stays_usable(
 
 
 async def test_notify_program_gets_the_turn_complete_json(
-    home: Path, tmp_path: Path, mock: MockServer
+    home: Path, tmp_path: Path, mock: ScriptedModel
 ) -> None:
     out = tmp_path / "notified.json"
     script = f"import sys; open({str(out)!r}, 'w').write(sys.argv[-1])"
@@ -145,8 +149,8 @@ async def test_notify_program_gets_the_turn_complete_json(
     (home / "config.toml").write_text(f"notify = {json.dumps([sys.executable, '-c', script])}\n" + text)
     mock.script(sse_reply(responses_events("notified answer")))
     async with Codex(env=ENV) as codex:
-        thread, _ = await codex.start_thread(config(home, tmp_path))
-        await collect(thread.send("ping me"))
+        thread = await codex.start_thread(config(home, tmp_path))
+        await collect(thread, "ping me")
     # Leaving `async with Codex` waits for the notify task: the file is complete here.
     payload = json.loads(out.read_text())
     assert payload["type"] == "agent-turn-complete"
@@ -156,9 +160,9 @@ async def test_notify_program_gets_the_turn_complete_json(
 
 
 async def test_context_window_overflow_compacts_and_retries(
-    home: Path, tmp_path: Path, mock: MockServer
+    home: Path, tmp_path: Path, mock: ScriptedModel
 ) -> None:
-    from model_mock_server import error_reply
+    from tests.support.model_wire import error_reply
 
     mock.script(
         sse_reply(responses_events("early answer")),
@@ -167,9 +171,9 @@ async def test_context_window_overflow_compacts_and_retries(
         sse_reply(responses_events("answer after compaction")),
     )
     async with Codex(env=ENV) as codex:
-        thread, _ = await codex.start_thread(config(home, tmp_path))
-        await collect(thread.send("EARLY PROMPT"))
-        events = await collect(thread.send("LATE PROMPT"))
+        thread = await codex.start_thread(config(home, tmp_path))
+        await collect(thread, "EARLY PROMPT")
+        events = await collect(thread, "LATE PROMPT")
         rollout = thread.rollout_path.read_text()
     types = [e.type for e in events]
     assert "context_compacted" in types and types[-1] == "task_complete"
@@ -185,19 +189,156 @@ async def test_context_window_overflow_compacts_and_retries(
 
 
 async def test_idle_threads_beyond_the_cap_are_dropped_and_resume_from_their_rollout(
-    home: Path, tmp_path: Path, mock: MockServer
+    home: Path, tmp_path: Path, mock: ScriptedModel
 ) -> None:
     mock.script(*(sse_reply(responses_events(f"answer {i}")) for i in range(4)))
     cfg = config(home, tmp_path)
-    async with Codex(env=ENV, max_idle_threads=1) as codex:
-        first, _ = await codex.start_thread(cfg)
-        await collect(first.send("first thread, remember MANGO"))
-        second, _ = await codex.start_thread(cfg)
-        await collect(second.send("second thread"))
+    async with Codex(codex_home=home, env=ENV, max_idle_threads=1) as codex:
+        first = await codex.start_thread(cfg)
+        await collect(first, "first thread, remember MANGO")
+        second = await codex.start_thread(cfg)
+        await collect(second, "second thread")
         assert codex.get_thread(first.thread_id) is None, "the older idle thread should be dropped"
         assert codex.get_thread(second.thread_id) is second
-        resumed = await codex.resume_thread(first.thread_id, home, lambda ctx: cfg)
+        resumed = await codex.resume_thread(first.thread_id)
         assert resumed is not first
-        events = await collect(resumed.send("what was it?"))
+        events = await collect(resumed, "what was it?")
     assert events[-1].msg["last_agent_message"] == "answer 2"
     assert "remember MANGO" in json.dumps(mock.requests_to("/responses")[2].json["input"])
+
+
+def patch_call(patch: str, call_id: str) -> list[dict[str, Any]]:
+    item = {"type": "custom_tool_call", "name": "apply_patch", "call_id": call_id, "input": patch}
+    return [
+        {"type": "response.created", "response": {"id": "r"}},
+        {"type": "response.output_item.done", "item": item},
+        {"type": "response.completed", "response": {"id": "r"}},
+    ]
+
+
+async def test_start_thread_from_settings_and_run_returns_message_diff_and_usage(
+    home: Path, tmp_path: Path, mock: ScriptedModel
+) -> None:
+    work = tmp_path / "work"
+    work.mkdir()
+    patch = "*** Begin Patch\n*** Add File: notes.txt\n+hello from the turn\n*** End Patch\n"
+    mock.script(sse_reply(patch_call(patch, "p1")), sse_reply(responses_events("patched it")))
+    async with Codex(codex_home=home, cwd=work, env=ENV) as codex:
+        thread = await codex.start_thread(sandbox="workspace-write", approval_policy="never")
+        assert thread.config.cwd == work and thread.config.sandbox_policy.mode == "workspace-write"
+        with anyio.fail_after(20):
+            result = await thread.run("add a note")
+    assert result.status == "completed" and result.error is None
+    assert result.final_message == "patched it"
+    assert "+hello from the turn" in result.diff and "notes.txt" in result.diff
+    assert result.usage.total_tokens == 15, "the mock reports 15 tokens for the answering request"
+    assert [e.type for e in result.events][-1] == "task_complete"
+    assert (work / "notes.txt").read_text() == "hello from the turn\n"
+
+
+async def test_run_denies_approvals_without_a_handler_and_asks_the_handler_when_given(
+    home: Path, tmp_path: Path, mock: ScriptedModel
+) -> None:
+    mock.script(
+        sse_reply(shell_call("echo one > one.txt", "c1")),
+        sse_reply(responses_events("first done")),
+        sse_reply(shell_call("echo two > two.txt", "c2")),
+        sse_reply(responses_events("second done")),
+    )
+    cfg = config(home, tmp_path, approval_policy="untrusted", sandbox_mode="danger-full-access")
+    asked: list[ApprovalRequest] = []
+
+    async def approve(request: ApprovalRequest) -> Any:
+        asked.append(request)
+        return "approved"
+
+    async with Codex(env=ENV) as codex:
+        thread = await codex.start_thread(cfg)
+        with anyio.fail_after(20):
+            denied = await thread.run("write one")
+            allowed = await thread.run("write two", on_approval=approve)
+    assert denied.status == "completed" and not (cfg.cwd / "one.txt").exists()
+    output = mock.requests_to("/responses")[1].json["input"][-1]
+    assert output["call_id"] == "c1" and "rejected" in output["output"]
+    assert [r.command for r in asked] == [["bash", "-lc", "echo two > two.txt"]]
+    assert asked[0].kind == "exec" and asked[0].call_id == "c2"
+    assert allowed.final_message == "second done" and (cfg.cwd / "two.txt").read_text() == "two\n"
+
+
+async def test_leaving_a_turn_block_early_interrupts_the_turn_and_waits_for_it(
+    home: Path, tmp_path: Path, mock: ScriptedModel
+) -> None:
+    marker = tmp_path / "still-running"
+    mock.script(
+        sse_reply(shell_call(f"sleep 30; touch {marker}", "c1")),
+        sse_reply(responses_events("after the break")),
+    )
+    cfg = config(home, tmp_path, approval_policy="never", sandbox_mode="danger-full-access")
+    async with Codex(env=ENV) as codex:
+        thread = await codex.start_thread(cfg)
+        with anyio.fail_after(20):
+            async with thread.turn("sleep") as events:
+                async for event in events:
+                    if event.type == "exec_command_begin":
+                        break
+            # The block has ended: the turn is over, not merely told to stop.
+            assert not thread.busy
+            rollout = thread.rollout_path.read_text()
+            assert '"turn_aborted"' in rollout
+            result = await thread.run("again")
+    assert result.final_message == "after the break"
+    assert not marker.exists(), "the interrupted command must not go on running"
+    outputs = [i for i in mock.requests_to("/responses")[1].json["input"] if i.get("call_id") == "c1"]
+    assert [o["type"] for o in outputs] == ["function_call", "function_call_output"]
+
+
+async def test_an_approval_left_unanswered_ends_with_the_block_and_nothing_runs(
+    home: Path, tmp_path: Path, mock: ScriptedModel
+) -> None:
+    mock.script(sse_reply(shell_call("echo ran > ran.txt", "c1")), sse_reply(responses_events("later")))
+    cfg = config(home, tmp_path, approval_policy="untrusted", sandbox_mode="danger-full-access")
+    async with Codex(env=ENV) as codex:
+        thread = await codex.start_thread(cfg)
+        with anyio.fail_after(20):
+            async with thread.turn("write it") as events:
+                async for event in events:
+                    if isinstance(event, ApprovalRequest):
+                        break  # never answered
+            assert not thread.busy
+            request = event
+            request.approve()  # too late: the turn is gone, the answer is ignored
+            later = await thread.run("next")
+    assert later.final_message == "later"
+    assert not (cfg.cwd / "ran.txt").exists()
+
+
+async def test_approval_helpers_answer_without_ops(home: Path, tmp_path: Path, mock: ScriptedModel) -> None:
+    mock.script(sse_reply(shell_call("echo yes > yes.txt", "c1")), sse_reply(responses_events("ok")))
+    cfg = config(home, tmp_path, approval_policy="untrusted", sandbox_mode="danger-full-access")
+    async with Codex(env=ENV) as codex:
+        thread = await codex.start_thread(cfg)
+        with anyio.fail_after(20):
+            async with thread.turn("write") as events:
+                async for event in events:
+                    if isinstance(event, ApprovalRequest):
+                        event.approve(for_session=True)
+    assert (cfg.cwd / "yes.txt").read_text() == "yes\n"
+
+
+async def test_resume_by_id_alone_rebuilds_the_config_within_the_persons_current_settings(
+    home: Path, tmp_path: Path, mock: ScriptedModel
+) -> None:
+    mock.script(sse_reply(responses_events("one")), sse_reply(responses_events("two")))
+    work = tmp_path / "work"
+    work.mkdir()
+    async with Codex(codex_home=home, cwd=work, env=ENV) as codex:
+        thread = await codex.start_thread(sandbox="danger-full-access", approval_policy="never")
+        await thread.run("first")
+    # The person's config.toml says nothing about the sandbox (read-only by default): the
+    # thread resumed after a restart runs read-only, whatever its rollout recorded.
+    async with Codex(codex_home=home, cwd=work, env=ENV) as codex:
+        resumed = await codex.resume_thread(thread.thread_id)
+        assert resumed.config.sandbox_policy.mode == "read-only"
+        assert resumed.config.cwd == work
+        result = await resumed.run("second")
+    assert result.final_message == "two"

@@ -23,6 +23,8 @@ from codex_mcp.agent.exec import (
 )
 from codex_mcp.agent.exec import runner as runner_mod
 
+pytestmark = pytest.mark.e2e
+
 PY = sys.executable
 
 

@@ -36,7 +36,7 @@ from tests.reliability.harness import (
 from tests.reliability.procs import TreeWatcher, cmdline, describe, kill_all
 from tests.support.raw_client import RawClient, result_of, text_of
 
-pytestmark = pytest.mark.timeout(60)
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(60)]
 
 CALL_TIMEOUT = 20.0
 FAULTS: dict[str, int] = {}

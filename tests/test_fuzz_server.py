@@ -38,13 +38,13 @@ from hypothesis import strategies as st
 
 from codex_mcp.agent.apply_patch import parse_patch
 from codex_mcp.agent.apply_patch.errors import ApplyPatchError
-from codex_mcp.agent.config.errors import ConfigError
 from codex_mcp.agent.config.overrides import parse_override
+from codex_mcp.errors import ConfigError
 from tests.reliability.harness import record_numbers
 from tests.support.raw_client import RawClient, same_id
 from tests.support.server import ServerFactory
 
-pytestmark = pytest.mark.timeout(150)
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(150)]
 
 BARRIER_TIMEOUT = 20.0
 FUZZ_SETTINGS = settings(

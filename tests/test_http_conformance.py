@@ -37,7 +37,7 @@ BASELINE = REPO / "tests" / "conformance-expected-failures.yml"
 INSTALL_TIMEOUT = 300
 RUN_TIMEOUT = 120
 
-pytestmark = pytest.mark.timeout(INSTALL_TIMEOUT + RUN_TIMEOUT + 60)
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(INSTALL_TIMEOUT + RUN_TIMEOUT + 60)]
 
 
 def _unavailable(reason: str) -> None:

@@ -16,7 +16,7 @@ import pytest
 from codex_mcp.http.connections import ConnectionTable, State
 from codex_mcp.http.limits import BodyBudget, HttpLimits, RateLimitedLog, default_max_connections
 from codex_mcp.http.peers import Endpoints, client_identity, peer_key, socket_owner
-from codex_mcp.http.routing import END_OF_REQUEST, RoutingSink
+from codex_mcp.http.routing import RoutingSink
 from codex_mcp.http.security import (
     AccessPolicy,
     AddressError,
@@ -85,21 +85,23 @@ async def _drain(stream: Any) -> list[dict[str, Any]]:
 @pytest.mark.anyio
 async def test_routing_follows_the_request() -> None:
     sink = RoutingSink()
-    call = sink.open_route(5, "tok", notifications=True)
-    other = sink.open_route("5", None, notifications=False)
+    call = sink.open_route(5, notifications=True)
+    other = sink.open_route("5", notifications=False)
     get = sink.open_get_stream()
     assert get is not None and sink.open_get_stream() is None
+    # Routing reads only the key each message was queued with: the payloads below say
+    # nothing about where they belong (7 and "7" would be told apart the same way).
     await sink.write_batch(
         [
-            {"method": "codex/event", "params": {"_meta": {"requestId": 5}, "msg": {}}},
-            {"method": "notifications/progress", "params": {"progressToken": "tok", "progress": 1}},
-            {"id": 0, "method": "elicitation/create", "params": {"codex_mcp_tool_call_id": "5"}},
-            {"method": "notifications/cancelled", "params": {"requestId": 0}},
-            {"method": "codex/event", "params": {"_meta": {"requestId": "5"}, "msg": {}}},
-            {"method": "notifications/message", "params": {}},
-            {"id": "5", "result": {}},
-            {"id": 5, "result": {"done": True}},
-            {"method": "notifications/progress", "params": {"progressToken": "tok", "progress": 2}},
+            ({"method": "codex/event", "params": {"msg": {}}}, 5, False),
+            ({"method": "notifications/progress", "params": {"progress": 1}}, 5, False),
+            ({"id": 0, "method": "elicitation/create", "params": {}}, 5, False),
+            ({"method": "notifications/cancelled", "params": {"requestId": 0}}, 5, False),
+            ({"method": "codex/event", "params": {"msg": {}}}, "5", False),
+            ({"method": "notifications/message", "params": {}}, None, False),
+            ({"id": "5", "result": {}}, "5", True),
+            ({"id": 5, "result": {"done": True}}, 5, True),
+            ({"method": "notifications/progress", "params": {"progress": 2}}, 5, False),
         ]
     )
     sink.close_all()
@@ -114,23 +116,23 @@ async def test_routing_follows_the_request() -> None:
     assert on_call[-1]["result"] == {"done": True}
     assert await _drain(other) == [{"id": "5", "result": {}}]
     on_get = await _drain(get)
-    # The JSON-answered request takes no notifications; after the call ended, its token is unknown.
+    # The JSON-answered request takes no notifications; after the call ended, its key is unknown.
     assert [m["method"] for m in on_get] == ["codex/event", "notifications/message", "notifications/progress"]
 
 
 @pytest.mark.anyio
 async def test_a_gone_stream_reroutes_and_an_unanswered_request_ends_its_stream() -> None:
     sink = RoutingSink()
-    call = sink.open_route(1, None, notifications=True)
+    call = sink.open_route(1, notifications=True)
     call.detach()  # the client closed the POST's stream
     get = sink.open_get_stream()
     assert get is not None
-    ended = sink.open_route(2, None, notifications=True)
+    ended = sink.open_route(2, notifications=True)
     await sink.write_batch(
         [
-            {"method": "codex/event", "params": {"_meta": {"requestId": 1}, "msg": {}}},
-            {"id": 1, "result": {}},
-            {"method": END_OF_REQUEST, "id": 2},
+            ({"method": "codex/event", "params": {"msg": {}}}, 1, False),
+            ({"id": 1, "result": {}}, 1, True),
+            (None, 2, True),
         ]
     )
     assert await _drain(ended) == []
@@ -155,7 +157,7 @@ async def test_a_client_at_its_quota_replaces_only_its_own_idle_sessions(tmp_pat
             assert sessions.get(other.id) is other  # another client's idle session stays
             get = third.sink.open_get_stream()  # an open stream makes a session busy
             assert get is not None
-            route = second.sink.open_route(1, None, notifications=False)
+            route = second.sink.open_route(1, notifications=False)
             with pytest.raises(SessionRefused) as refused:
                 await sessions.create("10.0.0.1")
             assert refused.value.status == 429

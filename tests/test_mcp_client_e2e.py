@@ -180,6 +180,24 @@ def test_server_elicitation_is_relayed_to_our_client(
         assert records(rec, "elicit_answer") == [{"action": "decline"}]
 
 
+def test_an_answer_that_breaks_the_servers_schema_is_declined(
+    scripted_model: ScriptedModel, spawn_server: ServerFactory, codex_home: Path, tmp_path: Path
+) -> None:
+    rec = tmp_path / "ask.jsonl"
+    write_config(codex_home, scripted_model, extra=sdk_entry("ask", "elicit", rec))
+    scripted_model.function("mcp__ask__elicit", {})
+    scripted_model.text("asked")
+
+    def answer(msg: dict[str, Any]) -> dict[str, Any]:
+        return {"action": "accept", "content": {"name": 42}}  # `name` must be a string
+
+    client = spawn_server(policy=answer)
+    rid = client.call_tool("codex", {"prompt": "ask me", "sandbox": "read-only"})
+    assert text_of(result_of(client.wait_response(rid, 30))) == "asked"
+    assert len(client.server_requests("elicitation/create")) == 1
+    assert records(rec, "elicit_answer") == [{"action": "decline"}]
+
+
 def test_sandbox_state_reaches_servers_that_ask(
     scripted_model: ScriptedModel,
     spawn_server: ServerFactory,

@@ -23,7 +23,7 @@ from codex_mcp.sandbox.policy import SandboxPolicy
 
 SERVER = Path(__file__).parent / "mcp_servers" / "sdk_server.py"
 
-pytestmark = pytest.mark.timeout(60)
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(60)]
 
 
 @pytest.fixture

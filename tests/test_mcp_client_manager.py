@@ -21,6 +21,8 @@ import pytest
 from codex_mcp.agent.mcp_client import McpConnectionManager
 from codex_mcp.sandbox.policy import SandboxPolicy
 
+pytestmark = pytest.mark.e2e
+
 SERVERS = Path(__file__).parent / "mcp_servers"
 TEST_LIMIT = 30
 
@@ -210,6 +212,20 @@ async def test_odd_tool_names_and_schemas(tmp_path: Path) -> None:
 
 
 @pytest.mark.anyio
+async def test_structured_content_is_used_only_when_it_follows_the_output_schema(tmp_path: Path) -> None:
+    async with manager_for({"typed": odd("typed")}) as (manager, _):
+        calls = Events()
+        assert json.loads(str(await manager.call("c1", "mcp__typed__sum_ok", {}, calls))) == {"sum": 5}
+        # A result that breaks the tool's own outputSchema is not trusted as structured: the
+        # model gets the text content instead.
+        assert await manager.call("c2", "mcp__typed__sum_bad", {}, calls) == "five, as text"
+        end = calls.of("mcp_tool_call_end")
+        assert end[1]["result"]["Ok"]["structuredContent"] == {"sum": "five"}, (
+            "the event shows the raw result"
+        )
+
+
+@pytest.mark.anyio
 async def test_enabled_and_disabled_tools(tmp_path: Path) -> None:
     servers = {
         "a": sdk("plain", enabled_tools=["echo", "add"], disabled_tools=["add"]),
@@ -348,7 +364,7 @@ async def test_sandbox_state_update_on_ready_and_on_change(tmp_path: Path) -> No
 
 @pytest.mark.anyio
 async def test_sandbox_state_meta_on_every_call(tmp_path: Path) -> None:
-    from codex_mcp.sandbox.policy import parse_sandbox_state
+    from codex_mcp.sandbox.state import parse_sandbox_state
 
     rec = tmp_path / "m.jsonl"
     policy = SandboxPolicy("workspace-write")

@@ -20,18 +20,19 @@ from codex_mcp.agent.mcp_client.config import (
     parse_servers,
 )
 from codex_mcp.agent.mcp_client.output import result_to_model_output
-from codex_mcp.agent.mcp_client.sandbox_state import (
-    permission_profile,
-    sandbox_state_meta,
-    sandbox_state_update_params,
-)
 from codex_mcp.agent.mcp_client.tools import clean_input_schema, clean_schema, qualified_name, qualify_tools
 from codex_mcp.agent.mcp_client.transport import stdio_env
 from codex_mcp.sandbox.policy import (
+    PROTECTED_SUBPATHS,
     SandboxPolicy,
     parse_permission_profile,
     parse_sandbox_policy_json,
+)
+from codex_mcp.sandbox.state import (
     parse_sandbox_state,
+    permission_profile,
+    sandbox_state_meta,
+    sandbox_state_update_params,
 )
 
 # --- config ---------------------------------------------------------------------------------
@@ -215,3 +216,10 @@ def test_both_forms_round_trip_through_our_own_parsers(policy: SandboxPolicy) ->
     update = sandbox_state_update_params(policy, cwd)
     assert parse_sandbox_policy_json(update["sandboxPolicy"]) == policy
     assert parse_sandbox_state(update) == (policy, str(cwd))
+
+
+def test_the_profile_carves_out_exactly_the_protected_subpaths(tmp_path: Path) -> None:
+    profile = permission_profile(SandboxPolicy("workspace-write"), tmp_path)
+    entries = profile["file_system"]["entries"]
+    carved = {Path(e["path"]["path"]).name for e in entries if e.get("missing_path_behavior") == "skip"}
+    assert carved == set(PROTECTED_SUBPATHS)

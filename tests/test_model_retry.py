@@ -6,8 +6,11 @@ from email.utils import formatdate
 import anyio
 import httpx
 import pytest
-from model_mock_server import (
-    MockServer,
+
+from codex_mcp.agent.model import backoff
+from codex_mcp.agent.model.retry import parse_retry_after, parse_try_again_hint
+from codex_mcp.agent.model.types import Completed, ModelError
+from tests.support.model_wire import (
     Reply,
     RetryLog,
     closed_port,
@@ -17,10 +20,7 @@ from model_mock_server import (
     responses_events,
     sse_reply,
 )
-
-from codex_mcp.agent.model import backoff
-from codex_mcp.agent.model.retry import parse_retry_after, parse_try_again_hint
-from codex_mcp.agent.model.types import Completed, ModelError
+from tests.support.scripted_model import ScriptedModel
 
 pytestmark = pytest.mark.anyio
 
@@ -59,7 +59,7 @@ def test_try_again_hints() -> None:
 # --- request-phase retries --------------------------------------------------------------------
 
 
-async def test_500_then_success_announces_retry(mock: MockServer, http: httpx.AsyncClient) -> None:
+async def test_500_then_success_announces_retry(mock: ScriptedModel, http: httpx.AsyncClient) -> None:
     mock.script(error_reply(500, "mock failure"), sse_reply(responses_events("ok")))
     log = RetryLog()
     got = await collect(make_client(mock.base_url, http=http), on_retry=log)
@@ -71,14 +71,14 @@ async def test_500_then_success_announces_retry(mock: MockServer, http: httpx.As
     assert len(mock.requests) == 2
 
 
-async def test_502_with_html_body(mock: MockServer, http: httpx.AsyncClient) -> None:
+async def test_502_with_html_body(mock: ScriptedModel, http: httpx.AsyncClient) -> None:
     mock.script(Reply(status=502, body=b"<html>bad gateway</html>"), sse_reply(responses_events()))
     log = RetryLog()
     await collect(make_client(mock.base_url, http=http), on_retry=log)
     assert "502 Bad Gateway: <html>bad gateway</html>" in log.calls[0][0]
 
 
-async def test_429_honours_retry_after(mock: MockServer, http: httpx.AsyncClient) -> None:
+async def test_429_honours_retry_after(mock: ScriptedModel, http: httpx.AsyncClient) -> None:
     mock.script(
         error_reply(429, "Rate limit", "rate_limit_error", headers={"Retry-After": "0"}),
         error_reply(429, "Rate limit", "rate_limit_error"),
@@ -90,7 +90,7 @@ async def test_429_honours_retry_after(mock: MockServer, http: httpx.AsyncClient
     assert [c[3] for c in log.calls] == [0.0, 0.002]  # Retry-After, then backoff(2)
 
 
-async def test_retry_after_one_second_is_used(mock: MockServer, http: httpx.AsyncClient) -> None:
+async def test_retry_after_one_second_is_used(mock: ScriptedModel, http: httpx.AsyncClient) -> None:
     mock.script(error_reply(503, "busy", headers={"Retry-After": "1"}), sse_reply(responses_events()))
     log = RetryLog()
     start = anyio.current_time()
@@ -99,7 +99,7 @@ async def test_retry_after_one_second_is_used(mock: MockServer, http: httpx.Asyn
     assert anyio.current_time() - start >= 0.95
 
 
-async def test_exhausted_retries_message(mock: MockServer, http: httpx.AsyncClient) -> None:
+async def test_exhausted_retries_message(mock: ScriptedModel, http: httpx.AsyncClient) -> None:
     mock.script(*[error_reply(500, "mock failure") for _ in range(3)])
     log = RetryLog()
     with pytest.raises(ModelError) as info:
@@ -113,7 +113,7 @@ async def test_exhausted_retries_message(mock: MockServer, http: httpx.AsyncClie
     assert [c[1:3] for c in log.calls] == [(1, 2), (2, 2)]
 
 
-async def test_zero_retries_fails_at_once(mock: MockServer, http: httpx.AsyncClient) -> None:
+async def test_zero_retries_fails_at_once(mock: ScriptedModel, http: httpx.AsyncClient) -> None:
     mock.script(error_reply(500, "mock failure"))
     log = RetryLog()
     with pytest.raises(ModelError, match="exceeded retry limit, last status: 500"):
@@ -121,7 +121,7 @@ async def test_zero_retries_fails_at_once(mock: MockServer, http: httpx.AsyncCli
     assert log.calls == [] and len(mock.requests) == 1
 
 
-async def test_429_exhausted(mock: MockServer, http: httpx.AsyncClient) -> None:
+async def test_429_exhausted(mock: ScriptedModel, http: httpx.AsyncClient) -> None:
     mock.script(*[error_reply(429, "Rate limit reached", "rate_limit_error") for _ in range(2)])
     with pytest.raises(ModelError) as info:
         await collect(make_client(mock.base_url, http=http, request_max_retries=1))
@@ -130,7 +130,7 @@ async def test_429_exhausted(mock: MockServer, http: httpx.AsyncClient) -> None:
 
 
 async def test_a_hang_up_before_the_answer_is_retried_once_for_free(
-    mock: MockServer, http: httpx.AsyncClient
+    mock: ScriptedModel, http: httpx.AsyncClient
 ) -> None:
     """The server closed the connection without answering (a pooled connection closed as we
     reused it): it never processed the request, so it is resent at once, unannounced, even
@@ -142,7 +142,9 @@ async def test_a_hang_up_before_the_answer_is_retried_once_for_free(
     assert log.calls == [] and len(mock.requests) == 2
 
 
-async def test_repeated_hang_ups_follow_the_retry_policy(mock: MockServer, http: httpx.AsyncClient) -> None:
+async def test_repeated_hang_ups_follow_the_retry_policy(
+    mock: ScriptedModel, http: httpx.AsyncClient
+) -> None:
     mock.script(Reply(drop=True), Reply(drop=True), sse_reply(responses_events()))
     log = RetryLog()
     got = await collect(make_client(mock.base_url, http=http), on_retry=log)
@@ -170,7 +172,7 @@ async def test_unreachable_base_url(http: httpx.AsyncClient) -> None:
 # --- fatal statuses ---------------------------------------------------------------------------
 
 
-async def _fatal(mock: MockServer, http: httpx.AsyncClient, reply: Reply) -> ModelError:
+async def _fatal(mock: ScriptedModel, http: httpx.AsyncClient, reply: Reply) -> ModelError:
     mock.script(reply)
     log = RetryLog()
     with pytest.raises(ModelError) as info:
@@ -180,7 +182,7 @@ async def _fatal(mock: MockServer, http: httpx.AsyncClient, reply: Reply) -> Mod
     return info.value
 
 
-async def test_401_is_fatal_with_readable_text(mock: MockServer, http: httpx.AsyncClient) -> None:
+async def test_401_is_fatal_with_readable_text(mock: ScriptedModel, http: httpx.AsyncClient) -> None:
     err = await _fatal(
         mock, http, error_reply(401, "bad api key", "invalid_request_error", code="invalid_api_key")
     )
@@ -188,14 +190,14 @@ async def test_401_is_fatal_with_readable_text(mock: MockServer, http: httpx.Asy
     assert err.kind == "unauthorized" and err.http_status == 401
 
 
-async def test_400_is_fatal_with_the_body(mock: MockServer, http: httpx.AsyncClient) -> None:
+async def test_400_is_fatal_with_the_body(mock: ScriptedModel, http: httpx.AsyncClient) -> None:
     reply = error_reply(400, "mock failure", "invalid_request_error")
     err = await _fatal(mock, http, reply)
     assert str(err) == reply.body.decode()
     assert err.kind == "bad_request" and err.http_status == 400
 
 
-async def test_context_window_400(mock: MockServer, http: httpx.AsyncClient) -> None:
+async def test_context_window_400(mock: ScriptedModel, http: httpx.AsyncClient) -> None:
     reply = error_reply(
         400, "This model's maximum context length is 8192 tokens", code="context_length_exceeded"
     )
@@ -204,7 +206,7 @@ async def test_context_window_400(mock: MockServer, http: httpx.AsyncClient) -> 
     assert "context window" in str(err)
 
 
-async def test_other_4xx_is_fatal(mock: MockServer, http: httpx.AsyncClient) -> None:
+async def test_other_4xx_is_fatal(mock: ScriptedModel, http: httpx.AsyncClient) -> None:
     err = await _fatal(mock, http, error_reply(404, "no such model"))
     assert str(err) == f"unexpected status 404 Not Found: no such model, url: {mock.base_url}/responses"
 
@@ -223,7 +225,7 @@ async def test_other_4xx_is_fatal(mock: MockServer, http: httpx.AsyncClient) -> 
     ],
 )
 async def test_fatal_429_types(
-    mock: MockServer, http: httpx.AsyncClient, etype: str, extra: dict[str, object], kind: str, text: str
+    mock: ScriptedModel, http: httpx.AsyncClient, etype: str, extra: dict[str, object], kind: str, text: str
 ) -> None:
     err = await _fatal(mock, http, error_reply(429, "limit", etype, **extra))
     assert err.kind == kind and err.http_status == 429
@@ -233,7 +235,7 @@ async def test_fatal_429_types(
 # --- cancellation -----------------------------------------------------------------------------
 
 
-async def test_cancellation_during_backoff_is_immediate(mock: MockServer, http: httpx.AsyncClient) -> None:
+async def test_cancellation_during_backoff_is_immediate(mock: ScriptedModel, http: httpx.AsyncClient) -> None:
     mock.script(error_reply(503, "busy", headers={"Retry-After": "30"}))
     log = RetryLog()
     client = make_client(mock.base_url, http=http)
@@ -245,7 +247,7 @@ async def test_cancellation_during_backoff_is_immediate(mock: MockServer, http: 
     assert anyio.current_time() - start < 2
 
 
-async def test_cancellation_while_streaming(mock: MockServer, http: httpx.AsyncClient) -> None:
+async def test_cancellation_while_streaming(mock: ScriptedModel, http: httpx.AsyncClient) -> None:
     mock.script(sse_reply(responses_events("x", completed=False), stall=True))
     client = make_client(mock.base_url, http=http)
     start = anyio.current_time()

@@ -60,6 +60,7 @@ PIP_FOR_PIPX = "pip==26.3"
 BUILD_TIMEOUT = 180.0
 RUN_TIMEOUT = 120.0
 pytestmark = [
+    pytest.mark.e2e,
     pytest.mark.timeout(2 * INSTALL_TIMEOUT + BUILD_TIMEOUT + RUN_TIMEOUT),
     pytest.mark.skipif(sys.platform == "win32", reason="POSIX paths and process groups"),
 ]
@@ -195,8 +196,8 @@ def test_wheel_ships_the_package_and_its_data_but_not_the_generator(dists: Dists
         entry_points = archive.read(f"{info}/entry_points.txt").decode()
         metadata = Parser().parsestr(archive.read(f"{info}/METADATA").decode())
     assert {"codex_mcp/py.typed", "codex_mcp/agent/prompts/base.md"} <= names
-    tracked = {n for n in source_files() if n.startswith("codex_mcp/") and n.endswith(".py")}
-    assert tracked - names == set(), "modules missing from the wheel"
+    tracked = {n for n in source_files() if n.startswith("codex_mcp/") and n.endswith((".py", ".md"))}
+    assert tracked - names == set(), "modules or prompts missing from the wheel"
     assert not [n for n in names if n.startswith(("mcp_types_gen/", "tests/", "bench/"))]
     assert {n.split("/")[0] for n in names} == {"codex_mcp", info}
     assert "codex-mcp-server = codex_mcp.cli:main" in entry_points
@@ -209,6 +210,8 @@ def test_sdist_carries_what_the_wheel_is_built_from(dists: Dists) -> None:
     with tarfile.open(dists.sdist) as archive:
         names = {n.split("/", 1)[1] for n in archive.getnames() if "/" in n}
     assert {"pyproject.toml", "README.md", "codex_mcp/py.typed", "codex_mcp/agent/prompts/base.md"} <= names
+    prompts = {n for n in source_files() if n.startswith("codex_mcp/agent/prompts/")}
+    assert prompts and prompts <= names, "prompts missing from the sdist"
     assert not [n for n in names if n.startswith(("mcp_types_gen/", "tests/", "bench/"))]
 
 

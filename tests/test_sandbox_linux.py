@@ -32,6 +32,7 @@ from codex_mcp.sandbox.select import (
 )
 
 pytestmark = [
+    pytest.mark.e2e,
     pytest.mark.sandbox,
     pytest.mark.skipif(not sys.platform.startswith("linux"), reason="Linux sandbox backends"),
 ]

@@ -15,9 +15,9 @@ from codex_mcp.sandbox.policy import (
     file_uri_to_path,
     parse_permission_profile,
     parse_sandbox_policy_json,
-    parse_sandbox_state,
     writable_roots_for,
 )
+from codex_mcp.sandbox.state import parse_sandbox_state
 
 ROOT_READ: dict[str, object] = {"path": {"type": "special", "value": {"kind": "root"}}, "access": "read"}
 

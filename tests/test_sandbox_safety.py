@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from codex_mcp.agent.tools.confine import UnsandboxedRefused, harden_unsandboxed
+from codex_mcp.agent.handlers.confine import UnsandboxedRefused, harden_unsandboxed
 from codex_mcp.sandbox.boundary import compute_boundary
 from codex_mcp.sandbox.classify import bwrap_status_has_exit_code, classify_result
 from codex_mcp.sandbox.denial import is_likely_sandbox_denied
@@ -229,7 +229,7 @@ def test_safety_check_never_crashes(argv: list[str]) -> None:
     is_known_safe_command(["bash", "-lc", " ".join(argv)])
 
 
-# ---- the approval table (agent-core §5.3) ------------------------------------------------------------
+# ---- the approval table ---------------------------------------------------------------------------
 
 UNSAFE_CMD = ["touch", "x"]
 
@@ -320,7 +320,7 @@ def test_restricted_policy_never_runs_unknown_command_unsandboxed(
         assert not isinstance(result, AutoApprove)
 
 
-# ---- patch safety (agent-core §5.4, judged by the session boundary) -----------------------------------
+# ---- patch safety (judged by the session boundary) --------------------------------------------------
 
 
 @pytest.fixture

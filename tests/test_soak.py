@@ -33,7 +33,7 @@ CALLERS = 20
 CALL_TIMEOUT = 30.0
 RSS_GROWTH_LIMIT = 1.15
 
-pytestmark = pytest.mark.timeout(int(SOAK_SECONDS) + 120)
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(int(SOAK_SECONDS) + 120)]
 
 
 def percentile(sorted_values: list[float], p: float) -> float:
@@ -182,6 +182,7 @@ def test_soak_twenty_concurrent_callers(tmp_path: Path) -> None:
 
 
 SOAK_RESULT: dict[str, Any] = {}
+
 
 def test_soak_rss_has_no_growth_trend() -> None:
     """The RSS samples of the soak above (same module, runs after it)."""

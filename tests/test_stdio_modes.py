@@ -14,6 +14,10 @@ import sys
 import tty
 from pathlib import Path
 
+import pytest
+
+pytestmark = pytest.mark.e2e
+
 
 def test_a_terminal_is_blocking_again_after_the_server_exits(tmp_path: Path) -> None:
     master, slave = pty.openpty()

@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from codex_mcp.agent.bounded_read import UnreadableFileError
+from codex_mcp.agent.handlers.call_limits import refusal_output, shrink_refused, vet_call
+from codex_mcp.agent.handlers.images import NotAnImageError, image_data_url, sniff_image_mime
+from codex_mcp.agent.handlers.plan import validate_plan
 from codex_mcp.agent.limits import MAX_PLAN_STEPS, MAX_TOOL_ARGUMENTS_CHARS, MAX_TOOL_NAME_CHARS
-from codex_mcp.agent.tools.call_limits import refusal_output, shrink_refused, vet_call
-from codex_mcp.agent.tools.images import NotAnImageError, image_data_url, sniff_image_mime
-from codex_mcp.agent.tools.plan import validate_plan
+from codex_mcp.bounded_read import UnreadableFileError
 
 SIGNATURES = {
     "image/png": b"\x89PNG\r\n\x1a\n" + b"\0" * 16,

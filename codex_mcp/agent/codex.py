@@ -1,22 +1,24 @@
 """`Codex`: the embeddable agent.  Owns the threads, their tasks and the shared HTTP client.
 
     async with Codex() as codex:
-        thread = await codex.start_thread(load_config(home, cwd=Path.cwd()))
-        async for event in thread.start_turn(user_text_items("fix the failing test")):
-            print(event.msg)
+        thread = await codex.start_thread(sandbox="workspace-write")
+        result = await thread.run("fix the failing test")
+        print(result.final_message)
 
-The MCP tools are one user of this API; nothing here knows about MCP.
+The person's configuration (`$CODEX_HOME/config.toml`, by default) is where every thread's
+config comes from: a new thread takes it with the settings passed to `start_thread` on top,
+and a thread resumed from its rollout takes it as the rollout's record allows (the record
+may make the policies stricter, never looser).  The MCP tools are one user of this API;
+nothing here knows about MCP.
 """
 
 from __future__ import annotations
 
 import functools
 import logging
-import os
 import uuid
 from collections import OrderedDict
-from collections.abc import Callable, Mapping
-from datetime import UTC
+from collections.abc import Mapping
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
@@ -25,17 +27,12 @@ import anyio
 from anyio.abc import TaskGroup
 
 from codex_mcp._version import __version__
-from codex_mcp.agent.protocol import Event
-from codex_mcp.agent.rollout import (
-    RolloutRecorder,
-    find_rollout,
-    load_rollout,
-    rollout_path_for,
-)
+from codex_mcp.agent.config.call import CliOverrides, ConfigSource
+from codex_mcp.errors import ThreadNotFound
 
 if TYPE_CHECKING:
     from codex_mcp.agent.config.model import Config
-    from codex_mcp.agent.session import Thread
+    from codex_mcp.agent.thread import Thread
 
 log = logging.getLogger(__name__)
 
@@ -44,24 +41,28 @@ MAX_IDLE_THREADS = 32
 """Idle threads kept in memory; older ones are dropped and resume from their rollout."""
 
 
-def package_version() -> str:
-    return __version__
-
-
-class ThreadNotFound(LookupError):
-    pass
-
-
 class Codex:
+    """Use as `async with Codex(...) as codex:`; leaving the block interrupts every turn and
+    waits for the threads' tasks (their processes and MCP servers are reaped)."""
+
     def __init__(
         self,
         *,
+        codex_home: Path | None = None,
+        cwd: Path | None = None,
+        cli_overrides: CliOverrides = (),
         env: Mapping[str, str] | None = None,
         source: str = "mcp",
         max_idle_threads: int = MAX_IDLE_THREADS,
     ) -> None:
+        """`codex_home` defaults to `$CODEX_HOME` or `~/.codex`, `cwd` (where relative
+        working directories start) to the process's, `env` to `os.environ`; `cli_overrides`
+        are `-c key=value` settings on top of config.toml.  `source` is recorded in rollouts."""
+        self.config_source = ConfigSource.from_environment(
+            codex_home=codex_home, cwd=cwd, cli_overrides=cli_overrides, env=env
+        )
         self._max_idle_threads = max_idle_threads
-        self._env = os.environ if env is None else env
+        self._env = self.config_source.env
         self._source = source
         self._threads: OrderedDict[str, Thread] = OrderedDict()
         self._task_group: TaskGroup | None = None
@@ -79,8 +80,8 @@ class Codex:
         assert self._task_group is not None
         if exc is not None:
             self._task_group.cancel_scope.cancel()
-        # MCP client (issue 7): each thread's MCP connections live in a task of our task group;
-        # close them (children reaped, bounded by the manager) before waiting for the group.
+        # Each thread's MCP connections live in a task of our task group; close them
+        # (children reaped, bounded by the manager) before waiting for the group.
         with anyio.CancelScope(shield=True):
             async with anyio.create_task_group() as closers:
                 for thread in self._threads.values():
@@ -89,7 +90,7 @@ class Codex:
             return await self._task_group.__aexit__(exc_type, exc, tb)
         finally:
             for thread in self._threads.values():
-                thread.recorder.close()
+                thread.release()
             if self._http is not None:
                 with anyio.CancelScope(shield=True):
                     await self._http.aclose()
@@ -124,72 +125,88 @@ class Codex:
             http=self._http_client(),
             auth=auth,
             originator=ORIGINATOR,
-            version=package_version(),
+            version=__version__,
             env=self._env,
         )
 
-    def _new_thread(self, thread_id: str, config: Config, recorder: RolloutRecorder, **kw: Any) -> Thread:
-        from codex_mcp.agent.session import Thread
+    def _task_group_or_fail(self) -> TaskGroup:
+        if self._task_group is None:
+            raise RuntimeError("use `async with Codex() as codex:` before starting threads")
+        return self._task_group
 
-        assert self._task_group is not None, "use `async with Codex()`"
-        thread = Thread(
-            thread_id=thread_id,
-            config=config,
-            model_client=self._model_client(config),
-            recorder=recorder,
-            task_group=self._task_group,
-            on_idle=self._on_thread_idle,
-            **kw,
-        )
-        self._threads[thread_id] = thread
-        return thread
+    async def start_thread(
+        self,
+        config: Config | None = None,
+        *,
+        thread_id: str | None = None,
+        model: str | None = None,
+        cwd: str | Path | None = None,
+        sandbox: str | None = None,
+        approval_policy: str | None = None,
+        profile: str | None = None,
+        base_instructions: str | None = None,
+        developer_instructions: str | None = None,
+    ) -> Thread:
+        """A new thread.  Its config is `config`, or the person's config with the given
+        settings on top.  The thread's `session_configured` event says what it runs with.
 
-    async def start_thread(self, config: Config, thread_id: str | None = None) -> tuple[Thread, Event]:
-        """Create a thread; returns it with its `session_configured` event.
-
-        Raises `ModelError` (missing credentials) before anything is written.
+        Raises `ConfigError` for an invalid setting and `ModelError` (missing credentials)
+        before anything is written.
         """
+        from codex_mcp.agent.config.loader import CallOverrides
+        from codex_mcp.agent.history import History
         from codex_mcp.agent.instructions import (
             adiscover_project_docs,
-            base_instructions,
             initial_context_items,
         )
-        from codex_mcp.agent.session import Thread
+        from codex_mcp.agent.instructions import (
+            base_instructions as default_instructions,
+        )
+        from codex_mcp.agent.thread import Thread
 
+        if config is None:
+            typed = CallOverrides(
+                model=model,
+                cwd=cwd,
+                approval_policy=approval_policy,
+                sandbox_mode=sandbox,
+                base_instructions=base_instructions,
+                developer_instructions=developer_instructions,
+                profile=profile,
+            )
+            config = self.config_source.load(typed)
+        task_group = self._task_group_or_fail()
         thread_id = thread_id or str(uuid.uuid4())
         model_client = self._model_client(config)  # fail on credentials before creating files
         docs = await adiscover_project_docs(
             config.cwd, config.project_doc_max_bytes, config.project_doc_fallback_filenames
         )
-        recorder = RolloutRecorder.create(rollout_path_for(config.codex_home, thread_id))
-        instructions = base_instructions(config)
-        recorder.record(
-            "session_meta",
+        instructions = default_instructions(config)
+        history = History.create(
+            config.codex_home,
+            thread_id,
             {
-                "id": thread_id,
-                "timestamp": _now_iso(),
                 "cwd": str(config.cwd),
                 "originator": ORIGINATOR,
-                "cli_version": package_version(),
+                "cli_version": __version__,
                 "instructions": instructions,
                 "source": self._source,
                 "model_provider": config.model_provider_id,
             },
         )
-        assert self._task_group is not None, "use `async with Codex()`"
         thread = Thread(
             thread_id=thread_id,
             config=config,
             model_client=model_client,
-            recorder=recorder,
-            task_group=self._task_group,
+            history=history,
+            task_group=task_group,
             instructions_text=instructions,
             on_idle=self._on_thread_idle,
         )
         self._threads[thread_id] = thread
         thread.startup_warnings.extend(docs.warnings)
-        thread.append_history(initial_context_items(config, docs.text))
-        return thread, Event("", session_configured(thread))
+        history.append(initial_context_items(config, docs.text))
+        return thread
 
     def get_thread(self, thread_id: str) -> Thread | None:
         thread = self._threads.get(thread_id)
@@ -205,44 +222,47 @@ class Codex:
         idle = [t for t in self._threads.values() if not t.busy]
         for victim in idle[: max(0, len(idle) - self._max_idle_threads)]:
             victim.shutdown()  # closes its MCP connections (their holder task reaps them)
-            victim.recorder.close()
+            victim.release()
             del self._threads[victim.thread_id]
 
-    async def resume_thread(
-        self, thread_id: str, codex_home: Path, make_config: Callable[[dict[str, Any]], Config]
-    ) -> Thread:
-        """The live thread, or one rebuilt from its rollout file; `ThreadNotFound` otherwise.
+    async def resume_thread(self, thread_id: str, *, config: Config | None = None) -> Thread:
+        """The live thread, or one rebuilt from its rollout file.
 
-        `make_config` receives the rollout's last turn context (cwd, model, policies) and
-        returns the thread's config; the rollout is only a record, so it is up to
-        `make_config` how much of it to honour (the MCP tools let it only narrow the person's
-        current configuration).  Raises `RolloutError` for a file that cannot be read within
-        its limits.
+        The rebuilt thread's config is `config`, or the person's current config with the
+        rollout's last turn context as a record that may only narrow it (its cwd and model
+        are kept; its sandbox and approval policy can make the current ones stricter, never
+        looser).  Raises `ThreadNotFound` when there is no such thread, `RolloutError` for a
+        file that cannot be read within its limits, `ConfigError` when the recorded working
+        directory is out of bounds.
         """
+        from codex_mcp.agent.history import History
+        from codex_mcp.agent.thread import Thread
+
         async with self._resume_lock:
             live = self.get_thread(thread_id)
             if live is not None:
                 return live
-            # Walking the sessions tree and reading a large file must not stall other sessions.
-            path = await anyio.to_thread.run_sync(find_rollout, codex_home, thread_id)
-            if path is None:
-                raise ThreadNotFound(thread_id)
-            resumed = await anyio.to_thread.run_sync(load_rollout, path, thread_id)
-            context = dict(resumed.turn_context)
-            context.setdefault("cwd", resumed.meta.get("cwd"))
-            config = make_config(context)
-            instructions = resumed.meta.get("instructions")
-            recorder = await anyio.to_thread.run_sync(RolloutRecorder.reopen, path)
-            thread = self._new_thread(
-                thread_id,
-                config,
-                recorder,
-                history=resumed.history,
-                instructions_text=instructions if isinstance(instructions, str) and instructions else None,
+            task_group = self._task_group_or_fail()
+            record = await History.find(self.config_source.codex_home, thread_id)
+            if config is None:
+                config = self.config_source.for_resume(record.recorded_context())
+            history = await History.reopen(record)
+            model_client = self._model_client(config)
+            from codex_mcp.agent.instructions import base_instructions
+
+            thread = Thread(
+                thread_id=thread_id,
+                config=config,
+                model_client=model_client,
+                history=history,
+                task_group=task_group,
+                instructions_text=record.instructions or base_instructions(config),
+                on_idle=self._on_thread_idle,
             )
+            self._threads[thread_id] = thread
             # What the record says about permissions is not what is enforced now: tell the
             # model the policies it really runs under before its next turn.
-            thread.append_history(resumed_context_items(config))
+            history.append(resumed_context_items(config))
             return thread
 
 
@@ -257,29 +277,10 @@ def default_ssl_context() -> Any:
     return httpx.create_ssl_context(trust_env=True)
 
 
-def session_configured(thread: Thread) -> dict[str, Any]:
-    c = thread.config
-    msg: dict[str, Any] = {
-        "type": "session_configured",
-        "session_id": thread.thread_id,
-        "thread_id": thread.thread_id,
-        "model": c.model,
-        "model_provider_id": c.model_provider_id,
-        "approval_policy": c.approval_policy,
-        "sandbox_policy": c.sandbox_policy.to_json(),
-        "cwd": str(c.cwd),
-        "history_log_id": 0,
-        "history_entry_count": 0,
-        "rollout_path": str(thread.rollout_path),
-    }
-    if c.model_reasoning_effort:
-        msg["reasoning_effort"] = c.model_reasoning_effort
-    return msg
-
-
 def resumed_context_items(config: Config) -> list[dict[str, Any]]:
     """The permissions and environment of a thread rebuilt from its rollout, as enforced now."""
-    from codex_mcp.agent.instructions import environment_context, permissions_text, text_message
+    from codex_mcp.agent.instructions import environment_context, permissions_text
+    from codex_mcp.agent.items import text_message
 
     return [
         text_message("developer", permissions_text(config)),
@@ -287,7 +288,4 @@ def resumed_context_items(config: Config) -> list[dict[str, Any]]:
     ]
 
 
-def _now_iso() -> str:
-    from datetime import datetime
-
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+__all__ = ["Codex", "ThreadNotFound", "default_ssl_context"]

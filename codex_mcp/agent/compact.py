@@ -8,13 +8,13 @@ replacement so a resumed thread starts from the compacted history too.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-from codex_mcp.agent import instructions
+from codex_mcp.agent import events as ev
+from codex_mcp.agent.config.model import Config
+from codex_mcp.agent.events import Emit
+from codex_mcp.agent.history import History
+from codex_mcp.agent.items import is_message, message_text, text_message
 from codex_mcp.agent.model.types import OutputItemDone, Prompt, ResponseItem
-
-if TYPE_CHECKING:
-    from codex_mcp.agent.session import Thread
+from codex_mcp.agent.sampling import ModelStream, retry_reporter
 
 DEFAULT_COMPACT_PROMPT = (
     "You are handing this task over to another instance of yourself that will not see the "
@@ -32,14 +32,14 @@ def _is_context(item: ResponseItem) -> bool:
     role = item.get("role")
     if role == "developer":
         return True
-    text = "".join(p.get("text", "") for p in item.get("content") or [] if isinstance(p, dict))
+    text = message_text(item)
     return role == "user" and (text.startswith("<environment_context>") or text.startswith("# AGENTS.md"))
 
 
 def _user_text(item: ResponseItem) -> str | None:
-    if item.get("type") != "message" or item.get("role") != "user" or _is_context(item):
+    if not is_message(item, "user") or _is_context(item):
         return None
-    return "".join(p.get("text", "") for p in item.get("content") or [] if isinstance(p, dict))
+    return message_text(item)
 
 
 def rebuild_history(history: list[ResponseItem], summary: str) -> list[ResponseItem]:
@@ -56,28 +56,29 @@ def rebuild_history(history: list[ResponseItem], summary: str) -> list[ResponseI
         budget -= len(text)
         recent.append(item)
     recent.reverse()
-    return [*context, *recent, instructions.text_message("user", SUMMARY_PREFIX + summary)]
+    return [*context, *recent, text_message("user", SUMMARY_PREFIX + summary)]
 
 
-async def compact_history(thread: Thread, turn_id: str) -> list[ResponseItem]:
-    prompt_text = thread.config.compact_prompt or DEFAULT_COMPACT_PROMPT
-    history = [*thread.history, instructions.text_message("user", prompt_text)]
-    prompt = Prompt(
-        instructions=thread.instructions, input=history, tools=[], prompt_cache_key=thread.thread_id
-    )
-
-    async def on_retry(message: str, attempt: int, max_attempts: int, delay: float) -> None:
-        await thread.emit(turn_id, {"type": "stream_error", "message": message, "codex_error_info": None})
-
+async def compact_history(
+    model: ModelStream,
+    config: Config,
+    history: History,
+    instructions: str,
+    *,
+    thread_id: str,
+    turn_id: str,
+    emit: Emit,
+) -> None:
+    """Ask the model for a summary and make the compacted history the thread's history."""
+    prompt_text = config.compact_prompt or DEFAULT_COMPACT_PROMPT
+    request = [*history.items, text_message("user", prompt_text)]
+    prompt = Prompt(instructions=instructions, input=request, tools=[], prompt_cache_key=thread_id)
     summary = ""
-    async for event in thread.model_client.stream(
-        prompt, model=thread.config.model, thread_id=thread.thread_id, turn_id=turn_id, on_retry=on_retry
+    async for event in model.stream(
+        prompt, model=config.model, thread_id=thread_id, turn_id=turn_id, on_retry=retry_reporter(emit)
     ):
         if isinstance(event, OutputItemDone) and event.item.get("type") == "message":
-            summary = "".join(
-                p.get("text", "") for p in event.item.get("content") or [] if isinstance(p, dict)
-            )
-    new_history = rebuild_history(thread.history, summary.strip() or "(no summary was produced)")
-    thread.recorder.record("compacted", {"message": summary, "replacement_history": new_history})
-    await thread.emit(turn_id, {"type": "context_compacted"})
-    return new_history
+            summary = message_text(event.item)
+    new_history = rebuild_history(history.items, summary.strip() or "(no summary was produced)")
+    history.replace(new_history, summary)
+    await emit(ev.context_compacted())

@@ -1,16 +1,25 @@
 """What the model is told besides the user's prompt: base instructions and context messages.
 
-The base prompt is ours (`prompts/base.md`).  Around the first prompt of a thread the
-model gets, in order: a developer message with its permissions (and the caller's
-developer instructions as a separate part), the project's AGENTS.md files, and an
-`<environment_context>` block.  Each is a plain Responses `message` item so it is stored in
-the history and rollout like any other.
+Base instructions are ours, one prompt per instruction family (`prompts/<kind>.md`), put
+together from shared sections and the guidance for the shell and editing tools the family
+is actually offered (`family_instructions`).  A `base_instructions` argument or an
+instructions file replaces them, then the config's `instructions` key
+(`resolve_base_instructions`).  `prompts/base.md` is the single prompt of the older turn
+loop, kept until it moves to the families.
+
+Around the first prompt of a thread the model gets, in order: a developer message with its
+permissions (and the caller's developer instructions as a separate part), the AGENTS.md
+files (the person's global one from CODEX_HOME, then the project's), and an
+`<environment_context>` block; `context_items` builds the current layout.  Each is a plain
+Responses `message` item so it is stored in the history and rollout like any other.
 """
 
 from __future__ import annotations
 
 import functools
+import json
 import os
+import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from importlib import resources
@@ -19,10 +28,13 @@ from typing import Any
 
 import anyio.to_thread
 
-from codex_mcp.agent.bounded_read import UnreadableFileError, read_regular_file
 from codex_mcp.agent.config.model import Config
+from codex_mcp.agent.families import ApplyPatchKind, InstructionsKind, ModelFamily, ShellKind
+from codex_mcp.agent.items import text_message
+from codex_mcp.bounded_read import UnreadableFileError, read_regular_file
 
 AGENTS_FILENAMES = ("AGENTS.override.md", "AGENTS.md")
+PERSONAL_INSTRUCTIONS_MAX_BYTES = 32 * 1024
 
 
 @functools.cache
@@ -34,9 +46,99 @@ def base_instructions(config: Config) -> str:
     return config.base_instructions if config.base_instructions else default_base_instructions()
 
 
-def text_message(role: str, *texts: str) -> dict[str, Any]:
-    kind = "output_text" if role == "assistant" else "input_text"
-    return {"type": "message", "role": role, "content": [{"type": kind, "text": t} for t in texts]}
+# --- per-family instructions ------------------------------------------------------------
+
+_INCLUDE = re.compile(r"\{\{include:([a-z_]+)\}\}")
+_HEREDOC_SCRIPT = (
+    "apply_patch <<'PATCH'\n*** Begin Patch\n*** Update File: path/to/file.py\n@@\n"
+    " unchanged line\n-old line\n+new line\n*** End Patch\nPATCH"
+)
+
+
+@functools.cache
+def prompt_file(name: str) -> str:
+    """A packaged prompt file (`prompts/<name>`), without its final newline."""
+    path = resources.files("codex_mcp.agent").joinpath(f"prompts/{name}")
+    return path.read_text(encoding="utf-8").rstrip("\n")
+
+
+def _heredoc_example(shell: ShellKind) -> str:
+    if shell in ("shell", "local_shell"):
+        argv = ["bash", "-lc", _HEREDOC_SCRIPT]
+        return "```\n" + json.dumps(argv) + "\n```"
+    return "```\n" + _HEREDOC_SCRIPT + "\n```"
+
+
+def _editing_guidance(apply_patch: ApplyPatchKind, shell: ShellKind) -> str:
+    if apply_patch == "none" and shell == "none":
+        return ""
+    kind = "heredoc" if apply_patch == "none" else apply_patch
+    text = prompt_file(f"apply_patch/{kind}.md")
+    text = text.replace("{{heredoc_example}}", _heredoc_example(shell))
+    return text.replace("{{patch_format}}", prompt_file("apply_patch/format.md"))
+
+
+@functools.cache
+def compose_instructions(kind: InstructionsKind, shell: ShellKind, apply_patch: ApplyPatchKind) -> str:
+    """One family prompt with its sections, and the guidance for the tools it is offered."""
+    text = prompt_file(f"{kind}.md")
+    text = _INCLUDE.sub(lambda m: prompt_file(f"sections/{m.group(1)}.md"), text)
+    text = text.replace("{{shell_tools}}", prompt_file(f"shell/{shell}.md"))
+    text = text.replace("{{editing_tool}}", _editing_guidance(apply_patch, shell))
+    return re.sub(r"\n{3,}", "\n\n", text).strip() + "\n"
+
+
+def family_instructions(family: ModelFamily, shell: ShellKind | None = None) -> str:
+    """The base instructions written for `family`; `shell` when the session serves another
+    shell tool than the family's own (e.g. shell_command in place of exec_command)."""
+    return compose_instructions(family.instructions, shell or family.shell, family.apply_patch)
+
+
+def resolve_base_instructions(
+    family: ModelFamily,
+    *,
+    override: str | None = None,
+    config_instructions: str | None = None,
+    shell: ShellKind | None = None,
+) -> str:
+    """What goes in the request's `instructions`.
+
+    `override` (a `base_instructions` argument, or the text of `model_instructions_file` /
+    `experimental_instructions_file`) wins; then the config's `instructions` key, which
+    Codex 0.147 also treats as a replacement of the base prompt; then the family's own.
+    """
+    if override:
+        return override
+    if config_instructions and config_instructions.strip():
+        return config_instructions.strip()
+    return family_instructions(family, shell)
+
+
+# --- the person's own instructions ------------------------------------------------------
+
+
+def read_personal_instructions(codex_home: Path, limit: int = PERSONAL_INSTRUCTIONS_MAX_BYTES) -> str | None:
+    """`$CODEX_HOME/AGENTS.override.md` or else `$CODEX_HOME/AGENTS.md`, trimmed; None if
+    neither holds text.  Read bounded (a huge or special file costs nothing) and as a
+    regular file only; the first existing candidate decides, as for project docs."""
+    for name in AGENTS_FILENAMES:
+        candidate = Path(codex_home) / name
+        try:
+            data = read_regular_file(candidate, limit=limit, truncate=True)
+        except FileNotFoundError:
+            continue
+        except OSError:
+            return None
+        text = data.decode("utf-8", errors="ignore").strip()
+        return text or None
+    return None
+
+
+async def aread_personal_instructions(
+    codex_home: Path, limit: int = PERSONAL_INSTRUCTIONS_MAX_BYTES
+) -> str | None:
+    """`read_personal_instructions` in a worker thread."""
+    return await anyio.to_thread.run_sync(read_personal_instructions, codex_home, limit)
 
 
 # --- project docs -----------------------------------------------------------------------
@@ -44,10 +146,14 @@ def text_message(role: str, *texts: str) -> dict[str, Any]:
 
 @dataclass
 class ProjectDocs:
-    """The joined project docs (None when there are none) and why any candidate was skipped."""
+    """The joined project docs (None when there are none) and why any candidate was skipped.
+
+    `text` trims each file; `raw_text` keeps each file as written (its trailing newline
+    included), which is how the model is shown them."""
 
     text: str | None = None
     warnings: list[str] = field(default_factory=list)
+    raw_text: str | None = None
 
 
 def find_project_root(cwd: Path) -> Path | None:
@@ -84,20 +190,24 @@ def discover_project_docs(cwd: Path, max_bytes: int, fallback_names: tuple[str, 
     real_root = os.path.realpath(root)
     names = AGENTS_FILENAMES + tuple(fallback_names)
     parts: list[str] = []
+    raw_parts: list[str] = []
     budget = max_bytes
     for directory in chain:
         for name in names:
             data = _read_doc(directory / name, real_root, budget, docs.warnings)
             if data is None:
                 continue
-            text = data.decode("utf-8", errors="ignore").strip()
+            raw = data.decode("utf-8", errors="ignore")
+            text = raw.strip()
             if text:
                 parts.append(text)
+                raw_parts.append(raw)
                 budget -= len(data)
             break
         if budget <= 0:
             break
     docs.text = "\n\n".join(parts) if parts else None
+    docs.raw_text = "\n\n".join(raw_parts) if raw_parts else None
     return docs
 
 

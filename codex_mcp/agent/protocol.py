@@ -1,37 +1,32 @@
-"""The agent's submission/event protocol, in Codex's JSON shapes.
+"""Ops: what a host submits to a thread besides starting turns (`Thread.submit`).
 
-An `Event` is `{id, msg}` where `msg` is `{"type": <snake_case>, ...payload}` exactly as it
-goes on the wire inside `codex/event`; keeping it a dict means relaying an event costs one
-`json.dumps`, which matters at tens of thousands of deltas per second.  Ops are small
-dataclasses: they never leave the process.
+Ops are small frozen dataclasses; they never leave the process.  The events a thread
+emits, and the answer helpers on its approval and elicitation events, are in `events`.
 """
 
 from __future__ import annotations
 
-import time
-from dataclasses import dataclass, field
-from typing import Any, Literal
+from dataclasses import dataclass
+from typing import Any
 
-ReviewDecision = Literal["approved", "approved_for_session", "denied", "abort"]
-REVIEW_DECISIONS: tuple[ReviewDecision, ...] = ("approved", "approved_for_session", "denied", "abort")
+from codex_mcp.agent.events import REVIEW_DECISIONS, Event, ReviewDecision
 
-INITIAL_SUBMIT_ID = ""
-
-
-@dataclass(frozen=True, slots=True)
-class Event:
-    id: str
-    msg: dict[str, Any]
-
-    @property
-    def type(self) -> str:
-        return str(self.msg["type"])
-
-    def to_json(self) -> dict[str, Any]:
-        return {"id": self.id, "msg": self.msg}
-
-
-# --- ops ---------------------------------------------------------------------------------
+__all__ = [
+    "REVIEW_DECISIONS",
+    "Event",
+    "ExecApprovalOp",
+    "ImageInput",
+    "InterruptOp",
+    "LocalImageInput",
+    "Op",
+    "PatchApprovalOp",
+    "ResolveElicitationOp",
+    "ReviewDecision",
+    "ShutdownOp",
+    "TextInput",
+    "UserInput",
+    "UserInputOp",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,42 +76,13 @@ class ShutdownOp:
     pass
 
 
-# --- MCP client (issue 7): the host's answer to an `elicitation_request` event ---
 @dataclass(frozen=True, slots=True)
 class ResolveElicitationOp:
+    """The host's answer to an `elicitation_request` event (or use `ElicitationRequest.resolve`)."""
+
     server_name: str
     request_id: str | int
     result: dict[str, Any]  # an MCP ElicitResult: {"action": accept|decline|cancel, "content"?: {...}}
 
 
 Op = UserInputOp | InterruptOp | ExecApprovalOp | PatchApprovalOp | ShutdownOp | ResolveElicitationOp
-
-
-# --- helpers for payloads ----------------------------------------------------------------
-
-TURN_ENDING_EVENTS = frozenset({"task_complete", "turn_aborted", "error"})
-"""A turn ends with exactly one of these (`error` only for a fatal failure)."""
-
-
-def duration_json(seconds: float) -> dict[str, int]:
-    """Codex serialises Rust `Duration` as `{secs, nanos}`."""
-    secs = int(seconds)
-    return {"secs": secs, "nanos": round((seconds - secs) * 1e9)}
-
-
-def now_ms() -> int:
-    return int(time.time() * 1000)
-
-
-@dataclass(slots=True)
-class TokenUsageInfo:
-    total: dict[str, int] = field(default_factory=dict)
-    last: dict[str, int] = field(default_factory=dict)
-    model_context_window: int | None = None
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "total_token_usage": self.total,
-            "last_token_usage": self.last,
-            "model_context_window": self.model_context_window,
-        }

@@ -26,6 +26,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
 
+from codex_mcp.errors import RolloutError as RolloutError
+
 log = logging.getLogger(__name__)
 
 MAX_ROLLOUT_BYTES = 256 * 1024 * 1024
@@ -153,10 +155,6 @@ class ResumedThread:
     events: list[dict[str, Any]] = field(default_factory=list)
 
 
-class RolloutError(Exception):
-    pass
-
-
 def find_rollout(codex_home: Path, thread_id: str) -> Path | None:
     """The newest rollout file of a thread, searching day folders newest first.
 
@@ -194,7 +192,7 @@ def _sorted_dirs(parent: Path) -> list[Path]:
 
 
 def _open_rollout(path: Path) -> tuple[int, os.stat_result]:
-    from codex_mcp.agent.bounded_read import UnreadableFileError, open_regular_file
+    from codex_mcp.bounded_read import UnreadableFileError, open_regular_file
 
     try:
         return open_regular_file(path, follow_symlinks=False)

@@ -260,11 +260,7 @@ class McpEndpoint:
             await conn.respond(200, [("content-type", "application/json"), *headers], jsonrpc.encode(reply))
             return
         streaming = sse_ok and (message.method == "tools/call" or not json_ok)
-        token = None
-        if message.method == "tools/call":
-            meta = (message.params or {}).get("_meta")
-            token = meta.get("progressToken") if isinstance(meta, dict) else None
-        route = session.sink.open_route(message.id, token, notifications=streaming)
+        route = session.sink.open_route(message.id, notifications=streaming)
         if not await self._handle(conn, session, message, headers):
             route.detach()
             return

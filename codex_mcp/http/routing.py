@@ -3,12 +3,14 @@
 Over stdio every message goes to one pipe.  Over Streamable HTTP each POSTed request has
 its own response stream, and the spec wants a request's notifications and the requests
 the server sends on its behalf on that stream, before its response.  The `Outgoing`
-writer still produces one ordered sequence; `RoutingSink` splits it:
+writer still produces one ordered sequence, and queues every message with the client
+request it belongs to (`outgoing.Outbound`); `RoutingSink` splits the sequence by that key
+alone, never by looking into the messages:
 
-* a response -> the stream of the POST that carried the request (then that stream ends);
-* `codex/event` (`params._meta.requestId`), `notifications/progress` (the call's
-  `progressToken`), `elicitation/create` (`params.codex_mcp_tool_call_id`) and the
-  withdrawal of such an elicitation (`notifications/cancelled`) -> that request's stream;
+* a request's final item (its response, or the end marker of a call cancelled without one)
+  -> that request's stream, which then ends;
+* anything else that belongs to a request (a call's `codex/event`s, its progress, the
+  elicitations it asks and their withdrawal) -> that request's stream;
 * anything else, or when that stream is gone (the client disconnected, which is not a
   cancellation) -> the session's GET stream if one is open, else dropped.  A request we
   send that reaches no stream is resolved as disconnected at once instead of timing out;
@@ -27,13 +29,11 @@ from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStre
 
 from codex_mcp import jsonrpc
 from codex_mcp.jsonrpc import RequestId
-from codex_mcp.outgoing import Outgoing
+from codex_mcp.outgoing import Outbound, Outgoing
 
 log = logging.getLogger(__name__)
 
 STREAM_BUFFER = 1024
-END_OF_REQUEST = "codex_mcp.http/end-of-request"
-"""Internal marker message: the request ended without a response (never sent to a client)."""
 
 Key = tuple[type, RequestId]
 
@@ -89,9 +89,6 @@ class RoutingSink:
     def __init__(self) -> None:
         self.outgoing: Outgoing | None = None
         self._routes: dict[Key, MessageStream] = {}
-        self._progress: dict[Key, MessageStream] = {}
-        self._asked: dict[Key, MessageStream] = {}
-        """Our elicitation ids -> the stream that carried them (for their withdrawal)."""
         self.get_stream: MessageStream | None = None
         self._closed = False
 
@@ -100,14 +97,12 @@ class RoutingSink:
     def in_use(self, request_id: RequestId) -> bool:
         return key_of(request_id) in self._routes
 
-    def open_route(self, request_id: RequestId, progress_token: Any, notifications: bool) -> MessageStream:
+    def open_route(self, request_id: RequestId, notifications: bool) -> MessageStream:
         stream = MessageStream(request_id, notifications)
         if self._closed:
             stream.end()
             return stream
         self._routes[key_of(request_id)] = stream
-        if is_request_id(progress_token):
-            self._progress[key_of(progress_token)] = stream
         return stream
 
     def open_get_stream(self) -> MessageStream | None:
@@ -128,78 +123,36 @@ class RoutingSink:
         for stream in [*self._routes.values(), *([self.get_stream] if self.get_stream else [])]:
             stream.end()
         self._routes.clear()
-        self._progress.clear()
-        self._asked.clear()
 
     # -- the Sink protocol ---------------------------------------------------------------
 
-    async def write_batch(self, messages: list[dict[str, Any]]) -> None:
-        for message in messages:
-            await self._route(message)
+    async def write_batch(self, batch: list[Outbound]) -> None:
+        for message, request, final in batch:
+            await self._route(message, request, final)
 
-    async def _route(self, message: dict[str, Any]) -> None:
-        method = message.get("method")
-        if method == END_OF_REQUEST:
-            self._finish(message.get("id"))
+    async def _route(self, message: dict[str, Any] | None, request: RequestId | None, final: bool) -> None:
+        route = self._routes.get(key_of(request)) if request is not None else None
+        if final:
+            if message is not None and (route is None or not await route.put(message)):
+                log.debug("dropping the response to %r: its stream is gone", request)
+            if request is not None:
+                self._finish(request)
             return
-        if method is None:  # a response to one of the client's requests
-            request_id = message.get("id")
-            route = self._routes.get(key_of(request_id)) if is_request_id(request_id) else None
-            if route is None or not await route.put(message):
-                log.debug("dropping the response to %r: its stream is gone", request_id)
-            self._finish(request_id)
-            return
-        route = self._route_for(method, message.get("params"), message.get("id"))
+        assert message is not None
         if route is not None and route.notifications and await route.put(message):
             return
         get = self.get_stream
         if get is not None and await get.put(message):
             return
-        request_id = message.get("id")
-        if is_request_id(request_id) and self.outgoing is not None:
-            log.info("no stream open for %s %r: the client cannot answer it", method, request_id)
-            self.outgoing.abandon(request_id, "the client has no stream open to receive the request")
+        own_id = message.get("id")
+        method = message.get("method")
+        if is_request_id(own_id) and self.outgoing is not None:  # a request we send
+            log.info("no stream open for %s %r: the client cannot answer it", method, own_id)
+            self.outgoing.abandon(own_id, "the client has no stream open to receive the request")
         else:
             log.debug("dropping %s: no stream open for it", method)
 
-    def _route_for(self, method: str, params: Any, own_id: Any) -> MessageStream | None:
-        if not isinstance(params, dict):
-            return None
-        if method == "codex/event":
-            meta = params.get("_meta")
-            request_id = meta.get("requestId") if isinstance(meta, dict) else None
-            return self._routes.get(key_of(request_id)) if is_request_id(request_id) else None
-        if method == "notifications/progress":
-            token = params.get("progressToken")
-            return self._progress.get(key_of(token)) if is_request_id(token) else None
-        if method == "elicitation/create":
-            route = self._by_text(params.get("codex_mcp_tool_call_id"))
-            if route is not None and is_request_id(own_id):
-                self._asked[key_of(own_id)] = route
-            return route
-        if method == "notifications/cancelled":
-            asked = params.get("requestId")
-            return self._asked.pop(key_of(asked), None) if is_request_id(asked) else None
-        return None
-
-    def _by_text(self, text: Any) -> MessageStream | None:
-        """The route of a request id given as text (`str(id)`: 7 and "7" look alike)."""
-        if not isinstance(text, str):
-            return None
-        candidates = [self._routes.get((str, text))]
-        if text.lstrip("-").isdigit():
-            candidates.append(self._routes.get((int, int(text))))
-        found = [route for route in candidates if route is not None]
-        # Only a `tools/call` elicits, and its stream takes notifications: prefer that one.
-        return next((route for route in found if route.notifications), found[0] if found else None)
-
-    def _finish(self, request_id: Any) -> None:
-        if not is_request_id(request_id):
-            return
-        route = self._routes.pop(key_of(request_id), None)
-        if route is None:
-            return
-        route.end()
-        for table in (self._progress, self._asked):
-            for k in [k for k, v in table.items() if v is route]:
-                del table[k]
+    def _finish(self, request: RequestId) -> None:
+        route = self._routes.pop(key_of(request), None)
+        if route is not None:
+            route.end()

@@ -32,9 +32,9 @@ from typing import Any
 import anyio
 from anyio.abc import TaskGroup, TaskStatus
 
-from codex_mcp.handshake import ConnectionState
+from codex_mcp.connection import ConnectionState
 from codex_mcp.http.limits import DEFAULT_MAX_SESSIONS, DEFAULT_MAX_SESSIONS_PER_CLIENT
-from codex_mcp.http.routing import END_OF_REQUEST, RoutingSink
+from codex_mcp.http.routing import RoutingSink
 from codex_mcp.jsonrpc import Incoming, RequestId
 from codex_mcp.outgoing import Outgoing
 from codex_mcp.server import McpServer, ServerOptions
@@ -131,7 +131,7 @@ class HttpSession:
 
     async def _unanswered(self, request_id: RequestId) -> None:
         # Through the writer's queue, so the request's stream ends after its last event.
-        await self.outgoing.send({"jsonrpc": "2.0", "method": END_OF_REQUEST, "id": request_id})
+        await self.outgoing.end_request(request_id)
 
 
 class SessionManager:

@@ -29,7 +29,6 @@ if TYPE_CHECKING:
         file_uri_to_path,
         parse_permission_profile,
         parse_sandbox_policy_json,
-        parse_sandbox_state,
         writable_roots_for,
     )
     from codex_mcp.sandbox.safety import (
@@ -60,7 +59,7 @@ _EXPORTS = {
     "file_uri_to_path": "codex_mcp.sandbox.policy",
     "parse_permission_profile": "codex_mcp.sandbox.policy",
     "parse_sandbox_policy_json": "codex_mcp.sandbox.policy",
-    "parse_sandbox_state": "codex_mcp.sandbox.policy",
+    "parse_sandbox_state": "codex_mcp.sandbox.state",
     "writable_roots_for": "codex_mcp.sandbox.policy",
     "AskUser": "codex_mcp.sandbox.safety",
     "AutoApprove": "codex_mcp.sandbox.safety",

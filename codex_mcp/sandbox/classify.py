@@ -1,4 +1,4 @@
-"""Telling a sandbox *setup* failure from a command that ran and failed (linux-sandbox.md §9.4).
+"""Telling a sandbox *setup* failure from a command that ran and failed.
 
 A setup failure must be surfaced as such: no "retry without sandbox?" prompt, no silent
 unsandboxed retry.

@@ -26,12 +26,14 @@ Only the standard library is imported here (the launcher loads this without the 
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
 import os
 import select
 import signal
 import struct
 import sys
+import termios
 from collections.abc import Callable
 
 from codex_mcp.sandbox import landlock, procs, seccomp
@@ -219,23 +221,70 @@ def _report_exec_error(argv0: str, exc: OSError) -> int:
     return 126
 
 
-def exec_restricted(policy: Policy, argv: list[str], env: dict[str, str], cwd: str, parent: int) -> None:
-    """In a freshly forked command process (isolation "none"): restrict, then exec."""
+def take_terminal() -> None:
+    """Become a session leader whose controlling terminal is our stdin (a terminal device).
+
+    Then the terminal's line discipline delivers Ctrl-C (and the other job-control keys) as
+    signals to the foreground process group, which is ours until a job-control shell moves
+    it.  The terminal is a private one the server made for this command alone."""
+    os.setsid()
+    fcntl.ioctl(0, termios.TIOCSCTTY, 0)
+
+
+def reset_signals() -> None:
+    """Default dispositions for every signal an exec'd program expects at its default, and
+    nothing blocked (what `spawn` gives through posix_spawn)."""
+    for sig in _RESET_SIGNALS:
+        signal.signal(sig, signal.SIG_DFL)
+    signal.pthread_sigmask(signal.SIG_SETMASK, [])
+
+
+def exec_restricted(
+    policy: Policy | None, argv: list[str], env: dict[str, str], cwd: str, parent: int, terminal: bool = False
+) -> None:
+    """In a freshly forked command process: its own session (with the terminal on stdin as
+    its controlling terminal when `terminal`), tied to `parent`, restricted by `policy`
+    (isolation "none"; None: unrestricted), then exec."""
     try:
-        os.setsid()
+        if terminal:
+            take_terminal()
+        else:
+            os.setsid()
         procs.set_pdeathsig(signal.SIGKILL)
         if os.getppid() != parent:
             os._exit(LAUNCHER_EXIT_CODE)  # the parent died before we could tie ourselves to it
-        procs.reset_signals_for_exec()
+        reset_signals()
         os.chdir(cwd)
-        restrict(policy)
+        if policy is not None:
+            restrict(policy)
     except Exception as exc:
         os._exit(refuse(str(exc) or type(exc).__name__))
-    env = command_env(policy, env)
+    if policy is not None:
+        env = command_env(policy, env)
     try:
         _search(argv[0], env, lambda path: os.execve(path, argv, env))
     except OSError as exc:
         os._exit(_report_exec_error(argv[0], exc))
+
+
+def _spawn_in_terminal(argv: list[str], env: dict[str, str]) -> int:
+    """`spawn` for a command that gets the terminal on its stdin as controlling terminal
+    (posix_spawn cannot take a terminal, so this forks: init is single-threaded)."""
+    sys.stdout.flush()
+    pid = os.fork()
+    if pid == 0:
+        try:
+            take_terminal()
+            reset_signals()
+        except BaseException as exc:
+            _write_err(f"cannot take the terminal: {exc}\n")
+            os._exit(LAUNCHER_EXIT_CODE)
+        try:
+            _search(argv[0], env, lambda path: os.execve(path, argv, env))
+        except OSError as exc:
+            os._exit(_report_exec_error(argv[0], exc))
+        os._exit(LAUNCHER_EXIT_CODE)
+    return pid
 
 
 # ---- init (pid 1 of the new namespaces) --------------------------------------------------------
@@ -323,7 +372,13 @@ def _private_dev(nodes: list[tuple[str, int]]) -> None:
 
 
 def _init_main(
-    policy: Policy, argv: list[str], env: dict[str, str], cwd: str, status_w: int, alive_r: int
+    policy: Policy,
+    argv: list[str],
+    env: dict[str, str],
+    cwd: str,
+    status_w: int,
+    alive_r: int,
+    terminal: bool,
 ) -> int:
     procs.set_pdeathsig(signal.SIGKILL)
     if select.select([alive_r], [], [], 0)[0]:
@@ -339,7 +394,8 @@ def _init_main(
     except Exception as exc:
         return refuse(str(exc) or type(exc).__name__)
     try:
-        command = spawn(argv, command_env(policy, env))
+        run = _spawn_in_terminal if terminal else spawn
+        command = run(argv, command_env(policy, env))
     except OSError as exc:  # reported as the command's own failure, like a shell would
         os.write(status_w, _STATUS.pack(_report_exec_error(argv[0], exc) << 8))
         return 0
@@ -367,7 +423,9 @@ def _init_main(
 class ContainerJob:
     """The keeper's view of a namespaced command: init's pid and the status pipe."""
 
-    def __init__(self, policy: Policy, argv: list[str], env: dict[str, str], cwd: str) -> None:
+    def __init__(
+        self, policy: Policy, argv: list[str], env: dict[str, str], cwd: str, terminal: bool = False
+    ) -> None:
         flags = _NS_FLAGS | (procs.CLONE_NEWUSER if policy.isolation == ISOLATION_NS_USER else 0)
         uid, gid = os.getuid(), os.getgid()
         procs.unshare(flags)
@@ -382,7 +440,7 @@ class ContainerJob:
             try:
                 os.close(status_r)
                 os.close(alive_w)
-                code = _init_main(policy, argv, env, cwd, status_w, alive_r)
+                code = _init_main(policy, argv, env, cwd, status_w, alive_r, terminal)
             finally:
                 os._exit(code)
         os.close(status_w)

@@ -1,7 +1,7 @@
 """Guessing whether a failed sandboxed command failed *because of* the sandbox.
 
 Used to decide whether to offer "retry without sandbox?" under approval policy on-failure.
-Pure; see linux-sandbox.md §7.3 and agent-core.md §5.5.
+Pure: a heuristic over the exit code and the output, as Codex uses it.
 """
 
 from __future__ import annotations

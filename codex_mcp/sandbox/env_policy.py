@@ -28,14 +28,30 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
+from typing import Literal
 
-from codex_mcp.agent.config.model import ShellEnvironmentPolicy
+EnvInherit = Literal["all", "core", "none"]
+
+
+@dataclass(frozen=True)
+class ShellEnvironmentPolicy:
+    """`[shell_environment_policy]`: how a command's environment is derived from ours."""
+
+    inherit: EnvInherit = "all"
+    ignore_default_excludes: bool = False
+    exclude: tuple[str, ...] = ()
+    set: Mapping[str, str] = field(default_factory=dict)
+    include_only: tuple[str, ...] = ()
+
 
 __all__ = [
     "CORE_ENV_VARS",
     "DEFAULT_EXCLUDE_PATTERNS",
     "SECRET_VALUE_PATTERNS",
+    "EnvInherit",
+    "ShellEnvironmentPolicy",
     "build_command_env",
     "looks_secret",
     "matches_any",

@@ -9,8 +9,10 @@ teardown, and, for the Landlock backend, the container (`container.py`).
 
 Protocol: the server sends one SOCK_SEQPACKET message per command carrying, by SCM_RIGHTS,
 the keeper's end of a fresh socketpair, the command's stdout and stderr pipe ends and the
-fds to pass on.  The request itself (argv, env, cwd, fd numbers, sandbox policy) then goes
-over that socketpair (see `keeper.py` for the messages that follow).
+fds to pass on.  The request itself (argv, env, cwd, fd numbers, sandbox policy, and `tty`:
+stdout and stderr are then a terminal, which is also stdin and becomes the command's
+controlling terminal) then goes over that socketpair (see `keeper.py` for the messages that
+follow).
 
 It keeps `SPARES` keepers forked ahead of time, each blocked reading the shared socket, so
 a request is taken by a process that already exists (no fork, no wait for the scheduler on
@@ -144,23 +146,29 @@ def _keeper_main(fds: list[int]) -> int:
     argv, env, cwd = request.get("argv"), request.get("env"), request.get("cwd")
     targets = request.get("fds", [])
     sandbox = request.get("sandbox")
+    terminal = request.get("tty", False)
     if (
         not isinstance(argv, list) or not argv or not all(isinstance(a, str) for a in argv)
         or not isinstance(env, dict) or not isinstance(cwd, str)
         or not isinstance(targets, list) or len(targets) != len(rest) - 2
         or not all(isinstance(t, int) and t > 2 for t in targets)
         or not (sandbox is None or isinstance(sandbox, str))
+        or not isinstance(terminal, bool)
     ):  # fmt: skip
         chan.send({"error": "request", "errno": errno.EINVAL})
         return 1
-    # The command's fds at their numbers: /dev/null, stdout, stderr, then the passed ones.
+    # The command's fds at their numbers: stdin (/dev/null, or the terminal), stdout, stderr,
+    # then the passed ones.  With a terminal, stdout and stderr are the terminal too.
     top = max([base, *targets]) + 1
     rest = [_move_high(fd, top) for fd in rest]
     chan_fd = fcntl.fcntl(chan.sock.fileno(), fcntl.F_DUPFD_CLOEXEC, top)
     chan.sock.close()
     chan.sock = socket.socket(fileno=chan_fd)
-    devnull = _move_high(os.open(os.devnull, os.O_RDONLY), top)
-    for src, dst in zip([devnull, *rest], [0, 1, 2, *targets], strict=True):
+    if terminal:
+        stdin = fcntl.fcntl(rest[0], fcntl.F_DUPFD_CLOEXEC, top)
+    else:
+        stdin = _move_high(os.open(os.devnull, os.O_RDONLY), top)
+    for src, dst in zip([stdin, *rest], [0, 1, 2, *targets], strict=True):
         os.dup2(src, dst)
         os.close(src)
     try:
@@ -172,13 +180,13 @@ def _keeper_main(fds: list[int]) -> int:
     job: keeper.Job
     try:
         if sandbox is None:
-            job = keeper.PlainJob(argv, env)
+            job = keeper.PlainJob(argv, env, terminal=terminal)
         else:
             policy = container.Policy.from_json(sandbox)
             if policy.isolation == container.ISOLATION_NONE:
-                job = keeper.PlainJob(argv, env, restrict=policy)
+                job = keeper.PlainJob(argv, env, restrict=policy, terminal=terminal)
             else:
-                job = container.ContainerJob(policy, argv, env, cwd)
+                job = container.ContainerJob(policy, argv, env, cwd, terminal=terminal)
     except Exception as exc:
         code = container.refuse(str(exc) or type(exc).__name__)
         chan.send({"exit": code << 8, "done": True})

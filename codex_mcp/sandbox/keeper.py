@@ -57,18 +57,24 @@ class PlainJob:
     and the command does not wait for the scheduler); they have no parent-death signal of
     their own: we kill their tree when the server goes, and should we be killed, the fork
     server (a subreaper too) inherits and kills it.  A restricted command (isolation "none")
-    is forked to restrict itself first, and is tied to us by a parent-death signal.
+    and a command on a terminal (`terminal`: stdin is the terminal it must take as its
+    controlling terminal) are forked to do that first, and are tied to us by a parent-death
+    signal.
     """
 
     def __init__(
-        self, argv: list[str], env: dict[str, str], restrict: container.Policy | None = None
+        self,
+        argv: list[str],
+        env: dict[str, str],
+        restrict: container.Policy | None = None,
+        terminal: bool = False,
     ) -> None:
         procs.set_child_subreaper()
         self.pid = 0
         self.status: int | None = None
         self.status_fd: int | None = None
         self.spawn_error: tuple[str, int] | None = None
-        if restrict is None:
+        if restrict is None and not terminal:
             try:
                 self.pid = container.spawn(argv, env)
             except OSError as exc:
@@ -79,7 +85,7 @@ class PlainJob:
         sys.stdout.flush()
         self.pid = os.fork()
         if self.pid == 0:
-            container.exec_restricted(restrict, argv, env, cwd, me)
+            container.exec_restricted(restrict, argv, env, cwd, me, terminal)
 
     def signal(self, sig: int) -> None:
         """Signal the command's process group: while the command lives, by its id; after it

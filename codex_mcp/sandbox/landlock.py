@@ -1,9 +1,10 @@
 """Landlock filesystem rules through ctypes (no packages).
 
-Rules built by `restrict_self()` (linux-sandbox.md §2.2): every filesystem right the running
+Rules built by `restrict_self()`: every filesystem right the running
 ABI knows is handled; reading and executing is granted beneath `/` (or, for restricted read
 access, beneath the readable roots plus `PLATFORM_READ_PATHS`); `/dev/null` gets the file
-rights; each writable root gets every handled right.  On ABI >= 6 signals and abstract UNIX
+rights, `/dev/tty` (the caller's own controlling terminal) read, write and ioctl; each
+writable root gets every handled right.  On ABI >= 6 signals and abstract UNIX
 sockets are also scoped to the sandbox, so a command cannot signal the server.
 
 Limits: rules are additive, so a read-only `.git` *inside* a writable root cannot be
@@ -227,6 +228,10 @@ def restrict_self(
         _add_existing(
             libc, ruleset_fd, "/dev/null", (READ_FILE | WRITE_FILE | TRUNCATE | IOCTL_DEV) & handled
         )
+        # /dev/tty is the opener's own controlling terminal and nothing else: a process
+        # session's private terminal (programs such as `ssh` or `python -i` open it), and for
+        # a command without one (every one-shot command) opening it fails with ENXIO.
+        _add_existing(libc, ruleset_fd, "/dev/tty", (READ_FILE | WRITE_FILE | IOCTL_DEV) & handled)
         for root in writable_roots:
             _add_existing(libc, ruleset_fd, root, handled)
         if libc.prctl(38, 1, 0, 0, 0) != 0:  # PR_SET_NO_NEW_PRIVS

@@ -42,11 +42,13 @@ __all__ = [
     "LAUNCHER_EXIT_CODE",
     "LAUNCHER_MARKER",
     "SANDBOX_DIR",
+    "TERMINAL_HELPER",
     "helper_argv",
     "launcher_argv",
     "launcher_policy",
     "main",
     "parse_launcher_argv",
+    "terminal_argv",
 ]
 
 SANDBOX_DIR = os.path.dirname(os.path.abspath(__file__))
@@ -89,6 +91,34 @@ def launcher_policy(
 def launcher_argv(policy_json: str, command: Sequence[str], python: str | None = None) -> list[str]:
     """The argv that runs `command` under the launcher."""
     return helper_argv("launcher", ["--policy", policy_json, "--", *command], python)
+
+
+# Run inside a sandbox with a terminal on stdin: become the leader of a new session (bwrap
+# runs the command as pid 2 in the session of its pid 1; a session leader already is one),
+# take the terminal as the controlling terminal, so that Ctrl-C typed into it reaches the
+# command's process group, then become the command.  Standard library only, no site, no
+# environment: the sandbox's files cannot change what runs here.
+TERMINAL_HELPER = (
+    "import fcntl, os, sys, termios\n"
+    "try:\n"
+    "    os.setsid()\n"
+    "except OSError:\n"
+    "    pass\n"
+    "fcntl.ioctl(0, termios.TIOCSCTTY, 0)\n"
+    "a = sys.argv[1:]\n"
+    "try:\n"
+    "    os.execvp(a[0], a)\n"
+    "except OSError as e:\n"
+    "    missing = isinstance(e, FileNotFoundError)\n"
+    "    why = 'command not found' if missing else str(e.strerror)\n"
+    "    os.write(2, (a[0] + ': ' + why + '\\n').encode())\n"
+    "    os._exit(127 if missing else 126)\n"
+)
+
+
+def terminal_argv(command: Sequence[str], python: str | None = None) -> list[str]:
+    """`command`, started through `TERMINAL_HELPER` (see there)."""
+    return [python or sys.executable, "-I", "-S", "-c", TERMINAL_HELPER, *command]
 
 
 def parse_launcher_argv(argv: Sequence[str]) -> tuple[str, list[str]] | None:

@@ -418,24 +418,3 @@ def writable_roots_for(
         if path not in out:
             out.append(path)
     return out
-
-
-def parse_sandbox_state(params: object) -> tuple[SandboxPolicy, str | None]:
-    """(policy, cwd) from either client generation's sandbox state:
-
-    * the `codex/sandbox-state/update` request params `{sandboxPolicy, sandboxCwd, ...}`;
-    * codex-cli 0.147's `_meta["codex/sandbox-state-meta"]` `{permissionProfile, sandboxCwd, ...}`.
-
-    `sandboxCwd` may be a path or a `file://` URI; it is returned as a path (or None).
-    """
-    if not isinstance(params, dict):
-        raise SandboxPolicyError("sandbox state must be a JSON object")
-    raw_cwd = params.get("sandboxCwd")
-    if raw_cwd is not None and not isinstance(raw_cwd, str):
-        raise SandboxPolicyError(f"sandboxCwd must be a string, got {raw_cwd!r}")
-    cwd = os.path.normpath(file_uri_to_path(raw_cwd)) if raw_cwd else None
-    if params.get("sandboxPolicy") is not None:
-        return parse_sandbox_policy_json(params["sandboxPolicy"]), cwd
-    if params.get("permissionProfile") is not None:
-        return parse_permission_profile(params["permissionProfile"], cwd=cwd), cwd
-    raise SandboxPolicyError("sandbox state has neither 'sandboxPolicy' nor 'permissionProfile'")

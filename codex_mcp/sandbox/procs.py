@@ -338,11 +338,3 @@ def kill_descendants(limit_s: float = 5.0) -> list[tuple[int, int]]:
             signal.sigtimedwait([signal.SIGCHLD], min(remaining, 0.05))
     finally:
         signal.pthread_sigmask(signal.SIG_SETMASK, old)
-
-
-def reset_signals_for_exec() -> None:
-    """What an exec'd program expects: default dispositions for the signals Python ignores,
-    and nothing blocked."""
-    for sig in (signal.SIGPIPE, signal.SIGXFSZ, signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGCHLD):
-        signal.signal(sig, signal.SIG_DFL)
-    signal.pthread_sigmask(signal.SIG_SETMASK, [])

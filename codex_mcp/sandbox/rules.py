@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal, cast
 
-from codex_mcp.agent.bounded_read import read_regular_file
+from codex_mcp.bounded_read import read_regular_file
 from codex_mcp.sandbox.rules_parse import Call, RulesError, Value, parse_calls
 from codex_mcp.sandbox.safe_commands import split_simple_script
 

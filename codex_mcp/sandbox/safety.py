@@ -1,6 +1,6 @@
 """Whether a command or a patch may run without asking, and whether it runs in the sandbox.
 
-Pure functions over argv / paths / policies (agent-core §5.3-5.4), with one deliberate
+Pure functions over argv / paths / policies, as Codex decides them, with one deliberate
 departure from Codex: "known safe" only means "needs no approval".  When the session has a
 sandbox (read-only or workspace-write), every command runs inside it unless the person
 approved that command explicitly (an exec approval, an approval for the session, or the
@@ -78,7 +78,7 @@ def assess_command_safety(
     sandbox_available: bool,
     search_path: str | None = None,
 ) -> SafetyCheck:
-    """Decide how to run `argv` (agent-core §5.3, with the sandbox as the boundary).
+    """Decide how to run `argv` (the sandbox is the boundary).
 
     * The exact argv approved for the session by the person runs without asking and without
       the sandbox (their decision).
@@ -137,7 +137,7 @@ def assess_patch_safety(
     *,
     sandbox_available: bool = True,
 ) -> SafetyCheck:
-    """Decide how to apply a patch (agent-core §5.4, with the boundary as the rule).
+    """Decide how to apply a patch (the session's boundary is the rule).
 
     `paths` are every path the patch writes or deletes, absolute and symlink-resolved (the
     exact paths the writer will then touch, see `apply_patch.plan_changes`).  The boundary is

@@ -1,6 +1,6 @@
 """A raw seccomp-BPF filter, built with `struct` and installed with ctypes.
 
-No libseccomp.  The filter (linux-sandbox.md §3):
+No libseccomp.  The filter:
 
 1. kills the process if the syscall's architecture is not the host's (blocks the i386
    `int 0x80` and, on x86_64, the x32 ABI gets EPERM);

@@ -20,13 +20,14 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
+from codex_mcp.errors import SandboxUnavailableError as SandboxUnavailableError
 from codex_mcp.sandbox import bwrap as _bwrap
 from codex_mcp.sandbox import landlock as _landlock
 from codex_mcp.sandbox import seatbelt as _seatbelt
 from codex_mcp.sandbox import seccomp as _seccomp
 from codex_mcp.sandbox.boundary import Boundary
 from codex_mcp.sandbox.container import ISOLATION_NONE, ISOLATIONS
-from codex_mcp.sandbox.launcher import helper_argv, launcher_argv, launcher_policy
+from codex_mcp.sandbox.launcher import helper_argv, launcher_argv, launcher_policy, terminal_argv
 
 BackendChoice = Literal["auto", "bwrap", "landlock", "seatbelt", "none"]
 BACKEND_ENV_VAR = "CODEX_MCP_SANDBOX_BACKEND"
@@ -34,10 +35,6 @@ BACKEND_ENV_VAR = "CODEX_MCP_SANDBOX_BACKEND"
 # fail (to exercise the fail-closed path).  "none" is deliberately not accepted there.
 _ENV_CHOICES = ("auto", "bwrap", "landlock", "seatbelt")
 FORCE_UNAVAILABLE = "none-available"
-
-
-class SandboxUnavailableError(RuntimeError):
-    """No sandbox backend can enforce the requested policy; the command must not run."""
 
 
 @dataclass(frozen=True)
@@ -200,8 +197,14 @@ def prepare_command(
     *,
     backend: BackendChoice = "auto",
     bwrap_path: str | None = None,
+    terminal: bool = False,
 ) -> PreparedCommand:
     """Wrap `argv` so that it runs inside `boundary`, in the process working directory `cwd`.
+
+    `terminal`: the command will be started with a terminal on stdin that must become its
+    controlling terminal.  The fork server's keeper does that itself (unsandboxed and
+    Landlock command lines); a bwrap or Seatbelt command line gets `launcher.terminal_argv`
+    inside the sandbox, since the sandbox starts the command in a session of its own.
 
     `cwd` is only where the process starts; what it may write comes from `boundary` alone
     (see `boundary.compute_boundary`).  danger-full-access (or an explicit `backend="none"`)
@@ -240,6 +243,8 @@ def prepare_command(
     elif choice not in usable:
         raise SandboxUnavailableError(f"sandbox backend {choice!r} unavailable: {report.details}")
     roots = list(boundary.writable_roots)
+    if terminal and choice in ("bwrap", "seatbelt"):
+        command = terminal_argv(command, _terminal_python(boundary))
     if choice == "bwrap":
         return _prepare_bwrap(command, boundary, cwd, child_env, report)
     if choice == "landlock":
@@ -266,6 +271,14 @@ def prepare_command(
         hidden_paths=boundary.hidden_paths,
     )
     return PreparedCommand(sb_argv, child_env, (), "seatbelt", lambda: None, cwd)
+
+
+def _terminal_python(boundary: Boundary) -> str:
+    """The interpreter for the terminal helper: ours, unless restricted read access may hide
+    it (then the system's, which the platform defaults keep readable)."""
+    if boundary.readable_roots is not None and os.access("/usr/bin/python3", os.X_OK):
+        return "/usr/bin/python3"
+    return sys.executable
 
 
 # bwrap command lines built by `_prepare_bwrap` and not closed yet (argv -> count).  bwrap

@@ -8,6 +8,7 @@ camelCase for `codex-reply`.
 
 from __future__ import annotations
 
+import uuid
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -136,3 +137,34 @@ def describe_validation_error(tool: str, exc: ValidationError) -> str:
         else:
             problems.append(f"`{loc}`: {err.get('msg', 'invalid value')}")
     return f"Invalid arguments for the {tool} tool: " + "; ".join(problems)
+
+
+# --- validating a call's arguments --------------------------------------------------------
+
+
+def parse_codex_args(arguments: dict[str, Any] | None) -> CodexToolArgs | str:
+    """The `codex` call's arguments, or the error text for the caller."""
+    if arguments is None:
+        return "Missing arguments for the codex tool: `prompt` is required."
+    try:
+        return CodexToolArgs.model_validate(arguments)
+    except ValidationError as exc:
+        return describe_validation_error(CODEX_TOOL_NAME, exc)
+
+
+def parse_reply_args(arguments: dict[str, Any] | None) -> tuple[CodexReplyArgs, str] | str:
+    """The `codex-reply` call's arguments and its thread id (canonical UUID text), or the
+    error text for the caller."""
+    if arguments is None:
+        return "Missing arguments for the codex-reply tool: `threadId` and `prompt` are required."
+    try:
+        args = CodexReplyArgs.model_validate(arguments)
+    except ValidationError as exc:
+        return describe_validation_error(REPLY_TOOL_NAME, exc)
+    raw_id = args.thread_id or args.conversation_id
+    if not raw_id:
+        return "Missing `threadId`: pass the threadId returned by the codex tool."
+    try:
+        return args, str(uuid.UUID(raw_id))
+    except ValueError:
+        return f"Invalid `threadId` {raw_id!r}: expected a UUID such as the codex tool returns."

@@ -4,7 +4,9 @@
 request id in its original JSON type and the thread id).  Clients that cannot use that
 stream can turn it down per server with `[codex_mcp] event_stream = "minimal" | "off"`;
 `notifications/progress` (when the call carried a progress token) stays on regardless,
-because it is what keeps a client's request timer alive.
+because it is what keeps a client's request timer alive.  Every notification is queued
+with the request it belongs to, so a transport with a stream per request (HTTP) delivers
+it on that request's stream.
 """
 
 from __future__ import annotations
@@ -12,80 +14,79 @@ from __future__ import annotations
 import shlex
 from typing import TYPE_CHECKING, Any
 
-from codex_mcp.agent.protocol import Event
+from codex_mcp.agent import events as ev
+from codex_mcp.agent.events import Event
 
 if TYPE_CHECKING:
-    from codex_mcp.agent.config.model import Config
+    from codex_mcp.agent.config.model import EventStream
+    from codex_mcp.jsonrpc import RequestId
     from codex_mcp.outgoing import Outgoing
 
-STREAMING_EVENTS = frozenset(
-    {
-        "agent_message_delta",
-        "agent_reasoning_delta",
-        "agent_reasoning_raw_content_delta",
-        "exec_command_output_delta",
-    }
-)
 PROGRESS_MESSAGE_MAX = 200
+CODEX_EVENT_METHOD = "codex/event"
 
 
 def progress_message(msg: dict[str, Any]) -> str | None:
     """A short human line for the events worth a progress tick; None for the rest."""
     kind = msg.get("type")
-    if kind == "task_started":
+    if kind == ev.TASK_STARTED:
         return "Codex is working"
-    if kind == "exec_command_begin":
+    if kind == ev.EXEC_COMMAND_BEGIN:
         command = msg.get("command") or []
         try:
             text = shlex.join(str(c) for c in command)
         except TypeError:
             text = str(command)
         return f"Running: {text}"
-    if kind == "exec_command_end":
+    if kind == ev.EXEC_COMMAND_END:
         return f"Command finished (exit code {msg.get('exit_code')})"
-    if kind == "patch_apply_begin":
+    if kind == ev.PATCH_APPLY_BEGIN:
         return f"Editing {len(msg.get('changes') or {})} file(s)"
-    if kind in ("exec_approval_request", "apply_patch_approval_request"):
+    if kind in ev.APPROVAL_REQUESTS:
         return "Waiting for approval"
-    if kind == "mcp_tool_call_begin":  # MCP client (issue 7)
+    if kind == ev.MCP_TOOL_CALL_BEGIN:
         invocation = msg.get("invocation") or {}
         return f"Calling {invocation.get('server')}.{invocation.get('tool')}"
-    if kind == "elicitation_request":  # MCP client (issue 7)
+    if kind == ev.ELICITATION_REQUEST:
         return f"Waiting for input requested by {msg.get('server_name')}"
-    if kind == "plan_update":
+    if kind == ev.PLAN_UPDATE:
         return "Updated the plan"
-    if kind == "agent_reasoning":
+    if kind == ev.AGENT_REASONING:
         return "Thinking"
-    if kind == "agent_message":
+    if kind == ev.AGENT_MESSAGE:
         return "Writing the answer"
-    if kind == "stream_error":
+    if kind == ev.STREAM_ERROR:
         return "Reconnecting to the model"
-    if kind == "task_complete":
+    if kind == ev.TASK_COMPLETE:
         return "Done"
     return None
 
 
 class EventRelay:
     def __init__(
-        self, outgoing: Outgoing, request_id: Any, thread_id: str, progress_token: Any, config: Config
+        self,
+        outgoing: Outgoing,
+        request_id: RequestId,
+        thread_id: str,
+        progress_token: Any,
+        event_stream: EventStream,
     ) -> None:
         self._outgoing = outgoing
+        self._request_id = request_id
         self._meta = {"requestId": request_id, "threadId": thread_id}
         valid_token = isinstance(progress_token, (str, int)) and not isinstance(progress_token, bool)
         self._progress_token = progress_token if valid_token else None
         self._progress = 0
-        self._mode = config.server.event_stream
+        self._mode = event_stream
 
     async def send(self, event: Event) -> None:
         msg = event.msg
         mode = self._mode
-        if mode == "full" or (mode == "minimal" and msg["type"] not in STREAMING_EVENTS):
-            await self._outgoing.send(
-                {
-                    "jsonrpc": "2.0",
-                    "method": "codex/event",
-                    "params": {"_meta": self._meta, "id": event.id, "msg": msg},
-                }
+        if mode == "full" or (mode == "minimal" and msg["type"] not in ev.STREAMING_EVENTS):
+            await self._outgoing.notify(
+                CODEX_EVENT_METHOD,
+                {"_meta": self._meta, "id": event.id, "msg": msg},
+                request=self._request_id,
             )
         if self._progress_token is not None:
             text = progress_message(msg)
@@ -98,6 +99,6 @@ class EventRelay:
                     progress=self._progress,
                     message=text[:PROGRESS_MESSAGE_MAX],
                 )
-                await self._outgoing.send(
-                    {"jsonrpc": "2.0", "method": METHOD_NOTIFICATIONS_PROGRESS, "params": params.to_wire()}
+                await self._outgoing.notify(
+                    METHOD_NOTIFICATIONS_PROGRESS, params.to_wire(), request=self._request_id
                 )

@@ -5,6 +5,8 @@ python misbehaving.py silent       # reads stdin forever and never answers
 python misbehaving.py no-tools     # answers initialize, never answers tools/list
 python misbehaving.py odd-tools    # a raw server whose tools have odd names and schemas,
                                    # listed over two pages; `echo` answers
+python misbehaving.py typed        # tools with an outputSchema: `sum_ok` keeps it, `sum_bad`
+                                   # answers structuredContent that breaks it
 """
 
 from __future__ import annotations
@@ -36,6 +38,12 @@ ODD_TOOLS: list[list[dict[str, Any]]] = [
             },
         },
     ],
+]
+
+SUM_SCHEMA = {"type": "object", "properties": {"sum": {"type": "number"}}, "required": ["sum"]}
+TYPED_TOOLS = [
+    {"name": name, "inputSchema": {"type": "object"}, "outputSchema": SUM_SCHEMA}
+    for name in ("sum_ok", "sum_bad")
 ]
 
 
@@ -73,6 +81,15 @@ def main() -> int:
             if page == 0:
                 result["nextCursor"] = "page2"
             reply(message["id"], result)
+        elif method == "tools/list" and mode == "typed":
+            reply(message["id"], {"tools": TYPED_TOOLS})
+        elif method == "tools/call" and mode == "typed":
+            good = message["params"].get("name") == "sum_ok"
+            structured = {"sum": 5} if good else {"sum": "five"}
+            text = "5" if good else "five, as text"
+            reply(
+                message["id"], {"content": [{"type": "text", "text": text}], "structuredContent": structured}
+            )
         elif method == "tools/call" and mode == "odd-tools":
             text = json.dumps(message["params"].get("arguments"))
             reply(message["id"], {"content": [{"type": "text", "text": text}]})

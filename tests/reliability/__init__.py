@@ -1,1 +1,1 @@
-"""Helpers of the reliability tests (fuzzing, faults, crash safety, soak): issue 6."""
+"""Helpers of the reliability tests (fuzzing, faults, crash safety, soak)."""

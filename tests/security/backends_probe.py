@@ -5,7 +5,7 @@
 The spec: {"backend": "bwrap"|"landlock"|"none", "cwd": dir, "policy": {SandboxPolicy fields},
 "isolation": optional override of the probed Landlock isolation, "commands": [[argv], ...],
 "timeout_ms": n, "codex_home": optional dir}.  Each command goes through `compute_boundary`
--> `prepare_command` -> `run_exec`, exactly like `agent/tools/shell.py`.  `{server_pid}` in an
+-> `prepare_command` -> `run_exec`, exactly like `agent/handlers/shell.py`.  `{server_pid}` in an
 argument is replaced by this process's pid; this process is started with a fake
 OPENAI_API_KEY in its environment (`FAKE_KEY`) and hardens itself like the server's `main()`,
 so it stands in for the server as the attacks' victim.  Prints one JSON list of

@@ -32,7 +32,7 @@ from tests.security.backends_support import (
     victim,
 )
 
-pytestmark = [needs_linux, pytest.mark.sandbox, pytest.mark.timeout(180)]
+pytestmark = [pytest.mark.e2e, needs_linux, pytest.mark.sandbox, pytest.mark.timeout(180)]
 
 CAP_FIELDS = ("CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb")
 

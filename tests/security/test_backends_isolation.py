@@ -36,7 +36,7 @@ from tests.security.backends_support import (
     wait_dead,
 )
 
-pytestmark = [needs_linux, pytest.mark.sandbox, pytest.mark.timeout(240)]
+pytestmark = [pytest.mark.e2e, needs_linux, pytest.mark.sandbox, pytest.mark.timeout(240)]
 
 # (backend, isolation override) pairs, by user.  The fallback runs only as `tester`.
 MODES = [

@@ -28,7 +28,7 @@ from tests.security.backends_support import (
     sh,
 )
 
-pytestmark = [needs_linux, pytest.mark.sandbox, pytest.mark.timeout(180)]
+pytestmark = [pytest.mark.e2e, needs_linux, pytest.mark.sandbox, pytest.mark.timeout(180)]
 
 CONFIGS = [
     pytest.param(RO, None, id="read-only"),

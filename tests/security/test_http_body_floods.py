@@ -34,6 +34,7 @@ from tests.security.http_support import (
 )
 
 pytestmark = [
+    pytest.mark.e2e,
     pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc"),
     pytest.mark.timeout(120),
 ]

@@ -36,6 +36,7 @@ from tests.security.http_support import (
 from tests.support.raw_client import wait_until
 
 pytestmark = [
+    pytest.mark.e2e,
     pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc"),
     pytest.mark.timeout(120),
 ]

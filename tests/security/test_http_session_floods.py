@@ -32,7 +32,7 @@ from tests.security.http_support import (
     target_factory,
 )
 
-pytestmark = [pytest.mark.timeout(120)]
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(120)]
 
 FLOOD = 100
 

@@ -1,20 +1,23 @@
-"""A scripted model API on 127.0.0.1: the Responses and Chat Completions streaming wires.
+"""The mock model API on 127.0.0.1 (stdlib only, threaded): one for the tests and the benchmarks.
 
-The test queues turns (`text`, `shell`, `apply_patch`, `update_plan`, `http_error`, `cut`,
-`hold`, `echo`, `raw`, ...); each model request, on either wire, takes the next turn off the
-queue and is answered with it.  A `raw` turn writes bytes the test produces (a hostile
-provider: endless lines, huge events, a trickle), whatever the wire.  Every request is
-recorded (path, headers, JSON body), and the outputs the agent sent back for a call id
-can be looked up in later requests.
+Each request takes the next scripted answer: a `Turn` (`model_turns`: text, tool calls, an
+HTTP error, a cut stream, a hold, an echo, raw bytes), rendered on the wire the request used
+(Responses or Chat Completions), or a `Reply` (`model_wire`: any status, headers, body or SSE
+chunks, a stall, a dropped connection) for tests of the model client itself.  Answers queue
+for any model path, or for one path (`script(..., path="/oauth/token")`).  When nothing is
+queued, `default` answers: a `Turn`, a `Reply`, or a function of the request (the
+benchmarks' markers); without one, model paths get a 500 naming the problem.
 
-Nothing here sleeps to synchronise: waits are on conditions/events, and every one is
-bounded.  A `hold` turn keeps its request open until the test releases it or the server
-stops, and notices when the client hung up (how a cancelled turn is seen from here).
+Every request is recorded (method, path, headers, body), and the outputs the agent sent back
+for a call id can be looked up in later requests.  Nothing here sleeps to synchronise: waits
+are on conditions/events, and every one is bounded.  A `hold` turn keeps its request open
+until the test releases it or the server stops, and notices when the client hung up (how a
+cancelled turn is seen from here).
 """
 
 from __future__ import annotations
 
-import itertools
+import functools
 import json
 import select
 import socket
@@ -26,28 +29,56 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-DEFAULT_WAIT = 15.0
+from tests.support.model_turns import DEFAULT_WAIT as DEFAULT_WAIT
+from tests.support.model_turns import Gate as Gate
+from tests.support.model_turns import Turn as Turn
+from tests.support.model_turns import chat_frames, responses_frames
+from tests.support.model_turns import function_call as function_call
+from tests.support.model_turns import patch_call as patch_call
+from tests.support.model_turns import shell_call as shell_call
+from tests.support.model_turns import text_turn as text_turn
+from tests.support.model_wire import Reply
+
 RAW_DEADLINE = 120.0
 """An endless `raw` turn stops writing after this, so it never outlives a test run."""
+MODEL_PATHS = ("/v1/responses", "/v1/chat/completions")
 
-_ids = itertools.count(1)
-
-
-def _new_id(prefix: str) -> str:
-    return f"{prefix}_{next(_ids):06d}"
+Answer = Turn | Reply
+Default = Answer | Callable[["Recorded"], Answer] | None
 
 
 @dataclass
 class Recorded:
     """One request as the model API received it."""
 
+    method: str
     path: str
+    """The request target as sent (query string included)."""
     headers: dict[str, str]
-    body: dict[str, Any]
+    raw: bytes
+    arrived: float = field(default_factory=time.perf_counter)
+    """`time.perf_counter()` when it arrived (the clock a benchmark client uses too)."""
+
+    @property
+    def route(self) -> str:
+        return self.path.split("?")[0]
+
+    @property
+    def json(self) -> Any:
+        return json.loads(self.raw) if self.raw else None
+
+    @functools.cached_property
+    def body(self) -> dict[str, Any]:
+        """The JSON body as an object (`{"_unparsed": text}` when it is not one)."""
+        try:
+            value = json.loads(self.raw or b"{}")
+        except ValueError:
+            return {"_unparsed": self.raw.decode("utf-8", "replace")}
+        return value if isinstance(value, dict) else {"_unparsed": self.raw.decode("utf-8", "replace")}
 
     @property
     def wire(self) -> str:
-        return "chat" if self.path.endswith("/chat/completions") else "responses"
+        return "chat" if self.route.endswith("/chat/completions") else "responses"
 
     def items(self) -> list[dict[str, Any]]:
         """The history items (responses `input`) or chat `messages`."""
@@ -99,76 +130,6 @@ class Recorded:
         return None
 
 
-@dataclass
-class Gate:
-    """Holds requests open until `release()`; `arrived` counts the requests waiting on it."""
-
-    released: threading.Event = field(default_factory=threading.Event)
-    _lock: threading.Condition = field(default_factory=threading.Condition)
-    arrived: int = 0
-    disconnected: int = 0
-
-    def release(self) -> None:
-        self.released.set()
-
-    def _arrive(self) -> None:
-        with self._lock:
-            self.arrived += 1
-            self._lock.notify_all()
-
-    def _hung_up(self) -> None:
-        with self._lock:
-            self.disconnected += 1
-            self._lock.notify_all()
-
-    def wait_arrived(self, n: int = 1, timeout: float = DEFAULT_WAIT) -> None:
-        with self._lock:
-            if not self._lock.wait_for(lambda: self.arrived >= n, timeout):
-                raise AssertionError(f"only {self.arrived} of {n} held model requests arrived in {timeout} s")
-
-    def wait_disconnected(self, n: int = 1, timeout: float = DEFAULT_WAIT) -> None:
-        with self._lock:
-            if not self._lock.wait_for(lambda: self.disconnected >= n, timeout):
-                raise AssertionError(
-                    f"only {self.disconnected} of {n} held model requests were closed by the client "
-                    f"within {timeout} s"
-                )
-
-
-@dataclass
-class Turn:
-    kind: str
-    text: str = ""
-    calls: list[dict[str, Any]] = field(default_factory=list)
-    status: int = 200
-    error_body: Any = None
-    gate: Gate | None = None
-    then: Turn | None = None
-    chunks: int = 3
-    frames: Callable[[], Iterable[bytes]] | None = None
-    """For `raw`: produces the body, written one piece at a time (it may be endless)."""
-    headers: dict[str, str] = field(default_factory=dict)
-    """For `raw`: extra response headers (e.g. a Content-Encoding)."""
-
-
-def text_turn(text: str) -> Turn:
-    """A text answer that is not queued (for `hold(then=...)`)."""
-    return Turn("text", text=text)
-
-
-def shell_call(command: str | list[str], call_id: str | None = None, **extra: Any) -> dict[str, Any]:
-    argv = ["bash", "-lc", command] if isinstance(command, str) else list(command)
-    return function_call("shell", {"command": argv, **extra}, call_id)
-
-
-def function_call(name: str, arguments: dict[str, Any], call_id: str | None = None) -> dict[str, Any]:
-    return {"kind": "function", "name": name, "arguments": arguments, "call_id": call_id or _new_id("call")}
-
-
-def patch_call(patch: str, call_id: str | None = None) -> dict[str, Any]:
-    return {"kind": "custom", "name": "apply_patch", "input": patch, "call_id": call_id or _new_id("call")}
-
-
 class _Server(ThreadingHTTPServer):
     # The default listen backlog (5) resets connections when 20 calls reach the model at once.
     request_queue_size = 256
@@ -176,12 +137,16 @@ class _Server(ThreadingHTTPServer):
 
 
 class ScriptedModel:
-    def __init__(self) -> None:
-        self._turns: deque[Turn] = deque()
+    def __init__(self, default: Default = None, keep_requests: int | None = None) -> None:
+        self._turns: deque[Answer] = deque()
+        self._by_path: dict[str, deque[Answer]] = {}
         self._cond = threading.Condition()
         self.requests: list[Recorded] = []
-        self.default: Turn | None = None
-        """Answer used when the queue is empty (None: 500 with a `no scripted turn` body)."""
+        self.keep_requests = keep_requests
+        """Keep only the last N requests (a benchmark's long run); None keeps all."""
+        self.default: Default = default
+        """Answer used when nothing is queued for a request (None: 500 with a `no scripted turn`
+        body on model paths, 404 elsewhere)."""
         self.unscripted = 0
         self._stop = threading.Event()
         self._server: ThreadingHTTPServer | None = None
@@ -193,7 +158,7 @@ class ScriptedModel:
         model = self
 
         class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.0"
+            protocol_version = "HTTP/1.1"
 
             def log_message(self, format: str, *args: Any) -> None:
                 pass
@@ -201,8 +166,7 @@ class ScriptedModel:
             def do_POST(self) -> None:
                 model._handle(self)
 
-            def do_GET(self) -> None:
-                self.send_error(404)
+            do_GET = do_POST
 
         server = _Server(("127.0.0.1", 0), Handler)
         server.daemon_threads = True
@@ -236,12 +200,21 @@ class ScriptedModel:
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self.port}/v1"
 
+    def url(self, path: str) -> str:
+        return f"http://127.0.0.1:{self.port}{path}"
+
     # -- scripting ---------------------------------------------------------------------
 
     def add(self, turn: Turn) -> Turn:
         with self._cond:
             self._turns.append(turn)
         return turn
+
+    def script(self, *replies: Answer, path: str = "*") -> None:
+        """Queue answers for any model request (`path="*"`), or for requests to `path` only."""
+        with self._cond:
+            queue = self._turns if path == "*" else self._by_path.setdefault(path, deque())
+            queue.extend(replies)
 
     def text(self, text: str, chunks: int = 3) -> Turn:
         return self.add(Turn("text", text=text, chunks=chunks))
@@ -316,6 +289,10 @@ class ScriptedModel:
                 raise AssertionError(f"no request carried the output of call {call_id!r} within {timeout} s")
         return found[0]
 
+    def requests_to(self, suffix: str) -> list[Recorded]:
+        with self._cond:
+            return [r for r in self.requests if r.route.endswith(suffix)]
+
     @property
     def pending_turns(self) -> int:
         with self._cond:
@@ -326,24 +303,65 @@ class ScriptedModel:
     def _handle(self, h: BaseHTTPRequestHandler) -> None:
         length = int(h.headers.get("content-length") or 0)
         raw = h.rfile.read(length) if length else b""
-        try:
-            body = json.loads(raw or b"{}")
-        except ValueError:
-            body = {"_unparsed": raw.decode("utf-8", "replace")}
-        rec = Recorded(h.path.split("?")[0], {k.lower(): v for k, v in h.headers.items()}, body)
+        rec = Recorded(h.command, h.path, {k.lower(): v for k, v in h.headers.items()}, raw)
+        model_path = rec.route in MODEL_PATHS
         with self._cond:
             self.requests.append(rec)
-            turn = self._turns.popleft() if self._turns else self.default
-            if turn is None:
-                self.unscripted += 1
+            if self.keep_requests is not None:
+                del self.requests[: -self.keep_requests]
+            queue = self._by_path.get(rec.route)
+            if queue:
+                answer: Default = queue.popleft()
+            elif model_path and self._turns:
+                answer = self._turns.popleft()
+            else:
+                answer = self.default
+                if answer is None:
+                    self.unscripted += 1
             self._cond.notify_all()
-        if rec.path not in ("/v1/responses", "/v1/chat/completions"):
-            self._json_error(h, 404, {"error": {"message": f"unknown path {rec.path}"}})
-            return
-        if turn is None:
+        if callable(answer):
+            answer = answer(rec)
+        if isinstance(answer, Reply):
+            self._reply(h, answer)
+        elif not model_path or h.command != "POST":
+            self._json_error(h, 404, {"error": {"message": f"unknown path {rec.route}"}})
+        elif answer is None:
             self._json_error(h, 500, {"error": {"message": "no scripted turn left"}})
-            return
-        self._answer(h, rec, turn)
+        else:
+            h.close_connection = True  # a turn's answer ends with the connection (no length)
+            self._answer(h, rec, answer)
+
+    def _reply(self, h: BaseHTTPRequestHandler, reply: Reply) -> None:
+        """An HTTP-level answer, exactly as scripted."""
+        try:
+            if reply.raw is not None:
+                h.close_connection = True
+                h.wfile.write(reply.raw)
+                h.wfile.flush()
+                return
+            if reply.drop:
+                h.close_connection = True
+                h.connection.shutdown(socket.SHUT_RDWR)
+                return
+            h.send_response(reply.status)
+            for k, v in reply.headers.items():
+                h.send_header(k, v)
+            if reply.chunks is None:
+                h.send_header("content-length", str(len(reply.body)))
+                h.end_headers()
+                h.wfile.write(reply.body)
+                h.wfile.flush()
+                return
+            h.send_header("connection", "close")
+            h.end_headers()
+            h.close_connection = True
+            for chunk in reply.chunks:
+                h.wfile.write(chunk)
+                h.wfile.flush()
+            if reply.stall:
+                self._stop.wait(30)
+        except OSError:
+            h.close_connection = True
 
     def _answer(self, h: BaseHTTPRequestHandler, rec: Recorded, turn: Turn) -> None:
         if turn.kind == "hold":
@@ -360,10 +378,12 @@ class ScriptedModel:
         if turn.kind == "echo":
             turn = Turn("text", text=f"echo: {rec.last_user_text()}")
         chat = rec.wire == "chat"
+        h.close_connection = True
         try:
             h.send_response(200)
             h.send_header("Content-Type", "text/event-stream")
             h.send_header("Cache-Control", "no-cache")
+            h.send_header("Connection", "close")
             h.end_headers()
             frames = self._chat_frames(turn) if chat else self._responses_frames(turn)
             for frame in frames:
@@ -375,10 +395,12 @@ class ScriptedModel:
     def _write_raw(self, h: BaseHTTPRequestHandler, turn: Turn) -> None:
         assert turn.frames is not None
         deadline = time.monotonic() + RAW_DEADLINE
+        h.close_connection = True
         try:
             h.send_response(200)
             h.send_header("Content-Type", "text/event-stream")
             h.send_header("Cache-Control", "no-cache")
+            h.send_header("Connection", "close")
             for name, value in turn.headers.items():
                 h.send_header(name, value)
             h.end_headers()
@@ -412,8 +434,10 @@ class ScriptedModel:
     @staticmethod
     def _json_error(h: BaseHTTPRequestHandler, status: int, body: Any) -> None:
         data = (body if isinstance(body, str) else json.dumps(body)).encode()
+        h.close_connection = True
         try:
             h.send_response(status)
+            h.send_header("Connection", "close")
             h.send_header("Content-Type", "application/json")
             h.send_header("Content-Length", str(len(data)))
             h.end_headers()
@@ -421,111 +445,10 @@ class ScriptedModel:
         except (BrokenPipeError, ConnectionResetError):
             pass
 
-    # -- the Responses wire ----------------------------------------------------------
-
-    @staticmethod
-    def _sse(kind: str, data: dict[str, Any]) -> bytes:
-        return f"event: {kind}\ndata: {json.dumps({'type': kind, **data})}\n\n".encode()
+    # -- the wires (methods, so a subclass can adjust what a turn looks like) --------------
 
     def _responses_frames(self, turn: Turn) -> list[bytes]:
-        rid = _new_id("resp")
-        sse = self._sse
-        frames = [sse("response.created", {"response": {"id": rid}})]
-        text = turn.text
-        msg_id = _new_id("msg")
-        if text:
-            for piece in _split(text, turn.chunks):
-                frames.append(sse("response.output_text.delta", {"item_id": msg_id, "delta": piece}))
-        if turn.kind == "cut":
-            return frames  # the connection closes without response.completed
-        if text:
-            item = {
-                "type": "message",
-                "role": "assistant",
-                "id": msg_id,
-                "content": [{"type": "output_text", "text": text}],
-            }
-            frames.append(sse("response.output_item.done", {"item": item}))
-        for call in turn.calls:
-            if call["kind"] == "custom":
-                item = {
-                    "type": "custom_tool_call",
-                    "id": _new_id("ctc"),
-                    "status": "completed",
-                    "name": call["name"],
-                    "input": call["input"],
-                    "call_id": call["call_id"],
-                }
-            else:
-                item = {
-                    "type": "function_call",
-                    "id": _new_id("fc"),
-                    "status": "completed",
-                    "name": call["name"],
-                    "arguments": json.dumps(call["arguments"]),
-                    "call_id": call["call_id"],
-                }
-            frames.append(sse("response.output_item.done", {"item": item}))
-        usage = {
-            "input_tokens": 100,
-            "input_tokens_details": {"cached_tokens": 0},
-            "output_tokens": 10,
-            "output_tokens_details": {"reasoning_tokens": 0},
-            "total_tokens": 110,
-        }
-        frames.append(sse("response.completed", {"response": {"id": rid, "usage": usage}}))
-        return frames
-
-    # -- the Chat Completions wire ---------------------------------------------------
+        return responses_frames(turn)
 
     def _chat_frames(self, turn: Turn) -> list[bytes]:
-        cid = _new_id("chatcmpl")
-
-        def chunk(delta: dict[str, Any], finish: str | None = None, **extra: Any) -> bytes:
-            obj = {
-                "id": cid,
-                "object": "chat.completion.chunk",
-                "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
-                **extra,
-            }
-            return f"data: {json.dumps(obj)}\n\n".encode()
-
-        frames = [chunk({"role": "assistant"})]
-        for piece in _split(turn.text, turn.chunks) if turn.text else []:
-            frames.append(chunk({"content": piece}))
-        if turn.kind == "cut":
-            return frames
-        for index, call in enumerate(turn.calls):
-            args = call["arguments"] if call["kind"] == "function" else {"input": call["input"]}
-            arg_text = json.dumps(args)
-            # Fragmented like real servers: id and name first, then the arguments in pieces.
-            frames.append(
-                chunk(
-                    {
-                        "tool_calls": [
-                            {
-                                "index": index,
-                                "id": call["call_id"],
-                                "type": "function",
-                                "function": {"name": call["name"], "arguments": ""},
-                            }
-                        ]
-                    }
-                )
-            )
-            for piece in _split(arg_text, 4):
-                frames.append(chunk({"tool_calls": [{"index": index, "function": {"arguments": piece}}]}))
-        frames.append(chunk({}, "tool_calls" if turn.calls else "stop"))
-        usage = {"prompt_tokens": 100, "completion_tokens": 10, "total_tokens": 110}
-        tail = {"id": cid, "object": "chat.completion.chunk", "choices": [], "usage": usage}
-        frames.append(f"data: {json.dumps(tail)}\n\n".encode())
-        frames.append(b"data: [DONE]\n\n")
-        return frames
-
-
-def _split(text: str, n: int) -> list[str]:
-    if not text:
-        return []
-    n = max(1, min(n, len(text)))
-    size = -(-len(text) // n)
-    return [text[i : i + size] for i in range(0, len(text), size)]
+        return chat_frames(turn)

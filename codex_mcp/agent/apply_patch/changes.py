@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from codex_mcp.agent.bounded_read import UnreadableFileError, read_regular_file
+from codex_mcp.bounded_read import UnreadableFileError, read_regular_file
 
 from .diff import Region, unified_diff
 from .errors import VerificationError, describe_os_error

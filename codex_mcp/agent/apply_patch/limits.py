@@ -10,7 +10,7 @@ size).  Each cap turns what would be a hang or an out-of-memory into a clear err
 * `MAX_PATCH_READ_BYTES`: all files one patch reads together.
 
 Files are read only if they are regular files (never FIFOs, devices, sockets or /proc),
-without blocking (see `codex_mcp.agent.bounded_read`).
+without blocking (see `codex_mcp.bounded_read`).
 """
 
 from __future__ import annotations

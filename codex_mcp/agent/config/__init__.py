@@ -4,11 +4,10 @@ Importing this package is cheap: no httpx/pydantic, and tomlkit / tomllib are im
 only when a file or an override value is actually parsed.
 """
 
-from codex_mcp.agent.config.ceiling import CallRefused
-from codex_mcp.agent.config.errors import ConfigError
 from codex_mcp.agent.config.loader import CallOverrides, load_config, load_config_tree, resolve_config
 from codex_mcp.agent.config.model import Config
 from codex_mcp.agent.config.overrides import apply_overrides, json_overrides, parse_override
+from codex_mcp.errors import CallRefused, ConfigError
 
 __all__ = [
     "CallOverrides",

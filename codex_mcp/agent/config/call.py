@@ -1,8 +1,10 @@
-"""The config of a thread started or resumed by a tool call, bounded by the person's ceiling.
+"""Where a thread's config comes from: the person's settings, a tool call, or a rollout.
 
-`load_config` builds whatever its inputs say; this module is where the inputs of a call
-(arguments, a client's pushed sandbox state, a rollout's record) are checked first against
-`ceiling.CallCeiling`, built from config.toml and the server's `-c` alone.
+`ConfigSource` is the person's side: their CODEX_HOME, the directory the agent was started
+in, the server's `-c` overrides and the environment.  `load_config` builds whatever its inputs
+say; this module is where the inputs of a call (arguments, a client's pushed sandbox state,
+a rollout's record) are checked first against `ceiling.CallCeiling`, built from config.toml
+and the server's `-c` alone.  Every config built for a call or a resume is built here.
 """
 
 from __future__ import annotations
@@ -35,6 +37,72 @@ from codex_mcp.sandbox.policy import (
 )
 
 CliOverrides = Iterable[str | Override | tuple[Sequence[str], Any]]
+
+
+def default_codex_home(env: Mapping[str, str] = os.environ) -> Path:
+    """`$CODEX_HOME`, else `~/.codex` (the directory Codex itself uses)."""
+    value = env.get("CODEX_HOME")
+    return Path(value).expanduser() if value else Path.home() / ".codex"
+
+
+@dataclass(frozen=True)
+class ConfigSource:
+    """The person's configuration inputs, from which every thread's config is built."""
+
+    codex_home: Path
+    cwd: Path
+    cli_overrides: tuple[Any, ...] = ()
+    env: Mapping[str, str] = dataclasses.field(default_factory=lambda: os.environ)
+
+    @classmethod
+    def from_environment(
+        cls,
+        *,
+        codex_home: Path | None = None,
+        cwd: Path | None = None,
+        cli_overrides: CliOverrides = (),
+        env: Mapping[str, str] | None = None,
+    ) -> ConfigSource:
+        """Defaults: `$CODEX_HOME` or `~/.codex`, the process's cwd, `os.environ`."""
+        env = os.environ if env is None else env
+        return cls(
+            codex_home=Path(codex_home) if codex_home is not None else default_codex_home(env),
+            cwd=Path(cwd) if cwd is not None else Path.cwd(),
+            cli_overrides=tuple(cli_overrides),
+            env=env,
+        )
+
+    def load(self, typed: CallOverrides | None = None) -> Config:
+        """The person's config, with `typed` settings on top (the embedding API's choices)."""
+        from codex_mcp.agent.config.loader import load_config
+
+        return load_config(
+            self.codex_home, cwd=self.cwd, cli_overrides=self.cli_overrides, typed=typed, env=self.env
+        )
+
+    def for_call(
+        self,
+        *,
+        call_config: Mapping[str, Any] | None = None,
+        typed: CallOverrides | None = None,
+        pushed: PushedSandbox | None = None,
+    ) -> Config:
+        """The config of a new thread for one tool call, within the ceiling (`load_call_config`)."""
+        return load_call_config(
+            self.codex_home,
+            cwd=self.cwd,
+            cli_overrides=self.cli_overrides,
+            call_config=call_config,
+            typed=typed,
+            pushed=pushed,
+            env=self.env,
+        )
+
+    def for_resume(self, recorded: Mapping[str, Any]) -> Config:
+        """The config of a thread resumed from its rollout (`resume_config`)."""
+        return resume_config(
+            self.codex_home, recorded, cwd=self.cwd, cli_overrides=self.cli_overrides, env=self.env
+        )
 
 
 @dataclass(frozen=True)

@@ -35,8 +35,8 @@ from typing import Any
 
 from codex_mcp.agent.config.checks import display_key
 from codex_mcp.agent.config.code_dirs import first_component_below, inside, installation_dirs
-from codex_mcp.agent.config.errors import ConfigError
 from codex_mcp.agent.config.overrides import json_overrides
+from codex_mcp.errors import CallRefused as CallRefused
 from codex_mcp.sandbox.policy import ApprovalPolicy, SandboxMode, SandboxPolicy
 
 MAX_CALL_SANDBOX = ("codex_mcp", "max_call_sandbox")
@@ -87,6 +87,9 @@ _WHY: dict[str, str] = {
     "experimental_instructions_file": "it reads a file and sends it to the model provider",
     "project_doc_fallback_filenames": "it chooses which files are read and sent to the model provider",
     "profiles": "it defines what a profile sets",
+    "web_search": "it decides whether the model may search the live web",
+    "features": "it changes which tools the model is offered",
+    "tools": "it changes which tools the model is offered",
     "codex_mcp": "it changes this server's own settings",
     "projects": "it changes which projects are trusted",
 }
@@ -114,18 +117,6 @@ SYSTEM_DIRS: tuple[str, ...] = (
     "/var/mail",
     "/var/cache",
 )
-
-
-class CallRefused(ConfigError):
-    """A call asked for more than the person's configuration lets a call choose.
-
-    `key` is what the call tried to set; `setting` is the `[codex_mcp]` setting that would
-    allow it.
-    """
-
-    def __init__(self, message: str, *, key: str, setting: str) -> None:
-        super().__init__(message, key=key, origin="call")
-        self.setting = setting
 
 
 @dataclass(frozen=True)
@@ -273,7 +264,7 @@ _passwd_cache: dict[str, tuple[tuple[int, int], tuple[str, ...]]] = {}
 def _local_homes() -> tuple[str, ...]:
     """Home directories of people's accounts in the local passwd file (read bounded, cached
     by mtime; directory services are not enumerated: that could be slow or unbounded)."""
-    from codex_mcp.agent.bounded_read import read_regular_file
+    from codex_mcp.bounded_read import read_regular_file
 
     try:
         st = os.stat(PASSWD)

@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, NoReturn, TypeVar
 
-from codex_mcp.agent.config.errors import ConfigError, Origin
+from codex_mcp.errors import ConfigError, Origin
 
 T = TypeVar("T")
 _MISSING: Any = object()

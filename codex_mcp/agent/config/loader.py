@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import Any, cast
 
 from codex_mcp.agent.config.checks import Reader
-from codex_mcp.agent.config.errors import ConfigError
 from codex_mcp.agent.config.model import (
     DEFAULT_MODEL,
     DEFAULT_PROJECT_DOC_MAX_BYTES,
@@ -39,9 +38,11 @@ from codex_mcp.agent.config.sections import (
     expand_home,
     mcp_servers,
     sandbox_policy,
-    server_options,
+    server_settings,
     shell_env_policy,
 )
+from codex_mcp.agent.families import family_overrides
+from codex_mcp.errors import ConfigError
 from codex_mcp.sandbox.policy import (
     APPROVAL_POLICIES,
     SANDBOX_MODES,
@@ -75,7 +76,7 @@ USED_KEYS = frozenset(
         "hide_agent_reasoning", "show_raw_agent_reasoning", "project_doc_max_bytes",
         "project_doc_fallback_filenames", "notify", "instructions", "experimental_instructions_file",
         "model_instructions_file", "developer_instructions", "compact_prompt", "profile", "profiles",
-        "mcp_servers", "codex_mcp",
+        "mcp_servers", "codex_mcp", "features", "web_search", "tools", "include_apply_patch_tool",
     }
 )  # fmt: skip
 
@@ -371,6 +372,7 @@ def _build(
                 break
 
     notify = r.string_list(["notify"])
+    overrides, override_warnings = family_overrides(r.effective)
     return Config(
         codex_home=codex_home,
         cwd=resolved_cwd,
@@ -404,7 +406,9 @@ def _build(
         ),
         profile=profile,
         mcp_servers=mcp_servers(r),
-        server=server_options(r),
+        server=server_settings(r),
+        family_overrides=overrides,
+        config_warnings=tuple(override_warnings),
     )
 
 

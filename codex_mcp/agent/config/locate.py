@@ -11,8 +11,8 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from codex_mcp.agent.config.errors import ConfigError
 from codex_mcp.agent.config.overrides import parse_key_path, split_assignment
+from codex_mcp.errors import ConfigError
 
 _SEGMENT = r"""(?:[A-Za-z0-9_\-]+|"(?:[^"\\]|\\.)*"|'[^']*')"""
 _HEADER = re.compile(rf"^\s*\[\[?\s*({_SEGMENT}(?:\s*\.\s*{_SEGMENT})*)\s*\]\]?\s*(?:#.*)?$")

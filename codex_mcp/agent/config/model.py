@@ -11,32 +11,26 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from codex_mcp.agent.families import DEFAULT_MODEL as DEFAULT_FAMILY_MODEL
+from codex_mcp.agent.families import FamilyOverrides
 from codex_mcp.agent.model.provider import ModelProviderInfo
+from codex_mcp.sandbox.env_policy import EnvInherit as EnvInherit
+from codex_mcp.sandbox.env_policy import ShellEnvironmentPolicy as ShellEnvironmentPolicy
 from codex_mcp.sandbox.policy import ApprovalPolicy, SandboxMode, SandboxPolicy
 
-DEFAULT_MODEL = "gpt-5-codex"
+DEFAULT_MODEL = DEFAULT_FAMILY_MODEL
+"""`gpt-5.5`: the newest family whose whole contract this server implements (see families)."""
 DEFAULT_PROJECT_DOC_MAX_BYTES = 32 * 1024
 DEFAULT_ELICITATION_TIMEOUT_SEC = 600.0
 DEFAULT_TURN_TIMEOUT_SEC = 4 * 3600.0
+DEFAULT_EXEC_SESSION_MAX_LIFETIME_SEC = 3600.0
 """A whole turn (model rounds, tool calls, approvals) ends with an error after this."""
 
-EnvInherit = Literal["all", "core", "none"]
 EventStream = Literal["full", "minimal", "off"]
 
 
 @dataclass(frozen=True)
-class ShellEnvironmentPolicy:
-    """`[shell_environment_policy]`: how a command's environment is derived from ours."""
-
-    inherit: EnvInherit = "all"
-    ignore_default_excludes: bool = False
-    exclude: tuple[str, ...] = ()
-    set: Mapping[str, str] = field(default_factory=dict)
-    include_only: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True)
-class ServerOptions:
+class ServerSettings:
     """`[codex_mcp]`: settings of this server that Codex itself does not have."""
 
     elicitation_timeout_sec: float = DEFAULT_ELICITATION_TIMEOUT_SEC
@@ -48,6 +42,8 @@ class ServerOptions:
     call_config_keys: tuple[tuple[str, ...], ...] = ()
     call_config_keys_all: bool = False
     turn_timeout_sec: float = DEFAULT_TURN_TIMEOUT_SEC
+    # A process session (`exec_command` that keeps running) is ended after this, whatever it does.
+    exec_session_max_lifetime_sec: float = DEFAULT_EXEC_SESSION_MAX_LIFETIME_SEC
 
 
 @dataclass(frozen=True)
@@ -86,9 +82,14 @@ class Config:
     compact_prompt: str | None = None
     profile: str | None = None
     mcp_servers: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
-    server: ServerOptions = field(default_factory=ServerOptions)
+    server: ServerSettings = field(default_factory=ServerSettings)
     # What each writable (and readable) root of the sandbox was when the thread's config was
     # made: (path as configured, (st_dev, st_ino) or None when absent).  A root that is
     # another directory later (moved, replaced, re-pointed by another session's command)
     # makes commands refuse to run (`sandbox.boundary.root_identities`).  Empty: not checked.
     root_identities: tuple[tuple[str, tuple[int, int] | None], ...] = ()
+    family_overrides: FamilyOverrides = field(default_factory=FamilyOverrides)
+    """What the config changes in the model family's contract (`families.resolve_family`):
+    unlike the fields above, a value the config does not set stays None."""
+    config_warnings: tuple[str, ...] = ()
+    """Values that were ignored (wrong type or value), for the client to be told."""

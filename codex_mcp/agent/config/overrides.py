@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from codex_mcp.agent.config.errors import ConfigError
+from codex_mcp.errors import ConfigError
 
 Override = tuple[list[str], Any]
 

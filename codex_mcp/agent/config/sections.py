@@ -8,16 +8,17 @@ from pathlib import Path
 from typing import Any, cast
 
 from codex_mcp.agent.config.checks import Reader
-from codex_mcp.agent.config.errors import ConfigError
 from codex_mcp.agent.config.model import (
     DEFAULT_ELICITATION_TIMEOUT_SEC,
+    DEFAULT_EXEC_SESSION_MAX_LIFETIME_SEC,
     DEFAULT_TURN_TIMEOUT_SEC,
     EnvInherit,
     EventStream,
-    ServerOptions,
+    ServerSettings,
     ShellEnvironmentPolicy,
 )
 from codex_mcp.agent.config.overrides import parse_key_path
+from codex_mcp.errors import ConfigError
 from codex_mcp.sandbox.policy import SANDBOX_MODES, SandboxMode, SandboxPolicy
 
 ENV_INHERITS = ("all", "core", "none")
@@ -78,10 +79,10 @@ def mcp_servers(r: Reader) -> dict[str, dict[str, Any]]:
     return {name: dict(entry) for name, entry in servers.items()}
 
 
-def server_options(r: Reader) -> ServerOptions:
+def server_settings(r: Reader) -> ServerSettings:
     table = ["codex_mcp"]
     if r.table(table) is None:
-        return ServerOptions()
+        return ServerSettings()
     timeout = r.number([*table, "elicitation_timeout_sec"], DEFAULT_ELICITATION_TIMEOUT_SEC)
     if not timeout > 0 or timeout != timeout or timeout == float("inf"):
         r.fail(
@@ -97,8 +98,15 @@ def server_options(r: Reader) -> ServerOptions:
             "invalid value for `{key}`: expected a positive number, got {value}",
             value=turn_timeout,
         )
-    return ServerOptions(
+    lifetime_key = [*table, "exec_session_max_lifetime_sec"]
+    lifetime = r.number(lifetime_key, DEFAULT_EXEC_SESSION_MAX_LIFETIME_SEC)
+    if not 0 < lifetime < float("inf"):
+        r.fail(
+            lifetime_key, "invalid value for `{key}`: expected a positive number, got {value}", value=lifetime
+        )
+    return ServerSettings(
         turn_timeout_sec=turn_timeout,
+        exec_session_max_lifetime_sec=lifetime,
         elicitation_timeout_sec=timeout,
         log_file=r.boolean([*table, "log_file"], False),
         event_stream=cast(EventStream, r.enum([*table, "event_stream"], EVENT_STREAMS, "full")),

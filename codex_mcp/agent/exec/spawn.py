@@ -186,15 +186,27 @@ class Spawned:
 
     def close(self) -> None:
         for fd in (self.stdout_fd, self.stderr_fd):
-            with contextlib.suppress(OSError):
-                os.close(fd)
+            if fd >= 0:
+                with contextlib.suppress(OSError):
+                    os.close(fd)
+        self.stdout_fd = self.stderr_fd = -1
         self.chan.close()
 
 
 async def spawn(
-    argv: Sequence[str], cwd: str, env: Mapping[str, str], pass_fds: Sequence[int] = ()
+    argv: Sequence[str],
+    cwd: str,
+    env: Mapping[str, str],
+    pass_fds: Sequence[int] = (),
+    *,
+    terminal: int | None = None,
 ) -> Spawned:
-    """Start `argv` under a keeper; stdin is /dev/null, stdout/stderr are new pipes."""
+    """Start `argv` under a keeper; stdin is /dev/null, stdout/stderr are new pipes.
+
+    With `terminal` (the slave side of a pseudo-terminal; the caller keeps its own copy and
+    the master), stdin, stdout and stderr are that terminal instead, and the command takes
+    it as its controlling terminal; the handle then has no pipes (`stdout_fd` is -1).
+    """
     if len(pass_fds) > _MAX_FDS:
         raise OSError(7, "too many file descriptors to pass")  # E2BIG
     request: dict[str, Any] = {"argv": list(argv), "env": dict(env), "cwd": cwd, "fds": list(pass_fds)}
@@ -202,8 +214,12 @@ async def spawn(
     if launcher is not None:
         request["argv"], request["sandbox"] = launcher[1], launcher[0]
     ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
-    out_r, out_w = os.pipe()
-    err_r, err_w = os.pipe()
+    if terminal is not None:
+        request["tty"] = True
+        out_r, out_w, err_r, err_w = -1, terminal, -1, terminal
+    else:
+        out_r, out_w = os.pipe()
+        err_r, err_w = os.pipe()
     handle = Spawned(ours, out_r, err_r, argv[0], cwd)
     try:
         _SERVER.send([theirs.fileno(), out_w, err_w, *pass_fds])
@@ -213,9 +229,11 @@ async def spawn(
         raise
     finally:
         theirs.close()
-        os.close(out_w)
-        os.close(err_w)
+        if terminal is None:
+            os.close(out_w)
+            os.close(err_w)
     ours.setblocking(False)
-    os.set_blocking(out_r, False)
-    os.set_blocking(err_r, False)
+    if terminal is None:
+        os.set_blocking(out_r, False)
+        os.set_blocking(err_r, False)
     return handle

@@ -17,12 +17,16 @@ from __future__ import annotations
 import itertools
 import logging
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
 import anyio
 from anyio.abc import TaskGroup
 
+from codex_mcp._version import __version__
 from codex_mcp.agent.mcp_client.transport import Delivered, Oversized, TaskSet, Transport
+from codex_mcp.errors import McpError as McpError
+from codex_mcp.errors import McpTimeout as McpTimeout
 from codex_mcp.jsonrpc import (
     ErrorReply,
     Notification,
@@ -32,6 +36,7 @@ from codex_mcp.jsonrpc import (
     method_not_found,
     result_response,
 )
+from codex_mcp.pending import PendingMap
 
 log = logging.getLogger(__name__)
 
@@ -43,32 +48,10 @@ MAX_LIST_PAGES = 100
 ElicitCallback = Callable[[RequestId, dict[str, Any]], Awaitable[dict[str, Any]]]
 
 
-class McpError(Exception):
-    """A request failed: a JSON-RPC error from the server, a timeout, or a lost connection."""
-
-
-class McpTimeout(McpError):
-    pass
-
-
-class _Pending:
-    __slots__ = ("done", "error", "result")
-
-    def __init__(self) -> None:
-        self.done = anyio.Event()
-        self.result: Any = None
-        self.error: str | None = None
-
-    def resolve(self, result: Any = None, error: str | None = None) -> None:
-        if not self.done.is_set():
-            self.result, self.error = result, error
-            self.done.set()
-
-
-def _client_version() -> str:
-    from codex_mcp.agent.codex import package_version
-
-    return package_version()
+@dataclass(frozen=True, slots=True)
+class _Answer:
+    result: Any = None
+    error: str | None = None
 
 
 class McpClient:
@@ -77,7 +60,7 @@ class McpClient:
         self._transport = transport
         self._elicit = elicit
         self._ids = itertools.count(1)
-        self._pending: dict[RequestId, _Pending] = {}
+        self._pending: PendingMap[RequestId, _Answer] = PendingMap()
         self._tasks = TaskSet()
         self._tg: TaskGroup | None = None
         self._gone: str | None = None
@@ -94,7 +77,7 @@ class McpClient:
         params = {
             "protocolVersion": PROTOCOL_VERSION,
             "capabilities": {"elicitation": {}},
-            "clientInfo": {"name": CLIENT_NAME, "version": _client_version(), "title": CLIENT_TITLE},
+            "clientInfo": {"name": CLIENT_NAME, "version": __version__, "title": CLIENT_TITLE},
         }
         result = await self.request("initialize", params, wait_seconds)
         if not isinstance(result, dict):
@@ -143,33 +126,31 @@ class McpClient:
 
     async def request(self, method: str, params: dict[str, Any] | None, wait_seconds: float | None) -> Any:
         """Send a request and wait (at most `wait_seconds`) for its result; `McpError` otherwise."""
-        if self._gone is not None:
-            raise McpError(self._gone)
         request_id = next(self._ids)
-        pending = _Pending()
-        self._pending[request_id] = pending
         message: dict[str, Any] = {"jsonrpc": "2.0", "id": request_id, "method": method}
         if params is not None:
             message["params"] = params
-        try:
+        with self._pending.expect(request_id) as waiter:
+            if waiter.resolved:  # the connection is gone
+                raise McpError((await waiter.wait()).error or "the MCP server is gone")
             try:
-                await self._transport.send(message)
-            except (OSError, anyio.BrokenResourceError, anyio.ClosedResourceError) as exc:
-                raise McpError(self._gone or f"could not send to the MCP server: {exc!r}") from exc
-            with anyio.move_on_after(wait_seconds if wait_seconds is not None else float("inf")) as scope:
-                await pending.done.wait()
-            if scope.cancelled_caught:
-                await self._withdraw(request_id, "timed out")
-                raise McpTimeout(f"no answer to {method} within {wait_seconds:g} s")
-        except anyio.get_cancelled_exc_class():
-            with anyio.CancelScope(shield=True), anyio.move_on_after(1):
-                await self._withdraw(request_id, "cancelled")
-            raise
-        finally:
-            self._pending.pop(request_id, None)
-        if pending.error is not None:
-            raise McpError(pending.error)
-        return pending.result
+                try:
+                    await self._transport.send(message)
+                except (OSError, anyio.BrokenResourceError, anyio.ClosedResourceError) as exc:
+                    gone = self._gone or f"could not send to the MCP server: {exc!r}"
+                    raise McpError(gone) from exc
+                try:
+                    answer = await waiter.wait(wait_seconds)
+                except TimeoutError:
+                    await self._withdraw(request_id, "timed out")
+                    raise McpTimeout(f"no answer to {method} within {wait_seconds:g} s") from None
+            except anyio.get_cancelled_exc_class():
+                with anyio.CancelScope(shield=True), anyio.move_on_after(1):
+                    await self._withdraw(request_id, "cancelled")
+                raise
+        if answer.error is not None:
+            raise McpError(answer.error)
+        return answer.result
 
     async def notify(self, method: str, params: dict[str, Any] | None = None) -> None:
         message: dict[str, Any] = {"jsonrpc": "2.0", "method": method}
@@ -187,8 +168,7 @@ class McpClient:
     def _fail_all(self, reason: str) -> None:
         if self._gone is None:
             self._gone = reason
-        for pending in list(self._pending.values()):
-            pending.resolve(error=reason)
+        self._pending.close(_Answer(error=self._gone))
 
     # -- incoming ------------------------------------------------------------------------
 
@@ -199,17 +179,15 @@ class McpClient:
         elif isinstance(message, Oversized):
             log.warning("MCP server %s sent a %d-byte message; dropped", self.name, message.size)
             too_large = f"the MCP server sent a message too large to read ({message.size} bytes)"
-            for waiting in list(self._pending.values()):
-                waiting.resolve(error=too_large)
+            self._pending.resolve_all(_Answer(error=too_large))
         elif isinstance(message, Response):
-            pending = self._pending.get(message.id)
-            if pending is None:
-                log.debug("MCP server %s answered unknown request %r", self.name, message.id)
-            elif message.error is not None:
+            if message.error is not None:
                 code, text = message.error.get("code"), message.error.get("message")
-                pending.resolve(error=f"MCP error {code}: {text}")
+                answer = _Answer(error=f"MCP error {code}: {text}")
             else:
-                pending.resolve(result=message.result)
+                answer = _Answer(result=message.result)
+            if not self._pending.resolve(message.id, answer):
+                log.debug("MCP server %s answered unknown request %r", self.name, message.id)
         elif isinstance(message, Request):
             if self._tg is not None:
                 request = message

@@ -28,19 +28,20 @@ from typing import Any
 import anyio
 from anyio.abc import TaskGroup, TaskStatus
 
-from codex_mcp.agent.mcp_client import sandbox_state
+from codex_mcp.agent import events as ev
+from codex_mcp.agent.events import Emit
+from codex_mcp.agent.events.payloads import EventMsg, McpInvocation
 from codex_mcp.agent.mcp_client.client import McpClient, McpError, McpTimeout
 from codex_mcp.agent.mcp_client.config import McpServerConfig, StdioTransportConfig, parse_servers
-from codex_mcp.agent.mcp_client.output import ToolOutput, error_output, result_to_model_output
+from codex_mcp.agent.mcp_client.output import ToolOutput, checked_model_output, error_output
 from codex_mcp.agent.mcp_client.tools import QualifiedTool, qualified_name, qualify_tools
 from codex_mcp.agent.mcp_client.transport import StdioTransport, Transport
-from codex_mcp.agent.protocol import duration_json
 from codex_mcp.jsonrpc import RequestId
+from codex_mcp.sandbox import state as sandbox_state
 from codex_mcp.sandbox.policy import SandboxPolicy
 
 log = logging.getLogger(__name__)
 
-Emit = Callable[[dict[str, Any]], Awaitable[None]]
 ElicitForward = Callable[[str, RequestId, dict[str, Any]], Awaitable[dict[str, Any]]]
 """`(server_name, request_id, params) -> ElicitResult` supplied by the owner."""
 
@@ -64,7 +65,7 @@ class _Server:
         return sandbox_state.declared(caps, sandbox_state.CAPABILITY_META)
 
 
-async def _no_emit(msg: dict[str, Any]) -> None:
+async def _no_emit(msg: EventMsg) -> None:
     return None
 
 
@@ -153,9 +154,9 @@ class McpConnectionManager:
             }
             failed = [{"server": p.server, "error": p.error} for p in problems]
             for problem in failed:
-                await emit(_update(problem["server"], "failed", problem["error"]))
+                await emit(ev.mcp_startup_update(problem["server"], "failed", problem["error"]))
             for server in servers:
-                await emit(_update(server.name, "starting"))
+                await emit(ev.mcp_startup_update(server.name, "starting"))
             results: dict[str, _Server | str] = {}
             try:
                 async with anyio.create_task_group() as tg:
@@ -171,10 +172,10 @@ class McpConnectionManager:
                 outcome = results[name]
                 if isinstance(outcome, str):
                     failed.append({"server": name, "error": outcome})
-                    await emit(_update(name, "failed", outcome))
+                    await emit(ev.mcp_startup_update(name, "failed", outcome))
                 else:
                     self._servers[name] = outcome
-                    await emit(_update(name, "ready"))
+                    await emit(ev.mcp_startup_update(name, "ready"))
             self.ready = sorted(self._servers)
             self.failed = sorted(failed, key=lambda f: f["server"])
             listed = {
@@ -185,10 +186,8 @@ class McpConnectionManager:
             self._tools = {t.qualified_name: t for t in tools}
             for warning in warnings:
                 log.warning("%s", warning)
-                await emit({"type": "warning", "message": warning})
-            await emit(
-                {"type": "mcp_startup_complete", "ready": self.ready, "failed": self.failed, "cancelled": []}
-            )
+                await emit(ev.warning(warning))
+            await emit(ev.mcp_startup_complete(self.ready, self.failed))
             self.started = True
             await self._push_sandbox_state(list(self._servers.values()))
 
@@ -278,8 +277,8 @@ class McpConnectionManager:
         if tool is None:
             return self._disabled.get(name) or f"unsupported call: {name}"
         server = self._servers.get(tool.server)
-        invocation = {"server": tool.server, "tool": tool.tool, "arguments": arguments}
-        await emit({"type": "mcp_tool_call_begin", "call_id": call_id, "invocation": invocation})
+        invocation: McpInvocation = {"server": tool.server, "tool": tool.tool, "arguments": arguments}
+        await emit(ev.mcp_tool_call_begin(call_id, invocation))
         started = time.monotonic()
         output: ToolOutput
         try:
@@ -290,27 +289,12 @@ class McpConnectionManager:
                 meta = {sandbox_state.META_KEY: sandbox_state.sandbox_state_meta(self._policy, self._cwd)}
             result = await server.client.call_tool(tool.tool, arguments, server.config.tool_timeout_sec, meta)
             end: dict[str, Any] = {"Ok": result}
-            output = result_to_model_output(result)
+            output = await checked_model_output(result, tool.output_schema)
         except McpTimeout:
             assert server is not None
             message = f"tool call timed out after {server.config.tool_timeout_sec:g} s"
             end, output = {"Err": message}, error_output(f"err: {message}")
         except McpError as exc:
             end, output = {"Err": str(exc)}, error_output(f"err: {exc}")
-        await emit(
-            {
-                "type": "mcp_tool_call_end",
-                "call_id": call_id,
-                "invocation": invocation,
-                "duration": duration_json(time.monotonic() - started),
-                "result": end,
-            }
-        )
+        await emit(ev.mcp_tool_call_end(call_id, invocation, time.monotonic() - started, end))
         return output
-
-
-def _update(server: str, state: str, error: str | None = None) -> dict[str, Any]:
-    status: dict[str, Any] = {"state": state}
-    if error is not None:
-        status["error"] = error
-    return {"type": "mcp_startup_update", "server": server, "status": status}

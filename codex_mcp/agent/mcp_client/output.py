@@ -1,4 +1,4 @@
-"""What the model gets back from an MCP tool call (agent-core.md section 3.6).
+"""What the model gets back from an MCP tool call.
 
 * `structuredContent` (when present and not null) is the most faithful answer: its JSON.
 * Otherwise the content blocks: text-like blocks become text, and when there are images the
@@ -14,9 +14,12 @@ Text is cut to the exec-output budget, so one chatty server cannot fill the cont
 from __future__ import annotations
 
 import json
+import logging
 from typing import Any
 
 from codex_mcp.agent.exec.format import truncate_for_model
+
+log = logging.getLogger(__name__)
 
 ToolOutput = str | list[dict[str, Any]]
 
@@ -78,6 +81,21 @@ def result_to_model_output(result: dict[str, Any]) -> ToolOutput:
         text = _block_text(block)
         items.append({"type": "input_text", "text": truncate_for_model(text or json.dumps(block))})
     return items
+
+
+async def checked_model_output(result: dict[str, Any], output_schema: Any) -> ToolOutput:
+    """`result_to_model_output`, after checking `structuredContent` against the tool's
+    `outputSchema`: a structured result that breaks it is not used (the model gets the
+    content blocks), since the server's own contract says it is wrong."""
+    structured = result.get("structuredContent")
+    if output_schema is not None and structured is not None:
+        from codex_mcp.agent.json_schema import violation
+
+        problem = await violation(output_schema, structured)
+        if problem is not None:
+            log.warning("structuredContent that breaks the tool's outputSchema was not used: %s", problem)
+            result = {k: v for k, v in result.items() if k != "structuredContent"}
+    return result_to_model_output(result)
 
 
 def error_output(message: str) -> str:

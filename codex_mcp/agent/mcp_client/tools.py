@@ -42,6 +42,8 @@ class QualifiedTool:
     server: str
     tool: str
     spec: dict[str, Any]
+    output_schema: Any = None
+    """The tool's `outputSchema` (its `structuredContent` is checked against it), or None."""
 
 
 class SchemaError(ValueError):
@@ -181,5 +183,5 @@ def qualify_tools(
         except SchemaError as exc:
             warnings.append(f"MCP tool '{name}' of server '{server}' skipped: {exc}")
             continue
-        out[qname] = QualifiedTool(qname, server, name, spec)
+        out[qname] = QualifiedTool(qname, server, name, spec, tool.get("outputSchema"))
     return [out[k] for k in sorted(out)], warnings

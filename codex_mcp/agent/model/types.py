@@ -8,7 +8,10 @@ representation to keep in sync.  Stream events are small frozen dataclasses.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
+
+from codex_mcp.errors import ErrorKind as ErrorKind
+from codex_mcp.errors import ModelError as ModelError
 
 ResponseItem = dict[str, Any]
 """One Responses API item: message, reasoning, function_call, function_call_output,
@@ -117,51 +120,3 @@ ResponseEvent = (
     | OutputItemDone
     | Completed
 )
-
-
-# --- errors ----------------------------------------------------------------------------
-
-ErrorKind = Literal[
-    "unauthorized",
-    "bad_request",
-    "context_window_exceeded",
-    "usage_limit_exceeded",
-    "quota_exceeded",
-    "http_connection_failed",
-    "response_stream_failed",
-    "missing_credentials",
-    "internal_server_error",
-    "other",
-]
-
-
-class ModelError(Exception):
-    """A sampling request failed. `str()` is user-readable.
-
-    `retryable` errors happened after the response started streaming (a cut stream, an idle
-    timeout, `response.failed` with a transient code): the turn loop may re-sample the whole
-    request, because partial output must be discarded, not patched.  Errors raised with
-    `retryable=False` are final (request-phase retries, if any, are already spent).
-    """
-
-    def __init__(
-        self,
-        message: str,
-        kind: ErrorKind = "other",
-        http_status: int | None = None,
-        *,
-        retryable: bool = False,
-        retry_after: float | None = None,
-    ) -> None:
-        super().__init__(message)
-        self.message = message
-        self.kind = kind
-        self.http_status = http_status
-        self.retryable = retryable
-        self.retry_after = retry_after
-
-    def codex_error_info(self) -> Any:
-        """The `codex_error_info` value of an `error` event."""
-        if self.kind == "http_connection_failed":
-            return {"http_connection_failed": {"http_status_code": self.http_status}}
-        return self.kind

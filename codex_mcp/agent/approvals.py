@@ -1,0 +1,81 @@
+"""The approval broker: a command or patch waits here for the host's decision.
+
+A handler asks; the broker publishes an `ApprovalRequest` event on the turn's stream and
+waits for the answer, which comes back through the event's own `approve()` / `deny()` or
+through an `ExecApprovalOp` / `PatchApprovalOp`.  Nothing here times out by itself, on
+purpose: the host owns the bound.  The MCP tools answer every request within the
+elicitation timeout (an unanswered elicitation is denied); an embedder's turn ends when it
+leaves the `turn()` block, which interrupts the turn and so cancels the wait.  When nobody
+reads the turn's events at all, the request is denied at once.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from codex_mcp.agent.events import EXEC_APPROVAL_REQUEST, ApprovalRequest, Event, ReviewDecision
+from codex_mcp.agent.events.payloads import ExecApprovalRequestMsg, PatchApprovalRequestMsg
+from codex_mcp.pending import PendingMap
+
+log = logging.getLogger(__name__)
+
+ApprovalKind = Literal["exec", "patch"]
+NOBODY_LISTENING = "nobody is listening for approval requests"
+
+
+@dataclass(frozen=True)
+class Decision:
+    decision: ReviewDecision = "denied"
+    reason: str | None = None
+    """Why the host decided for the person (shown to the model); None for a real answer."""
+
+    @property
+    def approved(self) -> bool:
+        return self.decision in ("approved", "approved_for_session")
+
+
+@dataclass
+class SessionGrants:
+    """What the person approved "for this session": identical commands and patched paths run
+    again without a question."""
+
+    commands: set[tuple[str, ...]]
+    paths: set[Path]
+
+    @classmethod
+    def empty(cls) -> SessionGrants:
+        return cls(set(), set())
+
+
+Publish = Callable[[Event], Awaitable[bool]]
+"""Put an event on its turn's stream; False when nobody reads that stream."""
+
+
+class ApprovalBroker:
+    def __init__(self) -> None:
+        self._pending: PendingMap[tuple[str, str], Decision] = PendingMap()
+
+    async def ask(
+        self, turn_id: str, msg: ExecApprovalRequestMsg | PatchApprovalRequestMsg, publish: Publish
+    ) -> Decision:
+        """Publish the request and wait for its decision (see the module docstring for bounds)."""
+        kind: ApprovalKind = "exec" if msg["type"] == EXEC_APPROVAL_REQUEST else "patch"
+        key = (kind, msg["call_id"])
+        with self._pending.expect(key, tag=turn_id) as waiter:
+
+            def answer(decision: ReviewDecision, reason: str | None) -> None:
+                waiter.resolve(Decision(decision, reason))
+
+            delivered = await publish(ApprovalRequest(turn_id, dict(msg), answer, kind))
+            if not delivered:
+                return Decision("denied", NOBODY_LISTENING)
+            return await waiter.wait()
+
+    def resolve(self, kind: ApprovalKind, call_id: str, decision: ReviewDecision, reason: str | None) -> None:
+        """The host's answer as an op."""
+        if not self._pending.resolve((kind, call_id), Decision(decision, reason)):
+            log.warning("ignoring a %s decision for unknown call %s", kind, call_id)

@@ -1,0 +1,296 @@
+"""The fields of every event the agent emits, as `TypedDict`s (plain dicts at run time).
+
+`EventMsg` is the union of them all.  The constructors in `codex_mcp.agent.events` build
+these; the names and groups are there too.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal, NotRequired, TypedDict
+
+
+class Duration(TypedDict):
+    secs: int
+    nanos: int
+
+
+class SessionConfigured(TypedDict):
+    type: Literal["session_configured"]
+    session_id: str
+    thread_id: str
+    model: str
+    model_provider_id: str
+    approval_policy: str
+    sandbox_policy: dict[str, Any]
+    cwd: str
+    history_log_id: int
+    history_entry_count: int
+    rollout_path: str
+    reasoning_effort: NotRequired[str]
+
+
+class TaskStarted(TypedDict):
+    type: Literal["task_started"]
+    turn_id: str
+    started_at: int
+    model_context_window: int | None
+
+
+class TaskComplete(TypedDict):
+    type: Literal["task_complete"]
+    turn_id: str
+    last_agent_message: str | None
+    started_at: int
+    completed_at: int
+    duration_ms: int
+    time_to_first_token_ms: int | None
+
+
+class TurnAborted(TypedDict):
+    type: Literal["turn_aborted"]
+    turn_id: str
+    reason: str
+
+
+class ErrorEvent(TypedDict):
+    type: Literal["error"]
+    message: str
+    codex_error_info: NotRequired[Any]
+
+
+class WarningEvent(TypedDict):
+    type: Literal["warning"]
+    message: str
+
+
+class StreamError(TypedDict):
+    type: Literal["stream_error"]
+    message: str
+    codex_error_info: Any
+
+
+class BackgroundEvent(TypedDict):
+    type: Literal["background_event"]
+    message: str
+
+
+class UserMessage(TypedDict):
+    type: Literal["user_message"]
+    message: str
+    images: list[str]
+
+
+class AgentMessage(TypedDict):
+    type: Literal["agent_message"]
+    message: str
+
+
+class AgentMessageDelta(TypedDict):
+    type: Literal["agent_message_delta"]
+    delta: str
+
+
+class AgentReasoning(TypedDict):
+    type: Literal["agent_reasoning"]
+    text: str
+
+
+class AgentReasoningDelta(TypedDict):
+    type: Literal["agent_reasoning_delta"]
+    delta: str
+
+
+class AgentReasoningRawContent(TypedDict):
+    type: Literal["agent_reasoning_raw_content"]
+    text: str
+
+
+class AgentReasoningRawContentDelta(TypedDict):
+    type: Literal["agent_reasoning_raw_content_delta"]
+    delta: str
+
+
+class AgentReasoningSectionBreak(TypedDict):
+    type: Literal["agent_reasoning_section_break"]
+    item_id: str
+    summary_index: int
+
+
+class TokenCount(TypedDict):
+    type: Literal["token_count"]
+    info: dict[str, Any]
+    rate_limits: Any
+
+
+class ContextCompacted(TypedDict):
+    type: Literal["context_compacted"]
+
+
+class TurnDiff(TypedDict):
+    type: Literal["turn_diff"]
+    unified_diff: str
+
+
+class PlanStep(TypedDict):
+    step: str
+    status: str
+
+
+class PlanUpdate(TypedDict):
+    type: Literal["plan_update"]
+    plan: list[PlanStep]
+    explanation: NotRequired[str]
+
+
+class ExecApprovalRequestMsg(TypedDict):
+    type: Literal["exec_approval_request"]
+    call_id: str
+    turn_id: str
+    command: list[str]
+    cwd: str
+    parsed_cmd: list[dict[str, Any]]
+    reason: NotRequired[str]
+
+
+class PatchApprovalRequestMsg(TypedDict):
+    type: Literal["apply_patch_approval_request"]
+    call_id: str
+    turn_id: str
+    changes: dict[str, Any]
+    reason: str | None
+    grant_root: str | None
+
+
+class ExecCommandBegin(TypedDict):
+    type: Literal["exec_command_begin"]
+    call_id: str
+    turn_id: str
+    command: list[str]
+    cwd: str
+    parsed_cmd: list[dict[str, Any]]
+
+
+class ExecCommandOutputDelta(TypedDict):
+    type: Literal["exec_command_output_delta"]
+    call_id: str
+    stream: str
+    chunk: str
+
+
+class ExecCommandEnd(TypedDict):
+    type: Literal["exec_command_end"]
+    call_id: str
+    turn_id: str
+    command: list[str]
+    cwd: str
+    parsed_cmd: list[dict[str, Any]]
+    stdout: str
+    stderr: str
+    aggregated_output: str
+    exit_code: int
+    duration: Duration
+    formatted_output: str
+
+
+class PatchApplyBegin(TypedDict):
+    type: Literal["patch_apply_begin"]
+    call_id: str
+    turn_id: str
+    auto_approved: bool
+    changes: dict[str, Any]
+
+
+class PatchApplyEnd(TypedDict):
+    type: Literal["patch_apply_end"]
+    call_id: str
+    turn_id: str
+    stdout: str
+    stderr: str
+    success: bool
+    changes: dict[str, Any]
+
+
+class ViewImageToolCall(TypedDict):
+    type: Literal["view_image_tool_call"]
+    call_id: str
+    path: str
+
+
+class McpStartupUpdate(TypedDict):
+    type: Literal["mcp_startup_update"]
+    server: str
+    status: dict[str, Any]
+
+
+class McpStartupComplete(TypedDict):
+    type: Literal["mcp_startup_complete"]
+    ready: list[str]
+    failed: list[dict[str, str]]
+    cancelled: list[str]
+
+
+class McpInvocation(TypedDict):
+    server: str
+    tool: str
+    arguments: dict[str, Any] | None
+
+
+class McpToolCallBegin(TypedDict):
+    type: Literal["mcp_tool_call_begin"]
+    call_id: str
+    invocation: McpInvocation
+
+
+class McpToolCallEnd(TypedDict):
+    type: Literal["mcp_tool_call_end"]
+    call_id: str
+    invocation: McpInvocation
+    duration: Duration
+    result: dict[str, Any]
+
+
+class ElicitationRequestMsg(TypedDict):
+    type: Literal["elicitation_request"]
+    turn_id: str
+    server_name: str
+    id: str | int
+    message: str
+    requested_schema: Any
+
+
+EventMsg = (
+    SessionConfigured
+    | TaskStarted
+    | TaskComplete
+    | TurnAborted
+    | ErrorEvent
+    | WarningEvent
+    | StreamError
+    | BackgroundEvent
+    | UserMessage
+    | AgentMessage
+    | AgentMessageDelta
+    | AgentReasoning
+    | AgentReasoningDelta
+    | AgentReasoningRawContent
+    | AgentReasoningRawContentDelta
+    | AgentReasoningSectionBreak
+    | TokenCount
+    | ContextCompacted
+    | TurnDiff
+    | PlanUpdate
+    | ExecApprovalRequestMsg
+    | PatchApprovalRequestMsg
+    | ExecCommandBegin
+    | ExecCommandOutputDelta
+    | ExecCommandEnd
+    | PatchApplyBegin
+    | PatchApplyEnd
+    | ViewImageToolCall
+    | McpStartupUpdate
+    | McpStartupComplete
+    | McpToolCallBegin
+    | McpToolCallEnd
+    | ElicitationRequestMsg
+)
+"""Every payload the agent emits.  (Consumers that only relay treat a msg as `dict[str, Any]`.)"""

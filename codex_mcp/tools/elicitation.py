@@ -1,0 +1,105 @@
+"""Asking the person through the MCP client: approvals, and the agent's MCP servers' questions.
+
+Both become `elicitation/create` requests sent on behalf of the `tools/call` that runs the
+turn (so a transport with a stream per request delivers them there), and both are bounded by
+`[codex_mcp] elicitation_timeout_sec`: every way an answer can fail to arrive (no elicitation
+capability, a JSON-RPC error, a timeout, a disconnect) denies the approval or declines the
+question, with a reason the model and the client see.  The forms and the reading of answers
+are `approvals`.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+from codex_mcp.agent.events import ApprovalRequest, ElicitationRequest
+from codex_mcp.tools import approvals
+from codex_mcp.tools.approvals import Verdict
+
+if TYPE_CHECKING:
+    from codex_mcp.connection import ConnectionState
+    from codex_mcp.jsonrpc import RequestId
+    from codex_mcp.outgoing import Outcome, Outgoing
+
+log = logging.getLogger(__name__)
+
+ELICITATION_METHOD = "elicitation/create"
+EMPTY_SCHEMA: dict[str, Any] = {"type": "object", "properties": {}}
+
+
+class Elicitor:
+    """The questions of one tool call's turn."""
+
+    def __init__(
+        self,
+        outgoing: Outgoing,
+        connection: ConnectionState,
+        request_id: RequestId,
+        thread_id: str,
+        timeout: float,
+    ) -> None:
+        self._outgoing = outgoing
+        self._connection = connection
+        self._request_id = request_id
+        self._thread_id = thread_id
+        self._timeout = timeout
+
+    async def _ask(self, params: dict[str, Any]) -> Outcome:
+        return await self._outgoing.request(
+            ELICITATION_METHOD, params, wait_seconds=self._timeout, request=self._request_id
+        )
+
+    async def approval(self, event: ApprovalRequest) -> Verdict:
+        """The person's decision on a command or patch (denied, with a reason, when none comes)."""
+        if not self._connection.supports_elicitation:
+            return Verdict("denied", approvals.NO_ELICITATION_REASON)
+        build = (
+            approvals.exec_elicitation_params if event.kind == "exec" else approvals.patch_elicitation_params
+        )
+        params = build(
+            event.msg, self._thread_id, self._request_id, event.id, self._connection.protocol_version
+        )
+        return approvals.verdict_for(await self._ask(params))
+
+    async def server_question(self, event: ElicitationRequest) -> dict[str, Any]:
+        """The person's answer to an MCP server's question, as the `ElicitResult` the server
+        gets: declined when the client cannot ask, fails, times out, or answers with content
+        that does not follow the server's `requestedSchema` (the server would only fail on it)."""
+        if not self._connection.supports_elicitation:
+            return {"action": "decline"}
+        schema = event.requested_schema or EMPTY_SCHEMA
+        params = {
+            "message": event.message,
+            "requestedSchema": schema,
+            "threadId": self._thread_id,
+            "codex_elicitation": "mcp-server",
+            "codex_mcp_tool_call_id": str(self._request_id),
+            "codex_event_id": event.id,
+            "codex_server_name": event.server_name,
+            "codex_request_id": event.msg.get("id"),
+        }
+        answer = server_elicitation_answer(await self._ask(params))
+        if answer["action"] == "accept" and "content" in answer:
+            from codex_mcp.agent.json_schema import violation
+
+            problem = await violation(schema, answer["content"])
+            if problem is not None:
+                log.warning("declined an answer to %s that breaks its schema: %s", event.server_name, problem)
+                return {"action": "decline"}
+        return answer
+
+
+def server_elicitation_answer(outcome: Outcome) -> dict[str, Any]:
+    """Our client's answer as the ElicitResult we give the server; anything but an answer declines."""
+    from codex_mcp.outgoing import Answered
+
+    if isinstance(outcome, Answered) and isinstance(outcome.result, dict):
+        action = outcome.result.get("action")
+        if action in ("accept", "decline", "cancel"):
+            answer: dict[str, Any] = {"action": action}
+            content = outcome.result.get("content")
+            if action == "accept" and isinstance(content, dict):
+                answer["content"] = content
+            return answer
+    return {"action": "decline"}
