@@ -8,9 +8,22 @@ first use so that the server's start path (`codex-mcp-server`) does not pay for 
     async with Codex() as codex:
         thread = await codex.start_thread(sandbox="workspace-write")
         result = await thread.run("fix the failing test")
+
+`python -m codex_mcp` puts the directory it was started in first on the module search path,
+and the server is usually started in a workspace that its sandboxed commands may write: a
+`typing.py` or `logging.py` left there would then run inside the server, unsandboxed, at
+its next start.  So the very first thing this package does, when it is being located for
+`-m` (argv[0] is "-m" then), is to drop that entry; only builtin and frozen modules are
+imported before (no `from __future__`, whose module would be looked up there too).
 """
 
-from __future__ import annotations
+import sys as _sys
+
+if _sys.argv[:1] == ["-m"] and _sys.path:
+    import os as _os
+
+    if _sys.path[0] in ("", _os.getcwd()):
+        del _sys.path[0]
 
 from typing import TYPE_CHECKING
 

@@ -8,6 +8,7 @@ HTTP transport is imported unless `--http` is given.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import sys
@@ -47,8 +48,20 @@ HTTP_TOKEN_ENV = "CODEX_MCP_HTTP_TOKEN"
 
 
 def codex_home(env: dict[str, str] | os._Environ[str]) -> Path:
+    """CODEX_HOME as a symlink-free path, fixed for the server's lifetime: a symlink on the
+    way to it that lies where a sandboxed command may write could otherwise be re-pointed
+    at a directory of the command's making (and its config.toml) between two reads."""
     value = env.get("CODEX_HOME")
-    return Path(value).expanduser() if value else Path.home() / ".codex"
+    path = Path(value).expanduser() if value else Path.home() / ".codex"
+    return Path(os.path.realpath(path))
+
+
+def ensure_codex_home(home: Path) -> None:
+    """Create CODEX_HOME (0700) if missing: a missing one inside a sandbox-writable root could
+    be created by a command, config.toml included (the sandbox refuses to run then)."""
+    # A failure is reported where it matters: no rollout, or a sandbox that refuses to run.
+    with contextlib.suppress(OSError):
+        home.mkdir(mode=0o700, parents=True, exist_ok=True)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -90,7 +103,8 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         metavar="TOKEN",
         help=f"require 'Authorization: Bearer TOKEN' (default: ${HTTP_TOKEN_ENV}); required for a "
-        "non-loopback HOST",
+        f"non-loopback HOST.  Prefer ${HTTP_TOKEN_ENV}: a command line is readable by every local user "
+        "(the server blanks it out once started)",
     )
     http.add_argument(
         "--http-allowed-origins",
@@ -228,6 +242,7 @@ def main(argv: list[str] | None = None) -> int:
     if rules_problem is not None:
         print(f"codex-mcp-server: error in rules: {rules_problem}", file=sys.stderr)
         return 2
+    ensure_codex_home(home)
 
     level = args.log_level or env.get(LOG_ENV) or "warning"
     want_file = args.log_file or config.server.log_file
@@ -291,6 +306,10 @@ def serve_http(
         print(f"codex-mcp-server: --http: {exc}", file=sys.stderr)
         return 2
     token = args.http_token or env.get(HTTP_TOKEN_ENV) or None
+    if args.http_token:
+        from codex_mcp.http.cmdline import hide_from_cmdline
+
+        hide_from_cmdline(args.http_token)  # other local users could read it in `ps`
     if not is_loopback_host(host) and token is None:
         print(
             f"codex-mcp-server: refusing to serve on non-loopback address {host!r} without a bearer token: "

@@ -13,6 +13,20 @@ Protected paths stay read-only whichever writable root contains them: `.git`, `.
 `.git` file points to (worktrees, submodules), and CODEX_HOME itself (sessions, rules,
 config, credentials), which a sandboxed command could otherwise rewrite to grant itself
 more on the next resume or the next rules reload.
+
+Two more things keep those promises against a command that renames and hides:
+
+* **Pins.**  A read-only bind keeps a protected directory's *contents*, not its *name*: a
+  command that may write the directory's parent (or any ancestor below a writable root) could
+  rename that ancestor away and build a look-alike in its place, e.g. a CODEX_HOME with a
+  config.toml of its own that the server then reads.  `pinned_paths` are those ancestors (of
+  every carve-out, hidden path and nested writable root, below the writable root that holds
+  them); the Linux backends bind each onto itself, and a mount point cannot be renamed,
+  replaced or removed from inside the sandbox (EBUSY).
+* **Hidden paths.**  CODEX_HOME holds the server's credentials (`auth.json`, tokens in
+  config.toml), the server's log and every other session's rollout.  The environment scrub
+  keeps the API key out of a command's environment; `hidden_paths` keeps the same secrets out
+  of its reach on disk: the backends show an empty, read-only directory in its place.
 """
 
 from __future__ import annotations
@@ -38,6 +52,10 @@ class Boundary:
       must stay read-only (protected names, git dirs, CODEX_HOME).
     * `readable_roots`: None when the whole filesystem is readable, else the only readable
       trees (restricted read access; backends enforce it or refuse the policy).
+    * `pinned_paths`: directories inside a writable root that the backends bind onto
+      themselves so that no command can rename or replace them (see the module docstring).
+    * `hidden_paths`: existing directories a sandboxed command must neither read nor write
+      (CODEX_HOME); the backends show an empty read-only directory there, or refuse.
     """
 
     mode: SandboxMode
@@ -45,10 +63,28 @@ class Boundary:
     read_only_paths: tuple[str, ...]
     readable_roots: tuple[str, ...] | None
     network: bool
+    pinned_paths: tuple[str, ...] = ()
+    hidden_paths: tuple[str, ...] = ()
 
     @property
     def is_full_access(self) -> bool:
         return self.mode == "danger-full-access"
+
+    def allows_read(self, path: str) -> bool:
+        """Whether a sandboxed command of this boundary could read `path` (absolute,
+        symlink-resolved by the caller): not in a hidden path, and, under restricted read
+        access, inside a readable root, a writable root or the platform defaults.  For reads
+        the server makes on the model's behalf (images), which must not see more than the
+        model's own commands could."""
+        path = os.path.normpath(path)
+        if any(is_within(path, hidden) for hidden in self.hidden_paths):
+            return False
+        if self.readable_roots is None or self.is_full_access:
+            return True
+        from codex_mcp.sandbox.landlock import PLATFORM_READ_PATHS
+
+        roots = (*self.readable_roots, *self.writable_roots, *PLATFORM_READ_PATHS)
+        return any(is_within(path, root) for root in roots)
 
     def allows_write(self, path: str) -> bool:
         """Whether `path` (absolute, already symlink-resolved by the caller) lies in a writable
@@ -119,23 +155,127 @@ def protected_paths(writable_roots: Sequence[str], extra: Sequence[str] = ()) ->
     return out
 
 
+def pinned_paths(writable_roots: Sequence[str], targets: Sequence[str]) -> list[str]:
+    """The directories to pin so that no target can be renamed away from under its path:
+    every directory strictly between a writable root and a target that lies below it (the
+    target itself and the roots are mount points in the sandbox already).  Shallow first."""
+    out: list[str] = []
+    for target in targets:
+        for root in writable_roots:
+            if target == root or not is_within(target, root):
+                continue
+            current = root
+            for part in os.path.relpath(target, root).split(os.sep)[:-1]:
+                current = os.path.join(current, part)
+                if current not in out and current not in writable_roots:
+                    out.append(current)
+    return sorted(out, key=lambda p: (p.count("/"), p))
+
+
+RootIdentities = tuple[tuple[str, tuple[int, int] | None], ...]
+
+
+def _identity(path: str) -> tuple[int, int] | None:
+    try:
+        st = os.stat(path)
+    except (OSError, ValueError):
+        return None
+    return (st.st_dev, st.st_ino)
+
+
+def root_identities(
+    policy: SandboxPolicy, session_cwd: str | os.PathLike[str], env: Mapping[str, str] | None = None
+) -> RootIdentities:
+    """What every root of `policy` is now, to be compared with what it is when a command runs.
+
+    The session's cwd (and every other root) is named by a path, and the directories on that
+    path may lie where *another* session's sandbox can write (a workspace in /tmp): that
+    sandbox could move the workspace away and leave a symlink to `/root` in its place, and
+    the next boundary computed from the same path would make `/root` writable.  Recorded
+    when a thread's config is made; `compute_boundary(identities=...)` refuses a root that
+    is another directory since, and ignores one that did not exist then."""
+    if policy.is_full_access:
+        return ()
+    cwd = os.path.abspath(os.fspath(session_cwd))
+    remember_workspace(cwd)
+    paths = writable_roots_for(policy, cwd, env, resolve=False)
+    if policy.readable_roots is not None:
+        paths += [os.path.normpath(os.path.join(cwd, p)) for p in policy.readable_roots]
+    return tuple((p, _identity(p)) for p in dict.fromkeys(paths))
+
+
+# The working directories of this server's sessions.  Another session's sandbox may write
+# where one of them lies (both workspaces in /tmp): its `.git`, `.codex` and `.agents` are
+# carved out of every session's boundary, not only its own.
+_WORKSPACES: dict[str, None] = {}
+_MAX_WORKSPACES = 1024
+
+
+def remember_workspace(path: str | os.PathLike[str]) -> None:
+    """Protect the protected names of workspace `path` in every later boundary (bounded:
+    the oldest are forgotten first)."""
+    real = os.path.realpath(os.fspath(path))
+    _WORKSPACES.pop(real, None)
+    _WORKSPACES[real] = None
+    while len(_WORKSPACES) > _MAX_WORKSPACES:
+        del _WORKSPACES[next(iter(_WORKSPACES))]
+
+
+def _other_workspaces(roots: Sequence[str]) -> list[str]:
+    return [
+        w for w in list(_WORKSPACES) if w not in roots and any(is_within(w, r) for r in roots if r != "/")
+    ]
+
+
+def _check_identities(identities: RootIdentities, roots: list[str]) -> list[str]:
+    """`roots` without those that did not exist when recorded; raise for a changed one."""
+    absent_then: set[str] = set()
+    for path, then in identities:
+        now = _identity(path)
+        if then is None:
+            if now is not None:
+                absent_then.add(os.path.realpath(path))
+            continue
+        if now != then:
+            raise BoundaryError(
+                f"the sandbox root {path} is not the directory it was when this session started (it was "
+                "moved, replaced or re-pointed, possibly by another session's command); refusing to run. "
+                "Start a new session."
+            )
+    present_then = {os.path.realpath(p) for p, then in identities if then is not None}
+    return [r for r in roots if r not in absent_then or r in present_then]
+
+
+def _depth_sorted(paths: list[str]) -> list[str]:
+    return sorted(dict.fromkeys(paths), key=lambda p: (p.count("/"), p))
+
+
 def compute_boundary(
     policy: SandboxPolicy,
     session_cwd: str | os.PathLike[str],
     *,
     codex_home: str | os.PathLike[str] | None = None,
     env: Mapping[str, str] | None = None,
+    identities: RootIdentities | None = None,
 ) -> Boundary:
     """The boundary of a session whose configured cwd is `session_cwd`.
 
-    Raises `BoundaryError` when a writable root lies inside CODEX_HOME: CODEX_HOME cannot be
-    both read-only and contain the place the sandbox must write.
+    `identities` (from `root_identities` when the session started) makes a root that is
+    another directory now refused, and one that appeared since ignored.
+
+    Raises `BoundaryError` when a writable root or the working directory lies inside
+    CODEX_HOME (CODEX_HOME cannot be both hidden and hold the place the sandbox works in),
+    and when CODEX_HOME lies in a writable root but does not exist yet (the sandbox could
+    create it, config.toml included; the server creates it at start-up).
     """
     cwd = os.path.abspath(os.fspath(session_cwd))
     if policy.is_full_access:
         return Boundary("danger-full-access", ("/",), (), None, True)
     roots = writable_roots_for(policy, cwd, env)
+    if identities:
+        roots = _check_identities(identities, roots)
     extra: list[str] = []
+    hidden: list[str] = []
     if codex_home is not None:
         home = os.path.realpath(os.fspath(codex_home))
         for root in roots:
@@ -145,14 +285,34 @@ def compute_boundary(
                     "must not be able to write the server's sessions, rules or credentials. "
                     "Use a workspace outside CODEX_HOME."
                 )
-        if any(is_within(home, root) for root in roots):
+        inside_root = any(is_within(home, root) for root in roots)
+        if home != "/" and os.path.isdir(home):
+            if is_within(os.path.realpath(cwd), home):
+                raise BoundaryError(
+                    f"the working directory {cwd} lies inside CODEX_HOME ({home}), which sandboxed "
+                    "commands may not see (it holds the server's credentials). Use a directory "
+                    "outside CODEX_HOME."
+                )
+            hidden.append(home)
+        elif inside_root and not os.path.lexists(home):
+            raise BoundaryError(
+                f"CODEX_HOME ({home}) does not exist and lies where the sandbox may write, so a "
+                "command could create it (and the configuration the server reads from it). "
+                "Create the directory before running commands."
+            )
+        if inside_root:
             extra.append(home)
     readable = policy.readable_roots
     readable_roots = None if readable is None else tuple(os.path.realpath(p) for p in readable)
+    others = _other_workspaces(roots)
+    protected = protected_paths(roots, extra)
+    protected += [p for p in protected_paths(others) if p not in protected]
     return Boundary(
         policy.mode,
         tuple(roots),
-        tuple(protected_paths(roots, extra)),
+        tuple(protected),
         readable_roots,
         policy.has_network,
+        tuple(_depth_sorted([*pinned_paths(roots, [*protected, *hidden, *roots, *others]), *others])),
+        tuple(hidden),
     )

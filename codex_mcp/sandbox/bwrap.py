@@ -3,9 +3,11 @@
 Layout: the whole filesystem read-only (or, for restricted read access, an empty read-only
 root with only the readable roots and the platform defaults bound in), a private /dev (with
 the real /dev/null), each writable root bound read-write, then the boundary's read-only
-carve-outs (protected names, git dirs, CODEX_HOME) re-bound read-only, a new PID namespace
-with its own /proc, no network namespace access when the network is off, the seccomp filter
-passed by fd, and no capabilities at all.
+carve-outs (protected names, git dirs, CODEX_HOME) re-bound read-only, the boundary's pinned
+directories bound onto themselves (a mount point cannot be renamed), an empty read-only
+tmpfs over each hidden path (CODEX_HOME), new PID and IPC namespaces (no SysV IPC object or
+POSIX message queue of the host is reachable) with its own /proc, no network namespace
+access when the network is off, the seccomp filter passed by fd, and no capabilities at all.
 
 /proc is mounted read-only: without capabilities, uid 0 can still write the root-owned files
 of /proc (sysctls such as kernel/core_pattern, sysrq-trigger), and bwrap covers only a few.
@@ -65,6 +67,8 @@ def build_bwrap_argv(
     status_fd: int | None = None,
     variant: BwrapVariant = BwrapVariant(),
     bwrap_path: str = DEFAULT_BWRAP,
+    pinned_paths: Sequence[str] = (),
+    hidden_paths: Sequence[str] = (),
 ) -> list[str]:
     """The bwrap argv for `command`.  `writable_roots`, `read_only_paths` and `readable_roots`
     come from a `boundary.Boundary` (absolute, resolved); no roots gives a read-only sandbox;
@@ -76,6 +80,8 @@ def build_bwrap_argv(
     if variant.setpriv:
         argv += ["--cap-add", "CAP_SETPCAP"]
     roots = sorted(dict.fromkeys(writable_roots), key=lambda p: (p.count("/"), p))
+    # Pinned directories lie inside writable roots: bound read-write like a root, in depth order.
+    binds = sorted(dict.fromkeys([*roots, *pinned_paths]), key=lambda p: (p.count("/"), p))
     restricted = readable_roots is not None and "/" not in readable_roots and "/" not in roots
     if restricted:
         assert readable_roots is not None
@@ -89,12 +95,15 @@ def build_bwrap_argv(
         # read-only base mount instead of being bound over /dev afterwards.
         argv += ["--bind" if "/" in roots else "--ro-bind", "/", "/"]
     argv += ["--dev", "/dev", "--dev-bind", "/dev/null", "/dev/null"]
-    for root in roots:
+    for root in binds:
         if root != "/":
             argv += ["--bind", root, root]
     for path in read_only_paths:
-        argv += ["--ro-bind", path, path]
-    argv.append("--unshare-pid")
+        if path not in hidden_paths:
+            argv += ["--ro-bind", path, path]
+    for path in hidden_paths:
+        argv += ["--perms", "0555", "--tmpfs", path, "--remount-ro", path]
+    argv += ["--unshare-pid", "--unshare-ipc"]
     if variant.mount_proc:
         # Read-only: uid 0 (root, also mapped in a user namespace) needs no capability to
         # write root-owned /proc files such as sys/kernel/core_pattern or sysrq-trigger, and
@@ -121,7 +130,7 @@ def _depth(path: str) -> tuple[int, str]:
 
 
 def _true_binary() -> str:
-    return shutil.which("true") or "/bin/true"
+    return shutil.which("true", path=trusted_search_path()) or "/bin/true"
 
 
 def _try_variant(path: str, variant: BwrapVariant) -> tuple[bool, str]:
@@ -159,11 +168,31 @@ def _variants(is_root: bool, setpriv: str | None) -> list[BwrapVariant]:
     ]
 
 
+def trusted_search_path(path_var: str | None = None) -> str:
+    """The server's PATH without the entries a sandboxed command might write: relative and
+    empty ones (they mean the working directory, usually the workspace) and those in the
+    temp directories every workspace-write sandbox may write.  bwrap is the sandbox: the
+    program started under that name must not be one a command could have planted."""
+    raw = os.environ.get("PATH", os.defpath) if path_var is None else path_var
+    temp = [os.path.realpath(p) for p in ("/tmp", os.environ.get("TMPDIR") or "/tmp")]
+    kept = []
+    for entry in raw.split(os.pathsep):
+        if not entry or not os.path.isabs(entry):
+            continue
+        real = os.path.realpath(entry)
+        if any(real == t or real.startswith(t.rstrip("/") + "/") for t in temp):
+            continue
+        kept.append(entry)
+    return os.pathsep.join(kept)
+
+
 @functools.lru_cache(maxsize=8)
 def probe_bwrap(bwrap_path: str | None = None) -> BwrapProbe:
     """Find a working bwrap invocation (see `_variants`); the no-`--proc` variants only if
-    /proc mounting was what failed.  Cached per path."""
-    path = shutil.which(bwrap_path or DEFAULT_BWRAP)
+    /proc mounting was what failed.  Cached per path.  A bare name is looked up in
+    `trusted_search_path()` only."""
+    name = bwrap_path or DEFAULT_BWRAP
+    path = shutil.which(name) if os.sep in name else shutil.which(name, path=trusted_search_path())
     if path is None:
         return BwrapProbe(None, None, f"bwrap: {bwrap_path or DEFAULT_BWRAP} not found")
     failures: list[str] = []

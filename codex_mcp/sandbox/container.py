@@ -61,7 +61,8 @@ FORWARDED_SIGNALS = (
 class Policy:
     """What the launcher enforces; built by `select.prepare_command` from a `Boundary`."""
 
-    __slots__ = ("isolation", "network", "read_only_paths", "readable_roots", "writable_roots")
+    __slots__ = ("hidden_paths", "isolation", "network", "pinned_paths", "read_only_paths",
+                 "readable_roots", "writable_roots")  # fmt: skip
 
     def __init__(
         self,
@@ -70,12 +71,16 @@ class Policy:
         read_only_paths: list[str],
         readable_roots: list[str] | None,
         isolation: str,
+        pinned_paths: list[str] | None = None,
+        hidden_paths: list[str] | None = None,
     ) -> None:
         self.writable_roots = writable_roots
         self.network = network
         self.read_only_paths = read_only_paths
         self.readable_roots = readable_roots
         self.isolation = isolation
+        self.pinned_paths = pinned_paths or []
+        self.hidden_paths = hidden_paths or []
 
     def to_json(self) -> str:
         return json.dumps(
@@ -85,6 +90,8 @@ class Policy:
                 "read_only_paths": self.read_only_paths,
                 "readable_roots": self.readable_roots,
                 "isolation": self.isolation,
+                "pinned_paths": self.pinned_paths,
+                "hidden_paths": self.hidden_paths,
             }
         )
 
@@ -111,10 +118,21 @@ class Policy:
         if isolation not in ISOLATIONS:
             raise ValueError(f"isolation must be one of {', '.join(ISOLATIONS)}")
         policy = cls(paths("writable_roots") or [], network, paths("read_only_paths") or [],
-                     paths("readable_roots", allow_none=True), isolation)  # fmt: skip
+                     paths("readable_roots", allow_none=True), isolation, paths("pinned_paths") or [],
+                     paths("hidden_paths") or [])  # fmt: skip
         if isolation == ISOLATION_NONE and policy.read_only_paths:
             raise ValueError("read-only carve-outs need a mount namespace, which isolation 'none' lacks")
+        if isolation == ISOLATION_NONE and any(
+            _within(h, r) for h in policy.hidden_paths for r in policy.writable_roots
+        ):
+            raise ValueError(
+                "a hidden path inside a writable root needs a mount namespace, which isolation 'none' lacks"
+            )
         return policy
+
+
+def _within(path: str, root: str) -> bool:
+    return root == "/" or path == root or path.startswith(root.rstrip("/") + "/")
 
 
 def refuse(detail: str) -> int:
@@ -145,12 +163,18 @@ def restrict(policy: Policy) -> None:
     contained = policy.isolation != ISOLATION_NONE
     procs.drop_all_capabilities()
     procs.set_no_new_privs()
-    if not policy.network or not contained:
-        seccomp.install_filter(seccomp.build_filter(network=not policy.network, cross_process=not contained))
+    # Always a filter: the hardening denials (ptrace, io_uring, keyrings) hold with the
+    # network on too; the network gate only when it is off.
+    seccomp.install_filter(seccomp.build_filter(network=not policy.network, cross_process=not contained))
     writable = list(policy.writable_roots)
     if contained and _private_shm:
         writable.append("/dev/shm")
-    landlock.restrict_self(writable, readable_roots=policy.readable_roots, hide_proc=not contained)
+    landlock.restrict_self(
+        writable,
+        readable_roots=policy.readable_roots,
+        hide_proc=not contained,
+        hidden=[] if contained else policy.hidden_paths,
+    )
 
 
 def command_env(policy: Policy, env: dict[str, str]) -> dict[str, str]:
@@ -272,16 +296,39 @@ def _depth(path: str) -> tuple[int, str]:
     return (path.rstrip("/").count("/"), path)
 
 
+# The device nodes a program may need; everything else of the host's /dev (disks, loop
+# devices, /dev/kvm, consoles) stays out of sight, as under bwrap's `--dev`.
+DEV_NODES = ("null", "zero", "full", "random", "urandom", "tty")
+_DEV_LINKS = (("fd", "/proc/self/fd"), ("stdin", "/proc/self/fd/0"), ("stdout", "/proc/self/fd/1"),
+              ("stderr", "/proc/self/fd/2"))  # fmt: skip
+
+
 def setup_mounts(policy: Policy) -> None:
-    """Read-only everything but the writable roots, read-only carve-outs, own /proc and shm."""
+    """Read-only everything but the writable roots (and the pinned directories inside them,
+    which become mount points that cannot be renamed), a private /dev with only the usual
+    nodes, an own /proc and shm, read-only carve-outs, and an empty read-only tmpfs over
+    every hidden path."""
     global _private_shm
     procs.mount(None, "/", None, procs.MS_REC | procs.MS_PRIVATE)
-    if "/" not in policy.writable_roots:
-        clones = [(root, procs.open_tree_clone(root)) for root in sorted(policy.writable_roots, key=_depth)]
-        procs.set_tree_readonly(None, "/")
+    nodes = []
+    for name in DEV_NODES:
+        with contextlib.suppress(procs.ProcError, OSError):
+            nodes.append((name, procs.open_tree_clone("/dev/" + name)))
+    binds = sorted(dict.fromkeys([*policy.writable_roots, *policy.pinned_paths]), key=_depth)
+    try:
+        if "/" not in policy.writable_roots:
+            clones = [(root, procs.open_tree_clone(root)) for root in binds]
+            procs.set_tree_readonly(None, "/")
+        else:
+            clones = [(path, procs.open_tree_clone(path)) for path in binds if path != "/"]
         for root, fd in clones:
             procs.attach_tree(fd, root)
             os.close(fd)
+        _private_dev(nodes)
+    finally:
+        for _name, fd in nodes:
+            with contextlib.suppress(OSError):
+                os.close(fd)
     flags = procs.MS_NOSUID | procs.MS_NODEV | procs.MS_NOEXEC
     try:
         # Read-only as well as outside Landlock's writable roots: root-owned /proc files
@@ -290,19 +337,38 @@ def setup_mounts(policy: Policy) -> None:
     except procs.ProcError:
         # Restricted hosts forbid a new proc mount; an empty /proc still hides the host's.
         procs.mount("tmpfs", "/proc", "tmpfs", flags | procs.MS_RDONLY, "size=0,mode=555")
-    if os.path.isdir("/dev/shm"):
-        try:
-            procs.mount("tmpfs", "/dev/shm", "tmpfs", procs.MS_NOSUID | procs.MS_NODEV, "mode=1777")
-            _private_shm = True
-        except procs.ProcError:
-            pass
+    try:
+        procs.mount("tmpfs", "/dev/shm", "tmpfs", procs.MS_NOSUID | procs.MS_NODEV, "mode=1777")
+        _private_shm = True
+    except procs.ProcError:
+        pass
     for path in sorted(policy.read_only_paths, key=_depth):
+        if path in policy.hidden_paths:
+            continue
         fd = procs.open_tree_clone(path)
         try:
             procs.set_tree_readonly(fd)
             procs.attach_tree(fd, path)
         finally:
             os.close(fd)
+    for path in sorted(policy.hidden_paths, key=_depth):
+        procs.mount("tmpfs", path, "tmpfs", flags | procs.MS_RDONLY, "size=0,mode=555")
+
+
+def _private_dev(nodes: list[tuple[str, int]]) -> None:
+    """A fresh, read-only tmpfs on /dev holding the host's `DEV_NODES` (bind mounts of the
+    same nodes), the /proc/self/fd links and an empty `shm` directory.  The host's /dev
+    would show its disks: uid 0 without capabilities may still read a root-owned block
+    device, and with it every file of the filesystem."""
+    procs.mount("tmpfs", "/dev", "tmpfs", procs.MS_NOSUID | procs.MS_NOEXEC, "mode=755,size=64k")
+    for name, fd in nodes:
+        path = "/dev/" + name
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o666))
+        procs.attach_tree(fd, path)
+    for name, target in _DEV_LINKS:
+        os.symlink(target, "/dev/" + name)
+    os.mkdir("/dev/shm", 0o1777)
+    procs.set_tree_readonly(None, "/dev")
 
 
 def _init_main(

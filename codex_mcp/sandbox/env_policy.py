@@ -78,8 +78,12 @@ DEFAULT_EXCLUDE_PATTERNS: tuple[str, ...] = (
     "*PASSWD*",
     "*PASSPHRASE*",
     "*_PASS",
+    "*PGPASS",
     "SSHPASS",
     "*_PWD",
+    "*_PW",
+    "*_PAT",
+    "*JWT*",
     "*CREDENTIAL*",
     "*CREDS*",
     "AUTH_*",
@@ -94,7 +98,8 @@ DEFAULT_EXCLUDE_PATTERNS: tuple[str, ...] = (
     "*CONN_STR*",
 )
 """Names dropped unless `ignore_default_excludes` is true (`*_PWD` is `MYSQL_PWD`, not `PWD`
-or `OLDPWD`; `*_AUTH_*` includes `SSH_AUTH_SOCK`: the agent socket signs with the person's keys)."""
+or `OLDPWD`; `*_PW` is `DB_PW`, `LDAP_BIND_PW`; `*_PAT` is a personal access token such as
+`GITHUB_PAT`; `*_AUTH_*` includes `SSH_AUTH_SOCK`: the agent socket signs with the person's keys)."""
 
 SECRET_VALUE_PATTERNS: tuple[re.Pattern[str], ...] = tuple(
     re.compile(p)
@@ -110,6 +115,11 @@ SECRET_VALUE_PATTERNS: tuple[re.Pattern[str], ...] = tuple(
         r"\bAIza[0-9A-Za-z_\-]{35}",  # Google API keys
         r"\bnpm_[A-Za-z0-9]{36}",
         r"\bhf_[A-Za-z0-9]{30,}",  # Hugging Face
+        r"\b[rs]k_(?:live|test)_[A-Za-z0-9]{16,}",  # Stripe
+        r"\bpypi-AgE[A-Za-z0-9_\-]{20,}",  # PyPI upload tokens
+        r"\bdo[opr]_v1_[a-f0-9]{32,}",  # DigitalOcean
+        r"\beyJ[A-Za-z0-9_\-]{8,}\.eyJ[A-Za-z0-9_\-]{8,}\.",  # a JWT (header.payload.signature)
+        r"(?i)^\s*(?:bearer|basic|token)\s+[A-Za-z0-9._~+/=\-]{16,}\s*$",  # an Authorization value
     )
 )
 """Values dropped (whatever the name) unless `ignore_default_excludes` is true."""

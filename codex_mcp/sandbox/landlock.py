@@ -141,32 +141,72 @@ def _add_path_rule(libc: ctypes.CDLL, ruleset_fd: int, path: str, access: int) -
         os.close(fd)
 
 
-def _read_rules(readable_roots: list[str] | None, hide_proc: bool) -> list[str]:
+def _read_rules(
+    readable_roots: list[str] | None, hide_proc: bool, hidden: list[str] | None = None
+) -> list[str]:
     """The paths that get read + execute rights.
 
     Full read is `/`, or, when /proc must stay hidden (a sandbox without its own PID
     namespace, whose /proc would show the host's processes), every top-level entry but
-    /proc.  Restricted read is the readable roots plus the platform defaults.
+    /proc.  Restricted read is the readable roots plus the platform defaults.  A hidden
+    path (CODEX_HOME) is cut out of whichever of those contains it (`_beside`).
     """
     if readable_roots is not None and "/" not in readable_roots:
         paths = [*readable_roots, *PLATFORM_READ_PATHS]
-    elif not hide_proc:
+    elif not hide_proc and not hidden:
         return ["/"]
+    elif not hide_proc:
+        paths = ["/"]
     else:
         paths = ["/" + name for name in sorted(os.listdir("/"))]
     if hide_proc:
         paths = [p for p in paths if p != "/proc" and not p.startswith("/proc/")]
+    if hidden:
+        paths = _beside(paths, hidden)
     return list(dict.fromkeys(paths))
 
 
+def _within(path: str, root: str) -> bool:
+    return root == "/" or path == root or path.startswith(root.rstrip("/") + "/")
+
+
+def _beside(paths: list[str], hidden: list[str]) -> list[str]:
+    """`paths` with every `hidden` tree taken out.  Landlock rules only add rights, so a
+    granted directory that contains a hidden path is replaced by its entries, recursively
+    along the way to the hidden path; a directory that cannot be listed is left out (less is
+    granted, never more).  Entries created later in such a directory are not readable."""
+    out: list[str] = []
+    pending = [(p, False) for p in paths]
+    while pending:
+        path, listed = pending.pop()
+        if any(_within(path, h) for h in hidden):
+            continue  # the hidden tree itself, or something inside it
+        if listed and os.path.islink(path):
+            continue  # a rule would follow it: its target is granted (or not) where it lies
+        if not any(_within(h, path) for h in hidden):
+            out.append(path)
+            continue
+        try:
+            names = os.listdir(path)
+        except OSError:
+            continue
+        pending.extend((os.path.join(path, name), True) for name in names)
+    return out
+
+
 def restrict_self(
-    writable_roots: list[str], *, readable_roots: list[str] | None = None, hide_proc: bool = False
+    writable_roots: list[str],
+    *,
+    readable_roots: list[str] | None = None,
+    hide_proc: bool = False,
+    hidden: list[str] | None = None,
 ) -> int:
     """Apply the ruleset to the calling thread (and its future execs).  Returns the ABI.
 
     Sets no_new_privs first (required for unprivileged callers).  Paths that do not exist
     are skipped; any other failure raises LandlockError.  With `hide_proc`, only this
     process's own /proc/<pid> stays readable (its descendants see no /proc at all).
+    `hidden` paths get no rights at all (they must not lie inside a writable root).
     """
     libc = _libc()
     abi = abi_version()
@@ -180,7 +220,7 @@ def restrict_self(
     if ruleset_fd < 0:
         raise _fail("create_ruleset")
     try:
-        reads = _read_rules(readable_roots, hide_proc)
+        reads = _read_rules(readable_roots, hide_proc, hidden)
         if hide_proc:
             reads.append(f"/proc/{os.getpid()}")
         for path in reads:

@@ -74,6 +74,8 @@ def launcher_policy(
     *,
     readable_roots: Sequence[str] | None = None,
     isolation: str = ISOLATION_NONE,
+    pinned_paths: Sequence[str] = (),
+    hidden_paths: Sequence[str] = (),
 ) -> str:
     return Policy(
         list(writable_roots),
@@ -81,6 +83,8 @@ def launcher_policy(
         list(read_only_paths),
         None if readable_roots is None else list(readable_roots),
         isolation,
+        list(pinned_paths),
+        list(hidden_paths),
     ).to_json()
 
 

@@ -59,13 +59,35 @@ _RG_UNSAFE_LONG = ("pre", "hostname-bin", "search-zip")
 _SED_PRINT = re.compile(r"^[0-9]+(,[0-9]+)?p$")
 
 
-def _command_name(arg0: str) -> str | None:
+def _command_name(arg0: str, search_path: str | None = None) -> str | None:
+    """The program's name if `arg0` names a program of a trusted directory.
+
+    With `search_path` (the command runs without a sandbox), a bare name must also resolve
+    there to a trusted directory: a relative or empty PATH entry (the working directory, a
+    hostile repository's `./bin` or `node_modules/.bin`) or any other directory that comes
+    first could hold a program of the same name that runs unasked.
+    """
     if "/" not in arg0:
-        return arg0
+        if search_path is None or _resolves_to_trusted(arg0, search_path):
+            return arg0
+        return None
     directory, name = os.path.split(arg0)
     if os.path.normpath(directory) in _TRUSTED_BIN_DIRS:
         return name
     return None
+
+
+def _resolves_to_trusted(name: str, search_path: str) -> bool:
+    """Whether the first PATH entry holding `name` is a trusted directory (a name found
+    nowhere runs nothing).  An entry that is not absolute cannot be judged: not trusted."""
+    for entry in search_path.split(os.pathsep):
+        if not entry or not os.path.isabs(entry):
+            return False
+        candidate = os.path.join(entry, name)
+        if os.path.isfile(candidate) and os.access(candidate, os.X_OK):
+            trusted = {os.path.realpath(d) for d in _TRUSTED_BIN_DIRS}
+            return os.path.normpath(entry) in _TRUSTED_BIN_DIRS or os.path.realpath(entry) in trusted
+    return True
 
 
 def _abbreviates(arg: str, names: Sequence[str]) -> bool:
@@ -117,10 +139,10 @@ def _uniq_is_safe(args: Sequence[str]) -> bool:
     return len(operands) <= 1
 
 
-def _argv_is_safe(argv: Sequence[str], without_sandbox: bool) -> bool:
+def _argv_is_safe(argv: Sequence[str], without_sandbox: bool, search_path: str | None = None) -> bool:
     if not argv:
         return False
-    name = _command_name(argv[0])
+    name = _command_name(argv[0], search_path if without_sandbox else None)
     if name is None:
         return False
     if without_sandbox and name in _TRUSTS_WORKSPACE_CONFIG:
@@ -139,7 +161,11 @@ def _argv_is_safe(argv: Sequence[str], without_sandbox: bool) -> bool:
     if name == "git":
         return _git_is_safe(args)
     if name == "sed":
+        # `sed -n Np [FILE]` only: any further option may be a script (`--expression=w FILE`
+        # opens, and truncates, FILE before reading a line; `--file=` reads a script).
         if len(argv) > 4 or len(argv) < 3:
+            return False
+        if len(argv) == 4 and argv[3].startswith("-"):
             return False
         return argv[1] == "-n" and bool(_SED_PRINT.match(argv[2]))
     return False
@@ -241,14 +267,20 @@ def shell_script_of(argv: Sequence[str]) -> str | None:
     return argv[2]
 
 
-def is_known_safe_command(argv: Sequence[str], *, without_sandbox: bool = False) -> bool:
+def is_known_safe_command(
+    argv: Sequence[str], *, without_sandbox: bool = False, search_path: str | None = None
+) -> bool:
     """True for commands that may run without asking the person.
 
     `without_sandbox`: the command would run with no sandbox around it (danger-full-access);
-    then commands that execute programs named in workspace files (git) are not safe.
+    then commands that execute programs named in workspace files (git) are not safe, and a
+    bare program name must resolve through `search_path` (the command's PATH; default ours)
+    to a trusted directory.
     """
     argv = list(argv)
-    if _argv_is_safe(argv, without_sandbox):
+    if without_sandbox and search_path is None:
+        search_path = os.environ.get("PATH", os.defpath)
+    if _argv_is_safe(argv, without_sandbox, search_path):
         return True
     script = shell_script_of(argv)
     if script is None:
@@ -261,6 +293,6 @@ def is_known_safe_command(argv: Sequence[str], *, without_sandbox: bool = False)
         # `NAME=value cmd` is an assignment in a shell, not a command word.
         if "=" in command[0]:
             return False
-        if not _argv_is_safe(command, without_sandbox):
+        if not _argv_is_safe(command, without_sandbox, search_path):
             return False
     return True

@@ -76,6 +76,7 @@ def assess_command_safety(
     approved_for_session: Iterable[tuple[str, ...]] | set[tuple[str, ...]],
     with_escalated_permissions: bool,
     sandbox_available: bool,
+    search_path: str | None = None,
 ) -> SafetyCheck:
     """Decide how to run `argv` (the sandbox is the boundary).
 
@@ -88,11 +89,13 @@ def assess_command_safety(
       no sandbox available nothing runs unasked (fail closed): `never` rejects, others ask.
 
     Rejecting escalation requests under policies other than on-request is the caller's job.
+    `search_path` is the command's PATH (default: the server's), which decides what a bare
+    program name runs when there is no sandbox.
     """
     if tuple(argv) in set(approved_for_session):
         return AutoApprove(run_sandboxed=False)
     full = sandbox_policy.is_full_access
-    safe = is_known_safe_command(argv, without_sandbox=full)
+    safe = is_known_safe_command(argv, without_sandbox=full, search_path=search_path)
     if full:
         if approval_policy == "untrusted" and not safe:
             return AskUser()

@@ -71,14 +71,18 @@ def _excluded_param(i: int, j: int) -> str:
 
 
 def build_profile(
-    writable_roots: Sequence[str], network_access: bool, read_only_paths: Sequence[str] = ()
+    writable_roots: Sequence[str],
+    network_access: bool,
+    read_only_paths: Sequence[str] = (),
+    hidden_paths: Sequence[str] = (),
 ) -> tuple[str, list[tuple[str, str]]]:
     """(profile text, [(param name, path)]) for the given resolved writable roots.
 
     Each root is writable except its protected names (`.git`, `.codex`, `.agents`) and the
     boundary's read-only paths inside it (CODEX_HOME, git dirs), which are
     excluded both as the exact path (so even their first creation is refused) and as a
-    subtree.  No roots -> read-only.
+    subtree.  No roots -> read-only.  Hidden paths (CODEX_HOME) are denied to reads and
+    writes by rules placed last, so that they win over the broad allows above them.
     """
     params: list[tuple[str, str]] = []
     clauses: list[str] = []
@@ -101,6 +105,12 @@ def build_profile(
         profile += "\n".join(clauses) + ")\n"
     if network_access:
         profile += _NETWORK_SECTION
+    if hidden_paths:
+        profile += "\n; hidden paths: the server's own credentials and records\n"
+        for k, path in enumerate(hidden_paths):
+            name = f"HIDDEN_{k}"
+            params.append((name, path))
+            profile += f'(deny file-read* file-write* (subpath (param "{name}")))\n'
     return profile, params
 
 
@@ -110,9 +120,10 @@ def build_seatbelt_argv(
     writable_roots: Sequence[str],
     network_access: bool,
     read_only_paths: Sequence[str] = (),
+    hidden_paths: Sequence[str] = (),
 ) -> list[str]:
     """`/usr/bin/sandbox-exec -p PROFILE -DNAME=path ... -- command...`."""
-    profile, params = build_profile(writable_roots, network_access, read_only_paths)
+    profile, params = build_profile(writable_roots, network_access, read_only_paths, hidden_paths)
     argv = [SANDBOX_EXEC, "-p", profile]
     argv += [f"-D{name}={value}" for name, value in params]
     argv += ["--", *command]

@@ -12,11 +12,17 @@ No libseccomp.  The filter:
    IPC, pipes and fd passing keep working.  In "codex" mode every other socket operation
    that reaches a peer (connect, bind, sendto, ...) is denied too; `recvfrom` and plain
    read/write on a socketpair stay allowed.  "gate" mode only applies the family/type gate.
-3. always denies ptrace, process_vm_*, io_uring_* (io_uring would bypass the socket gate);
+3. always denies ptrace, process_vm_*, io_uring_* (io_uring would bypass the socket gate),
+   and the kernel keyring calls (`add_key`, `request_key`, `keyctl`): keyrings are not
+   namespaced by mounts or PIDs, so a command running as the server's user could read the
+   keys the person keeps there (Kerberos tickets, tokens) and the session keyring it
+   inherits;
 4. with `cross_process=True` (a sandbox without its own PID namespace): denies the calls that
    act on another process by pid (`prlimit64`, `setpriority`, `ioprio_set`, `sched_set*`,
    `move_pages`, `migrate_pages` with a pid other than 0 = self; `setpriority`/`ioprio_set`
-   on a whole user; `process_madvise`, `pidfd_getfd`, `kcmp`);
+   on a whole user; `process_madvise`, `pidfd_getfd`, `kcmp`), and System V IPC and POSIX
+   message queues, which without an IPC namespace of its own would reach the host's
+   queues, semaphores and shared memory (`msgsnd` to another program's queue);
 5. allows everything else.
 
 `build_filter()` returns the packed `struct sock_filter[]` bytes, usable both by
@@ -69,7 +75,7 @@ _NETWORK_CALLS = (
 )  # fmt: skip
 _HARDENING_CALLS = (
     "ptrace", "process_vm_readv", "process_vm_writev", "io_uring_setup", "io_uring_enter",
-    "io_uring_register",
+    "io_uring_register", "add_key", "request_key", "keyctl",
 )  # fmt: skip
 # Allowed only on the calling process (first argument 0).
 _SELF_ONLY_CALLS = (
@@ -77,6 +83,13 @@ _SELF_ONLY_CALLS = (
     "move_pages", "migrate_pages",
 )  # fmt: skip
 _CROSS_PROCESS_CALLS = ("process_madvise", "pidfd_getfd", "kcmp")
+# System V IPC and POSIX message queues live in the IPC namespace, not the filesystem:
+# without a namespace of its own the sandbox would share the host's objects.
+_IPC_CALLS = (
+    "msgget", "msgsnd", "msgrcv", "msgctl", "semget", "semop", "semtimedop", "semctl", "shmget",
+    "shmat", "shmctl", "mq_open", "mq_unlink", "mq_timedsend", "mq_timedreceive", "mq_notify",
+    "mq_getsetattr",
+)  # fmt: skip
 
 SYSCALLS: dict[str, dict[str, int]] = {
     "x86_64": {
@@ -88,6 +101,10 @@ SYSCALLS: dict[str, dict[str, int]] = {
         "ioprio_set": 251, "sched_setparam": 142, "sched_setscheduler": 144,
         "sched_setaffinity": 203, "sched_setattr": 314, "move_pages": 279, "migrate_pages": 256,
         "process_madvise": 440, "pidfd_getfd": 438, "kcmp": 312,
+        "shmget": 29, "shmat": 30, "shmctl": 31, "semget": 64, "semop": 65, "semctl": 66,
+        "msgget": 68, "msgsnd": 69, "msgrcv": 70, "msgctl": 71, "semtimedop": 220, "mq_open": 240,
+        "mq_unlink": 241, "mq_timedsend": 242, "mq_timedreceive": 243, "mq_notify": 244,
+        "mq_getsetattr": 245, "add_key": 248, "request_key": 249, "keyctl": 250,
     },
     "aarch64": {
         "socket": 198, "socketpair": 199, "bind": 200, "listen": 201, "accept": 202,
@@ -98,7 +115,10 @@ SYSCALLS: dict[str, dict[str, int]] = {
         "prlimit64": 261, "setpriority": 140, "ioprio_set": 30, "sched_setparam": 118,
         "sched_setscheduler": 119, "sched_setaffinity": 122, "sched_setattr": 274,
         "move_pages": 239, "migrate_pages": 238, "process_madvise": 440, "pidfd_getfd": 438,
-        "kcmp": 272,
+        "kcmp": 272, "mq_open": 180, "mq_unlink": 181, "mq_timedsend": 182, "mq_timedreceive": 183,
+        "mq_notify": 184, "mq_getsetattr": 185, "msgget": 186, "msgctl": 187, "msgrcv": 188,
+        "msgsnd": 189, "semget": 190, "semctl": 191, "semtimedop": 192, "semop": 193, "shmget": 194,
+        "shmctl": 195, "shmat": 196, "add_key": 217, "request_key": 218, "keyctl": 219,
     },
 }  # fmt: skip
 AUDIT_ARCH = {"x86_64": AUDIT_ARCH_X86_64, "aarch64": AUDIT_ARCH_AARCH64}
@@ -123,7 +143,8 @@ def build_filter(
     """The packed BPF program (8 bytes per instruction) for `arch` (default: the host).
 
     `network`: deny the network (the socket gate, plus the deny list in "codex" mode).
-    `cross_process`: deny acting on other processes by pid (see the module docstring).
+    `cross_process`: deny acting on other processes by pid, and System V / POSIX message
+    queue IPC (see the module docstring).
     """
     arch = arch or host_arch()
     if arch not in SYSCALLS:
@@ -133,7 +154,7 @@ def build_filter(
     if network and mode == "codex":
         denied += _NETWORK_CALLS
     if cross_process:
-        denied += _CROSS_PROCESS_CALLS
+        denied += _CROSS_PROCESS_CALLS + _IPC_CALLS
     deny_nrs = sorted({table[name] for name in denied})
 
     # Instructions are collected as (code, jt-label|int, jf-label|int, k) and resolved after.

@@ -252,6 +252,7 @@ def prepare_command(
         policy_json = launcher_policy(
             roots, boundary.network, boundary.read_only_paths,
             readable_roots=boundary.readable_roots, isolation=report.isolation,
+            pinned_paths=boundary.pinned_paths, hidden_paths=boundary.hidden_paths,
         )  # fmt: skip
         return PreparedCommand(
             launcher_argv(policy_json, command), child_env, (), "landlock", lambda: None, cwd
@@ -267,6 +268,7 @@ def prepare_command(
         writable_roots=roots,
         network_access=boundary.network,
         read_only_paths=boundary.read_only_paths,
+        hidden_paths=boundary.hidden_paths,
     )
     return PreparedCommand(sb_argv, child_env, (), "seatbelt", lambda: None, cwd)
 
@@ -312,9 +314,10 @@ def _hold_self_contained(argv: Sequence[str]) -> Callable[[], None]:
 
 def _check_landlock(boundary: Boundary, report: ProbeReport) -> None:
     """Refuse (fail closed) what the Landlock launcher cannot enforce on this host."""
-    if not boundary.network and not report.seccomp_ok:
+    if not report.seccomp_ok:
         raise SandboxUnavailableError(
-            f"landlock backend needs seccomp to block the network: {report.details}"
+            "landlock backend needs seccomp (to block the network, and ptrace, io_uring and the "
+            f"kernel keyrings whatever the network): {report.details}"
         )
     if report.isolation != ISOLATION_NONE:
         return
@@ -355,10 +358,10 @@ def _prepare_bwrap(
     child_side: list[int] = []
     parent_side: list[int] = []
     try:
-        seccomp_fd = None
-        if not boundary.network:
-            seccomp_fd = _seccomp.filter_memfd(_seccomp.build_filter())
-            child_side.append(seccomp_fd)
+        # Always a filter: the hardening denials (ptrace, io_uring, keyrings) hold with the
+        # network on too; the network gate only when it is off.
+        seccomp_fd = _seccomp.filter_memfd(_seccomp.build_filter(network=not boundary.network))
+        child_side.append(seccomp_fd)
         status_r, status_w = os.pipe()
         parent_side.append(status_r)
         child_side.append(status_w)
@@ -369,6 +372,8 @@ def _prepare_bwrap(
             network_access=boundary.network,
             read_only_paths=boundary.read_only_paths,
             readable_roots=boundary.readable_roots,
+            pinned_paths=boundary.pinned_paths,
+            hidden_paths=boundary.hidden_paths,
             seccomp_fd=seccomp_fd,
             status_fd=status_w,
             variant=probe.variant,

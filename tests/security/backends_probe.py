@@ -4,12 +4,12 @@
 
 The spec: {"backend": "bwrap"|"landlock"|"none", "cwd": dir, "policy": {SandboxPolicy fields},
 "isolation": optional override of the probed Landlock isolation, "commands": [[argv], ...],
-"timeout_ms": n}.  Each command goes through `compute_boundary` -> `prepare_command` ->
-`run_exec`, exactly like `agent/handlers/shell.py`.  `{server_pid}` in an argument is replaced by
-this process's pid; this process is started with a fake OPENAI_API_KEY in its environment
-(`FAKE_KEY`) and hardens itself like the server's `main()`, so it stands in for the server as
-the attacks' victim.  Prints one JSON
-list of {"exit_code", "stdout", "stderr", "backend", "kind", "error"} on stdout.
+"timeout_ms": n, "codex_home": optional dir}.  Each command goes through `compute_boundary`
+-> `prepare_command` -> `run_exec`, exactly like `agent/handlers/shell.py`.  `{server_pid}` in an
+argument is replaced by this process's pid; this process is started with a fake
+OPENAI_API_KEY in its environment (`FAKE_KEY`) and hardens itself like the server's `main()`,
+so it stands in for the server as the attacks' victim.  Prints one JSON list of
+{"exit_code", "stdout", "stderr", "backend", "kind", "error"} on stdout.
 """
 
 from __future__ import annotations
@@ -53,7 +53,7 @@ async def _run(spec: dict[str, Any]) -> list[dict[str, Any]]:
         argv = [a.replace("{server_pid}", str(os.getpid())) for a in argv]
         entry: dict[str, Any] = {"backend": backend, "error": None}
         try:
-            boundary = compute_boundary(policy, cwd, env=env)
+            boundary = compute_boundary(policy, cwd, env=env, codex_home=spec.get("codex_home"))
             prepared = prepare_command(argv, boundary, cwd, env, backend=backend)
         except (SandboxUnavailableError, ValueError) as exc:
             entry.update(exit_code=None, stdout="", stderr="", kind="refused", error=str(exc))

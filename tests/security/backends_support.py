@@ -168,6 +168,7 @@ def attack(
     cwd: Path | None = None,
     timeout_ms: int = 20_000,
     refusal_expected: bool = False,
+    codex_home: Path | None = None,
 ) -> list[Result]:
     """Run `commands` one after the other in the sandbox, as `user`; one result each.
 
@@ -181,6 +182,7 @@ def attack(
         "isolation": isolation,
         "commands": [list(c) for c in commands],
         "timeout_ms": timeout_ms,
+        "codex_home": None if codex_home is None else str(codex_home),
     }
     python = sys.executable if user == "root" else SYSTEM_PYTHON
     probe = PROBE if user == "root" else runtime_for(user).root / "tests" / "security" / PROBE.name

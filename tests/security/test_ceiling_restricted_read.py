@@ -87,6 +87,8 @@ READERS = {
     "sed": "sed -n p {path}",
     "known-safe cat": "cat {path}",
 }
+
+
 @pytest.mark.parametrize("reader", list(READERS))
 @pytest.mark.parametrize("way", list(pushes(Path("/w"))))
 def test_restricted_reads_never_leak_a_file_outside(

@@ -82,7 +82,11 @@ def permissions_told(request: Recorded) -> str:
 
 
 def denied(output: str) -> bool:
-    return "Read-only file system" in output or "Permission denied" in output
+    """The write failed in the sandbox.  CODEX_HOME is hidden from sandboxed commands, so a
+    rollout there is not even found ("No such file or directory")."""
+    return any(
+        text in output for text in ("Read-only file system", "Permission denied", "No such file or directory")
+    )
 
 
 def _append_own_rollout(scripted_model: ScriptedModel, codex_home: Path, text: str) -> str:

@@ -24,9 +24,11 @@ from codex_mcp.agent.config.ceiling import (
     stricter_approval,
     stricter_sandbox,
 )
+from codex_mcp.agent.config.code_dirs import unsandboxed_program_dirs
 from codex_mcp.agent.config.loader import CallOverrides, load_config_tree, resolve_config
 from codex_mcp.agent.config.model import Config
 from codex_mcp.agent.config.overrides import Override
+from codex_mcp.sandbox.boundary import root_identities
 from codex_mcp.sandbox.policy import (
     SandboxPolicy,
     SandboxPolicyError,
@@ -191,8 +193,9 @@ def load_call_config(
         check_sandbox(policy.mode, ceiling, source=source, key="profile" if profile_by_call else "sandbox")
 
     if policy.mode == "workspace-write" and not ceiling.unbounded:
+        programs = unsandboxed_program_dirs(person.notify, person.mcp_servers, env)
         if call_chose_cwd:
-            check_writable_root(config.cwd, ceiling, env, what=cwd_what, key="cwd")
+            check_writable_root(config.cwd, ceiling, env, what=cwd_what, key="cwd", programs=programs)
         if use_pushed is not None:
             for root in policy.writable_roots:
                 check_writable_root(
@@ -201,14 +204,19 @@ def load_call_config(
                     env,
                     what=f"{use_pushed.source} names the writable root",
                     key="sandboxPolicy",
+                    programs=programs,
                 )
         elif policy.writable_roots:
             own = _person_roots(tree, home, cwd, cli, env)
             for root in policy.writable_roots:
                 if root not in own:
-                    check_writable_root(root, ceiling, env, what="The writable root", key="writable_roots")
+                    check_writable_root(
+                        root, ceiling, env, what="The writable root", key="writable_roots", programs=programs
+                    )
     policy = with_writes_readable(policy, str(config.cwd), env)
-    return dataclasses.replace(config, sandbox_policy=policy)
+    return dataclasses.replace(
+        config, sandbox_policy=policy, root_identities=root_identities(policy, config.cwd, env)
+    )
 
 
 def _call_sandbox_mode(call_config: Mapping[str, Any] | None) -> str | None:
@@ -281,7 +289,17 @@ def resume_config(
     approval = stricter_approval(config.approval_policy, recorded.get("approval_policy"))
     if policy.mode == "workspace-write" and thread_cwd is not None:
         check_writable_root(
-            config.cwd, ceiling, env, what="The thread's recorded working directory", key="cwd"
+            config.cwd,
+            ceiling,
+            env,
+            what="The thread's recorded working directory",
+            key="cwd",
+            programs=unsandboxed_program_dirs(person.notify, person.mcp_servers, env),
         )
     policy = with_writes_readable(policy, str(config.cwd), env)
-    return dataclasses.replace(config, sandbox_policy=policy, approval_policy=approval)
+    return dataclasses.replace(
+        config,
+        sandbox_policy=policy,
+        approval_policy=approval,
+        root_identities=root_identities(policy, config.cwd, env),
+    )

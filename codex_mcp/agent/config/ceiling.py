@@ -18,7 +18,9 @@ steer, so they are treated like any other untrusted input.  What a call may chan
   files are read (`model_instructions_file`), profile contents, and this server's settings;
 * **the working directory**, unless it would make a place writable that no project lives
   in: `/`, a directory containing the home directory, a hidden directory of the home
-  (`~/.ssh`, `~/.config`, `~/.local/bin`...) or a system directory (`sensitive_root_reason`).
+  (`~/.ssh`, `~/.config`, `~/.local/bin`...), a system directory, or the server's own
+  installation (its package, its Python's prefixes and library directories, its import
+  path), whose code the server runs unsandboxed (`sensitive_root_reason`).
 
 The two settings are read from config.toml and the server's `-c` only, never from a call.
 A refused override is a `CallRefused` naming the key and the setting that would allow it.
@@ -32,6 +34,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from codex_mcp.agent.config.checks import display_key
+from codex_mcp.agent.config.code_dirs import first_component_below, inside, installation_dirs
 from codex_mcp.agent.config.overrides import json_overrides
 from codex_mcp.errors import CallRefused as CallRefused
 from codex_mcp.sandbox.policy import ApprovalPolicy, SandboxMode, SandboxPolicy
@@ -290,37 +293,53 @@ def _within(path: str, root: str) -> bool:
     return path == root or path.startswith(root.rstrip("/") + "/")
 
 
-def sensitive_root_reason(path: str | os.PathLike[str], env: Mapping[str, str]) -> str | None:
+def sensitive_root_reason(
+    path: str | os.PathLike[str], env: Mapping[str, str], programs: Sequence[str] = ()
+) -> str | None:
     """Why `path` must not become a writable root chosen by a call, or None if it may.
 
     Judged on the resolved path, so a symlink or `..` cannot disguise `/` or the home.
+    `programs` are directories of programs the person's configuration has the server run
+    outside the sandbox (`code_dirs.unsandboxed_program_dirs`).
     """
     real = os.path.realpath(os.fspath(path))
     if real == "/":
         return "it is the root of the filesystem"
     for home in _homes(env):
-        if _within(home, real):
+        if inside(home, real):
             return f"it contains the home directory {home}"
-        if _within(real, home) and real != home:
-            first = os.path.relpath(real, home).split(os.sep, 1)[0]
+        if inside(real, home) and not inside(home, real):
+            first = first_component_below(real, home)
             if first.startswith("."):
                 return (
                     f"it lies in {os.path.join(home, first)}, where programs keep their "
                     "configuration, keys and start-up files"
                 )
     for system in SYSTEM_DIRS:
-        if _within(real, system) or _within(system, real):
+        if inside(real, system) or inside(system, real):
             return f"it {'is' if real == system else 'touches'} the system directory {system}"
+    for code in [*installation_dirs(env), *programs]:
+        if inside(real, code) or inside(code, real):
+            return (
+                f"it {'lies in' if inside(real, code) else 'contains'} {code}, where the code this "
+                "server runs comes from"
+            )
     return None
 
 
 def check_writable_root(
-    path: str | os.PathLike[str], ceiling: CallCeiling, env: Mapping[str, str], *, what: str, key: str
+    path: str | os.PathLike[str],
+    ceiling: CallCeiling,
+    env: Mapping[str, str],
+    *,
+    what: str,
+    key: str,
+    programs: Sequence[str] = (),
 ) -> None:
     """Raise `CallRefused` when a call-chosen writable root (`what`) would expose too much."""
     if ceiling.unbounded:
         return
-    reason = sensitive_root_reason(path, env)
+    reason = sensitive_root_reason(path, env, programs)
     if reason is None:
         return
     raise CallRefused(

@@ -83,6 +83,11 @@ class Config:
     profile: str | None = None
     mcp_servers: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     server: ServerSettings = field(default_factory=ServerSettings)
+    # What each writable (and readable) root of the sandbox was when the thread's config was
+    # made: (path as configured, (st_dev, st_ino) or None when absent).  A root that is
+    # another directory later (moved, replaced, re-pointed by another session's command)
+    # makes commands refuse to run (`sandbox.boundary.root_identities`).  Empty: not checked.
+    root_identities: tuple[tuple[str, tuple[int, int] | None], ...] = ()
     family_overrides: FamilyOverrides = field(default_factory=FamilyOverrides)
     """What the config changes in the model family's contract (`families.resolve_family`):
     unlike the fields above, a value the config does not set stays None."""

@@ -25,13 +25,12 @@ from codex_mcp.agent.apply_patch.fsops import resolve_real
 from codex_mcp.agent.config.model import Config
 from codex_mcp.sandbox.boundary import Boundary, compute_boundary, is_within
 from codex_mcp.sandbox.env_policy import build_command_env
+from codex_mcp.sandbox.startup import StartupFilesRefused, without_startup_files
 
-_SHELLS = frozenset(["bash", "sh", "dash", "zsh", "ksh", "mksh"])
 _STARTUP_NAMES = (".bash_profile", ".bash_login", ".profile", ".bashrc", ".bash_logout", ".zshenv",
                   ".zprofile", ".zshrc", ".zlogin", ".zlogout", ".kshrc", ".mkshrc")  # fmt: skip
 _SYSTEM_STARTUP = ("/etc/profile", "/etc/profile.d", "/etc/bash.bashrc", "/etc/bashrc", "/etc/zsh",
                    "/etc/zshenv", "/etc/zprofile", "/etc/zshrc", "/etc/zlogin")  # fmt: skip
-_OPTIONS_WITH_VALUE = frozenset("oO")
 
 
 class UnsandboxedRefused(Exception):
@@ -40,7 +39,13 @@ class UnsandboxedRefused(Exception):
 
 def session_boundary(config: Config, env: Mapping[str, str]) -> Boundary:
     """The session's boundary (raises `BoundaryError` when it cannot be kept)."""
-    return compute_boundary(config.sandbox_policy, config.cwd, codex_home=config.codex_home, env=env)
+    return compute_boundary(
+        config.sandbox_policy,
+        config.cwd,
+        codex_home=config.codex_home,
+        env=env,
+        identities=config.root_identities,
+    )
 
 
 def _provider_secret_vars(config: Config) -> set[str]:
@@ -94,7 +99,6 @@ def harden_unsandboxed(argv: Sequence[str], env: Mapping[str, str], cwd: str, bo
     if boundary.is_full_access or not argv:
         return out
     _filter_path(out, cwd, boundary)
-    name = os.path.basename(argv[0])
     if "/" not in argv[0]:
         found = shutil.which(argv[0], path=out.env["PATH"])
         if found is None:
@@ -108,12 +112,16 @@ def harden_unsandboxed(argv: Sequence[str], env: Mapping[str, str], cwd: str, bo
         if value and _in_writable_root(boundary, os.path.join(cwd, value)):
             del out.env[var]
             out.notes.append(f"${var} ({value}) is writable by the sandbox and was not passed on")
-    if name in _SHELLS and _startup_files_writable(out.env, boundary):
-        out.argv = _without_startup_files(out.argv, name)
-        out.notes.append(
-            f"{name} runs without its profile and rc files: they lie where the sandbox can write, "
-            "so they cannot be trusted outside it"
-        )
+    if _startup_files_writable(out.env, boundary):
+        try:
+            out.argv, changed = without_startup_files(out.argv)
+        except StartupFilesRefused as exc:
+            raise UnsandboxedRefused(str(exc)) from None
+        if changed:
+            out.notes.append(
+                "the shell runs without its profile and rc files: they lie where the sandbox can write, "
+                "so they cannot be trusted outside it"
+            )
     return out
 
 
@@ -138,38 +146,3 @@ def _startup_files_writable(env: Mapping[str, str], boundary: Boundary) -> bool:
         candidates.append(home)
         candidates.extend(os.path.join(home, name) for name in _STARTUP_NAMES)
     return any(_in_writable_root(boundary, path) for path in candidates)
-
-
-def _without_startup_files(argv: list[str], name: str) -> list[str]:
-    """`argv` without login/interactive flags, plus the shell's "read no startup files" flags."""
-    out = [argv[0]]
-    rest = argv[1:]
-    i = 0
-    while i < len(rest):
-        arg = rest[i]
-        if arg in ("--login", "--interactive"):
-            i += 1
-            continue
-        if arg in ("--rcfile", "--init-file"):
-            i += 2
-            continue
-        if arg.startswith("--") and arg != "--":
-            out.append(arg)
-            i += 1
-            continue
-        if len(arg) > 1 and arg[0] in "-+" and arg != "--":
-            flags = arg[1:].replace("l", "").replace("i", "")
-            if flags:
-                out.append(arg[0] + flags)
-            i += 1
-            if _OPTIONS_WITH_VALUE & set(flags) and i < len(rest):
-                out.append(rest[i])
-                i += 1
-            continue
-        break
-    out.extend(rest[i:])
-    if name == "bash":
-        out[1:1] = ["--noprofile", "--norc"]
-    elif name == "zsh":
-        out[1:1] = ["-f"]
-    return out

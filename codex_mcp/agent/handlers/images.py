@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 import errno
 import os
+from collections.abc import Callable
 
 from codex_mcp.agent.limits import MAX_IMAGE_BYTES
 from codex_mcp.bounded_read import aread_regular_file, read_regular_file
@@ -58,8 +59,13 @@ def image_data_url(path: str | os.PathLike[str], limit: int = MAX_IMAGE_BYTES) -
     return data_url_of(read_regular_file(path, limit=limit), path)
 
 
-async def aimage_data_url(path: str | os.PathLike[str], limit: int = MAX_IMAGE_BYTES) -> tuple[str, int]:
+async def aimage_data_url(
+    path: str | os.PathLike[str],
+    limit: int = MAX_IMAGE_BYTES,
+    allow_path: Callable[[str], bool] | None = None,
+) -> tuple[str, int]:
     """`image_data_url` with the read in a worker thread (a slow disk must not stall the
-    loop); also returns the image's size in bytes."""
-    data = await aread_regular_file(path, limit=limit)
+    loop); also returns the image's size in bytes.  `allow_path` judges the real path of
+    the file opened (see `bounded_read`)."""
+    data = await aread_regular_file(path, limit=limit, allow_path=allow_path)
     return data_url_of(data, path), len(data)

@@ -104,7 +104,7 @@ async def handle_shell(ctx: HandlerContext, call_id: str, args: dict[str, Any]) 
     if isinstance(ruled, str):
         return ruled
     check = ruled or assess_command_safety(
-        argv, policy, config.sandbox_policy, ctx.grants.commands, escalated, available
+        argv, policy, config.sandbox_policy, ctx.grants.commands, escalated, available, env.get("PATH")
     )
     if isinstance(check, Reject):
         return check.reason

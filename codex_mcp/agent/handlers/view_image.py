@@ -12,9 +12,11 @@ import errno
 from typing import Any
 
 from codex_mcp.agent import events as ev
+from codex_mcp.agent.handlers.confine import command_env, session_boundary
 from codex_mcp.agent.handlers.context import HandlerContext
 from codex_mcp.agent.handlers.images import NotAnImageError, aimage_data_url
 from codex_mcp.agent.limits import MAX_IMAGE_BYTES, MAX_TURN_IMAGE_BYTES, describe_bytes
+from codex_mcp.sandbox.boundary import BoundaryError
 
 MAX_PATH_CHARS = 4096
 
@@ -33,8 +35,13 @@ async def handle_view_image(ctx: HandlerContext, call_id: str, args: dict[str, A
             f"{describe_bytes(MAX_TURN_IMAGE_BYTES)}, the limit for one turn"
         )
     limit = min(MAX_IMAGE_BYTES, remaining)
+    config = ctx.config
+    try:  # the image leaves the machine: it may be only what the model's own commands could read
+        allow = session_boundary(config, command_env(config)).allows_read
+    except BoundaryError as exc:
+        return f"unable to attach `{path}`: {exc}"
     try:
-        url, size = await aimage_data_url(path, limit=limit)
+        url, size = await aimage_data_url(path, limit=limit, allow_path=allow)
     except NotAnImageError as exc:
         return f"unable to attach `{path}`: {exc.strerror}"
     except FileNotFoundError:
