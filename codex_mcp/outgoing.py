@@ -147,7 +147,7 @@ class Outgoing:
                         batch.append(receive.receive_nowait())
                     except (anyio.WouldBlock, anyio.EndOfStream):
                         break
-                await self._sink.write_batch(batch)
+                await self._sink.write_batch(drop_superseded_progress(batch))
         except (BrokenPipeError, ConnectionResetError, OSError) as exc:
             log.info("the output channel closed (%s); the client went away", exc)
             self.broken.set()
@@ -209,6 +209,27 @@ class Outgoing:
         """The client can no longer answer: resolve every pending request now, and every
         later one at once."""
         self._pending.close(Disconnected(reason))
+
+
+PROGRESS_METHOD = "notifications/progress"
+
+
+def drop_superseded_progress(batch: list[Outbound]) -> list[Outbound]:
+    """`batch` without the progress notifications of a request whose response (or end) is in
+    the same batch: written together, a client may handle the response first and then find
+    the notification's token unknown (see `tools.progress`).  The response says it all."""
+    ended = {(type(request), request) for _, request, final in batch if final and request is not None}
+    if not ended:
+        return batch
+    return [
+        item
+        for item in batch
+        if item[2]
+        or item[1] is None
+        or item[0] is None
+        or (type(item[1]), item[1]) not in ended
+        or item[0].get("method") != PROGRESS_METHOD
+    ]
 
 
 def _describe(item: Outbound) -> str:

@@ -38,6 +38,7 @@ from codex_mcp.http.security import AccessPolicy
 from codex_mcp.http.session import HttpSession, SessionManager, SessionRefused
 from codex_mcp.http.wire import HttpConnection, HttpError, HttpRequest, PeerGone
 from codex_mcp.jsonrpc import ErrorReply, Request
+from codex_mcp.outgoing import PROGRESS_METHOD
 
 log = logging.getLogger(__name__)
 _log_refusal = RateLimitedLog(log, logging.INFO)
@@ -77,6 +78,14 @@ def accepts(header: str | None) -> tuple[bool, bool]:
     json_ok = anything or "application/json" in types or "application/*" in types
     sse_ok = anything or "text/event-stream" in types or "text/*" in types
     return json_ok, sse_ok
+
+
+def _without_progress_before_response(batch: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The last chunk of a request's stream: its progress notifications are dropped when the
+    response rides in the same chunk (see `outgoing.drop_superseded_progress`)."""
+    if "method" in batch[-1]:
+        return batch
+    return [m for m in batch if m.get("method") != PROGRESS_METHOD]
 
 
 class McpEndpoint:
@@ -371,6 +380,8 @@ class McpEndpoint:
                 except anyio.EndOfStream:
                     ended = True
                     break
+            if ended and len(batch) > 1:
+                batch = _without_progress_before_response(batch)
             await conn.send_chunk(b"".join(sse_event(m) for m in batch))
             if ended:
                 return

@@ -149,9 +149,10 @@ class CodexTools:
         relay = EventRelay(
             self._outgoing, request_id, thread.thread_id, meta.get("progressToken"), server.event_stream
         )
-        if configured:
-            await relay.send(thread.session_configured)
         elicitor = Elicitor(
             self._outgoing, self._connection, request_id, thread.thread_id, server.elicitation_timeout_sec
         )
-        return await drive_turn(thread, prompt, turn_id, relay, elicitor)
+        async with relay:
+            if configured:
+                await relay.send(thread.session_configured)
+            return await drive_turn(thread, prompt, turn_id, relay, elicitor)
