@@ -138,7 +138,9 @@ class EventRelay:
         token = self._progress_token
         assert token is not None  # the pacer exists only with a token
         self._progress += 1
-        params = ProgressNotificationParams(progress_token=token, progress=self._progress, message=text).to_wire()
+        params = ProgressNotificationParams(
+            progress_token=token, progress=self._progress, message=text
+        ).to_wire()
         if self._extra_meta:
             params["_meta"] = dict(self._extra_meta)
         await self._outgoing.notify(METHOD_NOTIFICATIONS_PROGRESS, params, request=self._request_id)

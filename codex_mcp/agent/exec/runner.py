@@ -86,6 +86,7 @@ __all__ = [
     "ExecParams",
     "OutputCallback",
     "StreamName",
+    "hurry",
     "run_exec",
 ]
 
@@ -104,6 +105,31 @@ RETAIN_TAIL_BYTES = 128 * 1024
 TERM_GRACE_S = 0.5
 # How long to wait for the child to be reaped after SIGKILL before giving up on it.
 _REAP_TIMEOUT_S = 5.0
+
+_grace_scopes: set[anyio.CancelScope] = set()
+_hurried = False
+
+
+def hurry() -> None:
+    """The host is going away for good (a second signal): every termination in progress, and
+    every later one, skips what is left of its SIGTERM grace and kills at once."""
+    global _hurried
+    _hurried = True
+    for scope in list(_grace_scopes):
+        scope.cancel()
+
+
+async def _grace(wait: Callable[[], Awaitable[object]]) -> None:
+    """Wait (`TERM_GRACE_S` at most) for a command to end on SIGTERM, unless hurried."""
+    if _hurried:
+        return
+    with anyio.move_on_after(TERM_GRACE_S) as scope:
+        _grace_scopes.add(scope)
+        try:
+            await wait()
+        finally:
+            _grace_scopes.discard(scope)
+
 
 StreamName = Literal["stdout", "stderr"]
 OutputCallback = Callable[[StreamName, bytes], Awaitable[None]]
@@ -252,8 +278,7 @@ class _Kept:
         """SIGTERM to the command's group, a short grace, then SIGKILL to every process."""
         self.handle.signal(signal.SIGTERM)
         if self.handle.returncode is None:
-            with anyio.move_on_after(TERM_GRACE_S):
-                await self.handle.wait()
+            await _grace(self.handle.wait)
         self.handle.kill_all()
 
     async def finish(self) -> None:
@@ -304,8 +329,7 @@ class _Subprocess:
         """
         _signal_group(self.process.pid, signal.SIGTERM)
         if self.process.returncode is None:
-            with anyio.move_on_after(TERM_GRACE_S):
-                await self.process.wait()
+            await _grace(self.process.wait)
         _signal_group(self.process.pid, signal.SIGKILL)
 
     async def finish(self) -> None:
