@@ -34,7 +34,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "codex_mcp"
 LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("entry", ("codex_mcp", "codex_mcp.__main__", "codex_mcp.cli")),
     ("http", ("codex_mcp.http",)),
-    ("server", ("codex_mcp.server", "codex_mcp.signals")),
+    ("server", ("codex_mcp.server", "codex_mcp.server_tasks", "codex_mcp.signals")),
     ("start", ("codex_mcp.handshake", "codex_mcp.prewarm")),
     ("tools", ("codex_mcp.tools",)),
     ("connection", ("codex_mcp.connection",)),

@@ -4,7 +4,8 @@
   elicitation) gets 202.  A request gets its response as `application/json`, except a
   `tools/call`, which gets a `text/event-stream` carrying the call's `codex/event`s,
   progress and elicitations before its result (a client that accepts only one of the two
-  gets that one).  `initialize` without `Mcp-Session-Id` starts a session and returns its id.
+  gets that one); so does `tasks/result`, which carries its task's messages while it waits.
+  `initialize` without `Mcp-Session-Id` starts a session and returns its id.
 * GET opens the session's standalone SSE stream (one at a time) for messages that belong to
   no open request.
 * DELETE ends the session.
@@ -50,6 +51,9 @@ KEEPALIVE_INTERVAL = 20.0
 """An SSE comment this often on a quiet stream keeps proxies from timing it out and tells
 us early when the client is gone."""
 MAX_EVENTS_PER_WRITE = 256
+STREAMED_METHODS = frozenset({"tools/call", "tasks/result"})
+"""Requests answered on an SSE stream (when the client accepts one): a call's events and
+questions, or a task's while `tasks/result` waits for it, come before the response."""
 ALLOWED_METHODS = "GET, POST, DELETE, OPTIONS"
 CORS_ALLOW_HEADERS = (
     "content-type, accept, authorization, mcp-session-id, mcp-protocol-version, last-event-id"
@@ -268,7 +272,7 @@ class McpEndpoint:
             )
             await conn.respond(200, [("content-type", "application/json"), *headers], jsonrpc.encode(reply))
             return
-        streaming = sse_ok and (message.method == "tools/call" or not json_ok)
+        streaming = sse_ok and (message.method in STREAMED_METHODS or not json_ok)
         route = session.sink.open_route(message.id, notifications=streaming)
         if not await self._handle(conn, session, message, headers):
             route.detach()

@@ -15,6 +15,7 @@ leaving it normally waits until the response may follow (`ProgressPacer.settle`)
 from __future__ import annotations
 
 import shlex
+from collections.abc import Callable
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
@@ -28,7 +29,7 @@ from codex_mcp.tools.progress import ProgressPacer
 if TYPE_CHECKING:
     from codex_mcp.agent.config.model import EventStream
     from codex_mcp.jsonrpc import RequestId
-    from codex_mcp.outgoing import Outgoing
+    from codex_mcp.outgoing import Outgoing, Route
 
 PROGRESS_MESSAGE_MAX = 200
 CODEX_EVENT_METHOD = "codex/event"
@@ -77,12 +78,15 @@ class EventRelay:
         progress_token: Any,
         event_stream: EventStream,
         *,
+        key: Route | None = None,
         extra_meta: dict[str, Any] | None = None,
+        on_step: Callable[[str], None] | None = None,
     ) -> None:
-        """`extra_meta` goes into the `_meta` of every notification (a task's related-task
-        key)."""
+        """Notifications are queued under `key` (default: the request), with `extra_meta` in
+        their `_meta` (a task's related-task key); `on_step` hears each progress message."""
         self._outgoing = outgoing
-        self._request_id = request_id
+        self._request_id: Route = request_id if key is None else key
+        self._on_step = on_step
         self._meta = {"requestId": request_id, "threadId": thread_id, **(extra_meta or {})}
         self._extra_meta = extra_meta
         valid_token = isinstance(progress_token, (str, int)) and not isinstance(progress_token, bool)
@@ -131,6 +135,10 @@ class EventRelay:
             text = progress_message(msg)
             if text is not None:
                 await self._pacer.note(text[:PROGRESS_MESSAGE_MAX])
+        if self._on_step is not None and msg["type"] not in ev.TURN_ENDING_EVENTS:
+            text = progress_message(msg)
+            if text is not None:
+                self._on_step(text[:PROGRESS_MESSAGE_MAX])
 
     async def _send_progress(self, text: str) -> None:
         from codex_mcp.mcp_types import METHOD_NOTIFICATIONS_PROGRESS, ProgressNotificationParams
