@@ -67,7 +67,8 @@ class McpServer:
         self.options = options
         self.outgoing = outgoing
         self.state = state or ConnectionState(version=options.version)
-        self.tasks = TaskCalls(tasks or TaskStore(), session, outgoing, self._call_for_task)
+        store = tasks if tasks is not None else TaskStore()  # an empty store is falsy
+        self.tasks = TaskCalls(store, session, outgoing, self._call_for_task)
         self._calls: dict[tuple[type, RequestId], anyio.CancelScope] = {}
         self._cancelled: set[tuple[type, RequestId]] = set()
         self._tools: Any = None

@@ -30,6 +30,7 @@ import anyio
 from anyio.abc import ByteStream
 
 from codex_mcp import jsonrpc
+from codex_mcp.connection import REVISION_2025_11_25
 from codex_mcp.handshake import SUPPORTED_PROTOCOL_VERSIONS
 from codex_mcp.http.connections import State, Tracked
 from codex_mcp.http.limits import MAX_HEAD_BYTES, BodyBudget, HttpLimits, RateLimitedLog
@@ -82,6 +83,16 @@ def accepts(header: str | None) -> tuple[bool, bool]:
     json_ok = anything or "application/json" in types or "application/*" in types
     sse_ok = anything or "text/event-stream" in types or "text/*" in types
     return json_ok, sse_ok
+
+
+def _streamed(message: Request, session: HttpSession) -> bool:
+    """Whether the request is answered on an SSE stream when the client accepts both: a call
+    (its events come first), not a task-augmented one (answered at once with its task), and
+    `tasks/result` (its task's messages come first)."""
+    if message.method == "tools/call":
+        params = message.params or {}
+        return not ("task" in params and session.state.speaks(REVISION_2025_11_25))
+    return message.method in STREAMED_METHODS
 
 
 def _without_progress_before_response(batch: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -272,7 +283,7 @@ class McpEndpoint:
             )
             await conn.respond(200, [("content-type", "application/json"), *headers], jsonrpc.encode(reply))
             return
-        streaming = sse_ok and (message.method in STREAMED_METHODS or not json_ok)
+        streaming = sse_ok and (_streamed(message, session) or not json_ok)
         route = session.sink.open_route(message.id, notifications=streaming)
         if not await self._handle(conn, session, message, headers):
             route.detach()
