@@ -94,10 +94,12 @@ async def main():
         else:
             task_id = request["task_id"]
         if mode == "cancel":
-            status = None
+            # Cancel once the command itself runs (past its login shell's start-up, which a
+            # kill could leave half done), as a person would: it has been working a while.
+            started = request["started_file"]
             async for status in session.experimental.poll_task(task_id):
                 report["statuses"].append(status.status)
-                if (status.statusMessage or "").startswith("Running"):
+                if (status.statusMessage or "").startswith("Running") and os.path.exists(started):
                     break
             cancelled = await session.experimental.cancel_task(task_id)
             report["cancelled"] = cancelled.status
@@ -206,11 +208,12 @@ def test_sdk1_cancels_a_running_task(
     sdk: Sdk1, scripted_model: ScriptedModel, transport: str, request: pytest.FixtureRequest
 ) -> None:
     command, argv = sleeper()
-    scripted_model.shell(command)
+    started = sdk.workspace / "started"
+    scripted_model.shell(f"touch {started}; {command}")
     scripted_model.text("never reached")
     url = request.getfixturevalue("http_url") if transport == "http" else None
     args = {"prompt": "run long", "sandbox": "danger-full-access", "approval-policy": "never"}
-    report = sdk.run("cancel", url, arguments=args)
+    report = sdk.run("cancel", url, arguments=args, started_file=str(started))
     assert report["cancelled"] == "cancelled" and report["after"] == "cancelled"
     wait_until(lambda: not running(argv), 10, "the cancelled task's command to be killed")
 

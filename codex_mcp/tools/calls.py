@@ -129,7 +129,7 @@ class CodexTools:
         meta: dict[str, Any],
         route: CallRoute | None,
     ) -> dict[str, Any]:
-        from codex_mcp.errors import ConfigError, ModelError, RolloutError, ThreadNotFound
+        from codex_mcp.errors import ConfigError, ModelError, RolloutError, ThreadBusy, ThreadNotFound
         from codex_mcp.tools.args import parse_reply_args
 
         parsed = parse_reply_args(arguments)
@@ -140,6 +140,8 @@ class CodexTools:
             thread = await self._codex.resume_thread(thread_id)
         except ThreadNotFound:
             return error_result(f"Session not found for thread_id: {thread_id}", thread_id)
+        except ThreadBusy as exc:
+            return error_result(str(exc), thread_id)
         except RolloutError as exc:
             return error_result(f"Failed to resume the Codex session {thread_id}: {exc}", thread_id)
         except (ConfigError, ModelError) as exc:
