@@ -260,11 +260,13 @@ class SessionManager:
             self._sessions.pop(session.id, None)
 
     async def end(self, session: HttpSession, reason: str) -> bool:
-        """End one session and wait (bounded) until its calls are gone (its tasks run on)."""
+        """End one session and wait (bounded) until it is gone, its processes reaped; with
+        tasks running (they run on), until its calls are."""
         session.close(reason)
+        gone = session.server.calls_done if session.server.tasks.running else session.done
         with anyio.move_on_after(SESSION_END_WAIT):
-            await session.server.calls_done.wait()
-        return session.server.calls_done.is_set()
+            await gone.wait()
+        return gone.is_set()
 
     async def close_all(self, reason: str) -> None:
         sessions = list(self._sessions.values())
