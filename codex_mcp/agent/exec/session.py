@@ -30,8 +30,10 @@ from typing import Any
 import anyio
 from anyio.abc import TaskStatus
 
+from codex_mcp.agent.events import session_output_delta
+from codex_mcp.agent.events.payloads import EventMsg
 from codex_mcp.agent.exec.buffer import HeadTailBuffer
-from codex_mcp.agent.exec.events import ExecEvents, exec_output_delta
+from codex_mcp.agent.exec.events import ExecEvents
 from codex_mcp.agent.exec.process import Started, exit_code_of
 
 log = logging.getLogger(__name__)
@@ -178,10 +180,10 @@ class ProcessSession:
                 return
             self._deltas_left -= 1
             await self.emit(
-                exec_output_delta(self.events.call_id, stream, data[start : start + DELTA_MAX_BYTES])
+                session_output_delta(self.events.call_id, stream, data[start : start + DELTA_MAX_BYTES])
             )
 
-    async def emit(self, msg: dict[str, Any]) -> None:
+    async def emit(self, msg: EventMsg) -> None:
         """Emit through the session's emitter; a failing emitter stops the events, never the
         session."""
         if self.events is None:

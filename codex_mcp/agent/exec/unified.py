@@ -51,16 +51,9 @@ from typing import TYPE_CHECKING
 import anyio
 from anyio.abc import TaskGroup, TaskStatus
 
+from codex_mcp.agent.events import session_exec_begin, session_exec_end, terminal_interaction
 from codex_mcp.agent.exec.buffer import HeadTailBuffer
-from codex_mcp.agent.exec.events import (
-    Emit,
-    ExecEvents,
-    exec_begin,
-    exec_end,
-    now_ms,
-    parsed_command,
-    terminal_interaction,
-)
+from codex_mcp.agent.exec.events import Emit, ExecEvents, now_ms, parsed_command
 from codex_mcp.agent.exec.format import DEFAULT_MODEL_POLICY, format_unified_exec_output
 from codex_mcp.agent.exec.process import StartError, describe_os_error, start_process
 from codex_mcp.agent.exec.session import COLLECT_MAX_BYTES, ProcessSession, StdinClosed, WriteFailed
@@ -260,8 +253,11 @@ class UnifiedExecManager:
         try:
             if events is not None:
                 await session.emit(
-                    exec_begin(events, process_id, request.shown, cwd, session.parsed_cmd, now_ms())
-                )
+                    session_exec_begin(
+                        call_id=events.call_id, turn_id=events.turn_id, process_id=process_id,
+                        command=request.shown, cwd=cwd, parsed_cmd=session.parsed_cmd, started_at_ms=now_ms(),
+                    )
+                )  # fmt: skip
             await tg.start(session.run, self.max_lifetime_s, self._on_finished)
             with anyio.move_on_after(EARLY_EXIT_GRACE_S):
                 await session.exited.wait()
@@ -381,11 +377,15 @@ class UnifiedExecManager:
     ) -> ExecCommandOutput:
         """Type `chars` into session `session_id` (empty: poll) and return the new output as
         `write_stdin` does.  `emit` is the current turn's emitter for the
-        `terminal_interaction` event (default: the one the session was started with).
+        `terminal_interaction` event (default: the one the session was started with); the
+        session's later events (output, its end) go there too, so they reach the turn that
+        is reading the session rather than the ended turn that started it.
         Raises `UnknownSessionError`, `StdinClosedError`, `WriteToStdinError`."""
         session = self._store.get(session_id)
         if session is None:
             raise UnknownSessionError(session_id)
+        if emit is not None and session.events is not None and session.events.emit is not emit:
+            session.events = ExecEvents(session.events.call_id, session.events.turn_id, emit)
         session.last_used = time.monotonic()
         session.active_calls += 1
         try:
@@ -471,10 +471,12 @@ class UnifiedExecManager:
         if formatted is None:
             formatted = formatted_truncate_text(transcript, self.truncation)
         code = exit_code if exit_code is not None else session.exit_code
+        events = session.events
         await session.emit(
-            exec_end(
-                session.events, session.id, session.command, session.cwd, session.parsed_cmd,
-                output=transcript, formatted_output=formatted, exit_code=-1 if code is None else code,
+            session_exec_end(
+                call_id=events.call_id, turn_id=events.turn_id, process_id=session.id,
+                command=session.command, cwd=session.cwd, parsed_cmd=session.parsed_cmd, stdout=transcript,
+                formatted_output=formatted, exit_code=-1 if code is None else code,
                 duration_s=session.duration_s,
             )
         )  # fmt: skip
