@@ -154,6 +154,16 @@ class UnifiedExecManager:
             self._tg = None
             self._closed.set()
 
+    def request_close(self) -> None:
+        """Have every session ended soon, without waiting (for code that cannot await: a
+        thread being shut down or evicted); `aclose` waits for it."""
+        self._close_requested.set()
+        self._closing = True
+
+    @property
+    def closed(self) -> bool:
+        return self._closing
+
     async def aclose(self) -> None:
         """End every session (their whole process trees) and stop.  Idempotent."""
         self._close_requested.set()
