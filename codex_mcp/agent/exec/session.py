@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 import anyio
+import anyio.lowlevel
 from anyio.abc import TaskStatus
 
 from codex_mcp.agent.events import session_output_delta
@@ -166,6 +167,10 @@ class ProcessSession:
                 self.transcript.feed(data)
                 self._notify()
                 await self._stream(stream, data)
+                # A process that never stops printing always has data ready, and the event
+                # emitter may take it without waiting (no reader, no deltas left): let the
+                # rest of the server run between chunks, or a flood starves it.
+                await anyio.lowlevel.checkpoint()
         finally:
             self._open_streams -= 1
             if self._open_streams <= 0:
