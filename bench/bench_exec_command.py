@@ -46,7 +46,8 @@ from codex_mcp.agent.config import CallOverrides, load_config
 from codex_mcp.agent.exec.events import ExecEvents
 from codex_mcp.agent.exec.process import start_process
 from codex_mcp.agent.exec.sessions_host import ThreadSessions
-from codex_mcp.agent.exec.unified import ExecCommandRequest, unified_exec_env
+from codex_mcp.agent.exec.unified import ExecCommandRequest
+from codex_mcp.agent.exec.unified_api import unified_exec_env
 from codex_mcp.agent.exec.unified_args import shell_command_argv
 from codex_mcp.agent.handlers.command_gate import Cleared, clear_command
 from codex_mcp.agent.handlers.context import HandlerContext, TurnChanges

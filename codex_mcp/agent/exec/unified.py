@@ -15,8 +15,9 @@ wall time does not count; random session ids in 1000..99999; at most 64 live ses
 one first); the environment gets `NO_COLOR=1`, `LANG`/`LC_CTYPE`/`LC_ALL=C.UTF-8`,
 `COLORTERM=""`, `PAGER`/`GIT_PAGER`/`GH_PAGER=cat`, `CODEX_CI=1`.  Like the reference, an
 interrupted turn leaves sessions running; closing the manager (thread closed or evicted,
-server exiting) ends them all.  Beyond the reference: a hard lifetime limit per session,
-and nothing a session started outlives it or the server (`process.py`).
+server exiting) ends them all (a thread's manager: `sessions_host.ThreadSessions`).
+Beyond the reference: a hard lifetime limit per session, and nothing a session started
+outlives it or the server (`process.py`).
 
 Embedding, without MCP::
 
@@ -90,15 +91,9 @@ if TYPE_CHECKING:
     from codex_mcp.sandbox.select import BackendChoice
 
 __all__ = [
-    "CreateProcessError",
-    "ExecCommandOutput",
-    "ExecCommandRequest",
-    "StdinClosedError",
-    "UnifiedExecError",
-    "UnifiedExecManager",
-    "UnknownSessionError",
-    "WriteToStdinError",
-]
+    "CreateProcessError", "ExecCommandOutput", "ExecCommandRequest", "StdinClosedError", "UnifiedExecError",
+    "UnifiedExecManager", "UnknownSessionError", "WriteToStdinError",
+]  # fmt: skip
 
 
 class UnifiedExecManager:
