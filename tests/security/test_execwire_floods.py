@@ -1,6 +1,6 @@
 """A hostile model floods the server through process sessions: endless output on a terminal,
-binary output with no newline, output on stderr, several floods at once; and sessions kept
-open by the hundred across threads.  The server's memory stays bounded (its peak resident
+binary output with no newline, output on stderr, several floods at once; and a thousand sessions
+kept open across threads.  The server's memory stays bounded (its peak resident
 set, VmHWM, read from outside), it answers `ping` throughout, the model's answers stay
 within their budget, and the session cap holds per thread, the ended sessions' processes
 dead (the kernel's process list).
@@ -89,18 +89,21 @@ def test_output_floods_leave_the_server_small_and_answering(
         assert_alive(client)
 
 
-def test_hundreds_of_sessions_across_threads_stay_within_the_cap(
+THREADS, SESSIONS_PER_THREAD = 5, 200
+
+
+@pytest.mark.timeout(600)
+def test_a_thousand_sessions_across_threads_stay_within_the_cap(
     scripted_model: ScriptedModel, tmp_path: Path
 ) -> None:
-    """Three threads each keep opening sessions, 110 each, concurrently."""
-    naps = [nap() for _ in range(3)]
+    """Five threads keep opening sessions, 200 each (1,000 in all), concurrently: each thread
+    keeps at most 64 (the least recently used ones are ended, their processes dead), the
+    server stays small and answering, and nothing outlives its SIGKILL."""
+    naps = [nap() for _ in range(THREADS)]
     m = scripted_model
     for duration in naps:
-        calls = [
-            function_call("exec_command", exec_args(f"exec sleep {duration}", yield_ms=250))
-            for _ in range(110)
-        ]
-        m.add(Turn("calls", calls=calls))
+        args = exec_args(f"exec sleep {duration}", yield_ms=250)
+        m.add(Turn("calls", calls=[function_call("exec_command", args) for _ in range(SESSIONS_PER_THREAD)]))
     for _ in naps:
         m.text("done")
     try:
@@ -113,11 +116,20 @@ def test_hundreds_of_sessions_across_threads_stay_within_the_cap(
             ]
             with Pinger(client) as pinger:
                 for rid in ids:
-                    client.wait_response(rid, 240)
+                    response = client.wait_response(rid, 500)
+                    assert not response["result"].get("isError"), response
             for duration in naps:
                 wait_until(lambda d=duration: len(sleepers(d)) == 64, 15, "64 live sessions per thread")
+            opened = {
+                item["call_id"]
+                for rec in m.requests
+                for item in rec.items()
+                if item.get("type") == "function_call_output" and "Process running" in str(item.get("output"))
+            }
             peak = peak_rss_kb(client.proc.pid) // 1024
-            print(f"330 sessions: server peak {peak} MB, slowest ping {pinger.slowest:.2f} s")
+            total = THREADS * SESSIONS_PER_THREAD
+            print(f"{total} sessions: server peak {peak} MB, slowest ping {pinger.slowest:.2f} s")
+            assert len(opened) == total, len(opened)
             assert pinger.slowest < 5.0, pinger.slowest
             assert peak < PEAK_RSS_LIMIT_MB, f"the server peaked at {peak} MB"
             assert_alive(client)
