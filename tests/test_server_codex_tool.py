@@ -124,10 +124,12 @@ def test_request_body_sent_to_the_model(
     base = resources.files("codex_mcp.agent").joinpath("prompts/base.md").read_text(encoding="utf-8")
     assert body["instructions"] == base
     tools = {t.get("name"): t for t in body["tools"]}
-    assert {"shell", "update_plan", "apply_patch", "view_image"} <= set(tools)
+    assert {"exec_command", "write_stdin", "update_plan", "apply_patch", "view_image"} <= set(tools)
+    assert "shell" not in tools  # the argv tool is retired; current models get process sessions
     assert tools["apply_patch"]["type"] == "custom"
-    assert tools["shell"]["type"] == "function"
-    assert "command" in tools["shell"]["parameters"]["properties"]
+    assert tools["exec_command"]["type"] == "function"
+    assert tools["exec_command"]["parameters"]["required"] == ["cmd"]
+    assert tools["write_stdin"]["parameters"]["required"] == ["session_id"]
     assert first.last_user_text() == "the user prompt"
     assert any(str(workspace) in t and "<environment_context>" in t for t in first.user_texts())
 

@@ -26,6 +26,13 @@ from codex_mcp.agent.events.event import ElicitationRequest as ElicitationReques
 from codex_mcp.agent.events.event import Emit as Emit
 from codex_mcp.agent.events.event import Event as Event
 from codex_mcp.agent.events.event import ReviewDecision as ReviewDecision
+from codex_mcp.agent.events.exec_session import SOURCE_AGENT as SOURCE_AGENT
+from codex_mcp.agent.events.exec_session import SOURCE_INTERACTION as SOURCE_INTERACTION
+from codex_mcp.agent.events.exec_session import SOURCE_STARTUP as SOURCE_STARTUP
+from codex_mcp.agent.events.exec_session import session_exec_begin as session_exec_begin
+from codex_mcp.agent.events.exec_session import session_exec_end as session_exec_end
+from codex_mcp.agent.events.exec_session import session_output_delta as session_output_delta
+from codex_mcp.agent.events.exec_session import terminal_interaction as terminal_interaction
 from codex_mcp.agent.events.payloads import (
     AgentMessage,
     AgentMessageDelta,
@@ -92,6 +99,7 @@ APPLY_PATCH_APPROVAL_REQUEST = "apply_patch_approval_request"
 EXEC_COMMAND_BEGIN = "exec_command_begin"
 EXEC_COMMAND_OUTPUT_DELTA = "exec_command_output_delta"
 EXEC_COMMAND_END = "exec_command_end"
+TERMINAL_INTERACTION = "terminal_interaction"
 PATCH_APPLY_BEGIN = "patch_apply_begin"
 PATCH_APPLY_END = "patch_apply_end"
 VIEW_IMAGE_TOOL_CALL = "view_image_tool_call"
@@ -277,7 +285,10 @@ def exec_approval_request(
     cwd: str,
     parsed_cmd: list[dict[str, Any]],
     reason: str | None = None,
+    proposed_amendment: list[str] | None = None,
 ) -> ExecApprovalRequestMsg:
+    """`proposed_amendment`: a command prefix the person may approve for later commands too;
+    the request then lists the decisions, that one included, as the reference does."""
     msg: ExecApprovalRequestMsg = {
         "type": "exec_approval_request",
         "call_id": call_id,
@@ -288,6 +299,13 @@ def exec_approval_request(
     }
     if reason:
         msg["reason"] = reason
+    if proposed_amendment:
+        msg["proposed_execpolicy_amendment"] = list(proposed_amendment)
+        msg["available_decisions"] = [
+            "approved",
+            {"approved_execpolicy_amendment": {"proposed_execpolicy_amendment": list(proposed_amendment)}},
+            "abort",
+        ]
     return msg
 
 

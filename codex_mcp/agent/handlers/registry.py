@@ -11,7 +11,15 @@ import json
 from typing import Any
 
 from codex_mcp.agent.config.model import Config
-from codex_mcp.agent.handlers import patch, plan, shell, view_image
+from codex_mcp.agent.handlers import (
+    exec_command,
+    patch,
+    plan,
+    shell,
+    shell_command,
+    view_image,
+    write_stdin,
+)
 from codex_mcp.agent.handlers.context import HandlerContext
 from codex_mcp.agent.items import output_item
 from codex_mcp.agent.model.types import ResponseItem, ToolSpec
@@ -33,30 +41,6 @@ def _function(name: str, description: str, properties: dict[str, Any], required:
         },
     }
 
-
-SHELL_SPEC = _function(
-    "shell",
-    "Run a command and get its output. `command` is an argv list passed to execvp(); for shell syntax "
-    '(pipes, redirects, globs) use ["bash", "-lc", "<script>"]. Set `workdir` rather than using cd.',
-    {
-        "command": {
-            "type": "array",
-            "items": {"type": "string"},
-            "description": "The command and its arguments.",
-        },
-        "workdir": {"type": "string", "description": "Directory to run in (default: the session's cwd)."},
-        "timeout_ms": {"type": "number", "description": "Time limit in milliseconds (default 10000)."},
-        "with_escalated_permissions": {
-            "type": "boolean",
-            "description": "Ask the user to run this command outside the sandbox.",
-        },
-        "justification": {
-            "type": "string",
-            "description": "One sentence telling the user why escalation is needed.",
-        },
-    },
-    ["command"],
-)
 
 UPDATE_PLAN_SPEC = _function(
     "update_plan",
@@ -89,11 +73,31 @@ VIEW_IMAGE_SPEC = _function(
 )
 
 
+# >>> shell tool choice (process sessions) >>>
+def shell_tool_specs(config: Config) -> list[ToolSpec]:
+    """The shell tool(s) the model is offered: `exec_command` + `write_stdin` when its family
+    (or `[features] unified_exec = true`) uses process sessions, else `shell_command`; none
+    with `[features] shell_tool = false`.  The argv `shell` tool is no longer offered (its
+    calls are still served, for a model trained on it)."""
+    from codex_mcp.agent.families import resolve_family
+    from codex_mcp.agent.tool_specs import exec_command_tool, shell_command_tool, write_stdin_tool
+
+    kind = resolve_family(config.model, config.family_overrides).shell
+    if kind == "none":
+        return []
+    if kind == "unified_exec":
+        return [exec_command_tool(), write_stdin_tool()]
+    return [shell_command_tool()]
+
+
+# <<< shell tool choice (process sessions) <<<
+
+
 def build_tool_specs(config: Config) -> list[ToolSpec]:
     from codex_mcp.agent.apply_patch import custom_tool_spec, function_tool_spec
 
     patch_spec = custom_tool_spec() if config.model_provider.wire_api == "responses" else function_tool_spec()
-    return [SHELL_SPEC, UPDATE_PLAN_SPEC, patch_spec, VIEW_IMAGE_SPEC]
+    return [*shell_tool_specs(config), UPDATE_PLAN_SPEC, patch_spec, VIEW_IMAGE_SPEC]
 
 
 # --- dispatch ---------------------------------------------------------------------------
@@ -128,7 +132,13 @@ async def dispatch_tool_call(ctx: HandlerContext, call: ResponseItem) -> Respons
         args = _parse_arguments(call.get("arguments"))
     except ValueError as exc:
         return output_item(call, f"failed to parse function arguments: {exc}")
-    if name in ("shell", "container.exec"):
+    if name == "exec_command":
+        output = await exec_command.handle_exec_command(ctx, call_id, args)
+    elif name == "write_stdin":
+        output = await write_stdin.handle_write_stdin(ctx, call_id, args)
+    elif name == "shell_command":
+        output = await shell_command.handle_shell_command(ctx, call_id, args)
+    elif name in ("shell", "container.exec"):
         output = await shell.handle_shell(ctx, call_id, args)
     elif name == "apply_patch":
         output = await patch.handle_apply_patch(ctx, call_id, str(args.get("input", "")))
