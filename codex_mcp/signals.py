@@ -66,7 +66,7 @@ async def watch(stop: Callable[[int], None], hurry_also: Callable[[], None] | No
     """Run for the server's lifetime (cancel it when the server is done): the first stop
     signal calls `stop(signum)`, the second hurries the cleanup (and calls `hurry_also`),
     the third exits now."""
-    from codex_mcp.agent.exec.runner import hurry
+    from codex_mcp.agent.exec.grace import hurry
 
     received = 0
     with anyio.open_signal_receiver(*STOP_SIGNALS) as signals:

@@ -154,6 +154,28 @@ def test_a_third_signal_exits_at_once_and_the_keepers_still_kill_the_command(
     rollout_lines(codex_home)  # whatever was written is whole lines
 
 
+def test_a_process_session_left_running_ends_with_the_server(
+    spawn_server: ServerFactory, scripted_model: ScriptedModel
+) -> None:
+    """A command the model left running in a process session (`exec_command` yields, the turn
+    ends, the command goes on): the server is idle, and a stop signal still reaps it."""
+    from tests.execwire_support import exec_command
+
+    client = spawn_server()
+    marker = f"{random.randrange(10**6, 10**7)}.5"
+    exec_command(scripted_model, f"exec sleep {marker}", yield_ms=250)
+    scripted_model.text("left it running")
+    result = client.call_tool("codex", {"prompt": "start it", **FULL})
+    assert result_of(client.wait_response(result, 30))["structuredContent"]["content"] == "left it running"
+    argv = ["sleep", marker]
+    assert running(argv), "the session's command runs after its turn"
+    started = descendant_pids(client.proc.pid)
+    client.proc.send_signal(signal.SIGTERM)
+    assert client.wait_exit(EXIT_WITHIN) == 128 + signal.SIGTERM
+    wait_until(lambda: not running(argv), 5, "the session's command to be killed")
+    assert all(gone(p) for p in started), [p for p in started if not gone(p)]
+
+
 def test_http_server_ends_its_sessions_calls_on_sigterm(
     scripted_model: ScriptedModel, codex_home: Path, workspace: Path
 ) -> None:

@@ -73,6 +73,7 @@ import anyio.lowlevel
 from anyio.abc import ByteReceiveStream, Process
 
 from codex_mcp.agent.exec import spawn
+from codex_mcp.agent.exec.grace import grace
 
 __all__ = [
     "DEFAULT_EXEC_TIMEOUT_MS",
@@ -86,7 +87,6 @@ __all__ = [
     "ExecParams",
     "OutputCallback",
     "StreamName",
-    "hurry",
     "run_exec",
 ]
 
@@ -101,35 +101,8 @@ MAX_OUTPUT_DELTAS_PER_CALL = 10_000
 RETAIN_HEAD_BYTES = 128 * 1024
 RETAIN_TAIL_BYTES = 128 * 1024
 
-# How long SIGTERM may take to end the command before SIGKILL follows.
-TERM_GRACE_S = 0.5
 # How long to wait for the child to be reaped after SIGKILL before giving up on it.
 _REAP_TIMEOUT_S = 5.0
-
-_grace_scopes: set[anyio.CancelScope] = set()
-_hurried = False
-
-
-def hurry() -> None:
-    """The host is going away for good (a second signal): every termination in progress, and
-    every later one, skips what is left of its SIGTERM grace and kills at once."""
-    global _hurried
-    _hurried = True
-    for scope in list(_grace_scopes):
-        scope.cancel()
-
-
-async def _grace(wait: Callable[[], Awaitable[object]]) -> None:
-    """Wait (`TERM_GRACE_S` at most) for a command to end on SIGTERM, unless hurried."""
-    if _hurried:
-        return
-    with anyio.move_on_after(TERM_GRACE_S) as scope:
-        _grace_scopes.add(scope)
-        try:
-            await wait()
-        finally:
-            _grace_scopes.discard(scope)
-
 
 StreamName = Literal["stdout", "stderr"]
 OutputCallback = Callable[[StreamName, bytes], Awaitable[None]]
@@ -278,7 +251,7 @@ class _Kept:
         """SIGTERM to the command's group, a short grace, then SIGKILL to every process."""
         self.handle.signal(signal.SIGTERM)
         if self.handle.returncode is None:
-            await _grace(self.handle.wait)
+            await grace(self.handle.wait)
         self.handle.kill_all()
 
     async def finish(self) -> None:
@@ -329,7 +302,7 @@ class _Subprocess:
         """
         _signal_group(self.process.pid, signal.SIGTERM)
         if self.process.returncode is None:
-            await _grace(self.process.wait)
+            await grace(self.process.wait)
         _signal_group(self.process.pid, signal.SIGKILL)
 
     async def finish(self) -> None:
