@@ -224,6 +224,8 @@ def harden_process() -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """The program: returns an exit code for a configuration error; once it has served, it
+    ends the process itself (`exit_now`)."""
     harden_process()
     args = parse_args(sys.argv[1:] if argv is None else argv)
     env = os.environ
