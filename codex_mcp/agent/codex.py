@@ -236,37 +236,54 @@ class Codex:
         are kept; its sandbox and approval policy can make the current ones stricter, never
         looser).  Raises `ThreadNotFound` when there is no such thread, `RolloutError` for a
         file that cannot be read within its limits, `ConfigError` when the recorded working
-        directory is out of bounds.
+        directory is out of bounds, `ThreadBusy` while another process (or another `Codex`)
+        runs a turn on it.
         """
         from codex_mcp.agent.history import History
-        from codex_mcp.agent.thread import Thread
+        from codex_mcp.agent.rollout_lock import RolloutLock
 
         async with self._resume_lock:
             live = self.get_thread(thread_id)
             if live is not None:
-                return live
+                return live  # its next turn takes up whatever another process added
             task_group = self._task_group_or_fail()
-            record = await History.find(self.config_source.codex_home, thread_id)
-            if config is None:
-                config = self.config_source.for_resume(record.recorded_context())
-            history = await History.reopen(record)
-            model_client = self._model_client(config)
-            from codex_mcp.agent.instructions import base_instructions
+            path = await History.locate(self.config_source.codex_home, thread_id)
+            # Read and append under the rollout's lock: a turn another process runs on this
+            # thread right now would otherwise be read half-written, and have lines of ours
+            # between its own.
+            lock = RolloutLock(path)
+            lock.acquire(thread_id)
+            try:
+                return await self._rebuild(thread_id, path, config, task_group)
+            finally:
+                lock.release()
 
-            thread = Thread(
-                thread_id=thread_id,
-                config=config,
-                model_client=model_client,
-                history=history,
-                task_group=task_group,
-                instructions_text=record.instructions or base_instructions(config),
-                on_idle=self._on_thread_idle,
-            )
-            self._threads[thread_id] = thread
-            # What the record says about permissions is not what is enforced now: tell the
-            # model the policies it really runs under before its next turn.
-            history.append(resumed_context_items(config))
-            return thread
+    async def _rebuild(
+        self, thread_id: str, path: Path, config: Config | None, task_group: TaskGroup
+    ) -> Thread:
+        from codex_mcp.agent.history import History
+        from codex_mcp.agent.instructions import base_instructions
+        from codex_mcp.agent.thread import Thread
+
+        record = await History.read(path, thread_id)
+        if config is None:
+            config = self.config_source.for_resume(record.recorded_context())
+        history = await History.reopen(record)
+        model_client = self._model_client(config)
+        thread = Thread(
+            thread_id=thread_id,
+            config=config,
+            model_client=model_client,
+            history=history,
+            task_group=task_group,
+            instructions_text=record.instructions or base_instructions(config),
+            on_idle=self._on_thread_idle,
+        )
+        self._threads[thread_id] = thread
+        # What the record says about permissions is not what is enforced now: tell the
+        # model the policies it really runs under before its next turn.
+        history.append(resumed_context_items(config))
+        return thread
 
 
 @functools.cache
