@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from codex_mcp.sandbox import seccomp
-from codex_mcp.sandbox.boundary import compute_boundary, protected_paths
+from codex_mcp.sandbox.boundary import Boundary, compute_boundary, protected_paths
 from codex_mcp.sandbox.bwrap import BwrapVariant, build_bwrap_argv
 from codex_mcp.sandbox.classify import classify_result
 from codex_mcp.sandbox.landlock import probe as landlock_probe
@@ -147,6 +147,19 @@ def test_git_dir_read_only(backend: str, ws: Path) -> None:
     assert (ws / "fine.txt").exists() and "Read-only file system" in err
 
 
+def _run_prepared(backend: str, boundary: Boundary, ws: Path) -> subprocess.CompletedProcess[str]:
+    prepared = prepare_command(sh("echo ran"), boundary, str(ws), dict(os.environ), backend=backend)  # type: ignore[arg-type]
+    try:
+        proc = subprocess.run(
+            prepared.argv, env=prepared.env, cwd=prepared.cwd, pass_fds=prepared.pass_fds,
+            stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=20, check=False,
+        )  # fmt: skip
+        prepared.after_spawn()
+    finally:
+        prepared.close()
+    return proc
+
+
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_a_protected_name_removed_before_the_mount_is_skipped(backend: str, ws: Path) -> None:
     """Another process removes `.git` between the boundary and the command's start: the
@@ -157,26 +170,10 @@ def test_a_protected_name_removed_before_the_mount_is_skipped(backend: str, ws: 
     boundary = compute_boundary(WW, str(ws), codex_home=home, env=dict(os.environ))
     assert str(ws / ".git") in boundary.read_only_paths
     shutil.rmtree(ws / ".git")
-    prepared = prepare_command(sh("echo ran"), boundary, str(ws), dict(os.environ), backend=backend)  # type: ignore[arg-type]
-    try:
-        proc = subprocess.run(
-            prepared.argv, env=prepared.env, cwd=prepared.cwd, pass_fds=prepared.pass_fds,
-            stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=20, check=False,
-        )  # fmt: skip
-        prepared.after_spawn()
-    finally:
-        prepared.close()
+    proc = _run_prepared(backend, boundary, ws)
     assert (proc.returncode, proc.stdout) == (0, "ran\n"), proc.stderr
     home.rmdir()
-    prepared = prepare_command(sh("echo ran"), boundary, str(ws), dict(os.environ), backend=backend)  # type: ignore[arg-type]
-    try:
-        proc = subprocess.run(
-            prepared.argv, env=prepared.env, cwd=prepared.cwd, pass_fds=prepared.pass_fds,
-            stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=20, check=False,
-        )  # fmt: skip
-        prepared.after_spawn()
-    finally:
-        prepared.close()
+    proc = _run_prepared(backend, boundary, ws)
     assert proc.returncode != 0 and "ran" not in proc.stdout
 
 
