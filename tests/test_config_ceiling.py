@@ -10,7 +10,6 @@ from typing import Any
 
 import pytest
 
-import codex_mcp
 from codex_mcp.agent.config import CallOverrides, CallRefused, ConfigError, load_config
 from codex_mcp.agent.config.call import PushedSandbox, load_call_config, resume_config
 from codex_mcp.agent.config.ceiling import (
@@ -303,8 +302,12 @@ def test_sensitive_roots(tmp_path: Path, env: dict[str, str], project: Path) -> 
     # A home under /tmp makes /tmp itself too wide; with a usual home it is fine.
     assert sensitive_root_reason("/tmp", env) is not None
     # ... unless the server's own code lies in /tmp (a checkout there, as in a clean-clone CI).
-    code_in_tmp = Path(codex_mcp.__file__).resolve().is_relative_to(Path("/tmp").resolve())
-    reason = sensitive_root_reason("/tmp", {"HOME": "/home/someone"})
+    from codex_mcp.agent.config.code_dirs import installation_dirs
+
+    usual = {"HOME": "/home/someone"}
+    tmp = Path("/tmp").resolve()
+    code_in_tmp = any(Path(d).is_relative_to(tmp) for d in installation_dirs(usual))
+    reason = sensitive_root_reason("/tmp", usual)
     if code_in_tmp:
         assert reason is not None and "code this server runs" in reason
     else:
