@@ -69,6 +69,13 @@ FAMILY_DIFFERENCES: dict[str, dict[str, str]] = {
             "send none."
         ),
     },
+    "mock-model": {
+        "tool-extra:apply_patch": (
+            "a slug outside the catalogue gets the freeform apply_patch tool besides the "
+            "reference's fallback contract: a model we know nothing about is better served by a "
+            "tool whose grammar the request states than by shell heredocs."
+        ),
+    },
     "o3": {
         "tool-missing:exec_command": f"{_REF_UNKNOWN}: an argv shell tool.",
         "tool-missing:write_stdin": f"{_REF_UNKNOWN}: no exec sessions.",

@@ -27,8 +27,8 @@ from codex_mcp.agent.instructions import (
     discover_project_docs,
     read_personal_instructions,
     resolve_base_instructions,
-    text_message,
 )
+from codex_mcp.agent.items import text_message
 from codex_mcp.agent.request_fields import responses_body, with_item_ids
 from codex_mcp.agent.request_headers import (
     ClientIdentity,

@@ -26,6 +26,7 @@ from codex_mcp.agent.events.event import ElicitationRequest as ElicitationReques
 from codex_mcp.agent.events.event import Emit as Emit
 from codex_mcp.agent.events.event import Event as Event
 from codex_mcp.agent.events.event import ReviewDecision as ReviewDecision
+from codex_mcp.agent.events.event import UserInputRequest as UserInputRequest
 from codex_mcp.agent.events.payloads import (
     AgentMessage,
     AgentMessageDelta,
@@ -60,10 +61,24 @@ from codex_mcp.agent.events.payloads import (
     TokenCount,
     TurnAborted,
     TurnDiff,
+    UserInputRequestMsg,
     UserMessage,
     ViewImageToolCall,
     WarningEvent,
 )
+from codex_mcp.agent.events.thread_items import AGENT_MESSAGE_CONTENT_DELTA as AGENT_MESSAGE_CONTENT_DELTA
+from codex_mcp.agent.events.thread_items import ITEM_COMPLETED as ITEM_COMPLETED
+from codex_mcp.agent.events.thread_items import ITEM_STARTED as ITEM_STARTED
+from codex_mcp.agent.events.thread_items import REASONING_CONTENT_DELTA as REASONING_CONTENT_DELTA
+from codex_mcp.agent.events.thread_items import WEB_SEARCH_BEGIN as WEB_SEARCH_BEGIN
+from codex_mcp.agent.events.thread_items import WEB_SEARCH_END as WEB_SEARCH_END
+from codex_mcp.agent.events.thread_items import ItemTracker as ItemTracker
+from codex_mcp.agent.events.thread_items import agent_message_content_delta as agent_message_content_delta
+from codex_mcp.agent.events.thread_items import item_completed as item_completed
+from codex_mcp.agent.events.thread_items import item_started as item_started
+from codex_mcp.agent.events.thread_items import reasoning_content_delta as reasoning_content_delta
+from codex_mcp.agent.events.thread_items import web_search_begin as web_search_begin
+from codex_mcp.agent.events.thread_items import web_search_end as web_search_end
 
 # --- event types --------------------------------------------------------------------------
 
@@ -100,11 +115,19 @@ MCP_STARTUP_COMPLETE = "mcp_startup_complete"
 MCP_TOOL_CALL_BEGIN = "mcp_tool_call_begin"
 MCP_TOOL_CALL_END = "mcp_tool_call_end"
 ELICITATION_REQUEST = "elicitation_request"
+REQUEST_USER_INPUT = "request_user_input"
 
 # --- groups -------------------------------------------------------------------------------
 
 STREAMING_EVENTS = frozenset(
-    {AGENT_MESSAGE_DELTA, AGENT_REASONING_DELTA, AGENT_REASONING_RAW_CONTENT_DELTA, EXEC_COMMAND_OUTPUT_DELTA}
+    {
+        AGENT_MESSAGE_DELTA,
+        AGENT_REASONING_DELTA,
+        AGENT_REASONING_RAW_CONTENT_DELTA,
+        AGENT_MESSAGE_CONTENT_DELTA,
+        REASONING_CONTENT_DELTA,
+        EXEC_COMMAND_OUTPUT_DELTA,
+    }
 )
 """Deltas of something a later event repeats whole (`event_stream = "minimal"` drops them)."""
 
@@ -145,11 +168,14 @@ def session_configured(
     model: str,
     model_provider_id: str,
     approval_policy: str,
+    permission_profile: dict[str, Any],
     sandbox_policy: dict[str, Any],
     cwd: str,
     rollout_path: str,
     reasoning_effort: str | None = None,
 ) -> SessionConfigured:
+    """`sandbox_policy` is beyond Codex 0.147 (which sends only `permission_profile`): clients
+    written for earlier versions read it."""
     msg: SessionConfigured = {
         "type": "session_configured",
         "session_id": thread_id,
@@ -157,10 +183,10 @@ def session_configured(
         "model": model,
         "model_provider_id": model_provider_id,
         "approval_policy": approval_policy,
+        "approvals_reviewer": "user",
+        "permission_profile": permission_profile,
         "sandbox_policy": sandbox_policy,
         "cwd": cwd,
-        "history_log_id": 0,
-        "history_entry_count": 0,
         "rollout_path": rollout_path,
     }
     if reasoning_effort:
@@ -174,6 +200,7 @@ def task_started(turn_id: str, started_at: int, model_context_window: int | None
         "turn_id": turn_id,
         "started_at": started_at,
         "model_context_window": model_context_window,
+        "collaboration_mode_kind": "default",
     }
 
 
@@ -196,8 +223,15 @@ def task_complete(
     }
 
 
-def turn_aborted(turn_id: str, reason: str = "interrupted") -> TurnAborted:
-    return {"type": "turn_aborted", "turn_id": turn_id, "reason": reason}
+def turn_aborted(
+    turn_id: str, reason: str = "interrupted", started_at: int | None = None, completed_at: int | None = None
+) -> TurnAborted:
+    msg: TurnAborted = {"type": "turn_aborted", "turn_id": turn_id, "reason": reason}
+    if started_at is not None and completed_at is not None:
+        msg["started_at"] = started_at
+        msg["completed_at"] = completed_at
+        msg["duration_ms"] = max(0, (completed_at - started_at) * 1000)
+    return msg
 
 
 def error(message: str, codex_error_info: Any = None, *, with_info: bool = True) -> ErrorEvent:
@@ -219,12 +253,20 @@ def background_event(message: str) -> BackgroundEvent:
     return {"type": "background_event", "message": message}
 
 
-def user_message(message: str) -> UserMessage:
-    return {"type": "user_message", "message": message, "images": []}
+def user_message(message: str, images: list[str] | None = None) -> UserMessage:
+    return {
+        "type": "user_message",
+        "message": message,
+        "images": list(images or []),
+        "local_images": [],
+        "audio": [],
+        "local_audio": [],
+        "text_elements": [],
+    }
 
 
 def agent_message(message: str) -> AgentMessage:
-    return {"type": "agent_message", "message": message}
+    return {"type": "agent_message", "message": message, "phase": None, "memory_citation": None}
 
 
 def agent_message_delta(delta: str) -> AgentMessageDelta:
@@ -251,8 +293,23 @@ def agent_reasoning_section_break(item_id: str, summary_index: int) -> AgentReas
     return {"type": "agent_reasoning_section_break", "item_id": item_id, "summary_index": summary_index}
 
 
+RATE_LIMITS_UNKNOWN: dict[str, Any] = {
+    "limit_id": "codex",
+    "limit_name": None,
+    "primary": None,
+    "secondary": None,
+    "credits": None,
+    "individual_limit": None,
+    "spend_control_reached": None,
+    "plan_type": None,
+    "rate_limit_reached_type": None,
+}
+"""`token_count.rate_limits` when the provider sent no rate-limit headers (Codex sends this
+object of nulls rather than null)."""
+
+
 def token_count(info: dict[str, Any]) -> TokenCount:
-    return {"type": "token_count", "info": info, "rate_limits": None}
+    return {"type": "token_count", "info": info, "rate_limits": dict(RATE_LIMITS_UNKNOWN)}
 
 
 def context_compacted() -> ContextCompacted:
@@ -291,8 +348,10 @@ def exec_approval_request(
     return msg
 
 
-def patch_approval_request(call_id: str, turn_id: str, changes: dict[str, Any]) -> PatchApprovalRequestMsg:
-    return {
+def patch_approval_request(
+    call_id: str, turn_id: str, changes: dict[str, Any], started_at_ms: int | None = None
+) -> PatchApprovalRequestMsg:
+    msg: PatchApprovalRequestMsg = {
         "type": "apply_patch_approval_request",
         "call_id": call_id,
         "turn_id": turn_id,
@@ -300,6 +359,9 @@ def patch_approval_request(call_id: str, turn_id: str, changes: dict[str, Any]) 
         "reason": None,
         "grant_root": None,
     }
+    if started_at_ms is not None:
+        msg["started_at_ms"] = started_at_ms
+    return msg
 
 
 def exec_command_begin(
@@ -359,8 +421,15 @@ def patch_apply_begin(
 
 
 def patch_apply_end(
-    call_id: str, turn_id: str, stdout: str, stderr: str, success: bool, changes: dict[str, Any]
+    call_id: str,
+    turn_id: str,
+    stdout: str,
+    stderr: str,
+    success: bool,
+    changes: dict[str, Any],
+    status: str | None = None,
 ) -> PatchApplyEnd:
+    """`status`: `completed`, `failed`, or `declined` when the person refused the patch."""
     return {
         "type": "patch_apply_end",
         "call_id": call_id,
@@ -369,6 +438,7 @@ def patch_apply_end(
         "stderr": stderr,
         "success": success,
         "changes": changes,
+        "status": status or ("completed" if success else "failed"),
     }
 
 
@@ -414,3 +484,7 @@ def elicitation_request(
         "message": message,
         "requested_schema": requested_schema,
     }
+
+
+def request_user_input(call_id: str, turn_id: str, questions: list[dict[str, Any]]) -> UserInputRequestMsg:
+    return {"type": "request_user_input", "call_id": call_id, "turn_id": turn_id, "questions": questions}
