@@ -134,9 +134,9 @@ async def _run_turn(deps: TurnDeps, turn_id: str, new_items: list[ResponseItem])
     deps.turn_started_ms = int(started * 1000)
     tracker = ItemTracker(deps.thread_id, turn_id)
     emit = tracked(deps.emit, tracker)
-    await emit(ev.task_started(turn_id, int(started), deps.tokens.context_window))
-    while deps.warnings:
+    while deps.warnings:  # before the turn starts, where Codex reports them
         await emit(ev.warning(deps.warnings.pop(0)))
+    await emit(ev.task_started(turn_id, int(started), deps.tokens.context_window))
     if deps.mcp is not None:
         await deps.mcp.prepare(deps.config, turn_id, emit)  # servers start in the first turn
     deps.history.record_turn_context(deps.config)

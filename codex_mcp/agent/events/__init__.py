@@ -321,10 +321,8 @@ def turn_diff(unified_diff: str) -> TurnDiff:
 
 
 def plan_update(plan: list[PlanStep], explanation: str | None = None) -> PlanUpdate:
-    msg: PlanUpdate = {"type": "plan_update", "plan": plan}
-    if explanation is not None:
-        msg["explanation"] = explanation
-    return msg
+    """`explanation` is null when the model gave none (as Codex sends it)."""
+    return {"type": "plan_update", "explanation": explanation, "plan": plan}
 
 
 def exec_approval_request(

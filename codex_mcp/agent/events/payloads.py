@@ -148,8 +148,8 @@ class PlanStep(TypedDict):
 
 class PlanUpdate(TypedDict):
     type: Literal["plan_update"]
+    explanation: str | None
     plan: list[PlanStep]
-    explanation: NotRequired[str]
 
 
 class ExecApprovalRequestMsg(TypedDict):
