@@ -114,6 +114,7 @@ class Ctx:
         ({"db": "SQLite"}, '{"answers": {"db": {"answers": ["SQLite"]}}}'),
         (None, DECLINED),
         ("nobody", NOBODY_TO_ASK),
+        ({}, NOBODY_TO_ASK),
     ],
 )
 async def test_the_handler_always_answers_the_model(answer: Any, expected: str) -> None:
@@ -126,7 +127,7 @@ async def test_the_handler_always_answers_the_model(answer: Any, expected: str) 
 
 
 @pytest.mark.anyio
-async def test_the_broker_waits_for_the_answer_and_declines_when_nobody_listens() -> None:
+async def test_the_broker_waits_for_the_answer_and_says_when_nobody_listens() -> None:
     broker = QuestionBroker()
     published: list[Event] = []
 
@@ -144,7 +145,7 @@ async def test_the_broker_waits_for_the_answer_and_declines_when_nobody_listens(
         return False
 
     with anyio.fail_after(5):
-        assert await broker.ask("t", msg, nobody) is None
+        assert await broker.ask("t", msg, nobody) == {}  # nobody to ask, not a refusal
 
     async def declines(event: Event) -> bool:
         assert isinstance(event, UserInputRequest)

@@ -99,8 +99,8 @@ class QuestionBroker:
         self._pending: PendingMap[str, dict[str, str] | None] = PendingMap()
 
     async def ask(self, turn_id: str, msg: UserInputRequestMsg, publish: Publish) -> dict[str, str] | None:
-        """The answers by question id, or None (declined, nobody is listening, or the model
-        reused the call id of a question still waiting)."""
+        """The answers by question id; None when declined or the model reused the call id of
+        a question still waiting; an empty mapping when nobody is listening."""
         try:
             with self._pending.expect(msg["call_id"], tag=turn_id) as waiter:
 
@@ -108,7 +108,7 @@ class QuestionBroker:
                     waiter.resolve(answers)
 
                 if not await publish(UserInputRequest(turn_id, dict(msg), answer)):
-                    return None
+                    return {}
                 return await waiter.wait()
         except DuplicateKey:
             return None

@@ -205,8 +205,10 @@ class Thread:
                         event.deny(NO_APPROVAL_HANDLER)
                     else:
                         event.decide(await on_approval(event))
-                elif isinstance(event, ElicitationRequest | UserInputRequest):
+                elif isinstance(event, ElicitationRequest):
                     event.decline()
+                elif isinstance(event, UserInputRequest):
+                    event.cannot_ask()
             turn_id = events.turn_id
         return turn_result(turn_id, seen)
 

@@ -34,5 +34,8 @@ async def drive_turn(
             elif isinstance(event, ElicitationRequest):
                 event.resolve(await elicitor.server_question(event))
             elif isinstance(event, UserInputRequest):
-                event.answer(await elicitor.user_input(event))
+                if elicitor.can_ask:
+                    event.answer(await elicitor.user_input(event))
+                else:
+                    event.cannot_ask()
     return turn_result(thread.thread_id, last)

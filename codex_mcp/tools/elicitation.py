@@ -62,6 +62,11 @@ class Elicitor:
         )
         return approvals.verdict_for(await self._ask(params))
 
+    @property
+    def can_ask(self) -> bool:
+        """Whether the client can show a form at all."""
+        return self._connection.supports_elicitation
+
     async def user_input(self, event: UserInputRequest) -> dict[str, str] | None:
         """The person's answers to the model's questions; None when the client cannot ask,
         the person declines or dismisses the form, or no answer comes in time."""

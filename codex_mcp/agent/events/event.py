@@ -128,8 +128,8 @@ AnswerUserInput = Callable[[dict[str, str] | None], None]
 @dataclass(frozen=True, slots=True)
 class UserInputRequest(Event):
     """The model asks the person questions (`msg["questions"]`: id, header, question,
-    options).  Answer once with `respond({question id: answer})` or `decline()`; the turn
-    waits until then, or until it is interrupted."""
+    options).  Answer once with `respond({question id: answer})`, `decline()` or
+    `cannot_ask()`; the turn waits until then, or until it is interrupted."""
 
     answer: AnswerUserInput = field(default=lambda answers: None, repr=False, compare=False)
 
@@ -146,3 +146,8 @@ class UserInputRequest(Event):
 
     def decline(self) -> None:
         self.answer(None)
+
+    def cannot_ask(self) -> None:
+        """Nobody can be asked (the host has no way to show questions): the model is told
+        so, rather than that the person declined."""
+        self.answer({})

@@ -36,6 +36,10 @@ WEB_SEARCH_BEGIN = "web_search_begin"
 WEB_SEARCH_END = "web_search_end"
 
 _OWN_KEYS = frozenset({"type", "call_id", "turn_id", "started_at_ms", "completed_at_ms"})
+MAX_OPEN_ITEMS = 1024
+"""Items a turn remembers as started and not yet completed.  A provider's stream decides how
+many items begin (a hostile one can open millions and complete none), so the oldest is
+forgotten beyond this; its `item_completed`, if it ever comes, is stamped at completion."""
 
 
 def now_ms() -> int:
@@ -154,7 +158,12 @@ class ItemTracker:
 
     def start(self, item: dict[str, Any]) -> ItemStarted:
         at = now_ms()
-        self._started[str(item["id"])] = (at, item)
+        started = self._started
+        key = str(item["id"])
+        started.pop(key, None)
+        while len(started) >= MAX_OPEN_ITEMS:
+            del started[next(iter(started))]
+        started[key] = (at, item)
         return item_started(self.thread_id, self.turn_id, item, at)
 
     def complete(self, item: dict[str, Any]) -> ItemCompleted:

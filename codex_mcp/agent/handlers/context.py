@@ -33,8 +33,8 @@ from codex_mcp.agent.model.types import ResponseItem
 AskApproval = Callable[[ExecApprovalRequestMsg | PatchApprovalRequestMsg], Awaitable[Decision]]
 """Ask the person; returns the decision (an `abort` decision cancels the turn first)."""
 AskUser = Callable[[UserInputRequestMsg], Awaitable[dict[str, str] | None]]
-"""Put the model's questions to the person; their answers by question id, or None when
-they declined, did not answer in time, or nobody can be asked."""
+"""Put the model's questions to the person; their answers by question id, None when they
+declined or did not answer in time, an empty mapping when nobody can be asked."""
 
 
 class McpTools(Protocol):

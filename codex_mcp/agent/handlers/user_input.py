@@ -105,4 +105,6 @@ async def handle_request_user_input(ctx: HandlerContext, call_id: str, args: dic
     answers = await ctx.ask_user(ev.request_user_input(call_id, ctx.turn_id, questions))
     if answers is None:
         return DECLINED
+    if not answers:
+        return NOBODY_TO_ASK
     return answers_text(questions, answers)
