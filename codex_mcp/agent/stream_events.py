@@ -39,6 +39,12 @@ from codex_mcp.agent.model.types import (
     ResponseItem,
 )
 
+MAX_ITEMS_PER_RESPONSE = 1000
+"""Output items of one response announced to the client as started.  A real response has a
+handful; a hostile provider could open millions, each an `item_started` the client has to
+take in ahead of everything else.  Beyond this, items are still kept and completed, but
+their start is not announced."""
+
 
 class ResponseRelay:
     """The client's view of one response (one per sampling attempt)."""
@@ -61,6 +67,12 @@ class ResponseRelay:
         self._message: str | None = None
         """The id of the agent message being streamed."""
         self._reasoning: str | None = None
+        self._opened = 0
+
+    async def _start(self, item: dict[str, Any]) -> None:
+        self._opened += 1
+        if self._opened <= MAX_ITEMS_PER_RESPONSE:
+            await self._emit(self._tracker.start(item))
 
     async def on_event(self, event: ResponseEvent) -> ResponseItem | None:
         if isinstance(event, OutputTextDelta):
@@ -96,20 +108,20 @@ class ResponseRelay:
         if self._message is not None and (not given or given == self._message):
             return self._message
         self._message = given or new_item_id("msg")
-        await self._emit(self._tracker.start(agent_message_item(self._message, "")))
+        await self._start(agent_message_item(self._message, ""))
         return self._message
 
     async def _open_reasoning(self, given: str) -> str:
         if self._reasoning is not None and (not given or given == self._reasoning):
             return self._reasoning
         self._reasoning = given or new_item_id("rs")
-        await self._emit(self._tracker.start(reasoning_item(self._reasoning, [], [])))
+        await self._start(reasoning_item(self._reasoning, [], []))
         return self._reasoning
 
     async def _open_search(self, search_id: str) -> None:
-        if self._tracker.is_open(search_id):
+        if self._tracker.is_open(search_id) or self._opened >= MAX_ITEMS_PER_RESPONSE:
             return
-        await self._emit(self._tracker.start(web_search_item(search_id, "", {"type": "other"})))
+        await self._start(web_search_item(search_id, "", {"type": "other"}))
         await self._emit(ev.web_search_begin(search_id))
 
     # -- deltas ----------------------------------------------------------------------------
