@@ -127,7 +127,18 @@ def without_shell_tools(keys: dict[str, str]) -> dict[str, str]:
     }
 
 
+_QUESTIONS = (
+    "0.147's MCP server answers request_user_input with 'unavailable in Default mode' without "
+    "asking anyone; we put the questions to the person as an elicitation form and give the "
+    "model their answers"
+)
+
 TURN_DIFFERENCES: dict[str, dict[str, str]] = {
+    "gpt-5.5-request-user-input": {
+        "elicitation-count": f"{_QUESTIONS}: one form is sent.",
+        "tool-output:call_question": f"{_QUESTIONS}: the model reads the answers.",
+        "event-order": f"{_QUESTIONS}: a request_user_input event announces the question.",
+    },
     "gpt-5.5-patch-approved": {
         "event-order": (
             "after a patch the person approved, 0.147 sends no turn_diff at all (it does after a "

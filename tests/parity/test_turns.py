@@ -67,6 +67,26 @@ def web_search(model: ScriptedModel) -> None:
     model.tool_calls(web_search_call("codex mcp parity", "ws_parity"), text="found it")
 
 
+QUESTIONS = {
+    "questions": [
+        {
+            "id": "store",
+            "header": "Storage",
+            "question": "Where should the data live?",
+            "options": [
+                {"label": "Postgres", "description": "as in prod"},
+                {"label": "SQLite", "description": ""},
+            ],
+        }
+    ]
+}
+
+
+def question(model: ScriptedModel) -> None:
+    model.function("request_user_input", QUESTIONS, "call_question")
+    model.text("noted")
+
+
 def two_turns(model: ScriptedModel) -> None:
     model.text("first answer")
     model.text("second answer")
@@ -112,6 +132,12 @@ SCENARIOS = [
     TurnScenario("gpt-5.5-web-search", Scenario("gpt-5.5", "gpt-5.5", approval="never"), web_search),
     TurnScenario(
         "gpt-5.5-reply", Scenario("gpt-5.5", "gpt-5.5"), two_turns, prompts=("hello there", "and then?")
+    ),
+    TurnScenario(
+        "gpt-5.5-request-user-input",
+        Scenario("gpt-5.5", "gpt-5.5"),
+        question,
+        policy=lambda msg: {"action": "accept", "content": {"store": "SQLite"}},
     ),
 ]
 
