@@ -147,6 +147,39 @@ def test_git_dir_read_only(backend: str, ws: Path) -> None:
     assert (ws / "fine.txt").exists() and "Read-only file system" in err
 
 
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_protected_name_removed_before_the_mount_is_skipped(backend: str, ws: Path) -> None:
+    """Another process removes `.git` between the boundary and the command's start: the
+    command runs as if `.git` had been missing (no setup failure another session could
+    provoke at will); a CODEX_HOME removed the same way still fails closed."""
+    home = ws.parent / "codex-home"
+    home.mkdir()
+    boundary = compute_boundary(WW, str(ws), codex_home=home, env=dict(os.environ))
+    assert str(ws / ".git") in boundary.read_only_paths
+    shutil.rmtree(ws / ".git")
+    prepared = prepare_command(sh("echo ran"), boundary, str(ws), dict(os.environ), backend=backend)  # type: ignore[arg-type]
+    try:
+        proc = subprocess.run(
+            prepared.argv, env=prepared.env, cwd=prepared.cwd, pass_fds=prepared.pass_fds,
+            stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=20, check=False,
+        )  # fmt: skip
+        prepared.after_spawn()
+    finally:
+        prepared.close()
+    assert (proc.returncode, proc.stdout) == (0, "ran\n"), proc.stderr
+    home.rmdir()
+    prepared = prepare_command(sh("echo ran"), boundary, str(ws), dict(os.environ), backend=backend)  # type: ignore[arg-type]
+    try:
+        proc = subprocess.run(
+            prepared.argv, env=prepared.env, cwd=prepared.cwd, pass_fds=prepared.pass_fds,
+            stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=20, check=False,
+        )  # fmt: skip
+        prepared.after_spawn()
+    finally:
+        prepared.close()
+    assert proc.returncode != 0 and "ran" not in proc.stdout
+
+
 @needs_bwrap
 def test_gitdir_file_target_protected(ws: Path) -> None:
     real_git = ws.parent / "outside" / "real-gitdir"
