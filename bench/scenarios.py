@@ -267,6 +267,19 @@ def unified_exec(target: Target) -> Iterator[Sample]:
         }
 
 
+def exec_command(target: Target) -> Iterator[Sample]:
+    module = _script("bench_exec_command")
+    while True:
+        result = module.run(5)
+        sample: Sample = {}
+        for backend in ("none", "bwrap", "landlock"):
+            steps = result.get(backend)
+            if steps:
+                for step in ("gate_ms", "exec_command_ms", "handler_ms", "bare_ms"):
+                    sample[f"{backend}_{step}"] = float(steps[step])
+        yield sample
+
+
 SCENARIOS: dict[str, Scenario] = {
     s.name: s
     for s in [
@@ -370,6 +383,17 @@ SCENARIOS: dict[str, Scenario] = {
             },
             local=True,
             description="bench_unified_exec.py: write_stdin round trip, 100 MiB session, 32 idle sessions",
+        ),
+        Scenario(
+            "exec_command",
+            exec_command,
+            {
+                f"{backend}_{step}": Metric("ms")
+                for backend in ("none", "bwrap", "landlock")
+                for step in ("gate_ms", "exec_command_ms", "handler_ms", "bare_ms")
+            },
+            local=True,
+            description="bench_exec_command.py: one exec_command of `true` step by step, per backend",
         ),
     ]
 }

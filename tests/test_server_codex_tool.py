@@ -140,12 +140,23 @@ def test_request_body_sent_to_the_model(
     assert body["stream"] is True
     family = resolve_family("mock-model")
     shell = served_shell(family, ToolFeatures(shell_kinds=SERVED_SHELL_KINDS))
+    assert shell == "unified_exec"
     assert body["instructions"] == family_instructions(family, shell)
     tools = {t.get("name") or t.get("type"): t for t in body["tools"]}
-    assert {"update_plan", "request_user_input", "apply_patch", "view_image", "web_search"} <= set(tools)
+    assert {
+        "exec_command",
+        "write_stdin",
+        "update_plan",
+        "request_user_input",
+        "apply_patch",
+        "view_image",
+        "web_search",
+    } <= set(tools)
+    assert "shell" not in tools  # the argv tool is retired; current models get process sessions
     assert tools["apply_patch"]["type"] == "custom"
-    shell_tool = next(t for n, t in tools.items() if n in ("shell", "exec_command", "shell_command"))
-    assert shell_tool["type"] == "function"
+    assert tools["exec_command"]["type"] == "function"
+    assert tools["exec_command"]["parameters"]["required"] == ["cmd"]
+    assert tools["write_stdin"]["parameters"]["required"] == ["session_id"]
     assert "openai-beta" not in first.headers
     assert first.headers["user-agent"].endswith("(codex-mcp-tests; 0.0.1)")
     assert first.last_user_text() == "the user prompt"

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
@@ -42,6 +42,8 @@ class Decision:
     decision: ReviewDecision = "denied"
     reason: str | None = None
     """Why the host decided for the person (shown to the model); None for a real answer."""
+    amendment: bool = False
+    """The person also approved the command prefix the request proposed, for the session."""
 
     @property
     def approved(self) -> bool:
@@ -55,6 +57,9 @@ class SessionGrants:
 
     commands: set[tuple[str, ...]]
     paths: set[Path]
+    prefixes: set[tuple[str, ...]] = field(default_factory=set)
+    """Command prefixes the person approved for the session (a proposed amendment): a
+    command they match as an `allow` rule would needs no new question."""
 
     @classmethod
     def empty(cls) -> SessionGrants:
@@ -77,8 +82,8 @@ class ApprovalBroker:
         key = (kind, msg["call_id"])
         with self._pending.expect(key, tag=turn_id) as waiter:
 
-            def answer(decision: ReviewDecision, reason: str | None) -> None:
-                waiter.resolve(Decision(decision, reason))
+            def answer(decision: ReviewDecision, reason: str | None, /, *, amendment: bool = False) -> None:
+                waiter.resolve(Decision(decision, reason, amendment))
 
             delivered = await publish(ApprovalRequest(turn_id, dict(msg), answer, kind))
             if not delivered:

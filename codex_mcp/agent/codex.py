@@ -84,11 +84,13 @@ class Codex:
         assert self._task_group is not None
         if exc is not None:
             self._task_group.cancel_scope.cancel()
-        # Each thread's MCP connections live in a task of our task group; close them
-        # (children reaped, bounded by the manager) before waiting for the group.
+        # Each thread's MCP connections and process sessions live in tasks of our task
+        # group; close them (children reaped, bounded by their managers) before waiting for
+        # the group.  Evicted threads' sessions were asked to close when they were dropped.
         with anyio.CancelScope(shield=True):
             async with anyio.create_task_group() as closers:
                 for thread in self._threads.values():
+                    closers.start_soon(thread.close_sessions)
                     closers.start_soon(thread.close_mcp)
         try:
             return await self._task_group.__aexit__(exc_type, exc, tb)
@@ -250,7 +252,8 @@ class Codex:
         self._threads.move_to_end(thread.thread_id)
         idle = [t for t in self._threads.values() if not t.busy]
         for victim in idle[: max(0, len(idle) - self._max_idle_threads)]:
-            victim.shutdown()  # closes its MCP connections (their holder task reaps them)
+            # Closes its MCP connections and process sessions (their holder tasks reap them).
+            victim.shutdown()
             victim.release()
             del self._threads[victim.thread_id]
 

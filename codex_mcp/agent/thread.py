@@ -48,6 +48,7 @@ from codex_mcp.agent.events.payloads import (
     PatchApprovalRequestMsg,
     UserInputRequestMsg,
 )
+from codex_mcp.agent.exec.sessions_host import ThreadSessions
 from codex_mcp.agent.handlers.images import image_data_url
 from codex_mcp.agent.history import History
 from codex_mcp.agent.ids import uuid7
@@ -148,6 +149,10 @@ class Thread:
         self._scopes: dict[str, anyio.CancelScope] = {}
         self._done: dict[str, anyio.Event] = {}
         self._mcp: ThreadMcp | None = None
+        # Process sessions belong to the thread, not to a turn: they outlive interrupts.
+        self._sessions = ThreadSessions(
+            task_group, max_lifetime_s=config.server.exec_session_max_lifetime_sec
+        )
         self.closed = False
         self.startup_warnings: list[str] = []
         """Warnings found while the thread was set up (a skipped AGENTS.md), for its next turn."""
@@ -241,6 +246,7 @@ class Thread:
         """No more turns; the running one is interrupted, the MCP servers are closed soon."""
         self.closed = True
         self.interrupt()
+        self._sessions.request_close()
         if self._mcp is not None:
             self._mcp.request_close()
 
@@ -250,12 +256,17 @@ class Thread:
         with anyio.CancelScope(shield=True):
             for done in list(self._done.values()):
                 await done.wait()
+            await self.close_sessions()
             await self.close_mcp()
             self._history.release()
 
     async def close_mcp(self) -> None:
         if self._mcp is not None:
             await self._mcp.aclose()
+
+    async def close_sessions(self) -> None:
+        """End the thread's process sessions, every process tree killed and reaped."""
+        await self._sessions.aclose()
 
     def release(self) -> None:
         """Close the rollout file until the next write (the owner calls this for idle threads)."""
@@ -312,6 +323,7 @@ class Thread:
             grants=self._grants,
             mcp=self._mcp,
             warnings=self.startup_warnings,
+            sessions=self._sessions,
         )
 
     async def _turn_task(self, turn_id: str, items: list[ResponseItem], scope: anyio.CancelScope) -> None:

@@ -258,11 +258,12 @@ def shell_tools(kind: ShellKind) -> list[ToolSpec]:
 SHELL_FALLBACKS: dict[ShellKind, tuple[ShellKind, ...]] = {
     "unified_exec": ("shell_command", "shell"),
     "shell_command": ("shell",),
-    "local_shell": ("shell",),
-    "shell": (),
+    "local_shell": ("shell_command", "shell"),
+    "shell": ("shell_command",),
     "none": (),
 }
-"""What a family is offered when its own shell tool is not served, nearest contract first."""
+"""What a family is offered when its own shell tool is not served, nearest contract first
+(an argv `shell` model is offered `shell_command`: one command line instead of an argv)."""
 
 
 def served_shell(family: ModelFamily, features: ToolFeatures | None = None) -> ShellKind:

@@ -22,7 +22,7 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass, field
-from typing import NoReturn, Protocol
+from typing import TYPE_CHECKING, NoReturn, Protocol
 
 import anyio
 
@@ -54,6 +54,9 @@ from codex_mcp.agent.sampling import ModelStream, retry_reporter
 from codex_mcp.agent.stream_events import ResponseRelay
 from codex_mcp.agent.tokens import TokenAccount
 from codex_mcp.errors import ModelError
+
+if TYPE_CHECKING:
+    from codex_mcp.agent.exec.sessions_host import ThreadSessions
 
 log = logging.getLogger(__name__)
 
@@ -91,6 +94,8 @@ class TurnDeps:
     warnings: list[str] = field(default_factory=list)
     """Warnings found while the thread was set up (a skipped AGENTS.md), for its next turn."""
     turn_started_ms: int = 0
+    sessions: ThreadSessions | None = None
+    """The thread's process sessions (they outlive the turn)."""
 
     def mcp_tool_specs(self) -> list[ToolSpec]:
         return self.mcp.tool_specs if self.mcp is not None else []
@@ -156,6 +161,7 @@ async def _run_turn(deps: TurnDeps, turn_id: str, new_items: list[ResponseItem])
         mcp=deps.mcp,
         ask_user=deps.ask_user,
         image_detail_original=deps.contract.family.image_detail_original,
+        sessions=deps.sessions,
     )
     first_token_ms: int | None = None
     while True:

@@ -30,7 +30,7 @@ async def drive_turn(
                 verdict = await elicitor.approval(event)
                 if verdict.reason:
                     await relay.send(Event(event.id, dict(ev.warning(verdict.reason))))
-                event.decide(verdict.decision, verdict.reason)
+                event.decide(verdict.decision, verdict.reason, amendment=verdict.amendment)
             elif isinstance(event, ElicitationRequest):
                 event.resolve(await elicitor.server_question(event))
             elif isinstance(event, UserInputRequest):

@@ -77,9 +77,12 @@ FAMILY_DIFFERENCES: dict[str, dict[str, str]] = {
         ),
     },
     "o3": {
-        "tool-missing:exec_command": f"{_REF_UNKNOWN}: an argv shell tool.",
+        "tool-missing:exec_command": (
+            f"{_REF_UNKNOWN}: it was trained on an argv `shell` tool, which is no longer offered "
+            "to a model; shell_command (one command line) is the nearest contract offered."
+        ),
         "tool-missing:write_stdin": f"{_REF_UNKNOWN}: no exec sessions.",
-        "tool-extra:shell": f"{_REF_UNKNOWN}: the argv `shell` tool.",
+        "tool-extra:shell_command": f"{_REF_UNKNOWN}: shell_command in place of its argv `shell` tool.",
         "field:reasoning": f"{_REF_UNKNOWN}: effort medium with the summary.",
         "context-window": f"{_REF_UNKNOWN}: a 200k window (190k reported), not 272k.",
         "warning-presence": f"{_REF_UNKNOWN}; we know it, so no warning.",
@@ -103,28 +106,6 @@ NOT_COMPARED: dict[str, str] = {
         "thread, turn, installation and item ids are random on both sides; their presence is compared."
     ),
 }
-
-
-SHELL_TOOL_NAMES = frozenset({"exec_command", "write_stdin", "shell_command", "shell", "local_shell"})
-
-PENDING_SHELL = (
-    "the family's own shell tool has no handler in this build yet (see "
-    "`handlers.registry.SERVED_SHELL_KINDS`), so it is served the nearest one that has; the "
-    "shell tools are left out of the comparison until then, and come back into it by "
-    "themselves once the handler is registered"
-)
-
-
-def without_shell_tools(keys: dict[str, str]) -> dict[str, str]:
-    """`keys` minus the differences about shell tools (while `PENDING_SHELL` holds)."""
-    return {
-        k: v
-        for k, v in keys.items()
-        if not (
-            k.startswith(("tool-missing:", "tool-extra:", "tool-schema:"))
-            and k.split(":", 1)[1] in SHELL_TOOL_NAMES
-        )
-    }
 
 
 _QUESTIONS = (

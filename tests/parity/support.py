@@ -25,6 +25,7 @@ import tomlkit
 from codex_mcp._version import __version__
 from codex_mcp.agent.context_items import context_items, local_timezone_name, today, user_shell_name
 from codex_mcp.agent.families import ModelFamily, family_overrides, resolve_family
+from codex_mcp.agent.handlers.registry import SERVED_SHELL_KINDS
 from codex_mcp.agent.instructions import (
     discover_project_docs,
     read_personal_instructions,
@@ -41,7 +42,7 @@ from codex_mcp.agent.request_headers import (
     sandbox_tag,
     terminal_label,
 )
-from codex_mcp.agent.tool_specs import ToolFeatures, tool_specs_for
+from codex_mcp.agent.tool_specs import ToolFeatures, served_shell, tool_specs_for
 from codex_mcp.sandbox.policy import SandboxPolicy
 from tests.clients_support import SERVER_COMMAND, Installed, pip_client
 from tests.support.raw_client import Policy, RawClient, result_of
@@ -231,15 +232,6 @@ def run_ours(scenario: Scenario, ws: Workspace, **kw: Any) -> Captured:
     return run_server([str(SERVER_COMMAND)], scenario, ws, log_name="ours.log", **kw)
 
 
-def shell_pending(scenario: Scenario) -> bool:
-    """Whether the family's own shell tool still lacks a handler here (see `allowed.PENDING_SHELL`)."""
-    from codex_mcp.agent.handlers.registry import SERVED_SHELL_KINDS
-    from codex_mcp.agent.tool_specs import served_shell
-
-    family = our_family(scenario)
-    return served_shell(family, ToolFeatures(shell_kinds=SERVED_SHELL_KINDS)) != served_shell(family)
-
-
 def our_family(scenario: Scenario) -> ModelFamily:
     overrides, warnings = family_overrides(scenario.config_tree())
     assert warnings == [], warnings
@@ -249,7 +241,8 @@ def our_family(scenario: Scenario) -> ModelFamily:
 def build_ours(scenario: Scenario, ws: Workspace) -> Captured:
     family = our_family(scenario)
     policy = scenario.policy()
-    tools = tool_specs_for(family, ToolFeatures(sandbox_mode=policy.mode))
+    features = ToolFeatures(sandbox_mode=policy.mode, shell_kinds=SERVED_SHELL_KINDS)
+    tools = tool_specs_for(family, features)
     docs = discover_project_docs(ws.cwd, 32 * 1024)
     items = context_items(
         policy=policy,
@@ -267,7 +260,10 @@ def build_ours(scenario: Scenario, ws: Workspace) -> Captured:
     items = with_item_ids([*items, text_message("user", PROMPT)], lambda prefix: f"{prefix}_ours")
     config_instructions = scenario.config.get("instructions")
     instructions = resolve_base_instructions(
-        family, override=scenario.base_instructions, config_instructions=config_instructions
+        family,
+        override=scenario.base_instructions,
+        config_instructions=config_instructions,
+        shell=served_shell(family, features),
     )
     ids = TurnIds(
         installation_id="inst", thread_id="thread", turn_id="turn", sandbox=sandbox_tag(policy.mode)

@@ -19,8 +19,6 @@ from tests.parity.allowed import (
     ALWAYS_ALLOWED,
     CODE_MODE,
     FAMILY_DIFFERENCES,
-    PENDING_SHELL,
-    without_shell_tools,
 )
 from tests.parity.support import (
     RUN_TIMEOUT,
@@ -33,7 +31,6 @@ from tests.parity.support import (
     reference_codex,
     run_ours,
     run_reference,
-    shell_pending,
 )
 
 pytestmark = [
@@ -114,9 +111,6 @@ def test_first_request_matches_the_reference(codex: Installed, tmp_path: Path, s
     diffs = compare(ref, ours)
 
     expected = FAMILY_DIFFERENCES.get(scenario.slug, {})
-    if shell_pending(scenario):
-        print(f"{scenario.id}: shell tools not compared: {PENDING_SHELL}")
-        diffs, expected = without_shell_tools(diffs), without_shell_tools(expected)
     unexpected = {k: v for k, v in diffs.items() if k not in expected and k not in ALWAYS_ALLOWED}
     gone = [k for k in expected if k not in diffs]
     report = "\n".join(f"- {k}: {v}" for k, v in sorted(unexpected.items()))

@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 
 from tests.clients_support import INSTALL_TIMEOUT, Installed
-from tests.parity.allowed import ALWAYS_ALLOWED, FAMILY_DIFFERENCES, TURN_DIFFERENCES, without_shell_tools
+from tests.parity.allowed import ALWAYS_ALLOWED, FAMILY_DIFFERENCES, TURN_DIFFERENCES
 from tests.parity.support import (
     RUN_TIMEOUT,
     Scenario,
@@ -29,7 +29,6 @@ from tests.parity.support import (
     reference_codex,
     run_ours,
     run_reference,
-    shell_pending,
 )
 from tests.parity.turns_support import compare_turns
 from tests.support.raw_client import Policy
@@ -164,8 +163,6 @@ def test_turn_matches_the_reference(codex: Installed, tmp_path: Path, case: Turn
 
     diffs = {**compare(ref, ours), **compare_turns(ref, ours, str(ws.cwd))}
     expected = {**FAMILY_DIFFERENCES.get(scenario.slug, {}), **TURN_DIFFERENCES.get(case.id, {})}
-    if shell_pending(scenario):
-        diffs, expected = without_shell_tools(diffs), without_shell_tools(expected)
     unexpected = {k: v for k, v in diffs.items() if k not in expected and k not in ALWAYS_ALLOWED}
     gone = [k for k in TURN_DIFFERENCES.get(case.id, {}) if k not in diffs]
     report = "\n".join(f"- {k}: {v}" for k, v in sorted(unexpected.items()))

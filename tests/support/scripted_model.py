@@ -139,7 +139,7 @@ class _Server(ThreadingHTTPServer):
 
 class ScriptedModel:
     def __init__(self, default: Default = None, keep_requests: int | None = None) -> None:
-        self._turns: deque[Answer] = deque()
+        self._turns: deque[Answer | Callable[[Recorded], Answer]] = deque()
         self._by_path: dict[str, deque[Answer]] = {}
         self._cond = threading.Condition()
         self.requests: list[Recorded] = []
@@ -216,6 +216,12 @@ class ScriptedModel:
         with self._cond:
             queue = self._turns if path == "*" else self._by_path.setdefault(path, deque())
             queue.extend(replies)
+
+    def later(self, build: Callable[[Recorded], Answer]) -> None:
+        """Queue an answer built when its request arrives, from what the agent sent (a session
+        id in an earlier tool output, say)."""
+        with self._cond:
+            self._turns.append(build)
 
     def text(self, text: str, chunks: int = 3, reasoning: list[str] | None = None) -> Turn:
         return self.add(Turn("text", text=text, chunks=chunks, reasoning=list(reasoning or [])))

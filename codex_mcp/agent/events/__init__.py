@@ -10,8 +10,10 @@ relay, the rollout, the embedding API) name types through the constants and grou
 
 The package: `payloads` (each event's fields), `event` (`Event`, and `ApprovalRequest` /
 `ElicitationRequest`, which carry a way to answer them: `approve()` / `deny()` /
-`resolve()`, without reading dict keys or building ops by hand), and here the names, the
-groups and the constructors.
+`resolve()`, without reading dict keys or building ops by hand), `tool_events` (the
+constructors of the tool events), `exec_session` (the events of the process-session shell
+tools), `thread_items` (the 0.147 item layer, derived from the tool events), and here the
+names, the groups and the other constructors; everything is imported from here.
 """
 
 from __future__ import annotations
@@ -27,6 +29,13 @@ from codex_mcp.agent.events.event import Emit as Emit
 from codex_mcp.agent.events.event import Event as Event
 from codex_mcp.agent.events.event import ReviewDecision as ReviewDecision
 from codex_mcp.agent.events.event import UserInputRequest as UserInputRequest
+from codex_mcp.agent.events.exec_session import SOURCE_AGENT as SOURCE_AGENT
+from codex_mcp.agent.events.exec_session import SOURCE_INTERACTION as SOURCE_INTERACTION
+from codex_mcp.agent.events.exec_session import SOURCE_STARTUP as SOURCE_STARTUP
+from codex_mcp.agent.events.exec_session import session_exec_begin as session_exec_begin
+from codex_mcp.agent.events.exec_session import session_exec_end as session_exec_end
+from codex_mcp.agent.events.exec_session import session_output_delta as session_output_delta
+from codex_mcp.agent.events.exec_session import terminal_interaction as terminal_interaction
 from codex_mcp.agent.events.payloads import (
     AgentMessage,
     AgentMessageDelta,
@@ -37,21 +46,7 @@ from codex_mcp.agent.events.payloads import (
     AgentReasoningSectionBreak,
     BackgroundEvent,
     ContextCompacted,
-    Duration,
-    ElicitationRequestMsg,
     ErrorEvent,
-    ExecApprovalRequestMsg,
-    ExecCommandBegin,
-    ExecCommandEnd,
-    ExecCommandOutputDelta,
-    McpInvocation,
-    McpStartupComplete,
-    McpStartupUpdate,
-    McpToolCallBegin,
-    McpToolCallEnd,
-    PatchApplyBegin,
-    PatchApplyEnd,
-    PatchApprovalRequestMsg,
     PlanStep,
     PlanUpdate,
     SessionConfigured,
@@ -61,9 +56,7 @@ from codex_mcp.agent.events.payloads import (
     TokenCount,
     TurnAborted,
     TurnDiff,
-    UserInputRequestMsg,
     UserMessage,
-    ViewImageToolCall,
     WarningEvent,
 )
 from codex_mcp.agent.events.thread_items import AGENT_MESSAGE_CONTENT_DELTA as AGENT_MESSAGE_CONTENT_DELTA
@@ -79,6 +72,21 @@ from codex_mcp.agent.events.thread_items import item_started as item_started
 from codex_mcp.agent.events.thread_items import reasoning_content_delta as reasoning_content_delta
 from codex_mcp.agent.events.thread_items import web_search_begin as web_search_begin
 from codex_mcp.agent.events.thread_items import web_search_end as web_search_end
+from codex_mcp.agent.events.tool_events import duration as duration
+from codex_mcp.agent.events.tool_events import elicitation_request as elicitation_request
+from codex_mcp.agent.events.tool_events import exec_approval_request as exec_approval_request
+from codex_mcp.agent.events.tool_events import exec_command_begin as exec_command_begin
+from codex_mcp.agent.events.tool_events import exec_command_end as exec_command_end
+from codex_mcp.agent.events.tool_events import exec_command_output_delta as exec_command_output_delta
+from codex_mcp.agent.events.tool_events import mcp_startup_complete as mcp_startup_complete
+from codex_mcp.agent.events.tool_events import mcp_startup_update as mcp_startup_update
+from codex_mcp.agent.events.tool_events import mcp_tool_call_begin as mcp_tool_call_begin
+from codex_mcp.agent.events.tool_events import mcp_tool_call_end as mcp_tool_call_end
+from codex_mcp.agent.events.tool_events import patch_apply_begin as patch_apply_begin
+from codex_mcp.agent.events.tool_events import patch_apply_end as patch_apply_end
+from codex_mcp.agent.events.tool_events import patch_approval_request as patch_approval_request
+from codex_mcp.agent.events.tool_events import request_user_input as request_user_input
+from codex_mcp.agent.events.tool_events import view_image_tool_call as view_image_tool_call
 
 # --- event types --------------------------------------------------------------------------
 
@@ -107,6 +115,7 @@ APPLY_PATCH_APPROVAL_REQUEST = "apply_patch_approval_request"
 EXEC_COMMAND_BEGIN = "exec_command_begin"
 EXEC_COMMAND_OUTPUT_DELTA = "exec_command_output_delta"
 EXEC_COMMAND_END = "exec_command_end"
+TERMINAL_INTERACTION = "terminal_interaction"
 PATCH_APPLY_BEGIN = "patch_apply_begin"
 PATCH_APPLY_END = "patch_apply_end"
 VIEW_IMAGE_TOOL_CALL = "view_image_tool_call"
@@ -154,12 +163,6 @@ APPROVAL_REQUESTS = frozenset({EXEC_APPROVAL_REQUEST, APPLY_PATCH_APPROVAL_REQUE
 """Events that wait for the person's decision (`ApprovalRequest`)."""
 
 # --- constructors -------------------------------------------------------------------------
-
-
-def duration(seconds: float) -> Duration:
-    """Codex serialises Rust `Duration` as `{secs, nanos}`."""
-    secs = int(seconds)
-    return {"secs": secs, "nanos": round((seconds - secs) * 1e9)}
 
 
 def session_configured(
@@ -323,166 +326,3 @@ def turn_diff(unified_diff: str) -> TurnDiff:
 def plan_update(plan: list[PlanStep], explanation: str | None = None) -> PlanUpdate:
     """`explanation` is null when the model gave none (as Codex sends it)."""
     return {"type": "plan_update", "explanation": explanation, "plan": plan}
-
-
-def exec_approval_request(
-    call_id: str,
-    turn_id: str,
-    command: list[str],
-    cwd: str,
-    parsed_cmd: list[dict[str, Any]],
-    reason: str | None = None,
-) -> ExecApprovalRequestMsg:
-    msg: ExecApprovalRequestMsg = {
-        "type": "exec_approval_request",
-        "call_id": call_id,
-        "turn_id": turn_id,
-        "command": command,
-        "cwd": cwd,
-        "parsed_cmd": parsed_cmd,
-    }
-    if reason:
-        msg["reason"] = reason
-    return msg
-
-
-def patch_approval_request(
-    call_id: str, turn_id: str, changes: dict[str, Any], started_at_ms: int | None = None
-) -> PatchApprovalRequestMsg:
-    msg: PatchApprovalRequestMsg = {
-        "type": "apply_patch_approval_request",
-        "call_id": call_id,
-        "turn_id": turn_id,
-        "changes": changes,
-        "reason": None,
-        "grant_root": None,
-    }
-    if started_at_ms is not None:
-        msg["started_at_ms"] = started_at_ms
-    return msg
-
-
-def exec_command_begin(
-    call_id: str, turn_id: str, command: list[str], cwd: str, parsed_cmd: list[dict[str, Any]]
-) -> ExecCommandBegin:
-    return {
-        "type": "exec_command_begin",
-        "call_id": call_id,
-        "turn_id": turn_id,
-        "command": command,
-        "cwd": cwd,
-        "parsed_cmd": parsed_cmd,
-    }
-
-
-def exec_command_output_delta(call_id: str, stream: str, chunk: str) -> ExecCommandOutputDelta:
-    return {"type": "exec_command_output_delta", "call_id": call_id, "stream": stream, "chunk": chunk}
-
-
-def exec_command_end(
-    begin: ExecCommandBegin,
-    *,
-    stdout: str,
-    stderr: str,
-    aggregated_output: str,
-    exit_code: int,
-    seconds: float,
-    formatted_output: str,
-) -> ExecCommandEnd:
-    """The end of the command `begin` announced (same call, command, cwd)."""
-    return {
-        "type": "exec_command_end",
-        "call_id": begin["call_id"],
-        "turn_id": begin["turn_id"],
-        "command": begin["command"],
-        "cwd": begin["cwd"],
-        "parsed_cmd": begin["parsed_cmd"],
-        "stdout": stdout,
-        "stderr": stderr,
-        "aggregated_output": aggregated_output,
-        "exit_code": exit_code,
-        "duration": duration(seconds),
-        "formatted_output": formatted_output,
-    }
-
-
-def patch_apply_begin(
-    call_id: str, turn_id: str, auto_approved: bool, changes: dict[str, Any]
-) -> PatchApplyBegin:
-    return {
-        "type": "patch_apply_begin",
-        "call_id": call_id,
-        "turn_id": turn_id,
-        "auto_approved": auto_approved,
-        "changes": changes,
-    }
-
-
-def patch_apply_end(
-    call_id: str,
-    turn_id: str,
-    stdout: str,
-    stderr: str,
-    success: bool,
-    changes: dict[str, Any],
-    status: str | None = None,
-) -> PatchApplyEnd:
-    """`status`: `completed`, `failed`, or `declined` when the person refused the patch."""
-    return {
-        "type": "patch_apply_end",
-        "call_id": call_id,
-        "turn_id": turn_id,
-        "stdout": stdout,
-        "stderr": stderr,
-        "success": success,
-        "changes": changes,
-        "status": status or ("completed" if success else "failed"),
-    }
-
-
-def view_image_tool_call(call_id: str, path: str) -> ViewImageToolCall:
-    return {"type": "view_image_tool_call", "call_id": call_id, "path": path}
-
-
-def mcp_startup_update(server: str, state: str, error: str | None = None) -> McpStartupUpdate:
-    status: dict[str, Any] = {"state": state}
-    if error is not None:
-        status["error"] = error
-    return {"type": "mcp_startup_update", "server": server, "status": status}
-
-
-def mcp_startup_complete(ready: list[str], failed: list[dict[str, str]]) -> McpStartupComplete:
-    return {"type": "mcp_startup_complete", "ready": ready, "failed": failed, "cancelled": []}
-
-
-def mcp_tool_call_begin(call_id: str, invocation: McpInvocation) -> McpToolCallBegin:
-    return {"type": "mcp_tool_call_begin", "call_id": call_id, "invocation": invocation}
-
-
-def mcp_tool_call_end(
-    call_id: str, invocation: McpInvocation, seconds: float, result: dict[str, Any]
-) -> McpToolCallEnd:
-    return {
-        "type": "mcp_tool_call_end",
-        "call_id": call_id,
-        "invocation": invocation,
-        "duration": duration(seconds),
-        "result": result,
-    }
-
-
-def elicitation_request(
-    turn_id: str, server_name: str, request_id: str | int, message: str, requested_schema: Any
-) -> ElicitationRequestMsg:
-    return {
-        "type": "elicitation_request",
-        "turn_id": turn_id,
-        "server_name": server_name,
-        "id": request_id,
-        "message": message,
-        "requested_schema": requested_schema,
-    }
-
-
-def request_user_input(call_id: str, turn_id: str, questions: list[dict[str, Any]]) -> UserInputRequestMsg:
-    return {"type": "request_user_input", "call_id": call_id, "turn_id": turn_id, "questions": questions}

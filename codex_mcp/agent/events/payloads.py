@@ -160,6 +160,9 @@ class ExecApprovalRequestMsg(TypedDict):
     cwd: str
     parsed_cmd: list[dict[str, Any]]
     reason: NotRequired[str]
+    proposed_execpolicy_amendment: NotRequired[list[str]]
+    """A command prefix the person may approve for later commands (the model's `prefix_rule`)."""
+    available_decisions: NotRequired[list[Any]]
 
 
 class PatchApprovalRequestMsg(TypedDict):
@@ -173,12 +176,20 @@ class PatchApprovalRequestMsg(TypedDict):
 
 
 class ExecCommandBegin(TypedDict):
+    """The NotRequired fields are the 0.147 shape (`exec_command`, `shell_command`): the
+    process id of a session, where the command came from, when it started, and for a
+    command typed into a running session, what was typed."""
+
     type: Literal["exec_command_begin"]
     call_id: str
+    process_id: NotRequired[str]
     turn_id: str
+    started_at_ms: NotRequired[int]
     command: list[str]
     cwd: str
     parsed_cmd: list[dict[str, Any]]
+    source: NotRequired[str]
+    interaction_input: NotRequired[str]
 
 
 class ExecCommandOutputDelta(TypedDict):
@@ -189,18 +200,36 @@ class ExecCommandOutputDelta(TypedDict):
 
 
 class ExecCommandEnd(TypedDict):
+    """The NotRequired fields: as for `ExecCommandBegin`, plus when it ended and whether it
+    `completed` (exit code 0) or `failed`."""
+
     type: Literal["exec_command_end"]
     call_id: str
+    process_id: NotRequired[str]
     turn_id: str
+    completed_at_ms: NotRequired[int]
     command: list[str]
     cwd: str
     parsed_cmd: list[dict[str, Any]]
+    source: NotRequired[str]
+    interaction_input: NotRequired[str]
     stdout: str
     stderr: str
     aggregated_output: str
     exit_code: int
     duration: Duration
     formatted_output: str
+    status: NotRequired[str]
+
+
+class TerminalInteraction(TypedDict):
+    """`write_stdin` typed `stdin` into the session `process_id` (empty: it only polled);
+    `call_id` is the `exec_command` that started the session."""
+
+    type: Literal["terminal_interaction"]
+    call_id: str
+    process_id: str
+    stdin: str
 
 
 class PatchApplyBegin(TypedDict):
@@ -353,6 +382,7 @@ EventMsg = (
     | ExecCommandBegin
     | ExecCommandOutputDelta
     | ExecCommandEnd
+    | TerminalInteraction
     | PatchApplyBegin
     | PatchApplyEnd
     | ViewImageToolCall

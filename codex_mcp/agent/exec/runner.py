@@ -377,6 +377,8 @@ async def _pump(
             capture.feed(chunk)
             if on_output is not None and budget.take():
                 await on_output(name, chunk)
+            # Output that is always ready (a flood) must not keep the event loop to itself.
+            await anyio.lowlevel.checkpoint()
     finally:
         done.set()
 

@@ -3,7 +3,8 @@
 A handler sees the session's configuration, the turn it runs in, and a few callables:
 `emit` (an event of this turn), `ask_approval` (wait for the person's decision; `abort`
 stops the turn before it returns) and `remember_original` (a file's state before the turn
-first touched it, for `turn_diff`).  So a handler can be driven in a unit test with fakes,
+first touched it, for `turn_diff`); and the thread's process sessions, which belong to the
+thread, not to the turn.  So a handler can be driven in a unit test with fakes,
 and it cannot reach anything else of the thread.
 
 Handlers depend on this module only, never on the registry that dispatches to them, so the
@@ -15,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import anyio.to_thread
 
@@ -29,6 +30,9 @@ from codex_mcp.agent.events.payloads import (
 )
 from codex_mcp.agent.handlers.diff import Snapshot, aggregate_diff, snapshot
 from codex_mcp.agent.model.types import ResponseItem
+
+if TYPE_CHECKING:
+    from codex_mcp.agent.exec.sessions_host import ThreadSessions
 
 AskApproval = Callable[[ExecApprovalRequestMsg | PatchApprovalRequestMsg], Awaitable[Decision]]
 """Ask the person; returns the decision (an `abort` decision cancels the turn first)."""
@@ -102,6 +106,8 @@ class HandlerContext:
     """Items a handler wants the model to see after the call outputs (attached images)."""
     image_bytes: int = 0
     """Size of the images attached in this turn (their data URLs), against the turn's cap."""
+    sessions: ThreadSessions | None = None
+    """The thread's process sessions (`exec_command`, `write_stdin`); they outlive the turn."""
 
     def remember_original(self, path: Path, shown: Path | None = None) -> None:
         self.changes.remember(path, shown)

@@ -11,21 +11,40 @@ import json
 from typing import Any
 
 from codex_mcp.agent.families import ShellKind
-from codex_mcp.agent.handlers import patch, plan, shell, user_input, view_image
+from codex_mcp.agent.handlers import (
+    exec_command,
+    patch,
+    plan,
+    shell,
+    shell_command,
+    user_input,
+    view_image,
+    write_stdin,
+)
 from codex_mcp.agent.handlers.context import HandlerContext
 from codex_mcp.agent.items import output_item
 from codex_mcp.agent.model.types import ResponseItem
 
 # --- what is served ------------------------------------------------------------------------
 
-SERVED_SHELL_KINDS: frozenset[ShellKind] = frozenset({"shell", "local_shell"})
-"""The shell tools dispatched below.  The tool list (`tool_specs.tool_specs_for`) offers a
+SERVED_SHELL_KINDS: frozenset[ShellKind] = frozenset({"unified_exec", "shell_command"})
+"""The shell tools offered to the model.  The tool list (`tool_specs.tool_specs_for`) offers a
 family its own shell tool when it is here, else the nearest one that is
-(`tool_specs.SHELL_FALLBACKS`).  Adding `unified_exec` (`exec_command` + `write_stdin`) or
-`shell_command` here, with their branches in `dispatch_tool_call`, is all it takes to offer
-them."""
+(`tool_specs.SHELL_FALLBACKS`): a family trained on the argv `shell` tool or the built-in
+`local_shell` is offered `shell_command`.  Their calls are still dispatched below, for a
+model that calls them anyway."""
 
-PARALLEL_SAFE = frozenset({"shell", "container.exec", "update_plan", "view_image", "local_shell_call"})
+PARALLEL_SAFE = frozenset(
+    {
+        "exec_command",
+        "shell_command",
+        "shell",
+        "container.exec",
+        "update_plan",
+        "view_image",
+        "local_shell_call",
+    }
+)
 """Tools whose calls may run side by side when the family asks for parallel tool calls: they
 read, or run commands the sandbox confines; patches and questions to the person run alone."""
 
@@ -72,9 +91,13 @@ async def dispatch_tool_call(ctx: HandlerContext, call: ResponseItem) -> Respons
         args = _parse_arguments(call.get("arguments"))
     except ValueError as exc:
         return output_item(call, f"failed to parse function arguments: {exc}")
-    # The shell tools: `exec_command`, `write_stdin` and `shell_command` join here (and
-    # SERVED_SHELL_KINDS above) once their handlers exist.
-    if name in ("shell", "container.exec"):
+    if name == "exec_command":
+        output = await exec_command.handle_exec_command(ctx, call_id, args)
+    elif name == "write_stdin":
+        output = await write_stdin.handle_write_stdin(ctx, call_id, args)
+    elif name == "shell_command":
+        output = await shell_command.handle_shell_command(ctx, call_id, args)
+    elif name in ("shell", "container.exec"):
         output = await shell.handle_shell(ctx, call_id, args)
     elif name == "apply_patch":
         output = await patch.handle_apply_patch(ctx, call_id, str(args.get("input", "")))
