@@ -86,6 +86,16 @@ def question(model: ScriptedModel) -> None:
     model.text("noted")
 
 
+def exec_command_echo(model: ScriptedModel) -> None:
+    model.function("exec_command", {"cmd": "echo hi; echo err >&2; exit 3"}, "call_exec")
+    model.text("ran it")
+
+
+def shell_command_echo(model: ScriptedModel) -> None:
+    model.function("shell_command", {"command": "echo hi; echo err >&2; exit 3"}, "call_shell")
+    model.text("ran it")
+
+
 def two_turns(model: ScriptedModel) -> None:
     model.text("first answer")
     model.text("second answer")
@@ -126,6 +136,26 @@ SCENARIOS = [
         # The answer both servers take (0.147 reads only this legacy shape).
         policy="legacy-approve",
         files={"hello.txt": "hi\n"},
+    ),
+    # The shell tools, without a sandbox (each server's own sandbox is its business).
+    *(
+        TurnScenario(
+            f"{s}-exec-command",
+            Scenario(s, s, sandbox="danger-full-access", approval="never"),
+            exec_command_echo,
+        )
+        for s in ("gpt-5.5", "mock-model")
+    ),
+    TurnScenario(
+        "gpt-5.5-shell-command",
+        Scenario(
+            "gpt-5.5",
+            "gpt-5.5",
+            sandbox="danger-full-access",
+            approval="never",
+            config={"features": {"unified_exec": False}},
+        ),
+        shell_command_echo,
     ),
     TurnScenario("gpt-5.5-parallel-plans", Scenario("gpt-5.5", "gpt-5.5"), parallel_plans),
     TurnScenario("gpt-5.5-web-search", Scenario("gpt-5.5", "gpt-5.5", approval="never"), web_search),

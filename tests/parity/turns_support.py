@@ -23,6 +23,12 @@ IGNORED_EVENTS: dict[str, str] = {
         "we send the item events only, which keeps a turn's event stream a fraction of the size"
     ),
     "raw_response_completed": "it accompanies raw_response_item (the same usage is in token_count).",
+    "exec_command_output_delta": (
+        "how many deltas a command's output comes in depends on when the reader wakes, on "
+        "both sides: the reference sent one for an `echo hi` in one measurement and none for "
+        "an equally quick command in another; the whole output is in exec_command_end, whose "
+        "values are compared"
+    ),
 }
 
 EXTRA_FIELDS: dict[str, dict[str, str]] = {
@@ -50,6 +56,9 @@ VALUE_FIELDS: dict[str, tuple[str, ...]] = {
     "patch_apply_begin": ("auto_approved", "changes"),
     "patch_apply_end": ("stdout", "success", "status", "changes"),
     "web_search_end": ("call_id", "query", "action"),
+    "exec_command_begin": ("call_id", "command", "parsed_cmd", "source"),
+    "exec_command_end": ("call_id", "command", "parsed_cmd", "source", "exit_code", "stdout", "stderr",
+                         "aggregated_output", "formatted_output", "status"),
     "web_search_begin": ("call_id",),
     "task_started": ("model_context_window", "collaboration_mode_kind"),
     "task_complete": ("last_agent_message",),
