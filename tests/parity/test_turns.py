@@ -86,13 +86,17 @@ def question(model: ScriptedModel) -> None:
     model.text("noted")
 
 
+# Output on one stream only: how two pipes interleave depends on when each reader wakes, on
+# both sides, so a command writing to both would compare timing, not behaviour.
+
+
 def exec_command_echo(model: ScriptedModel) -> None:
-    model.function("exec_command", {"cmd": "echo hi; echo err >&2; exit 3"}, "call_exec")
+    model.function("exec_command", {"cmd": "{ echo hi; echo err >&2; } 2>&1; exit 3"}, "call_exec")
     model.text("ran it")
 
 
 def shell_command_echo(model: ScriptedModel) -> None:
-    model.function("shell_command", {"command": "echo hi; echo err >&2; exit 3"}, "call_shell")
+    model.function("shell_command", {"command": "echo err >&2; exit 3"}, "call_shell")
     model.text("ran it")
 
 
