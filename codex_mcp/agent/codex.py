@@ -271,7 +271,8 @@ class Codex:
         are kept; its sandbox and approval policy can make the current ones stricter, never
         looser).  Raises `ThreadNotFound` when there is no such thread, `RolloutError` for a
         file that cannot be read within its limits, `ConfigError` when the recorded working
-        directory is out of bounds.
+        directory is out of bounds, `ThreadBusy` while another process (or another `Codex`)
+        runs a turn on it.
         """
         from codex_mcp.agent.history import History
 
@@ -280,9 +281,9 @@ class Codex:
             if live is not None:
                 if client is not None:
                     live.set_client(*client)
-                return live
-            record = await History.find(self.config_source.codex_home, thread_id)
-            return await self._rebuild(record, thread_id, config, client)
+                return live  # its next turn takes up whatever another process added
+            path = await History.locate(self.config_source.codex_home, thread_id)
+            return await self._rebuild_locked(path, thread_id, config, client)
 
     async def resume_rollout(
         self, path: Path, *, config: Config | None = None, client: tuple[str, str | None] | None = None
@@ -292,12 +293,29 @@ class Codex:
         from codex_mcp.agent.history import History
 
         async with self._resume_lock:
-            record = await History.at_path(self.config_source.codex_home, path)
-            thread_id = record.thread_id
+            real, thread_id = await History.locate_at(self.config_source.codex_home, path)
             live = self.get_thread(thread_id)
             if live is not None:
                 return live
-            return await self._rebuild(record, thread_id, config, client)
+            return await self._rebuild_locked(real, thread_id, config, client)
+
+    async def _rebuild_locked(
+        self, path: Path, thread_id: str, config: Config | None, client: tuple[str, str | None] | None
+    ) -> Thread:
+        """Read and append under the rollout's lock: a turn another process runs on this
+        thread right now would otherwise be read half-written, and have lines of ours between
+        its own (`ThreadBusy` while it holds the lock)."""
+        from codex_mcp.agent.history import History
+        from codex_mcp.agent.rollout_lock import RolloutLock
+
+        task_group = self._task_group_or_fail()
+        lock = RolloutLock(path)
+        lock.acquire(thread_id)
+        try:
+            record = await History.read(path, thread_id)
+            return await self._rebuild(record, thread_id, config, client, task_group)
+        finally:
+            lock.release()
 
     async def _rebuild(
         self,
@@ -305,12 +323,12 @@ class Codex:
         thread_id: str,
         config: Config | None,
         client: tuple[str, str | None] | None,
+        task_group: TaskGroup,
     ) -> Thread:
         from codex_mcp.agent.context_items import thread_context_items
         from codex_mcp.agent.history import History
         from codex_mcp.agent.thread import Thread
 
-        task_group = self._task_group_or_fail()
         if config is None:
             config = self.config_source.for_resume(record.recorded_context())
         history = await History.reopen(record)

@@ -30,6 +30,7 @@ from codex_mcp.agent.rollout import (
     rollout_in_sessions,
     rollout_path_for,
 )
+from codex_mcp.agent.rollout_lock import RolloutLock
 from codex_mcp.errors import ThreadNotFound
 
 
@@ -82,22 +83,32 @@ class History:
         within its limits.  The walk and the read run in a worker thread: a large file must
         not stall other sessions.
         """
+        return await History.read(await History.locate(codex_home, thread_id), thread_id)
+
+    @staticmethod
+    async def locate(codex_home: Path, thread_id: str) -> Path:
+        """The newest rollout file of `thread_id`; `ThreadNotFound` when there is none."""
         path = await anyio.to_thread.run_sync(find_rollout, codex_home, thread_id)
         if path is None:
             raise ThreadNotFound(thread_id)
+        return path
+
+    @staticmethod
+    async def read(path: Path, thread_id: str) -> ResumeRecord:
+        """What the rollout at `path` holds (compactions applied); `RolloutError` when it
+        cannot be read within its limits."""
         resumed = await anyio.to_thread.run_sync(load_rollout, path, thread_id)
         return ResumeRecord(path, resumed.history, resumed.meta, resumed.turn_context, thread_id)
 
     @staticmethod
-    async def at_path(codex_home: Path, path: Path) -> ResumeRecord:
-        """Read the rollout file at `path` (a config's `experimental_resume`).
+    async def locate_at(codex_home: Path, path: Path) -> tuple[Path, str]:
+        """(the real path, the thread id) of the rollout file at `path` (a config's
+        `experimental_resume`).
 
         Only a `rollout-<time>-<thread id>.jsonl` file inside `$CODEX_HOME/sessions` is
-        read, judged by its real path: a resume must not become a way to read, or to take
+        accepted, judged by its real path: a resume must not become a way to read, or to take
         the history of, a file elsewhere.  Raises `RolloutError` otherwise."""
-        real, thread_id = await anyio.to_thread.run_sync(rollout_in_sessions, codex_home, path)
-        resumed = await anyio.to_thread.run_sync(load_rollout, real, thread_id)
-        return ResumeRecord(real, resumed.history, resumed.meta, resumed.turn_context, thread_id)
+        return await anyio.to_thread.run_sync(rollout_in_sessions, codex_home, path)
 
     @classmethod
     async def reopen(cls, record: ResumeRecord) -> History:
@@ -147,6 +158,23 @@ class History:
     def release(self) -> None:
         """Close the rollout file until the next write (which reopens it)."""
         self._recorder.close()
+
+    # -- sharing the file with other processes -------------------------------------------
+
+    def lock(self) -> RolloutLock:
+        """The rollout's cross-process lock (not taken yet; see `rollout_lock`)."""
+        return RolloutLock(self._recorder.path)
+
+    def changed_elsewhere(self) -> bool:
+        """Whether another process appended to the rollout since our last write."""
+        return self._recorder.changed_elsewhere()
+
+    async def reload(self, thread_id: str) -> None:
+        """Take up what another process added: the history as the file now holds it.
+        Only under the rollout's lock."""
+        record = await History.read(self._recorder.path, thread_id)
+        self.items = list(record.items)
+        await anyio.to_thread.run_sync(self._recorder.resync)
 
 
 def now_iso() -> str:

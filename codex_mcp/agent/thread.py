@@ -68,11 +68,12 @@ from codex_mcp.agent.protocol import (
     UserInputOp,
 )
 from codex_mcp.agent.request import Contract
+from codex_mcp.agent.rollout_lock import RolloutLock
 from codex_mcp.agent.sampling import ModelStream
 from codex_mcp.agent.tokens import TokenAccount
 from codex_mcp.agent.turn import TurnDeps, TurnFailed, run_turn
 from codex_mcp.agent.turn_stream import EventBus, TurnEvents
-from codex_mcp.errors import ThreadClosed
+from codex_mcp.errors import RolloutError, ThreadBusy, ThreadClosed
 
 if TYPE_CHECKING:
     from codex_mcp.agent.mcp_client.lifecycle import ThreadMcp
@@ -139,7 +140,10 @@ class Thread:
         self._history = history
         self._task_group = task_group
         self._on_idle = on_idle
-        self._bus = EventBus(history.record_event)
+        self._bus = EventBus(self._record_event)
+        self._writing = False
+        """Whether a turn of ours holds the rollout's lock: only then do events reach the file
+        (a turn refused because another process holds it must not write there)."""
         self._approvals = ApprovalBroker()
         self._questions = QuestionBroker()
         self._grants = SessionGrants.empty()
@@ -329,18 +333,20 @@ class Thread:
     async def _turn_task(self, turn_id: str, items: list[ResponseItem], scope: anyio.CancelScope) -> None:
         started = False
         deps = self._deps(turn_id)
+        rollout = self._history.lock()
         try:
             with scope:
                 async with self._turn_lock:
-                    started = True
-                    try:
-                        last_message = await run_turn(deps, turn_id, items)
-                        self._after_turn(turn_id, items, last_message)
-                    except TurnFailed:
-                        pass
-                    except Exception as exc:  # a bug must end the turn, not the server
-                        log.exception("turn %s of thread %s crashed", turn_id, self.thread_id)
-                        await deps.emit(ev.error(f"internal error: {exc}", with_info=False))
+                    started = await self._claim_rollout(rollout, deps)
+                    if started:
+                        try:
+                            last_message = await run_turn(deps, turn_id, items)
+                            self._after_turn(turn_id, items, last_message)
+                        except TurnFailed:
+                            pass
+                        except Exception as exc:  # a bug must end the turn, not the server
+                            log.exception("turn %s of thread %s crashed", turn_id, self.thread_id)
+                            await deps.emit(ev.error(f"internal error: {exc}", with_info=False))
             if scope.cancelled_caught:
                 # A turn cancelled while still queued behind another never touched the
                 # history: the calls without outputs there belong to the running turn.
@@ -350,6 +356,8 @@ class Thread:
                 begun = deps.turn_started_ms // 1000 if deps.turn_started_ms else None
                 await deps.emit(ev.turn_aborted(turn_id, started_at=begun, completed_at=ended))
         finally:
+            self._writing = False
+            rollout.release()  # after the turn's last line
             self._scopes.pop(turn_id, None)
             self._bus.close(turn_id)
             if self._mcp is not None:
@@ -359,6 +367,27 @@ class Thread:
                 self._history.release()  # reopened by the next write
                 if self._on_idle is not None:
                     self._on_idle(self)
+
+    async def _claim_rollout(self, rollout: RolloutLock, deps: TurnDeps) -> bool:
+        """Lock the rollout for this turn (another process may hold it: the turn then ends
+        with that error) and take up whatever another process appended since our last line."""
+        try:
+            if not rollout.try_acquire():
+                await deps.emit(ev.error(str(ThreadBusy(self.thread_id)), with_info=False))
+                return False
+            if self._history.changed_elsewhere():
+                log.info("thread %s was continued elsewhere; reloading its history", self.thread_id)
+                await self._history.reload(self.thread_id)
+            self._writing = True
+        except RolloutError as exc:
+            rollout.release()
+            await deps.emit(ev.error(f"cannot continue this thread: {exc}", with_info=False))
+            return False
+        return True
+
+    def _record_event(self, msg: dict[str, Any]) -> None:
+        if self._writing:
+            self._history.record_event(msg)
 
     def _after_turn(self, turn_id: str, items: list[ResponseItem], last_message: str | None) -> None:
         notify = self.config.notify
