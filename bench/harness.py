@@ -214,7 +214,7 @@ class Server:
             return
         state.events += 1
         kind = (params.get("msg") or {}).get("type")
-        if kind == "agent_message_delta":
+        if kind in ("agent_message_delta", "agent_message_content_delta"):
             if not state.deltas:
                 state.first_delta_at = now
                 state.events_at_first_delta = state.events

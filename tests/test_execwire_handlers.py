@@ -21,9 +21,10 @@ from codex_mcp.agent.families import FamilyOverrides
 from codex_mcp.agent.handlers.command_gate import prefix_granted, proposed_amendment
 from codex_mcp.agent.handlers.context import HandlerContext, TurnChanges
 from codex_mcp.agent.handlers.exec_command import handle_exec_command
-from codex_mcp.agent.handlers.registry import build_tool_specs, shell_tool_specs
+from codex_mcp.agent.handlers.registry import SERVED_SHELL_KINDS
 from codex_mcp.agent.handlers.shell_command import handle_shell_command
 from codex_mcp.agent.handlers.write_stdin import handle_write_stdin
+from codex_mcp.agent.request import Contract, make_contract
 from tests.execwire_support import exit_code_in, session_id_in
 from tests.security.backends_support import alive, nap, sleepers, wait_dead
 
@@ -86,6 +87,13 @@ def names(specs: list[dict[str, Any]]) -> list[str]:
     return [str(s.get("name")) for s in specs]
 
 
+def contract_for(config: Config) -> Contract:
+    return make_contract(config, env={}, installation_id="inst", shell_kinds=SERVED_SHELL_KINDS)
+
+
+SHELL_TOOL_NAMES = ("exec_command", "write_stdin", "shell_command", "shell")
+
+
 @pytest.mark.parametrize(
     ("model", "overrides", "expected"),
     [
@@ -105,10 +113,17 @@ def test_which_shell_tools_are_offered(
     from dataclasses import replace
 
     config = replace(config_for(tmp_path, model=model), family_overrides=overrides)
-    assert names(shell_tool_specs(config)) == expected
-    offered = names(build_tool_specs(config))
+    contract = contract_for(config)
+    offered = names(contract.tools)
+    assert [n for n in offered if n in SHELL_TOOL_NAMES] == expected
     assert offered[: len(expected)] == expected
     assert "shell" not in offered
+    assert not any(t.get("type") == "local_shell" for t in contract.tools)
+    # The instructions describe the tool actually offered, not the one the family was trained on.
+    for name in expected:
+        assert name in contract.instructions
+    if "exec_command" not in expected:
+        assert "exec_command" not in contract.instructions
 
 
 def test_features_in_config_choose_the_tool(tmp_path: Path) -> None:
@@ -118,7 +133,7 @@ def test_features_in_config_choose_the_tool(tmp_path: Path) -> None:
     work = tmp_path / "work"
     work.mkdir()
     config = load_config(home, cwd=work, typed=CallOverrides(), env={})
-    assert names(shell_tool_specs(config)) == ["shell_command"]
+    assert [n for n in names(contract_for(config).tools) if n in SHELL_TOOL_NAMES] == ["shell_command"]
 
 
 # ---- prefixes the model proposes -------------------------------------------------------------
@@ -298,5 +313,6 @@ async def test_shell_command_answers_in_the_reference_framing_with_its_events(tm
         begin = h.of_type("exec_command_begin")[0]
         end = h.of_type("exec_command_end")[0]
         assert begin["source"] == end["source"] == "agent" and "process_id" not in begin
-        assert end["exit_code"] == 3 and end["status"] == "failed" and end["formatted_output"] == out
+        assert end["exit_code"] == 3 and end["status"] == "failed"
+        assert end["formatted_output"] == "out\nerr\n"  # the output, without the model's framing
         assert h.sessions is not None and h.sessions.existing() is None  # one-shot: no session

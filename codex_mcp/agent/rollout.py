@@ -204,6 +204,26 @@ def find_rollout(codex_home: Path, thread_id: str) -> Path | None:
     return None
 
 
+def rollout_in_sessions(codex_home: Path, path: Path) -> tuple[Path, str]:
+    """(the real path, the thread id) of a rollout file named by the person's config;
+    `RolloutError` unless it is a `rollout-<time>-<uuid>.jsonl` inside `$CODEX_HOME/sessions`."""
+    import uuid
+
+    sessions = os.path.realpath(codex_home / "sessions")
+    real = os.path.realpath(codex_home / os.path.expanduser(str(path)))
+    inside = real.startswith(sessions.rstrip(os.sep) + os.sep)
+    name = os.path.basename(real)
+    if not inside or not name.startswith("rollout-") or not name.endswith(".jsonl"):
+        raise RolloutError(
+            f"`experimental_resume` must name a rollout file under {sessions}; {path} is not one"
+        )
+    try:
+        thread_id = str(uuid.UUID(name[: -len(".jsonl")][-36:]))
+    except ValueError:
+        raise RolloutError(f"{path} is not named rollout-<time>-<thread id>.jsonl") from None
+    return Path(real), thread_id
+
+
 def _sorted_dirs(parent: Path) -> list[Path]:
     try:
         with os.scandir(parent) as entries:

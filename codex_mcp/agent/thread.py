@@ -20,7 +20,7 @@ the event streams (`turn_stream`), the approval broker (`approvals`), the token 
 from __future__ import annotations
 
 import logging
-import uuid
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -32,21 +32,28 @@ import anyio.lowlevel
 from anyio.abc import TaskGroup
 
 from codex_mcp.agent import events as ev
-from codex_mcp.agent.approvals import ApprovalBroker, Decision, SessionGrants
+from codex_mcp.agent.approvals import ApprovalBroker, Decision, QuestionBroker, SessionGrants
 from codex_mcp.agent.config.model import Config
-from codex_mcp.agent.events import ApprovalRequest, ElicitationRequest, Event, ReviewDecision
+from codex_mcp.agent.context_items import permission_profile_json
+from codex_mcp.agent.events import (
+    ApprovalRequest,
+    ElicitationRequest,
+    Event,
+    ReviewDecision,
+    UserInputRequest,
+)
 from codex_mcp.agent.events.payloads import (
     EventMsg,
     ExecApprovalRequestMsg,
     PatchApprovalRequestMsg,
+    UserInputRequestMsg,
 )
 from codex_mcp.agent.exec.sessions_host import ThreadSessions
 from codex_mcp.agent.handlers.images import image_data_url
-from codex_mcp.agent.handlers.registry import build_tool_specs
 from codex_mcp.agent.history import History
+from codex_mcp.agent.ids import uuid7
 from codex_mcp.agent.items import INPUT_TEXT_KINDS, is_message, message_text
 from codex_mcp.agent.model.types import ResponseItem, TokenUsage
-from codex_mcp.agent.model_facts import context_window
 from codex_mcp.agent.protocol import (
     ExecApprovalOp,
     ImageInput,
@@ -60,6 +67,7 @@ from codex_mcp.agent.protocol import (
     UserInput,
     UserInputOp,
 )
+from codex_mcp.agent.request import Contract
 from codex_mcp.agent.rollout_lock import RolloutLock
 from codex_mcp.agent.sampling import ModelStream
 from codex_mcp.agent.tokens import TokenAccount
@@ -104,7 +112,7 @@ class Thread:
         model_client: ModelStream,
         history: History,
         task_group: TaskGroup,
-        instructions_text: str,
+        contract: Contract,
         on_idle: Callable[[Thread], None] | None = None,
     ) -> None:
         self.thread_id = thread_id
@@ -117,6 +125,7 @@ class Thread:
                     model=config.model,
                     model_provider_id=config.model_provider_id,
                     approval_policy=config.approval_policy,
+                    permission_profile=permission_profile_json(config.sandbox_policy, config.cwd),
                     sandbox_policy=config.sandbox_policy.to_json(),
                     cwd=str(config.cwd),
                     rollout_path=str(history.rollout_path),
@@ -125,9 +134,10 @@ class Thread:
             ),
         )
         """The `session_configured` event: the thread's settings as it runs them."""
+        self.contract = contract
+        """The model contract every request of this thread follows (family, tools, ids)."""
         self._model = model_client
         self._history = history
-        self._instructions = instructions_text
         self._task_group = task_group
         self._on_idle = on_idle
         self._bus = EventBus(self._record_event)
@@ -135,9 +145,10 @@ class Thread:
         """Whether a turn of ours holds the rollout's lock: only then do events reach the file
         (a turn refused because another process holds it must not write there)."""
         self._approvals = ApprovalBroker()
+        self._questions = QuestionBroker()
         self._grants = SessionGrants.empty()
-        self._tokens = TokenAccount(context_window(config), config.model_auto_compact_token_limit)
-        self._tool_specs = build_tool_specs(config)
+        family = contract.family
+        self._tokens = TokenAccount(family.effective_context_window, family.compact_token_limit)
         self._turn_lock = anyio.Lock()
         self._scopes: dict[str, anyio.CancelScope] = {}
         self._done: dict[str, anyio.Event] = {}
@@ -159,6 +170,11 @@ class Thread:
         """The conversation so far (read-only: it changes only through turns)."""
         return list(self._history.items)
 
+    def set_client(self, name: str | None, version: str | None) -> None:
+        """The program this thread now works for (an MCP client's `clientInfo`), named in the
+        User-Agent of its next requests."""
+        self.contract = self.contract.with_client(name, version)
+
     @property
     def busy(self) -> bool:
         """A turn is running or queued."""
@@ -170,7 +186,7 @@ class Thread:
     async def turn(self, prompt: TurnInput, *, turn_id: str | None = None) -> AsyncIterator[TurnEvents]:
         """Start a turn; the block reads its events.  Leaving the block early interrupts the
         turn; in every case the block ends only once the turn has finished."""
-        turn_id = turn_id or str(uuid.uuid4())
+        turn_id = turn_id or uuid7()
         items = self._user_items(prompt)
         events = self._bus.open(turn_id)
         done = self._start(items, turn_id)
@@ -200,6 +216,8 @@ class Thread:
                         event.decide(await on_approval(event))
                 elif isinstance(event, ElicitationRequest):
                     event.decline()
+                elif isinstance(event, UserInputRequest):
+                    event.cannot_ask()
             turn_id = events.turn_id
         return turn_result(turn_id, seen)
 
@@ -207,7 +225,7 @@ class Thread:
         """Apply an op; for `UserInputOp`, start a turn nobody reads (its events go only to the
         rollout, its approvals are denied) and return its id."""
         if isinstance(op, UserInputOp):
-            turn_id = str(uuid.uuid4())
+            turn_id = uuid7()
             self._start(self._user_items(op.items), turn_id)
             return turn_id
         if isinstance(op, InterruptOp):
@@ -282,6 +300,9 @@ class Thread:
         async def emit(msg: EventMsg) -> None:
             await bus.emit(turn_id, msg)  # type: ignore[arg-type]
 
+        async def ask_user(msg: UserInputRequestMsg) -> dict[str, str] | None:
+            return await self._questions.ask(turn_id, msg, bus.publish)
+
         async def ask(msg: ExecApprovalRequestMsg | PatchApprovalRequestMsg) -> Decision:
             decision = await self._approvals.ask(turn_id, msg, bus.publish)
             if decision.decision == "abort":
@@ -298,11 +319,11 @@ class Thread:
             config=self.config,
             history=self._history,
             model=self._model,
-            instructions=self._instructions,
-            tools=self._tool_specs,
+            contract=self.contract,
             tokens=self._tokens,
             emit=emit,
             ask_approval=ask,
+            ask_user=ask_user,
             grants=self._grants,
             mcp=self._mcp,
             warnings=self.startup_warnings,
@@ -331,7 +352,9 @@ class Thread:
                 # history: the calls without outputs there belong to the running turn.
                 if started:
                     self._history.close_dangling_calls("aborted: the user interrupted the turn")
-                await deps.emit(ev.turn_aborted(turn_id))
+                ended = int(time.time())
+                begun = deps.turn_started_ms // 1000 if deps.turn_started_ms else None
+                await deps.emit(ev.turn_aborted(turn_id, started_at=begun, completed_at=ended))
         finally:
             self._writing = False
             rollout.release()  # after the turn's last line

@@ -93,15 +93,33 @@ class CodexTools:
             return error_result(f"Invalid configuration for this session: {exc}")
         if not config.cwd.is_dir():
             return error_result(f"The working directory `{config.cwd}` does not exist or is not a directory.")
+        from codex_mcp.errors import RolloutError
+
         try:
-            thread = await self._codex.start_thread(config)
+            if config.experimental_resume is not None:
+                thread = await self._codex.resume_rollout(
+                    config.experimental_resume, config=config, client=self._client()
+                )
+            else:
+                thread = await self._codex.start_thread(config, client=self._client())
         except ModelError as exc:
             return error_result(f"Failed to start the Codex session: {exc.message}")
+        except RolloutError as exc:
+            return error_result(f"Failed to resume the Codex session: {exc}")
         except OSError as exc:
             return error_result(f"Failed to start the Codex session: {exc}")
         return await self._drive(
             request_id, thread, args.prompt, str(request_id), meta, route, configured=True
         )
+
+    def _client(self) -> tuple[str, str | None] | None:
+        """The calling client's `clientInfo` (name, version), named to the model provider."""
+        info = self._connection.client_info
+        name = info.get("name")
+        if not isinstance(name, str) or not name:
+            return None
+        version = info.get("version")
+        return name, version if isinstance(version, str) else None
 
     def _pushed_sandbox(self, meta: dict[str, Any]) -> PushedSandbox | None:
         """The client's pushed sandbox state for this call: the call's own `_meta` form, else
@@ -137,7 +155,7 @@ class CodexTools:
             return error_result(parsed)
         args, thread_id = parsed
         try:
-            thread = await self._codex.resume_thread(thread_id)
+            thread = await self._codex.resume_thread(thread_id, client=self._client())
         except ThreadNotFound:
             return error_result(f"Session not found for thread_id: {thread_id}", thread_id)
         except ThreadBusy as exc:
@@ -163,6 +181,8 @@ class CodexTools:
         *,
         configured: bool,
     ) -> dict[str, Any]:
+        from codex_mcp.agent import events as ev
+        from codex_mcp.agent.events import Event
         from codex_mcp.tools.drive import drive_turn
         from codex_mcp.tools.elicitation import Elicitor
         from codex_mcp.tools.relay import EventRelay
@@ -189,4 +209,9 @@ class CodexTools:
         async with relay:
             if configured:
                 await relay.send(thread.session_configured)
+                if not thread.config.mcp_servers:
+                    # Codex reports its MCP servers' startup right away; with none to start,
+                    # that is at once.  (With servers, they start in the first turn and report
+                    # there.)
+                    await relay.send(Event("", dict(ev.mcp_startup_complete([], []))))
             return await drive_turn(thread, prompt, turn_id, relay, elicitor)

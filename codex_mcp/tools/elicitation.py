@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import anyio
 
-from codex_mcp.agent.events import ApprovalRequest, ElicitationRequest
+from codex_mcp.agent.events import ApprovalRequest, ElicitationRequest, UserInputRequest
 from codex_mcp.tools import approvals
 from codex_mcp.tools.approvals import Verdict
 
@@ -79,6 +79,23 @@ class Elicitor:
             event.msg, self._thread_id, self._request_id, event.id, self._connection.protocol_version
         )
         return approvals.verdict_for(await self._ask(params))
+
+    @property
+    def can_ask(self) -> bool:
+        """Whether the client can show a form at all."""
+        return self._connection.supports_elicitation
+
+    async def user_input(self, event: UserInputRequest) -> dict[str, str] | None:
+        """The person's answers to the model's questions; None when the client cannot ask,
+        the person declines or dismisses the form, or no answer comes in time."""
+        if not self._connection.supports_elicitation:
+            return None
+        from codex_mcp.tools.questions import question_params, read_answers
+
+        params = question_params(
+            event.msg, self._thread_id, self._request_id, event.id, self._connection.protocol_version
+        )
+        return read_answers(await self._ask(params), event.questions)
 
     async def server_question(self, event: ElicitationRequest) -> dict[str, Any]:
         """The person's answer to an MCP server's question, as the `ElicitResult` the server

@@ -56,6 +56,10 @@ def progress_message(msg: dict[str, Any]) -> str | None:
     if kind == ev.MCP_TOOL_CALL_BEGIN:
         invocation = msg.get("invocation") or {}
         return f"Calling {invocation.get('server')}.{invocation.get('tool')}"
+    if kind == ev.REQUEST_USER_INPUT:
+        return "Waiting for your answers"
+    if kind == ev.WEB_SEARCH_BEGIN:
+        return "Searching the web"
     if kind == ev.ELICITATION_REQUEST:
         return f"Waiting for input requested by {msg.get('server_name')}"
     if kind == ev.PLAN_UPDATE:

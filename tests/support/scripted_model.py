@@ -37,6 +37,7 @@ from tests.support.model_turns import function_call as function_call
 from tests.support.model_turns import patch_call as patch_call
 from tests.support.model_turns import shell_call as shell_call
 from tests.support.model_turns import text_turn as text_turn
+from tests.support.model_turns import web_search_call as web_search_call
 from tests.support.model_wire import Reply
 
 RAW_DEADLINE = 120.0
@@ -222,11 +223,11 @@ class ScriptedModel:
         with self._cond:
             self._turns.append(build)
 
-    def text(self, text: str, chunks: int = 3) -> Turn:
-        return self.add(Turn("text", text=text, chunks=chunks))
+    def text(self, text: str, chunks: int = 3, reasoning: list[str] | None = None) -> Turn:
+        return self.add(Turn("text", text=text, chunks=chunks, reasoning=list(reasoning or [])))
 
-    def tool_calls(self, *calls: dict[str, Any], text: str = "") -> Turn:
-        return self.add(Turn("calls", text=text, calls=list(calls)))
+    def tool_calls(self, *calls: dict[str, Any], text: str = "", reasoning: list[str] | None = None) -> Turn:
+        return self.add(Turn("calls", text=text, calls=list(calls), reasoning=list(reasoning or [])))
 
     def shell(self, command: str | list[str], call_id: str | None = None, **extra: Any) -> str:
         call = shell_call(command, call_id, **extra)

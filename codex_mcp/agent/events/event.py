@@ -144,3 +144,34 @@ class ElicitationRequest(Event):
 
     def cancel(self) -> None:
         self.answer({"action": "cancel"})
+
+
+AnswerUserInput = Callable[[dict[str, str] | None], None]
+
+
+@dataclass(frozen=True, slots=True)
+class UserInputRequest(Event):
+    """The model asks the person questions (`msg["questions"]`: id, header, question,
+    options).  Answer once with `respond({question id: answer})`, `decline()` or
+    `cannot_ask()`; the turn waits until then, or until it is interrupted."""
+
+    answer: AnswerUserInput = field(default=lambda answers: None, repr=False, compare=False)
+
+    @property
+    def call_id(self) -> str:
+        return str(self.msg.get("call_id") or "")
+
+    @property
+    def questions(self) -> list[dict[str, Any]]:
+        return [q for q in self.msg.get("questions") or [] if isinstance(q, dict)]
+
+    def respond(self, answers: dict[str, str]) -> None:
+        self.answer(dict(answers))
+
+    def decline(self) -> None:
+        self.answer(None)
+
+    def cannot_ask(self) -> None:
+        """Nobody can be asked (the host has no way to show questions): the model is told
+        so, rather than that the person declined."""
+        self.answer({})

@@ -23,7 +23,11 @@ import anyio.to_thread
 from codex_mcp.agent.approvals import Decision, SessionGrants
 from codex_mcp.agent.config.model import Config
 from codex_mcp.agent.events import Emit
-from codex_mcp.agent.events.payloads import ExecApprovalRequestMsg, PatchApprovalRequestMsg
+from codex_mcp.agent.events.payloads import (
+    ExecApprovalRequestMsg,
+    PatchApprovalRequestMsg,
+    UserInputRequestMsg,
+)
 from codex_mcp.agent.handlers.diff import Snapshot, aggregate_diff, snapshot
 from codex_mcp.agent.model.types import ResponseItem
 
@@ -32,6 +36,9 @@ if TYPE_CHECKING:
 
 AskApproval = Callable[[ExecApprovalRequestMsg | PatchApprovalRequestMsg], Awaitable[Decision]]
 """Ask the person; returns the decision (an `abort` decision cancels the turn first)."""
+AskUser = Callable[[UserInputRequestMsg], Awaitable[dict[str, str] | None]]
+"""Put the model's questions to the person; their answers by question id, None when they
+declined or did not answer in time, an empty mapping when nobody can be asked."""
 
 
 class McpTools(Protocol):
@@ -53,6 +60,8 @@ class TurnChanges:
         """By resolved path."""
         self.shown: dict[Path, Path] = {}
         """The path a patch named for each resolved path (for display in the diff)."""
+        self.writes = 0
+        """Patches applied so far in the turn (each one is followed by a `turn_diff`)."""
 
     @property
     def paths(self) -> list[Path]:
@@ -89,6 +98,10 @@ class HandlerContext:
     """Commands and paths the person approved for the whole session."""
     changes: TurnChanges
     mcp: McpTools | None = None
+    ask_user: AskUser | None = None
+    """None: nobody can be asked (the model is told so)."""
+    image_detail_original: bool = False
+    """The family takes images at their original resolution (`view_image` `detail`)."""
     pending_input: list[ResponseItem] = field(default_factory=list)
     """Items a handler wants the model to see after the call outputs (attached images)."""
     image_bytes: int = 0

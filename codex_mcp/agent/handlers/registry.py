@@ -1,4 +1,4 @@
-"""The tools the model is offered, and the dispatch of its calls to their handlers.
+"""Which tools have handlers, and the dispatch of the model's calls to them.
 
 Every handler returns the output text; this module wraps it in the output item that
 matches the call (`function_call_output` or `custom_tool_call_output`), so a handler never
@@ -10,94 +10,53 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from codex_mcp.agent.config.model import Config
+from codex_mcp.agent.families import ShellKind
 from codex_mcp.agent.handlers import (
     exec_command,
     patch,
     plan,
     shell,
     shell_command,
+    user_input,
     view_image,
     write_stdin,
 )
 from codex_mcp.agent.handlers.context import HandlerContext
 from codex_mcp.agent.items import output_item
-from codex_mcp.agent.model.types import ResponseItem, ToolSpec
+from codex_mcp.agent.model.types import ResponseItem
 
-# --- specs ------------------------------------------------------------------------------
+# --- what is served ------------------------------------------------------------------------
 
+SERVED_SHELL_KINDS: frozenset[ShellKind] = frozenset({"unified_exec", "shell_command"})
+"""The shell tools offered to the model.  The tool list (`tool_specs.tool_specs_for`) offers a
+family its own shell tool when it is here, else the nearest one that is
+(`tool_specs.SHELL_FALLBACKS`): a family trained on the argv `shell` tool or the built-in
+`local_shell` is offered `shell_command`.  Their calls are still dispatched below, for a
+model that calls them anyway."""
 
-def _function(name: str, description: str, properties: dict[str, Any], required: list[str]) -> ToolSpec:
-    return {
-        "type": "function",
-        "name": name,
-        "description": description,
-        "strict": False,
-        "parameters": {
-            "type": "object",
-            "properties": dict(sorted(properties.items())),
-            "required": required,
-            "additionalProperties": False,
-        },
-    }
-
-
-UPDATE_PLAN_SPEC = _function(
-    "update_plan",
-    "Record or update your plan for the task: a few short steps, each pending, in_progress or "
-    "completed, with at most one in_progress at a time.",
+PARALLEL_SAFE = frozenset(
     {
-        "explanation": {"type": "string", "description": "Optional note about what changed."},
-        "plan": {
-            "type": "array",
-            "description": "The steps, in order.",
-            "items": {
-                "type": "object",
-                "properties": {
-                    "step": {"type": "string"},
-                    "status": {"type": "string", "enum": ["pending", "in_progress", "completed"]},
-                },
-                "required": ["step", "status"],
-                "additionalProperties": False,
-            },
-        },
-    },
-    ["plan"],
+        "exec_command",
+        "shell_command",
+        "shell",
+        "container.exec",
+        "update_plan",
+        "view_image",
+        "local_shell_call",
+    }
 )
-
-VIEW_IMAGE_SPEC = _function(
-    "view_image",
-    "Look at a local image file (a screenshot, a chart, a diagram): it is attached to the conversation.",
-    {"path": {"type": "string", "description": "Path of the image file, relative to the working directory."}},
-    ["path"],
-)
+"""Tools whose calls may run side by side when the family asks for parallel tool calls: they
+read, or run commands the sandbox confines; patches and questions to the person run alone."""
 
 
-# >>> shell tool choice (process sessions) >>>
-def shell_tool_specs(config: Config) -> list[ToolSpec]:
-    """The shell tool(s) the model is offered: `exec_command` + `write_stdin` when its family
-    (or `[features] unified_exec = true`) uses process sessions, else `shell_command`; none
-    with `[features] shell_tool = false`.  The argv `shell` tool is no longer offered (its
-    calls are still served, for a model trained on it)."""
-    from codex_mcp.agent.families import resolve_family
-    from codex_mcp.agent.tool_specs import exec_command_tool, shell_command_tool, write_stdin_tool
-
-    kind = resolve_family(config.model, config.family_overrides).shell
-    if kind == "none":
-        return []
-    if kind == "unified_exec":
-        return [exec_command_tool(), write_stdin_tool()]
-    return [shell_command_tool()]
-
-
-# <<< shell tool choice (process sessions) <<<
-
-
-def build_tool_specs(config: Config) -> list[ToolSpec]:
-    from codex_mcp.agent.apply_patch import custom_tool_spec, function_tool_spec
-
-    patch_spec = custom_tool_spec() if config.model_provider.wire_api == "responses" else function_tool_spec()
-    return [*shell_tool_specs(config), UPDATE_PLAN_SPEC, patch_spec, VIEW_IMAGE_SPEC]
+def runs_in_parallel(call: ResponseItem) -> bool:
+    """Whether `call` may run alongside other calls of its round."""
+    if call.get("type") == "local_shell_call":
+        return True
+    if call.get("type") != "function_call":
+        return False
+    name = str(call.get("name", ""))
+    return name in PARALLEL_SAFE or name.startswith("mcp__")
 
 
 # --- dispatch ---------------------------------------------------------------------------
@@ -146,6 +105,8 @@ async def dispatch_tool_call(ctx: HandlerContext, call: ResponseItem) -> Respons
         output = await plan.handle_update_plan(ctx, args)
     elif name == "view_image":
         output = await view_image.handle_view_image(ctx, call_id, args)
+    elif name == "request_user_input":
+        output = await user_input.handle_request_user_input(ctx, call_id, args)
     elif name.startswith("mcp__") and ctx.mcp is not None:
         return output_item(call, await ctx.mcp.call(call_id, name, args, ctx.emit))
     else:

@@ -133,8 +133,8 @@ def _looks_denied(sandbox_policy: Any, out: ExecOutput) -> bool:
 @dataclass(frozen=True)
 class ShowExec:
     """How a one-shot command of the current tools (`shell_command`) is reported: the 0.147
-    events (`source: agent`, no process id) and the text the model sees in the end event.
-    Without it, the `shell` tool's events and output."""
+    events (`source: agent`, no process id) and the end event's `formatted_output`.  Without
+    it, the `shell` tool's events and output."""
 
     format_output: Callable[[ExecOutput], str]
 

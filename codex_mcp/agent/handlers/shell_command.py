@@ -12,7 +12,7 @@ from __future__ import annotations
 from functools import partial
 from typing import Any
 
-from codex_mcp.agent.exec.format import format_shell_command_output
+from codex_mcp.agent.exec.format import format_exec_output_str, format_shell_command_output
 from codex_mcp.agent.exec.unified_args import ArgumentError, parse_shell_command_args, shell_command_argv
 from codex_mcp.agent.handlers.command_gate import Refused, clear_command
 from codex_mcp.agent.handlers.context import HandlerContext
@@ -44,8 +44,10 @@ async def handle_shell_command(ctx: HandlerContext, call_id: str, args: dict[str
     if isinstance(cleared, Refused):
         return cleared.message
     format_output = partial(format_shell_command_output, policy=family_truncation(ctx))
+    # The end event's `formatted_output` is the output itself, without the model's framing
+    # (as the reference sends it).
     out, error = await run_one_shot(
-        ctx, call_id, argv, cwd, parsed.timeout_ms, cleared, shown=ShowExec(format_output)
+        ctx, call_id, argv, cwd, parsed.timeout_ms, cleared, shown=ShowExec(format_exec_output_str)
     )
     if error is not None or out is None:
         return error or "execution error"
