@@ -2,11 +2,15 @@
 
 Layout of one sandboxed command (isolation "pid+mount" as root, "user+pid+mount" otherwise):
 
-    keeper (outside)  --unshare(PID|mount|IPC[|user])-->  init (pid 1)  -->  command (pid 2)
+    keeper (outside)  --unshare(PID|IPC[|user])-->  init (pid 1, own mounts)  -->  command (pid 2)
 
 * The keeper (the fork server's per-command process, or the exec'd launcher) creates the
-  namespaces, forks init and supervises it (`keeper.py`).  Killing init ends the namespace
-  and every process in it; init dies with the keeper (parent-death signal).
+  PID and IPC namespaces (and the user namespace), forks init and supervises it
+  (`keeper.py`).  Killing init ends the namespace and every process in it; init dies with
+  the keeper (parent-death signal).
+* init creates the mount namespace itself: what the keeper opens after the fork (/dev/null,
+  /proc) must never be init's half-built /dev (a failed open ended the keeper, so init and
+  the command with it, by SIGKILL; an open interim /dev/null made init's remount fail).
 * init makes every mount read-only except the writable roots (so chmod, utimes and xattrs
   outside them fail too, which Landlock does not govern), re-binds the boundary's read-only
   carve-outs (`.git`, `.codex`, CODEX_HOME, ...) read-only, mounts a /proc that shows only
@@ -46,7 +50,8 @@ ISOLATION_NS = "pid+mount"
 ISOLATION_NS_USER = "user+pid+mount"
 ISOLATION_NONE = "none"
 ISOLATIONS = (ISOLATION_NS, ISOLATION_NS_USER, ISOLATION_NONE)
-_NS_FLAGS = procs.CLONE_NEWPID | procs.CLONE_NEWNS | procs.CLONE_NEWIPC
+# The keeper's namespaces (init makes its own mount namespace: `_own_mounts`).
+_NS_FLAGS = procs.CLONE_NEWPID | procs.CLONE_NEWIPC
 _STATUS = struct.Struct("=i")
 # Signals init passes on to the command's process group.
 FORWARDED_SIGNALS = (
@@ -309,6 +314,11 @@ _DEV_LINKS = (("fd", "/proc/self/fd"), ("stdin", "/proc/self/fd/0"), ("stdout", 
               ("stderr", "/proc/self/fd/2"))  # fmt: skip
 
 
+def _own_mounts() -> None:
+    """init leaves the keeper's mount namespace before changing any mount (see the top)."""
+    procs.unshare(procs.CLONE_NEWNS)
+
+
 def setup_mounts(policy: Policy) -> None:
     """Read-only everything but the writable roots (and the pinned directories inside them,
     which become mount points that cannot be renamed), a private /dev with only the usual
@@ -396,6 +406,7 @@ def _init_main(
         return LAUNCHER_EXIT_CODE  # EOF: the keeper is already gone
     os.setsid()  # out of the keeper's process group: signals reach us only through the keeper
     try:
+        _own_mounts()
         setup_mounts(policy)
     except Exception as exc:
         return refuse(f"mount setup: {exc}")
@@ -537,6 +548,7 @@ def _probe_one(isolation: str) -> tuple[bool, str]:
             init = os.fork()
             if init == 0:
                 try:
+                    _own_mounts()
                     setup_mounts(
                         Policy([os.path.dirname(os.path.abspath(__file__))], True, [], None, isolation)
                     )

@@ -224,9 +224,11 @@ async def start_process(
             kept = await spawn.spawn(
                 run_argv, os.fspath(cwd), run_env, pass_fds, terminal=slave if tty else None
             )
-            outputs = (
-                [(master, "stdout")] if tty else [(kept.stdout_fd, "stdout"), (kept.stderr_fd, "stderr")]
-            )
+            outputs = [(master, "stdout")]
+            if not tty:
+                outputs = [(kept.stdout_fd, "stdout"), (kept.stderr_fd, "stderr")]
+                # `Started.close` closes them: the handle must not close the numbers again.
+                kept.stdout_fd = kept.stderr_fd = -1
             return Started(_Kept(kept), outputs, master if tty else None, name, prepared)
         if tty and name == "none":
             from codex_mcp.sandbox.launcher import terminal_argv
