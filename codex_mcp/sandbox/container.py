@@ -14,6 +14,11 @@ Layout of one sandboxed command (isolation "pid+mount" as root, "user+pid+mount"
   reports its exit status on a pipe.
 * The command starts a session, drops every capability (bounding set and securebits too,
   so uid 0 regains nothing), installs the seccomp filter and Landlock, then execs.
+* With `network_proxy` (the network goes through the server's proxy) the keeper also
+  creates a network namespace, init brings its loopback up, and the seccomp filter allows
+  TCP sockets only (`seccomp.build_filter(proxy=True)`): the only peer they can reach is the
+  proxy's bridge listening on that loopback (`netbridge.py`).  Isolation "none" cannot
+  create the namespace, so a proxied policy is refused there.
 
 Isolation "none" (no namespace can be created here) runs the command directly under the
 keeper (a child subreaper that kills what is left when the command ends), hides /proc with
@@ -36,7 +41,7 @@ import sys
 import termios
 from collections.abc import Callable
 
-from codex_mcp.sandbox import landlock, procs, seccomp
+from codex_mcp.sandbox import landlock, netbridge, procs, seccomp
 
 LAUNCHER_EXIT_CODE = 121
 LAUNCHER_MARKER = "codex-mcp-sandbox: failed to apply sandbox, refusing to run:"
@@ -61,8 +66,8 @@ FORWARDED_SIGNALS = (
 class Policy:
     """What the launcher enforces; built by `select.prepare_command` from a `Boundary`."""
 
-    __slots__ = ("hidden_paths", "isolation", "network", "pinned_paths", "read_only_paths",
-                 "readable_roots", "writable_roots")  # fmt: skip
+    __slots__ = ("hidden_paths", "isolation", "network", "network_proxy", "pinned_paths",
+                 "read_only_paths", "readable_roots", "writable_roots")  # fmt: skip
 
     def __init__(
         self,
@@ -73,6 +78,7 @@ class Policy:
         isolation: str,
         pinned_paths: list[str] | None = None,
         hidden_paths: list[str] | None = None,
+        network_proxy: bool = False,
     ) -> None:
         self.writable_roots = writable_roots
         self.network = network
@@ -81,6 +87,7 @@ class Policy:
         self.isolation = isolation
         self.pinned_paths = pinned_paths or []
         self.hidden_paths = hidden_paths or []
+        self.network_proxy = network_proxy and not network
 
     def to_json(self) -> str:
         return json.dumps(
@@ -92,6 +99,7 @@ class Policy:
                 "isolation": self.isolation,
                 "pinned_paths": self.pinned_paths,
                 "hidden_paths": self.hidden_paths,
+                "network_proxy": self.network_proxy,
             }
         )
 
@@ -114,12 +122,17 @@ class Policy:
         network = doc.get("network_access", False)
         if not isinstance(network, bool):
             raise ValueError("network_access must be a boolean")
+        proxied = doc.get("network_proxy", False)
+        if not isinstance(proxied, bool):
+            raise ValueError("network_proxy must be a boolean")
         isolation = doc.get("isolation", ISOLATION_NONE)
         if isolation not in ISOLATIONS:
             raise ValueError(f"isolation must be one of {', '.join(ISOLATIONS)}")
         policy = cls(paths("writable_roots") or [], network, paths("read_only_paths") or [],
                      paths("readable_roots", allow_none=True), isolation, paths("pinned_paths") or [],
-                     paths("hidden_paths") or [])  # fmt: skip
+                     paths("hidden_paths") or [], proxied)  # fmt: skip
+        if isolation == ISOLATION_NONE and policy.network_proxy:
+            raise ValueError("the proxied network needs a network namespace, which isolation 'none' lacks")
         if isolation == ISOLATION_NONE and policy.read_only_paths:
             raise ValueError("read-only carve-outs need a mount namespace, which isolation 'none' lacks")
         if isolation == ISOLATION_NONE and any(
@@ -165,7 +178,11 @@ def restrict(policy: Policy) -> None:
     procs.set_no_new_privs()
     # Always a filter: the hardening denials (ptrace, io_uring, keyrings) hold with the
     # network on too; the network gate only when it is off.
-    seccomp.install_filter(seccomp.build_filter(network=not policy.network, cross_process=not contained))
+    seccomp.install_filter(
+        seccomp.build_filter(
+            network=not policy.network, cross_process=not contained, proxy=policy.network_proxy
+        )
+    )
     writable = list(policy.writable_roots)
     if contained and _private_shm:
         writable.append("/dev/shm")
@@ -388,6 +405,11 @@ def _init_main(
         setup_mounts(policy)
     except Exception as exc:
         return refuse(f"mount setup: {exc}")
+    if policy.network_proxy:
+        try:
+            netbridge.loopback_up()
+        except Exception as exc:
+            return refuse(f"loopback of the proxied network: {exc}")
     try:
         os.chdir(cwd)
         restrict(policy)
@@ -427,6 +449,8 @@ class ContainerJob:
         self, policy: Policy, argv: list[str], env: dict[str, str], cwd: str, terminal: bool = False
     ) -> None:
         flags = _NS_FLAGS | (procs.CLONE_NEWUSER if policy.isolation == ISOLATION_NS_USER else 0)
+        if policy.network_proxy:
+            flags |= procs.CLONE_NEWNET
         uid, gid = os.getuid(), os.getgid()
         procs.unshare(flags)
         if flags & procs.CLONE_NEWUSER:

@@ -76,6 +76,7 @@ def launcher_policy(
     isolation: str = ISOLATION_NONE,
     pinned_paths: Sequence[str] = (),
     hidden_paths: Sequence[str] = (),
+    network_proxy: bool = False,
 ) -> str:
     return Policy(
         list(writable_roots),
@@ -85,6 +86,7 @@ def launcher_policy(
         isolation,
         list(pinned_paths),
         list(hidden_paths),
+        network_proxy,
     ).to_json()
 
 

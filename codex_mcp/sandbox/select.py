@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import secrets
 import sys
 import threading
 from collections.abc import Callable, Mapping, Sequence
@@ -25,9 +26,10 @@ from codex_mcp.sandbox import bwrap as _bwrap
 from codex_mcp.sandbox import landlock as _landlock
 from codex_mcp.sandbox import seatbelt as _seatbelt
 from codex_mcp.sandbox import seccomp as _seccomp
-from codex_mcp.sandbox.boundary import Boundary
+from codex_mcp.sandbox.boundary import Boundary, NetworkChannel
 from codex_mcp.sandbox.container import ISOLATION_NONE, ISOLATIONS
 from codex_mcp.sandbox.launcher import helper_argv, launcher_argv, launcher_policy, terminal_argv
+from codex_mcp.sandbox.netbridge import bridge_argv, proxy_env
 
 BackendChoice = Literal["auto", "bwrap", "landlock", "seatbelt", "none"]
 BACKEND_ENV_VAR = "CODEX_MCP_SANDBOX_BACKEND"
@@ -142,6 +144,18 @@ class PreparedCommand:
     cwd: str = ""
     after_spawn: Callable[[], None] = field(default=lambda: None)
     status_fd: int | None = None  # read end of bwrap's --json-status-fd pipe
+    network: NetworkChannel | None = None
+    """The command's channel to the session's network proxy (closed by `close`)."""
+    network_note: str | None = None
+    """Why the session's proxy could not be offered to this command (it runs without network)."""
+
+    def network_notes(self) -> list[str]:
+        """What the model should hear about this command's network (each note once)."""
+        notes = [self.network_note] if self.network_note else []
+        self.network_note = None
+        if self.network is not None:
+            notes.extend(self.network.take_notes())
+        return notes
 
     def read_status(self) -> str | None:
         """bwrap's JSON status output (call after the child exited); None for other backends."""
@@ -214,6 +228,13 @@ def prepare_command(
     `SandboxUnavailableError` (with probe details) when the boundary cannot be enforced.
     `env` is used as given (scrubbing is the caller's job) plus
     `CODEX_SANDBOX_NETWORK_DISABLED=1` when the network is off.
+
+    A boundary with a `network_proxy` (the network off, the session's proxy on) gives the
+    command its own network namespace holding only loopback, the proxy's bridge listening
+    there (`netbridge`), a channel from the bridge to the proxy, the `HTTP_PROXY` family of
+    variables, and a seccomp filter that allows TCP sockets only.  A backend that cannot
+    create the namespace (Landlock without namespaces, Seatbelt) runs the command with the
+    network off, and `network_note` says why.
     """
     command = list(argv)
     if not command:
@@ -242,21 +263,68 @@ def prepare_command(
         choice = preferred[0]
     elif choice not in usable:
         raise SandboxUnavailableError(f"sandbox backend {choice!r} unavailable: {report.details}")
-    roots = list(boundary.writable_roots)
-    if terminal and choice in ("bwrap", "seatbelt"):
-        command = terminal_argv(command, _terminal_python(boundary))
-    if choice == "bwrap":
-        return _prepare_bwrap(command, boundary, cwd, child_env, report)
     if choice == "landlock":
         _check_landlock(boundary, report)
+    proxied, note = _proxy_choice(boundary, choice, report)
+    asked_for = list(command)
+    if terminal and choice in ("bwrap", "seatbelt"):
+        command = terminal_argv(command, _terminal_python(boundary))
+    channel: NetworkChannel | None = None
+    if proxied:
+        assert boundary.network_proxy is not None
+        channel = boundary.network_proxy.attach(asked_for)
+        port = 20000 + secrets.randbelow(40000)  # its own namespace: any port is free
+        command = bridge_argv(channel.sandbox_fd, port, command, _terminal_python(boundary))
+        child_env.update(proxy_env(port))
+    try:
+        prepared = _prepare_backend(choice, command, boundary, cwd, child_env, report, channel)
+    except BaseException:
+        if channel is not None:
+            channel.close()
+        raise
+    prepared.network, prepared.network_note = channel, note
+    return prepared
+
+
+def _proxy_choice(boundary: Boundary, choice: str, report: ProbeReport) -> tuple[bool, str | None]:
+    """Whether the command gets the session's proxy; if it cannot, the note saying why."""
+    if not boundary.proxied:
+        return False, None
+    if choice == "bwrap" or (choice == "landlock" and report.isolation != ISOLATION_NONE):
+        return True, None
+    return False, (
+        f"network access through the proxy is not available with the {choice} sandbox here (it needs "
+        "a network namespace of the command's own), so this command ran without network"
+    )
+
+
+def _prepare_backend(
+    choice: str,
+    command: list[str],
+    boundary: Boundary,
+    cwd: str,
+    child_env: dict[str, str],
+    report: ProbeReport,
+    channel: NetworkChannel | None,
+) -> PreparedCommand:
+    roots = list(boundary.writable_roots)
+    if choice == "bwrap":
+        return _prepare_bwrap(command, boundary, cwd, child_env, report, channel)
+    if choice == "landlock":
         policy_json = launcher_policy(
             roots, boundary.network, boundary.read_only_paths,
             readable_roots=boundary.readable_roots, isolation=report.isolation,
             pinned_paths=boundary.pinned_paths, hidden_paths=boundary.hidden_paths,
+            network_proxy=channel is not None,
         )  # fmt: skip
+        if channel is None:
+            return PreparedCommand(
+                launcher_argv(policy_json, command), child_env, (), "landlock", lambda: None, cwd
+            )
         return PreparedCommand(
-            launcher_argv(policy_json, command), child_env, (), "landlock", lambda: None, cwd
-        )
+            launcher_argv(policy_json, command), child_env, (channel.sandbox_fd,), "landlock",
+            channel.close, cwd, after_spawn=channel.started,
+        )  # fmt: skip
     if boundary.readable_roots is not None:
         raise SandboxUnavailableError(
             "restricted read access is not enforced by the Seatbelt backend; refusing to run the "
@@ -352,6 +420,7 @@ def _prepare_bwrap(
     cwd: str,
     env: dict[str, str],
     report: ProbeReport,
+    channel: NetworkChannel | None = None,
 ) -> PreparedCommand:
     probe = report.bwrap
     assert probe is not None and probe.path is not None and probe.variant is not None
@@ -360,7 +429,8 @@ def _prepare_bwrap(
     try:
         # Always a filter: the hardening denials (ptrace, io_uring, keyrings) hold with the
         # network on too; the network gate only when it is off.
-        seccomp_fd = _seccomp.filter_memfd(_seccomp.build_filter(network=not boundary.network))
+        program = _seccomp.build_filter(network=not boundary.network, proxy=channel is not None)
+        seccomp_fd = _seccomp.filter_memfd(program)
         child_side.append(seccomp_fd)
         status_r, status_w = os.pipe()
         parent_side.append(status_r)
@@ -386,6 +456,8 @@ def _prepare_bwrap(
 
     def after_spawn() -> None:
         _close_fds(child_side)
+        if channel is not None:
+            channel.started()
 
     release = _hold_self_contained(argv)
 
@@ -393,7 +465,10 @@ def _prepare_bwrap(
         release()
         _close_fds(child_side)
         _close_fds(parent_side)
+        if channel is not None:
+            channel.close()
 
+    passed = tuple(child_side) + (() if channel is None else (channel.sandbox_fd,))
     return PreparedCommand(
-        argv, env, tuple(child_side), "bwrap", close, cwd, after_spawn=after_spawn, status_fd=status_r
+        argv, env, passed, "bwrap", close, cwd, after_spawn=after_spawn, status_fd=status_r
     )
