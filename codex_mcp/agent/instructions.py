@@ -269,6 +269,14 @@ def permissions_text(config: Config) -> str:
         roots = " and in " + ", ".join(f"`{r}`" for r in policy.writable_roots)
     sandbox = _SANDBOX_TEXT[policy.mode].format(roots=roots)
     network = "enabled" if policy.has_network else "restricted"
+    from codex_mcp.agent.network import proxy_wanted
+
+    if proxy_wanted(config):
+        how = "the person is asked about each host" if config.network_proxy.mode == "ask" else "allow list"
+        network += (
+            f", except through a proxy ({how}; HTTP_PROXY/HTTPS_PROXY are set, so curl, pip, npm, git "
+            "and most HTTP clients use it; other sockets stay blocked)"
+        )
     return (
         "<permissions>\n"
         f"sandbox_mode: {policy.mode}. {sandbox}\n"

@@ -14,7 +14,8 @@ waiting for an answer that nobody will give.
 
 The thread itself only wires its parts together: the history and its rollout (`history`),
 the event streams (`turn_stream`), the approval broker (`approvals`), the token account
-(`tokens`), its MCP servers (`mcp_client.lifecycle`) and the turn loop (`turn`).
+(`tokens`), its MCP servers (`mcp_client.lifecycle`), its network proxy (`network`) and the
+turn loop (`turn`).
 """
 
 from __future__ import annotations
@@ -46,6 +47,7 @@ from codex_mcp.agent.history import History
 from codex_mcp.agent.items import INPUT_TEXT_KINDS, is_message, message_text
 from codex_mcp.agent.model.types import ResponseItem, TokenUsage
 from codex_mcp.agent.model_facts import context_window
+from codex_mcp.agent.network import ThreadNetwork, proxy_wanted
 from codex_mcp.agent.protocol import (
     ExecApprovalOp,
     ImageInput,
@@ -137,6 +139,13 @@ class Thread:
         self._scopes: dict[str, anyio.CancelScope] = {}
         self._done: dict[str, anyio.Event] = {}
         self._mcp: ThreadMcp | None = None
+        self._running: str | None = None
+        self._network: ThreadNetwork | None = None
+        if proxy_wanted(config):
+            self._network = ThreadNetwork(
+                config, task_group, current_turn=lambda: self._running, ask=self._ask_network,
+                emit=self._emit_network,
+            )  # fmt: skip
         self.closed = False
         self.startup_warnings: list[str] = []
         """Warnings found while the thread was set up (a skipped AGENTS.md), for its next turn."""
@@ -220,9 +229,12 @@ class Thread:
                 scope.cancel()
 
     def shutdown(self) -> None:
-        """No more turns; the running one is interrupted, the MCP servers are closed soon."""
+        """No more turns; the running one is interrupted, the MCP servers are closed soon,
+        the network proxy at once (no byte passes any more)."""
         self.closed = True
         self.interrupt()
+        if self._network is not None:
+            self._network.close()
         if self._mcp is not None:
             self._mcp.request_close()
 
@@ -291,7 +303,16 @@ class Thread:
             grants=self._grants,
             mcp=self._mcp,
             warnings=self.startup_warnings,
+            network=self._network,
         )
+
+    async def _ask_network(self, turn_id: str, msg: ExecApprovalRequestMsg) -> Decision:
+        """A command's connection asks, on the turn running now (never interrupts it)."""
+        return await self._approvals.ask(turn_id, msg, self._bus.publish)
+
+    async def _emit_network(self, turn_id: str, msg: EventMsg) -> None:
+        if self._bus.is_open(turn_id):
+            await self._bus.emit(turn_id, msg)  # type: ignore[arg-type]
 
     async def _turn_task(self, turn_id: str, items: list[ResponseItem], scope: anyio.CancelScope) -> None:
         started = False
@@ -300,6 +321,7 @@ class Thread:
             with scope:
                 async with self._turn_lock:
                     started = True
+                    self._running = turn_id
                     try:
                         last_message = await run_turn(deps, turn_id, items)
                         self._after_turn(turn_id, items, last_message)
@@ -315,6 +337,9 @@ class Thread:
                     self._history.close_dangling_calls("aborted: the user interrupted the turn")
                 await deps.emit(ev.turn_aborted(turn_id))
         finally:
+            if self._running == turn_id:
+                self._running = None
+            self._approvals.deny_turn(turn_id, "the turn ended before an answer came")
             self._scopes.pop(turn_id, None)
             self._bus.close(turn_id)
             if self._mcp is not None:

@@ -50,6 +50,7 @@ from codex_mcp.agent.model.types import (
     ToolSpec,
 )
 from codex_mcp.agent.model_facts import supports_reasoning
+from codex_mcp.agent.network import ThreadNetwork
 from codex_mcp.agent.sampling import ModelStream, retry_reporter
 from codex_mcp.agent.tokens import TokenAccount
 from codex_mcp.errors import ModelError
@@ -89,6 +90,8 @@ class TurnDeps:
     mcp: ThreadMcp | None = None
     warnings: list[str] = field(default_factory=list)
     """Warnings found while the thread was set up (a skipped AGENTS.md), for its next turn."""
+    network: ThreadNetwork | None = None
+    """The thread's network proxy, when its commands reach hosts through one."""
 
     def tool_specs(self) -> list[ToolSpec]:
         return self.tools + self.mcp.tool_specs if self.mcp is not None else self.tools
@@ -137,6 +140,7 @@ async def _run_turn(deps: TurnDeps, turn_id: str, new_items: list[ResponseItem])
         grants=deps.grants,
         changes=TurnChanges(deps.config.cwd),
         mcp=deps.mcp,
+        network=deps.network,
     )
     first_token_ms: int | None = None
     while True:
@@ -173,6 +177,10 @@ async def _run_turn(deps: TurnDeps, turn_id: str, new_items: list[ResponseItem])
         diff = await ctx.changes.adiff()
         if diff:
             await emit(ev.turn_diff(diff))
+    if deps.network is not None:
+        usage = deps.network.usage_event(turn_id)
+        if usage is not None:
+            await emit(usage)
     completed = time.time()
     await emit(
         ev.task_complete(

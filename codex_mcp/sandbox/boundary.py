@@ -65,7 +65,7 @@ class NetworkChannel(Protocol):
 class NetworkAttacher(Protocol):
     """A session's network proxy, as the backends see it: one channel per command."""
 
-    def attach(self, command: Sequence[str]) -> NetworkChannel: ...
+    def attach(self, command: Sequence[str], cwd: str) -> NetworkChannel: ...
 
 
 @dataclass(frozen=True)

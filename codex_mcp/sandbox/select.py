@@ -272,7 +272,7 @@ def prepare_command(
     channel: NetworkChannel | None = None
     if proxied:
         assert boundary.network_proxy is not None
-        channel = boundary.network_proxy.attach(asked_for)
+        channel = boundary.network_proxy.attach(asked_for, cwd)
         port = 20000 + secrets.randbelow(40000)  # its own namespace: any port is free
         command = bridge_argv(channel.sandbox_fd, port, command, _terminal_python(boundary))
         child_env.update(proxy_env(port))

@@ -37,6 +37,7 @@ from codex_mcp.agent.config.sections import (
     absolute_path,
     expand_home,
     mcp_servers,
+    network_proxy,
     sandbox_policy,
     server_settings,
     shell_env_policy,
@@ -77,6 +78,7 @@ USED_KEYS = frozenset(
         "project_doc_fallback_filenames", "notify", "instructions", "experimental_instructions_file",
         "model_instructions_file", "developer_instructions", "compact_prompt", "profile", "profiles",
         "mcp_servers", "codex_mcp", "features", "web_search", "tools", "include_apply_patch_tool",
+        "network_proxy",
     }
 )  # fmt: skip
 
@@ -409,6 +411,7 @@ def _build(
         server=server_settings(r),
         family_overrides=overrides,
         config_warnings=tuple(override_warnings),
+        network_proxy=network_proxy(r),
     )
 
 

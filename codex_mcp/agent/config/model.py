@@ -16,6 +16,7 @@ from codex_mcp.agent.families import FamilyOverrides
 from codex_mcp.agent.model.provider import ModelProviderInfo
 from codex_mcp.sandbox.env_policy import EnvInherit as EnvInherit
 from codex_mcp.sandbox.env_policy import ShellEnvironmentPolicy as ShellEnvironmentPolicy
+from codex_mcp.sandbox.netproxy import ProxySettings
 from codex_mcp.sandbox.policy import ApprovalPolicy, SandboxMode, SandboxPolicy
 
 DEFAULT_MODEL = DEFAULT_FAMILY_MODEL
@@ -93,3 +94,6 @@ class Config:
     unlike the fields above, a value the config does not set stays None."""
     config_warnings: tuple[str, ...] = ()
     """Values that were ignored (wrong type or value), for the client to be told."""
+    network_proxy: ProxySettings = field(default_factory=ProxySettings)
+    """`[network_proxy]`: with the sandbox's network off, commands may still reach hosts
+    through the server's proxy (allow-list, or the person's answer per host)."""

@@ -8,7 +8,8 @@ types, and the constructors here are the only place the agent builds them.  Rena
 event, adding a field or a new event is a change to this package: the consumers (the MCP
 relay, the rollout, the embedding API) name types through the constants and groups here.
 
-The package: `payloads` (each event's fields), `event` (`Event`, and `ApprovalRequest` /
+The package: `payloads` (each event's fields), `network` (the network proxy's question,
+connection events and turn summary), `event` (`Event`, and `ApprovalRequest` /
 `ElicitationRequest`, which carry a way to answer them: `approve()` / `deny()` /
 `resolve()`, without reading dict keys or building ops by hand), and here the names, the
 groups and the constructors.
@@ -26,6 +27,10 @@ from codex_mcp.agent.events.event import ElicitationRequest as ElicitationReques
 from codex_mcp.agent.events.event import Emit as Emit
 from codex_mcp.agent.events.event import Event as Event
 from codex_mcp.agent.events.event import ReviewDecision as ReviewDecision
+from codex_mcp.agent.events.network import network_access_begin as network_access_begin
+from codex_mcp.agent.events.network import network_access_end as network_access_end
+from codex_mcp.agent.events.network import network_approval_request as network_approval_request
+from codex_mcp.agent.events.network import network_usage as network_usage
 from codex_mcp.agent.events.payloads import (
     AgentMessage,
     AgentMessageDelta,
@@ -36,7 +41,6 @@ from codex_mcp.agent.events.payloads import (
     AgentReasoningSectionBreak,
     BackgroundEvent,
     ContextCompacted,
-    Duration,
     ElicitationRequestMsg,
     ErrorEvent,
     ExecApprovalRequestMsg,
@@ -64,6 +68,7 @@ from codex_mcp.agent.events.payloads import (
     ViewImageToolCall,
     WarningEvent,
 )
+from codex_mcp.agent.events.payloads import duration as duration
 
 # --- event types --------------------------------------------------------------------------
 
@@ -100,6 +105,9 @@ MCP_STARTUP_COMPLETE = "mcp_startup_complete"
 MCP_TOOL_CALL_BEGIN = "mcp_tool_call_begin"
 MCP_TOOL_CALL_END = "mcp_tool_call_end"
 ELICITATION_REQUEST = "elicitation_request"
+NETWORK_ACCESS_BEGIN = "network_access_begin"
+NETWORK_ACCESS_END = "network_access_end"
+NETWORK_USAGE = "network_usage"
 
 # --- groups -------------------------------------------------------------------------------
 
@@ -131,12 +139,6 @@ APPROVAL_REQUESTS = frozenset({EXEC_APPROVAL_REQUEST, APPLY_PATCH_APPROVAL_REQUE
 """Events that wait for the person's decision (`ApprovalRequest`)."""
 
 # --- constructors -------------------------------------------------------------------------
-
-
-def duration(seconds: float) -> Duration:
-    """Codex serialises Rust `Duration` as `{secs, nanos}`."""
-    secs = int(seconds)
-    return {"secs": secs, "nanos": round((seconds - secs) * 1e9)}
 
 
 def session_configured(

@@ -14,6 +14,12 @@ class Duration(TypedDict):
     nanos: int
 
 
+def duration(seconds: float) -> Duration:
+    """Codex serialises Rust `Duration` as `{secs, nanos}`."""
+    secs = int(seconds)
+    return {"secs": secs, "nanos": round((seconds - secs) * 1e9)}
+
+
 class SessionConfigured(TypedDict):
     type: Literal["session_configured"]
     session_id: str
@@ -142,6 +148,14 @@ class PlanUpdate(TypedDict):
     explanation: NotRequired[str]
 
 
+class NetworkApprovalContext(TypedDict):
+    """What a network approval is about (the reference's `{host, protocol}`, plus the port)."""
+
+    host: str
+    protocol: str
+    port: int
+
+
 class ExecApprovalRequestMsg(TypedDict):
     type: Literal["exec_approval_request"]
     call_id: str
@@ -150,6 +164,54 @@ class ExecApprovalRequestMsg(TypedDict):
     cwd: str
     parsed_cmd: list[dict[str, Any]]
     reason: NotRequired[str]
+    network_approval_context: NotRequired[NetworkApprovalContext]
+    """Set when the question is whether the command may reach a host through the proxy."""
+
+
+class NetworkAccessBegin(TypedDict):
+    type: Literal["network_access_begin"]
+    connection_id: str
+    turn_id: str
+    host: str
+    port: int
+    protocol: str
+    command: list[str]
+
+
+class NetworkAccessEnd(TypedDict):
+    type: Literal["network_access_end"]
+    connection_id: str
+    turn_id: str
+    host: str
+    port: int
+    protocol: str
+    command: list[str]
+    outcome: str
+    """`completed`, `denied` or `failed`."""
+    reason: NotRequired[str]
+    address: str | None
+    """The address connected to (None when refused before connecting)."""
+    bytes_sent: int
+    bytes_received: int
+    duration: Duration
+
+
+class NetworkHostUsage(TypedDict):
+    host: str
+    port: int
+    protocol: str
+    connections: int
+    denied: int
+    bytes_sent: int
+    bytes_received: int
+
+
+class NetworkUsage(TypedDict):
+    """The turn's traffic through the proxy, per destination (sent just before the turn ends)."""
+
+    type: Literal["network_usage"]
+    turn_id: str
+    hosts: list[NetworkHostUsage]
 
 
 class PatchApprovalRequestMsg(TypedDict):
@@ -292,5 +354,8 @@ EventMsg = (
     | McpToolCallBegin
     | McpToolCallEnd
     | ElicitationRequestMsg
+    | NetworkAccessBegin
+    | NetworkAccessEnd
+    | NetworkUsage
 )
 """Every payload the agent emits.  (Consumers that only relay treat a msg as `dict[str, Any]`.)"""

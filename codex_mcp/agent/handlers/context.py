@@ -25,6 +25,7 @@ from codex_mcp.agent.events import Emit
 from codex_mcp.agent.events.payloads import ExecApprovalRequestMsg, PatchApprovalRequestMsg
 from codex_mcp.agent.handlers.diff import Snapshot, aggregate_diff, snapshot
 from codex_mcp.agent.model.types import ResponseItem
+from codex_mcp.sandbox.boundary import NetworkAttacher
 
 AskApproval = Callable[[ExecApprovalRequestMsg | PatchApprovalRequestMsg], Awaitable[Decision]]
 """Ask the person; returns the decision (an `abort` decision cancels the turn first)."""
@@ -85,6 +86,9 @@ class HandlerContext:
     """Commands and paths the person approved for the whole session."""
     changes: TurnChanges
     mcp: McpTools | None = None
+    network: NetworkAttacher | None = None
+    """The thread's network proxy: pass it to `confine.session_boundary` so that the command's
+    sandbox reaches hosts through it (None: no proxy, the network is what the policy says)."""
     pending_input: list[ResponseItem] = field(default_factory=list)
     """Items a handler wants the model to see after the call outputs (attached images)."""
     image_bytes: int = 0

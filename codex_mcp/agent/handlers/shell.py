@@ -13,6 +13,7 @@ from __future__ import annotations
 import base64
 import shlex
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -36,6 +37,7 @@ from codex_mcp.agent.handlers.confine import (
 )
 from codex_mcp.agent.handlers.context import HandlerContext, rejection_text
 from codex_mcp.agent.handlers.patch import handle_shell_patch
+from codex_mcp.agent.network import notes_text
 from codex_mcp.sandbox.boundary import Boundary, BoundaryError, is_within
 from codex_mcp.sandbox.safety import AskUser, AutoApprove, Reject, SafetyCheck, assess_command_safety
 
@@ -96,7 +98,7 @@ async def handle_shell(ctx: HandlerContext, call_id: str, args: dict[str, Any]) 
 
     env = command_env(config)
     try:
-        boundary = session_boundary(config, env)
+        boundary = session_boundary(config, env, ctx.network)
     except BoundaryError as exc:
         return f"execution error: sandbox unavailable, the command was not run: {exc}"
     available = config.sandbox_policy.is_full_access or sandbox_available()
@@ -272,6 +274,10 @@ class _Run:
         finally:
             if prepared is not None:
                 prepared.close()
+        notes = prepared.network_notes() if prepared is not None else []
+        if notes:
+            # The model hears why a host was refused, whatever the program printed about it.
+            out = replace(out, aggregated_output=out.aggregated_output + notes_text(notes))
         if prepared is not None:
             from codex_mcp.sandbox import classify_result
 

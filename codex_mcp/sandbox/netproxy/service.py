@@ -75,6 +75,7 @@ class Question:
     host: str
     port: int
     command: tuple[str, ...]
+    cwd: str
 
 
 @dataclass(frozen=True)
@@ -126,9 +127,10 @@ class ProxyHooks(Protocol):
 class _Channel:
     """One command's way in (implements `boundary.NetworkChannel`)."""
 
-    def __init__(self, proxy: NetworkProxy, command: Sequence[str]) -> None:
+    def __init__(self, proxy: NetworkProxy, command: Sequence[str], cwd: str) -> None:
         self._proxy = proxy
         self.command = tuple(command)
+        self.cwd = cwd
         self.sock, self._sandbox_fd = channel_pair()
         self.scope = anyio.CancelScope()
         self.allowed: set[Key] = set()
@@ -195,9 +197,9 @@ class NetworkProxy:
 
     # -- the session's side ----------------------------------------------------------------
 
-    def attach(self, command: Sequence[str]) -> _Channel:
+    def attach(self, command: Sequence[str], cwd: str) -> _Channel:
         """A channel for one command (call on the event loop's thread)."""
-        channel = _Channel(self, command)
+        channel = _Channel(self, command, cwd)
         if self.closed:
             channel.close()  # the command's bridge finds nobody: no connection gets through
             return channel
@@ -401,23 +403,21 @@ class NetworkProxy:
             if channel.questions >= limit:
                 return Answer("denied", f"this command already asked about {limit} destinations")
             channel.questions += 1
-            waiter = await self._tg.start(self._question, key, channel.command)
+            waiter = await self._tg.start(self._question, key, channel)
         waiter.tag.add(channel)
         try:
             return await waiter.wait(self._approval_timeout + 5)
         except TimeoutError:
             return Answer("denied", f"no answer within {self._approval_timeout:g} s")
 
-    async def _question(
-        self, key: Key, command: tuple[str, ...], *, task_status: TaskStatus[Waiter[Answer]]
-    ) -> None:
+    async def _question(self, key: Key, asker: _Channel, *, task_status: TaskStatus[Waiter[Answer]]) -> None:
         """Ask once for `key`; record the answer for every command that waited, then answer."""
         scope = anyio.CancelScope()
         self._scopes.add(scope)
         try:
             with scope, self._questions.expect(key, tag=set()) as waiter:
                 task_status.started(waiter)
-                question = Question(f"network-{uuid.uuid4()}", *key, command)
+                question = Question(f"network-{uuid.uuid4()}", *key, asker.command, asker.cwd)
                 answer = Answer("denied", CLOSED_REASON)
                 try:
                     with anyio.fail_after(self._approval_timeout):
