@@ -201,7 +201,10 @@ class NetworkProxy:
         """A channel for one command (call on the event loop's thread)."""
         channel = _Channel(self, command, cwd)
         if self.closed:
-            channel.close()  # the command's bridge finds nobody: no connection gets through
+            # Nobody serves it: the bridge's first hand-over fails and it stops accepting.
+            channel.closed = True
+            with contextlib.suppress(OSError):
+                channel.sock.close()
             return channel
         self._channels.add(channel)
         self._tg.start_soon(self._serve_channel, channel)
