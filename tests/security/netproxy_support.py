@@ -363,3 +363,72 @@ def hanging(user: str, spec: dict[str, Any], cwd: Path) -> Iterator[dict[str, An
         with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGKILL)
         proc.wait(30)
+
+
+# ---- the real server: questions, events, call outputs -----------------------------------------
+
+
+class Person:
+    """Answers the server's network questions (and records them); other questions are
+    approved.  `decision` None: network questions stay unanswered (the test answers them)."""
+
+    def __init__(self, decision: str | None = "approved") -> None:
+        self.decision = decision
+        self.asked: list[dict[str, Any]] = []
+        self.lock = threading.Lock()
+
+    def __call__(self, msg: dict[str, Any]) -> Any:
+        params = msg.get("params") or {}
+        if params.get("codex_elicitation") != "network-approval":
+            return {"action": "accept", "content": {"decision": "approved"}}
+        with self.lock:
+            self.asked.append(msg)
+        if self.decision is None:
+            return None
+        return {"action": "accept", "content": {"decision": self.decision}}
+
+    def contexts(self) -> list[dict[str, Any]]:
+        return [m["params"]["codex_network_approval_context"] for m in self.asked]
+
+
+def network_events(client: Any, kind: str | None = None) -> list[dict[str, Any]]:
+    """The `network_*` events the client received, in order (of one kind if given)."""
+    out = []
+    for note in client.notifications("codex/event"):
+        msg = note["params"]["msg"]
+        if msg["type"].startswith("network_") and (kind is None or msg["type"] == kind):
+            out.append(msg)
+    return out
+
+
+def wait_until(condition: Any, timeout: float, what: str) -> None:
+    """Poll `condition()` (every 20 ms) until it holds; fail naming `what` after `timeout`."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    pause = threading.Event()
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what} did not happen within {timeout} s")
+        pause.wait(0.02)
+
+
+def established_in_sandbox(marker: str) -> int:
+    """TCP connections established in the network namespace of a process whose command line
+    holds `marker` (read from outside, as root): a proxied command's connections to its
+    bridge appear twice (its end and the accepted end the server holds)."""
+    import os
+
+    ours = os.readlink("/proc/self/ns/net")
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+            if marker.encode() not in cmdline or b"curl" not in cmdline:
+                continue
+            if os.readlink(f"/proc/{pid}/ns/net") == ours:
+                continue  # bwrap itself, outside the sandbox
+            lines = Path(f"/proc/{pid}/net/tcp").read_text().splitlines()[1:]
+        except OSError:
+            continue
+        return sum(1 for line in lines if line.split()[3] == "01")
+    return 0

@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
 import anyio
-from anyio.abc import TaskGroup, TaskStatus
+from anyio.abc import TaskGroup
 
 from codex_mcp.pending import PendingMap, Waiter
 from codex_mcp.sandbox.netbridge import channel_pair
@@ -406,20 +406,25 @@ class NetworkProxy:
             if channel.questions >= limit:
                 return Answer("denied", f"this command already asked about {limit} destinations")
             channel.questions += 1
-            waiter = await self._tg.start(self._question, key, channel)
+            # Registered before anything can yield: whoever asks next finds this question.
+            entry = contextlib.ExitStack()
+            waiter = entry.enter_context(self._questions.expect(key, tag=set()))
+            self._tg.start_soon(self._question, key, channel, waiter, entry)
         waiter.tag.add(channel)
         try:
             return await waiter.wait(self._approval_timeout + 5)
         except TimeoutError:
             return Answer("denied", f"no answer within {self._approval_timeout:g} s")
 
-    async def _question(self, key: Key, asker: _Channel, *, task_status: TaskStatus[Waiter[Answer]]) -> None:
-        """Ask once for `key`; record the answer for every command that waited, then answer."""
+    async def _question(
+        self, key: Key, asker: _Channel, waiter: Waiter[Answer], entry: contextlib.ExitStack
+    ) -> None:
+        """Ask once for `key`; record the answer for every command that waited, then answer.
+        `entry` holds the question's place in the map until the answer is in."""
         scope = anyio.CancelScope()
         self._scopes.add(scope)
         try:
-            with scope, self._questions.expect(key, tag=set()) as waiter:
-                task_status.started(waiter)
+            with entry, scope:
                 question = Question(f"network-{uuid.uuid4()}", *key, asker.command, asker.cwd)
                 answer = Answer("denied", CLOSED_REASON)
                 try:
