@@ -173,7 +173,7 @@ def main(args: Sequence[str] | None = None) -> int:
     if list(args[:1]) == ["--probe"]:
         import json
 
-        from codex_mcp.sandbox.container import probe_isolation
+        from codex_mcp.sandbox.isolation import probe_isolation
 
         sys.stdout.write(json.dumps(probe_isolation()) + "\n")
         return 0

@@ -52,6 +52,8 @@ class ProbeReport:
     # How the Landlock launcher isolates a command here (container.ISOLATION_*).
     isolation: str = ISOLATION_NONE
     isolation_detail: str = "isolation: not probed"
+    # Whether that isolation can also have a network namespace (the proxied network).
+    netns: bool = False
 
     @property
     def details(self) -> str:
@@ -85,9 +87,11 @@ def probe_backends(*, bwrap_path: str | None = None, refresh: bool = False) -> P
             bw = _bwrap.probe_bwrap(bwrap_path)
             abi, ll_detail = _landlock.probe()
             sc_ok, sc_detail = _seccomp.seccomp_supported()
-            iso, iso_detail = _probe_isolation() if abi >= 1 else (ISOLATION_NONE, "isolation: no Landlock")
+            iso, iso_detail, netns = (
+                _probe_isolation() if abi >= 1 else (ISOLATION_NONE, "isolation: no Landlock", False)
+            )
             report = ProbeReport("linux", bw, abi, ll_detail, sc_ok, sc_detail, False, "seatbelt: not macOS",
-                                 iso, iso_detail)  # fmt: skip
+                                 iso, iso_detail, netns)  # fmt: skip
         elif sys.platform == "darwin":
             sb_ok, sb_detail = _seatbelt.seatbelt_available()
             report = ProbeReport("darwin", None, 0, "landlock: not Linux", False, "seccomp: not Linux",
@@ -99,7 +103,7 @@ def probe_backends(*, bwrap_path: str | None = None, refresh: bool = False) -> P
         return report
 
 
-def _probe_isolation() -> tuple[str, str]:
+def _probe_isolation() -> tuple[str, str, bool]:
     """Ask a fresh launcher which namespaces it can create (never in this process)."""
     import json
     import subprocess
@@ -111,11 +115,11 @@ def _probe_isolation() -> tuple[str, str]:
         )  # fmt: skip
         doc = json.loads(proc.stdout.decode("utf-8", "replace") or "null")
     except (OSError, subprocess.SubprocessError, ValueError) as exc:
-        return ISOLATION_NONE, f"isolation: probe failed ({exc})"
+        return ISOLATION_NONE, f"isolation: probe failed ({exc})", False
     if not isinstance(doc, dict) or doc.get("isolation") not in ISOLATIONS:
         err = proc.stderr.decode("utf-8", "replace").strip()[-300:]
-        return ISOLATION_NONE, f"isolation: probe failed (exit {proc.returncode}: {err})"
-    return str(doc["isolation"]), str(doc.get("detail", doc["isolation"]))
+        return ISOLATION_NONE, f"isolation: probe failed (exit {proc.returncode}: {err})", False
+    return str(doc["isolation"]), str(doc.get("detail", doc["isolation"])), doc.get("netns") is True
 
 
 def _close_fds(fds: list[int]) -> None:
@@ -290,7 +294,7 @@ def _proxy_choice(boundary: Boundary, choice: str, report: ProbeReport) -> tuple
     """Whether the command gets the session's proxy; if it cannot, the note saying why."""
     if not boundary.proxied:
         return False, None
-    if choice == "bwrap" or (choice == "landlock" and report.isolation != ISOLATION_NONE):
+    if choice == "bwrap" or (choice == "landlock" and report.isolation != ISOLATION_NONE and report.netns):
         return True, None
     return False, (
         f"network access through the proxy is not available with the {choice} sandbox here (it needs "
