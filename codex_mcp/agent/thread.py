@@ -93,6 +93,8 @@ class TurnResult:
     error: str | None = None
     """Why the turn failed (`status == "failed"`)."""
     events: list[Event] = field(default_factory=list, repr=False)
+    network: list[dict[str, Any]] = field(default_factory=list)
+    """Traffic through the network proxy in this turn, per destination (`network_usage`)."""
 
 
 class Thread:
@@ -385,6 +387,7 @@ def turn_result(turn_id: str, events: list[Event]) -> TurnResult:
     final: str | None = None
     status: Literal["completed", "aborted", "failed"] = "failed"
     error: str | None = "the turn ended without a final event"
+    network: list[dict[str, Any]] = []
     for event in events:
         msg = event.msg
         kind = msg["type"]
@@ -393,13 +396,15 @@ def turn_result(turn_id: str, events: list[Event]) -> TurnResult:
             usage = usage + TokenUsage(**{k: int(v) for k, v in last.items() if k in _USAGE_FIELDS})
         elif kind == ev.TURN_DIFF:
             diff = str(msg.get("unified_diff") or "")
+        elif kind == ev.NETWORK_USAGE:
+            network = list(msg.get("hosts") or [])
         elif kind == ev.TASK_COMPLETE:
             status, final, error = "completed", msg.get("last_agent_message"), None
         elif kind == ev.TURN_ABORTED:
             status, error = "aborted", None
         elif kind == ev.ERROR:
             status, error = "failed", str(msg.get("message") or "the turn failed")
-    return TurnResult(turn_id, status, final, diff, usage, error, events)
+    return TurnResult(turn_id, status, final, diff, usage, error, events, network)
 
 
 _USAGE_FIELDS = frozenset(TokenUsage.__dataclass_fields__)
