@@ -14,10 +14,12 @@ Layout of one sandboxed command (isolation "pid+mount" as root, "user+pid+mount"
   reports its exit status on a pipe.
 * The command starts a session, drops every capability (bounding set and securebits too,
   so uid 0 regains nothing), installs the seccomp filter and Landlock, then execs.
-* With `network_proxy` (the network goes through the server's proxy) the keeper also
-  creates a network namespace, init brings its loopback up, and the seccomp filter allows
-  TCP sockets only (`seccomp.build_filter(proxy=True)`): the only peer they can reach is the
-  proxy's bridge listening on that loopback (`netbridge.py`).  Isolation "none" cannot
+* With `network_proxy` (the network goes through the server's proxy: the channel's fd and
+  the bridge's port) the keeper also creates a network namespace, init brings its loopback
+  up, restricts itself with a seccomp filter that allows TCP sockets only
+  (`seccomp.build_filter(proxy=True)`), forks the proxy's bridge (`netbridge.start_daemon`:
+  no interpreter to start, init is one already) and closes the channel before the command
+  starts: the only peer the command can reach is that bridge.  Isolation "none" cannot
   create the namespace, so a proxied policy is refused there.
 
 Isolation "none" (no namespace can be created here) runs the command directly under the
@@ -78,7 +80,7 @@ class Policy:
         isolation: str,
         pinned_paths: list[str] | None = None,
         hidden_paths: list[str] | None = None,
-        network_proxy: bool = False,
+        network_proxy: tuple[int, int] | None = None,
     ) -> None:
         self.writable_roots = writable_roots
         self.network = network
@@ -87,7 +89,7 @@ class Policy:
         self.isolation = isolation
         self.pinned_paths = pinned_paths or []
         self.hidden_paths = hidden_paths or []
-        self.network_proxy = network_proxy and not network
+        self.network_proxy = None if network else network_proxy
 
     def to_json(self) -> str:
         return json.dumps(
@@ -99,7 +101,7 @@ class Policy:
                 "isolation": self.isolation,
                 "pinned_paths": self.pinned_paths,
                 "hidden_paths": self.hidden_paths,
-                "network_proxy": self.network_proxy,
+                "network_proxy": None if self.network_proxy is None else list(self.network_proxy),
             }
         )
 
@@ -122,16 +124,20 @@ class Policy:
         network = doc.get("network_access", False)
         if not isinstance(network, bool):
             raise ValueError("network_access must be a boolean")
-        proxied = doc.get("network_proxy", False)
-        if not isinstance(proxied, bool):
-            raise ValueError("network_proxy must be a boolean")
+        proxied = doc.get("network_proxy")
+        if proxied is not None and not (
+            isinstance(proxied, list) and len(proxied) == 2 and all(type(n) is int for n in proxied)
+            and proxied[0] > 2 and 0 < proxied[1] < 65536
+        ):  # fmt: skip
+            raise ValueError("network_proxy must be null or [channel fd, port]")
+        bridge = None if proxied is None else (proxied[0], proxied[1])
         isolation = doc.get("isolation", ISOLATION_NONE)
         if isolation not in ISOLATIONS:
             raise ValueError(f"isolation must be one of {', '.join(ISOLATIONS)}")
         policy = cls(paths("writable_roots") or [], network, paths("read_only_paths") or [],
                      paths("readable_roots", allow_none=True), isolation, paths("pinned_paths") or [],
-                     paths("hidden_paths") or [], proxied)  # fmt: skip
-        if isolation == ISOLATION_NONE and policy.network_proxy:
+                     paths("hidden_paths") or [], bridge)  # fmt: skip
+        if isolation == ISOLATION_NONE and policy.network_proxy is not None:
             raise ValueError("the proxied network needs a network namespace, which isolation 'none' lacks")
         if isolation == ISOLATION_NONE and policy.read_only_paths:
             raise ValueError("read-only carve-outs need a mount namespace, which isolation 'none' lacks")
@@ -180,7 +186,7 @@ def restrict(policy: Policy) -> None:
     # network on too; the network gate only when it is off.
     seccomp.install_filter(
         seccomp.build_filter(
-            network=not policy.network, cross_process=not contained, proxy=policy.network_proxy
+            network=not policy.network, cross_process=not contained, proxy=policy.network_proxy is not None
         )
     )
     writable = list(policy.writable_roots)
@@ -405,7 +411,7 @@ def _init_main(
         setup_mounts(policy)
     except Exception as exc:
         return refuse(f"mount setup: {exc}")
-    if policy.network_proxy:
+    if policy.network_proxy is not None:
         try:
             netbridge.loopback_up()
         except Exception as exc:
@@ -413,6 +419,8 @@ def _init_main(
     try:
         os.chdir(cwd)
         restrict(policy)
+        if policy.network_proxy is not None:
+            netbridge.start_daemon(*policy.network_proxy)  # restricted like the command
     except Exception as exc:
         return refuse(str(exc) or type(exc).__name__)
     try:
@@ -449,7 +457,7 @@ class ContainerJob:
         self, policy: Policy, argv: list[str], env: dict[str, str], cwd: str, terminal: bool = False
     ) -> None:
         flags = _NS_FLAGS | (procs.CLONE_NEWUSER if policy.isolation == ISOLATION_NS_USER else 0)
-        if policy.network_proxy:
+        if policy.network_proxy is not None:
             flags |= procs.CLONE_NEWNET
         uid, gid = os.getuid(), os.getgid()
         procs.unshare(flags)

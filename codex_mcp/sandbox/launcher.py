@@ -76,7 +76,7 @@ def launcher_policy(
     isolation: str = ISOLATION_NONE,
     pinned_paths: Sequence[str] = (),
     hidden_paths: Sequence[str] = (),
-    network_proxy: bool = False,
+    network_proxy: tuple[int, int] | None = None,
 ) -> str:
     return Policy(
         list(writable_roots),

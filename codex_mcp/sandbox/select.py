@@ -29,7 +29,7 @@ from codex_mcp.sandbox import seccomp as _seccomp
 from codex_mcp.sandbox.boundary import Boundary, NetworkChannel
 from codex_mcp.sandbox.container import ISOLATION_NONE, ISOLATIONS
 from codex_mcp.sandbox.launcher import helper_argv, launcher_argv, launcher_policy, terminal_argv
-from codex_mcp.sandbox.netbridge import bridge_argv, proxy_env
+from codex_mcp.sandbox.netbridge import bridge_argv, bridge_python, proxy_env
 
 BackendChoice = Literal["auto", "bwrap", "landlock", "seatbelt", "none"]
 BACKEND_ENV_VAR = "CODEX_MCP_SANDBOX_BACKEND"
@@ -274,14 +274,16 @@ def prepare_command(
     if terminal and choice in ("bwrap", "seatbelt"):
         command = terminal_argv(command, _terminal_python(boundary))
     channel: NetworkChannel | None = None
+    port = 0
     if proxied:
         assert boundary.network_proxy is not None
         channel = boundary.network_proxy.attach(asked_for, cwd)
         port = 20000 + secrets.randbelow(40000)  # its own namespace: any port is free
-        command = bridge_argv(channel.sandbox_fd, port, command, _terminal_python(boundary))
         child_env.update(proxy_env(port))
+        if choice == "bwrap":  # the container's init runs the bridge itself
+            command = bridge_argv(channel.sandbox_fd, port, command, bridge_python(sys.executable))
     try:
-        prepared = _prepare_backend(choice, command, boundary, cwd, child_env, report, channel)
+        prepared = _prepare_backend(choice, command, boundary, cwd, child_env, report, channel, port)
     except BaseException:
         if channel is not None:
             channel.close()
@@ -310,6 +312,7 @@ def _prepare_backend(
     child_env: dict[str, str],
     report: ProbeReport,
     channel: NetworkChannel | None,
+    port: int,
 ) -> PreparedCommand:
     roots = list(boundary.writable_roots)
     if choice == "bwrap":
@@ -319,7 +322,7 @@ def _prepare_backend(
             roots, boundary.network, boundary.read_only_paths,
             readable_roots=boundary.readable_roots, isolation=report.isolation,
             pinned_paths=boundary.pinned_paths, hidden_paths=boundary.hidden_paths,
-            network_proxy=channel is not None,
+            network_proxy=None if channel is None else (channel.sandbox_fd, port),
         )  # fmt: skip
         if channel is None:
             return PreparedCommand(

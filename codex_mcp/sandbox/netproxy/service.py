@@ -139,6 +139,8 @@ class _Channel:
         self._notes: list[str] = []
         self._noted: set[Key] = set()
         self.closed = False
+        self.served = False
+        """A task serves the channel: that task closes the socket (never closed under a waiter)."""
 
     @property
     def sandbox_fd(self) -> int:
@@ -154,8 +156,9 @@ class _Channel:
         self.closed = True
         self.started()
         self.scope.cancel()
-        with contextlib.suppress(OSError):
-            self.sock.close()
+        if not self.served:
+            with contextlib.suppress(OSError):
+                self.sock.close()
         self._proxy._channels.discard(self)
 
     def note(self, key: Key, text: str) -> None:
@@ -207,6 +210,7 @@ class NetworkProxy:
                 channel.sock.close()
             return channel
         self._channels.add(channel)
+        channel.served = True
         self._tg.start_soon(self._serve_channel, channel)
         return channel
 
