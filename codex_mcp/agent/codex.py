@@ -80,8 +80,10 @@ class Codex:
         assert self._task_group is not None
         if exc is not None:
             self._task_group.cancel_scope.cancel()
-        # Each thread's MCP connections live in a task of our task group; close them
-        # (children reaped, bounded by the manager) before waiting for the group.
+        # Each thread's MCP connections and network proxy live in tasks of our task group;
+        # close them (children reaped, bounded by the manager) before waiting for the group.
+        for thread in self._threads.values():
+            thread.close_network()
         with anyio.CancelScope(shield=True):
             async with anyio.create_task_group() as closers:
                 for thread in self._threads.values():

@@ -235,8 +235,7 @@ class Thread:
         the network proxy at once (no byte passes any more)."""
         self.closed = True
         self.interrupt()
-        if self._network is not None:
-            self._network.close()
+        self.close_network()
         if self._mcp is not None:
             self._mcp.request_close()
 
@@ -248,6 +247,11 @@ class Thread:
                 await done.wait()
             await self.close_mcp()
             self._history.release()
+
+    def close_network(self) -> None:
+        """End the network proxy now: no more traffic, its open questions denied."""
+        if self._network is not None:
+            self._network.close()
 
     async def close_mcp(self) -> None:
         if self._mcp is not None:
