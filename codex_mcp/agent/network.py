@@ -89,10 +89,12 @@ class ThreadNetwork:
         if self._proxy is not None:
             self._proxy.close()
 
-    def usage_event(self, turn_id: str) -> NetworkUsage | None:
-        """The traffic since the last summary, or None when there was none."""
+    async def usage_event(self, turn_id: str) -> NetworkUsage | None:
+        """The traffic since the last summary (the connections of finished commands
+        included), or None when there was none."""
         if self._proxy is None:
             return None
+        await self._proxy.settle()
         hosts = self._proxy.take_usage()
         if not hosts:
             return None

@@ -178,7 +178,7 @@ async def _run_turn(deps: TurnDeps, turn_id: str, new_items: list[ResponseItem])
         if diff:
             await emit(ev.turn_diff(diff))
     if deps.network is not None:
-        usage = deps.network.usage_event(turn_id)
+        usage = await deps.network.usage_event(turn_id)
         if usage is not None:
             await emit(usage)
     completed = time.time()

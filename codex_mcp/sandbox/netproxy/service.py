@@ -60,6 +60,8 @@ from codex_mcp.sandbox.netproxy.wire import (
 log = logging.getLogger(__name__)
 
 HEAD_TIMEOUT_SEC = 10.0
+ENDING_GRACE_SEC = 2.0
+"""After its command ended, how long a connection may take to see its end and report it."""
 Key = tuple[str, str, int]
 """(protocol, host, port): what one answer is about."""
 AnswerDecision = Literal["approved", "approved_for_session", "denied"]
@@ -133,12 +135,16 @@ class _Channel:
         self.cwd = cwd
         self.sock, self._sandbox_fd = channel_pair()
         self.scope = anyio.CancelScope()
+        """Everything of this channel: its accepting and its connections."""
+        self.accepting = anyio.CancelScope()
         self.allowed: set[Key] = set()
         self.denied: dict[Key, str] = {}
         self.questions = 0
         self._notes: list[str] = []
         self._noted: set[Key] = set()
         self.closed = False
+        self.done = anyio.Event()
+        """Set when the channel's task has ended (its connections reported)."""
         self.served = False
         """A task serves the channel: that task closes the socket (never closed under a waiter)."""
 
@@ -153,13 +159,27 @@ class _Channel:
             self._sandbox_fd = -1
 
     def close(self) -> None:
+        """The command is over: no new connection; those still open (their sandbox is gone,
+        they are seeing their end) get `ENDING_GRACE_SEC` to finish their report."""
         self.closed = True
         self.started()
-        self.scope.cancel()
-        if not self.served:
+        self.accepting.cancel()
+        if self.served:
+            self._proxy._ending.add(self)
+            try:
+                self.scope.deadline = min(self.scope.deadline, anyio.current_time() + ENDING_GRACE_SEC)
+            except RuntimeError:  # not on the event loop's thread: no grace
+                self.scope.cancel()
+        else:
+            self.scope.cancel()
             with contextlib.suppress(OSError):
                 self.sock.close()
         self._proxy._channels.discard(self)
+
+    def cut(self) -> None:
+        """The session is closed: everything of this channel ends now."""
+        self.close()
+        self.scope.cancel()
 
     def note(self, key: Key, text: str) -> None:
         if key not in self._noted:
@@ -192,6 +212,7 @@ class NetworkProxy:
         self._session_allowed: set[Key] = set()
         self._questions: PendingMap[Key, Answer] = PendingMap()
         self._channels: set[_Channel] = set()
+        self._ending: set[_Channel] = set()
         self._scopes: set[anyio.CancelScope] = set()
         self._usage: dict[Key, HostUsage] = {}
         self._ids = itertools.count(1)
@@ -219,9 +240,16 @@ class NetworkProxy:
         self.closed = True
         self._questions.close(Answer("denied", CLOSED_REASON))
         for channel in list(self._channels):
-            channel.close()
+            channel.cut()
         for scope in list(self._scopes):
             scope.cancel()
+
+    async def settle(self) -> None:
+        """Wait (bounded by the grace) until the connections of the commands that ended have
+        seen their end and reported: a turn's summary then counts all its commands' traffic."""
+        with anyio.move_on_after(ENDING_GRACE_SEC + 1):
+            for channel in list(self._ending):
+                await channel.done.wait()
 
     def take_usage(self) -> list[HostUsage]:
         """Traffic since the last call, per (protocol, host, port)."""
@@ -234,16 +262,19 @@ class NetworkProxy:
         try:
             with channel.scope:
                 async with anyio.create_task_group() as connections:
-                    while not channel.closed:
-                        fds = await _receive_fds(channel.sock)
-                        if fds is None:
-                            break
-                        for fd in fds:
-                            self._accept(connections, channel, fd)
+                    with channel.accepting:
+                        while not channel.closed:
+                            fds = await _receive_fds(channel.sock)
+                            if fds is None:
+                                break
+                            for fd in fds:
+                                self._accept(connections, channel, fd)
         finally:
             with contextlib.suppress(OSError):
                 channel.sock.close()
             self._channels.discard(channel)
+            self._ending.discard(channel)
+            channel.done.set()
 
     def _accept(self, connections: TaskGroup, channel: _Channel, fd: int) -> None:
         try:
