@@ -18,7 +18,9 @@ import anyio
 
 from codex_mcp.sandbox.netproxy.rules import IPAddress
 
-RELAY_CHUNK = 256 * 1024
+RELAY_CHUNK = 64 * 1024
+"""One buffer per direction and connection: 8 MiB for a session at its 64 connections (256 KiB
+buffers were 5-30 % faster on loopback, at 900+ MiB/s either way, for four times the memory)."""
 HALF_CLOSED_GRACE_SEC = 2.0
 """How long the client may go on sending once the far end has closed its side."""
 
