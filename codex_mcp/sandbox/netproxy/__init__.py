@@ -5,6 +5,7 @@ person's approval, without ever giving a command a socket to the outside.
 * `resolver`: fixed answers, configured DNS servers, or the system's resolver;
 * `wire`: HTTP CONNECT, plain HTTP and SOCKS5 requests, and the proxy's answers;
 * `conn`: non-blocking sockets, connecting out, the relay;
+* `model`: questions, answers, connection reports, traffic, the session's hooks;
 * `service`: `NetworkProxy`, one per session: channels, decisions, questions, reports.
 
 The sandbox side (a network namespace with only loopback, the bridge listening there, the

@@ -27,8 +27,6 @@ import socket
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
-from typing import Literal, Protocol
 
 import anyio
 from anyio.abc import TaskGroup
@@ -36,6 +34,13 @@ from anyio.abc import TaskGroup
 from codex_mcp.pending import PendingMap, Waiter
 from codex_mcp.sandbox.netbridge import channel_pair
 from codex_mcp.sandbox.netproxy.conn import Conn, Relay, connect
+from codex_mcp.sandbox.netproxy.model import CLOSED_REASON as CLOSED_REASON
+from codex_mcp.sandbox.netproxy.model import Answer as Answer
+from codex_mcp.sandbox.netproxy.model import ConnectionReport as ConnectionReport
+from codex_mcp.sandbox.netproxy.model import HostUsage as HostUsage
+from codex_mcp.sandbox.netproxy.model import Key as Key
+from codex_mcp.sandbox.netproxy.model import ProxyHooks as ProxyHooks
+from codex_mcp.sandbox.netproxy.model import Question as Question
 from codex_mcp.sandbox.netproxy.resolver import ResolveError, Resolver
 from codex_mcp.sandbox.netproxy.rules import (
     IPAddress,
@@ -62,68 +67,6 @@ log = logging.getLogger(__name__)
 HEAD_TIMEOUT_SEC = 10.0
 ENDING_GRACE_SEC = 2.0
 """After its command ended, how long a connection may take to see its end and report it."""
-Key = tuple[str, str, int]
-"""(protocol, host, port): what one answer is about."""
-AnswerDecision = Literal["approved", "approved_for_session", "denied"]
-CLOSED_REASON = "the session was closed"
-
-
-@dataclass(frozen=True)
-class Question:
-    """What the person is asked: may `command` reach `host`:`port` over `protocol`?"""
-
-    question_id: str
-    protocol: str
-    host: str
-    port: int
-    command: tuple[str, ...]
-    cwd: str
-
-
-@dataclass(frozen=True)
-class Answer:
-    decision: AnswerDecision
-    reason: str | None = None
-    """Why, when the host decided for the person (no client, no answer, closed...)."""
-
-
-@dataclass
-class ConnectionReport:
-    """One connection through the proxy, as the events show it."""
-
-    connection_id: str
-    protocol: str
-    host: str
-    port: int
-    command: tuple[str, ...]
-    started: float = field(default_factory=time.monotonic)
-    address: str | None = None
-    outcome: Literal["completed", "denied", "failed"] | None = None
-    reason: str | None = None
-    bytes_sent: int = 0
-    bytes_received: int = 0
-    duration_s: float = 0.0
-
-
-@dataclass
-class HostUsage:
-    """Traffic to one (protocol, host, port) since the last summary."""
-
-    protocol: str
-    host: str
-    port: int
-    connections: int = 0
-    denied: int = 0
-    bytes_sent: int = 0
-    bytes_received: int = 0
-
-
-class ProxyHooks(Protocol):
-    """What the proxy needs from the session: ask the person, and show what happens."""
-
-    async def ask(self, question: Question) -> Answer: ...
-
-    async def report(self, report: ConnectionReport, ended: bool) -> None: ...
 
 
 class _Channel:
