@@ -413,3 +413,23 @@ async def test_the_thread_asks_on_its_running_turn_only(tmp_path: Path) -> None:
         channel = network.attach(["true"], "/")
         assert channel.sandbox_fd >= 0
         channel.close()
+
+
+@pytest.mark.anyio
+async def test_a_channel_message_without_one_connection_closes_the_channel() -> None:
+    """The bridge sends exactly one connection per message; a command that got hold of the
+    channel and sends anything else loses it (and floods nothing)."""
+    hooks = _Hooks(Answer("approved"))
+    async with anyio.create_task_group() as tg:
+        proxy = NetworkProxy(ProxySettings(mode="ask"), hooks, tg, approval_timeout=10)
+        channel = proxy.attach(["curl"], "/")
+        with socket.socket(fileno=os.dup(channel.sandbox_fd)) as stolen:
+            stolen.send(b"x")
+            with anyio.fail_after(10):
+                await channel.done.wait()
+            with pytest.raises(OSError):
+                socket.send_fds(stolen, [b"c"], [os.dup(0)])
+        assert hooks.questions == [] and proxy.take_usage() == []
+        channel.close()
+        proxy.close()
+        tg.cancel_scope.cancel()

@@ -13,7 +13,9 @@ init, which is already a Python process) and then:
   connection on an AF_UNIX seqpacket socket whose other end only the server holds), then
   closes its own copy: the server talks to the command's socket directly, the daemon
   copies no byte.  (A failed `accept`, e.g. out of descriptors, is retried; a failed
-  hand-over means the server is gone, and the daemon exits.)
+  hand-over means the server is gone, and the daemon exits.)  The daemon is not dumpable
+  (no `pidfd_getfd` of its channel by the command), and a channel message that is not
+  exactly one connection makes the server close that channel.
 * execs the command, which finds `HTTP_PROXY` & co pointing at that port.
 
 Nothing listens anywhere else: not on the host's network, not on a path or an abstract
@@ -63,6 +65,8 @@ BRIDGE = (
     "        if os.fork():\n"
     "            os._exit(0)\n"
     "        os.setsid()\n"
+    "        import ctypes\n"
+    "        ctypes.CDLL(None).prctl(4, 0, 0, 0, 0)\n"
     "        n = os.open(os.devnull, os.O_RDWR)\n"
     "        for f in (0, 1, 2):\n"
     "            os.dup2(n, f)\n"

@@ -9,7 +9,8 @@ connected, the host's socket tables, a connection attempt from the host.
 Tried / got through (per backend and user): direct TCP to a listed and an unlisted
 loopback address, UDP, a host AF_UNIX path socket, an abstract socket, netlink, raw IP
 (7 / 0); the proxy's port from the host as root and as `tester`, from another session's
-sandbox, listeners the server holds (4 / 0); traffic after the session closed (2 / 0).
+sandbox by the proxy URL and by the port, listeners the server holds (5 / 0); traffic after
+the session closed (2 / 0); the channel taken from the bridge and flooded (1 / 0).
 """
 
 from __future__ import annotations
@@ -229,3 +230,63 @@ def test_no_traffic_after_the_session_closes(backend: str, user: str) -> None:
         report = drive(user, probe_spec(backend, where.ws, steps, settings=ALLOW_ORIGIN), where.base)
         assert "exit=0" not in report["results"][1]["output"]
         assert origin.hits == []
+
+
+STEAL = r"""
+import ctypes, os, socket, sys
+libc = ctypes.CDLL(None, use_errno=True)
+stolen = []
+# Control: a process of the command's own holding a socketpair end is found.
+mine, theirs = socket.socketpair()
+control = os.fork()
+if control == 0:
+    mine.close()
+    os.read(os.pipe()[0], 1)  # holds its end until killed
+    os._exit(0)
+theirs.close()
+for pid in [int(p) for p in os.listdir("/proc") if p.isdigit() and int(p) != os.getpid()]:
+    try:
+        pidfd = os.pidfd_open(pid)
+    except OSError:
+        continue
+    for fd in range(0, 256):
+        got = libc.syscall(438, pidfd, fd, 0)  # pidfd_getfd
+        if got < 0:
+            continue
+        try:
+            s = socket.socket(fileno=got)
+        except OSError:
+            os.close(got)
+            continue
+        if s.family == socket.AF_UNIX:
+            stolen.append((pid, fd))
+            s.setblocking(False)
+            for _ in range(2000):
+                try:
+                    s.send(b"x")  # no descriptor: not what the bridge sends
+                except OSError:
+                    break
+        s.detach()
+        os.close(got)
+found = [p for p, _fd in stolen if p == control]
+stolen = [entry for entry in stolen if entry[0] != control]
+print("control", "found" if found else "missing", "stolen", stolen)
+os.kill(control, 9)
+"""
+
+
+@pytest.mark.parametrize("user", USERS)
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_the_channel_cannot_be_taken_from_the_bridge(backend: str, user: str) -> None:
+    """The command tries `pidfd_getfd` on every process of its sandbox for the channel, and
+    floods what it finds with messages that carry no connection.  Whatever it gets, the
+    proxy serves no more than before and the server goes on (judged by the origin)."""
+    with place(user, git=False) as where, http_origin() as origin:
+        url = f"http://{ORIGIN_IP}:{origin.port}"
+        steal = {"exec": ["/usr/bin/python3", "-I", "-c", STEAL], "yield_ms": 30_000}
+        steps = [_exec(f"curl -sS --max-time 5 {url}/before"), steal]
+        report = drive(user, probe_spec(backend, where.ws, steps, settings=ALLOW_ORIGIN), where.base)
+        before, stolen = report["results"]
+        assert "hello through the proxy" in before["output"]
+        assert "control found stolen []" in stolen["output"], stolen
+        assert origin.hits == ["/before"]

@@ -29,6 +29,7 @@ import uuid
 from collections.abc import Awaitable, Callable, Sequence
 
 import anyio
+import anyio.lowlevel
 from anyio.abc import TaskGroup
 
 from codex_mcp.pending import PendingMap, Waiter
@@ -210,8 +211,15 @@ class NetworkProxy:
                             fds = await _receive_fds(channel.sock)
                             if fds is None:
                                 break
-                            for fd in fds:
-                                self._accept(connections, channel, fd)
+                            if len(fds) != 1:
+                                # The bridge sends one connection per message: anything else
+                                # is a command playing with the channel, which it loses.
+                                for fd in fds:
+                                    os.close(fd)
+                                log.info("a channel of `%s` broke its protocol; closed", channel.command[:1])
+                                break
+                            self._accept(connections, channel, fds[0])
+                            await anyio.lowlevel.checkpoint()  # a flood of connections shares the loop
         finally:
             with contextlib.suppress(OSError):
                 channel.sock.close()
