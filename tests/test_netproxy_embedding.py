@@ -30,6 +30,9 @@ def home(tmp_path: Path, mock: ScriptedModel) -> Path:
         "[model_providers.mock]\n"
         f'name = "mock"\nbase_url = "{mock.base_url}"\nenv_key = "MOCK_KEY"\nwire_api = "responses"\n'
         "request_max_retries = 0\nstream_max_retries = 0\n"
+        # /tmp out of the writable roots: another program's `/tmp/.git` coming and going
+        # would otherwise become a carve-out of this sandbox while it is being set up.
+        "[sandbox_workspace_write]\nexclude_slash_tmp = true\nexclude_tmpdir_env_var = true\n"
         f'[network_proxy]\nmode = "ask"\nallow_local = ["{ORIGIN_IP}"]\n'
         f'[network_proxy.hosts]\n"origin.test" = "{ORIGIN_IP}"\n'
     )
@@ -55,7 +58,8 @@ async def test_run_sees_network_approvals_and_reports_the_traffic(
             thread = await codex.start_thread(config(home, tmp_path, sandbox_mode="workspace-write"))
             result = await thread.run("fetch it", on_approval=decide)
             await thread.close()
-    assert result.status == "completed" and origin.hits == ["/embedded"]
+    ran = [e.msg for e in result.events if e.type == "exec_command_end"]
+    assert result.status == "completed" and origin.hits == ["/embedded"], ran
     (request,) = seen
     assert request.kind == "network"
     assert request.network == {"host": "origin.test", "port": origin.port, "protocol": "http"}
