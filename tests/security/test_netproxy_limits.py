@@ -70,15 +70,16 @@ def test_idle_tunnels_and_silent_clients_are_let_go(backend: str) -> None:
         steps = [
             {"exec": ["/usr/bin/python3", "-I", "-c", TUNNEL, target], "yield_ms": 30_000},
             {"exec": ["/usr/bin/python3", "-I", "-c", SILENT], "yield_ms": 30_000},
-            _sh(f"curl -s --max-time 3 -o busy http://{target}/slow; stat -c size=%s busy"),
+            _sh(f"curl -s --max-time 3 -o busy http://{target}/slow; echo exit=$?"),
         ]
         settings = {**ALLOW, "idle_timeout_sec": 1}
         report = drive("root", probe_spec(backend, where.ws, steps, settings=settings), where.base)
         tunnel, silent, busy = (r["output"] for r in report["results"])
         assert tunnel.startswith("HTTP/1.1 200"), tunnel
         waited = float(tunnel.split("closed-after ")[1].split()[0])
-        assert 0.5 <= waited < 5, tunnel
+        # Loose upper bounds (a loaded machine is slow); unbounded, these would wait 30 s.
+        assert 0.5 <= waited < 20, tunnel
         waited = float(silent.split("answered-after ")[1].split()[0])
-        assert 8 <= waited < 15 and "408" in silent, silent
-        size = int(busy.split("size=")[1].split()[0])
-        assert size > 40 * 1024, f"a busy download was cut by the idle timeout: {busy}"
+        assert 8 <= waited < 25 and "408" in silent, silent
+        # Cut by curl's own 3 s limit (28), not by the proxy's 1 s idle timeout.
+        assert "exit=28" in busy, f"a busy download was cut by the idle timeout: {busy}"
