@@ -26,7 +26,7 @@ import os
 import socket
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 
 import anyio
 import anyio.lowlevel
@@ -463,6 +463,3 @@ async def _receive_fds(sock: socket.socket) -> list[int] | None:
 async def _refuse(client: Conn, request: Request, status: int, message: str, socks_code: int) -> None:
     with contextlib.suppress(OSError), anyio.move_on_after(5):
         await client.send_all(socks_reply(socks_code) if request.socks else http_refusal(status, message))
-
-
-Ask = Callable[[Question], Awaitable[Answer]]
