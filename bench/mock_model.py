@@ -8,7 +8,9 @@ sessions of different kinds can share one mock:
 * ``[bench:delay=0.2]``      -- the same text answer after 0.2 s;
 * ``[bench:stream=10000]``   -- a text answer streamed as 10,000 deltas;
 * ``[bench:shell=KEY]``      -- a shell tool call running ``SHELL_COMMANDS[KEY]``, then (on
-  the request that carries its output) a text answer.
+  the request that carries its output) a text answer;
+* ``[bench:steps=N]``        -- N shell calls of ``SHELL_COMMANDS["step"]``, one per model
+  round, then a text answer: a busy turn of many short steps.
 
 The shell call uses ``shell`` with ``{"command": ["bash", "-lc", CMD]}`` when the request
 offers it; otherwise ``exec_command`` with ``{"cmd": CMD}`` (what the reference 0.147 offers).
@@ -31,6 +33,8 @@ from tests.support.scripted_model import Recorded, ScriptedModel
 SHELL_COMMANDS: dict[str, str] = {
     "echo": "echo bench",
     "big": "head -c 200000000 /dev/zero | tr '\\0' 'a'",
+    "step": "sleep 0.05",
+    "sleep": "touch started; exec sleep 60",
 }
 ANSWER = "bench answer"
 CALL_PREFIX = "call_bench_"
@@ -142,6 +146,16 @@ def _has_tool_output(items: list[Any]) -> bool:
     )
 
 
+def _tool_outputs(items: list[Any]) -> int:
+    return sum(
+        1
+        for it in items
+        if isinstance(it, dict)
+        and it.get("type") in ("function_call_output", "custom_tool_call_output")
+        and str(it.get("call_id", "")).startswith(CALL_PREFIX)
+    )
+
+
 def _user_text(items: list[Any]) -> str:
     texts: list[str] = []
     for it in items:
@@ -182,6 +196,8 @@ def bench_answer(request: Recorded, wait: Callable[[float], object] = time.sleep
     elif kind == "shell" and not _has_tool_output(items):
         command = SHELL_COMMANDS.get(arg or "", SHELL_COMMANDS["echo"])
         chunks = [shell_call(rid, f"{CALL_PREFIX}{rid}", command, _tool_names(body))]
+    elif kind == "steps" and _tool_outputs(items) < int(arg or 10):
+        chunks = [shell_call(rid, f"{CALL_PREFIX}{rid}", SHELL_COMMANDS["step"], _tool_names(body))]
     else:
         chunks = [text_answer(rid)]
     return Reply(headers=SSE_HEADERS, chunks=chunks)

@@ -24,6 +24,8 @@ from pathlib import Path
 from typing import Any
 from xml.sax.saxutils import escape
 
+from codex_mcp.agent.config.model import Config
+from codex_mcp.agent.ids import item_id
 from codex_mcp.agent.instructions import prompt_file
 from codex_mcp.agent.items import text_message
 from codex_mcp.sandbox.policy import ApprovalPolicy, SandboxPolicy, writable_roots_for
@@ -57,9 +59,20 @@ def permissions_instructions(
     approval: ApprovalPolicy,
     cwd: str | os.PathLike[str],
     env: Mapping[str, str] | None = None,
+    proxy_mode: str | None = None,
 ) -> str:
-    """The `<permissions instructions>` part of the developer message."""
+    """The `<permissions instructions>` part of the developer message.
+
+    `proxy_mode`: the network proxy's mode when commands reach hosts through it (the network
+    itself restricted); the model is told how, so that it uses HTTP clients rather than
+    concluding that the network is gone."""
     network = "enabled" if policy.has_network else "restricted"
+    if proxy_mode is not None and not policy.has_network and not policy.is_full_access:
+        how = "the person is asked about each host" if proxy_mode == "ask" else "an allow list decides"
+        network += (
+            f", except through a proxy ({how}; HTTP_PROXY/HTTPS_PROXY are set, so curl, pip, npm, git "
+            "and most HTTP clients use it; other sockets stay blocked)"
+        )
     lines = [
         "<permissions instructions>",
         f"{_SANDBOX_TEXT[policy.mode]} Network access is {network}.",
@@ -116,6 +129,41 @@ def permission_profile_xml(policy: SandboxPolicy, cwd: str) -> str:
         + "".join(entries)
         + "</file_system></permission_profile>"
     )
+
+
+def _json_entry(access: str, *, path: str | None = None, special: str | None = None) -> dict[str, Any]:
+    where: dict[str, Any] = (
+        {"type": "special", "value": {"kind": special}} if special else {"type": "path", "path": path}
+    )
+    return {"path": where, "access": access}
+
+
+def permission_profile_json(policy: SandboxPolicy, cwd: str | os.PathLike[str]) -> dict[str, Any]:
+    """The same profile as `session_configured.permission_profile` carries it (JSON)."""
+    if policy.is_full_access:
+        return {"type": "disabled"}
+    where = os.path.normpath(os.fspath(cwd))
+    if policy.readable_roots is None:
+        entries = [_json_entry("read", special="root")]
+    else:
+        entries = [_json_entry("read", path=os.path.normpath(p)) for p in policy.readable_roots]
+    if policy.mode == "workspace-write":
+        roots = workspace_roots(policy, where)
+        entries += [_json_entry("write", path=root) for root in roots]
+        if not policy.exclude_slash_tmp:
+            entries.append(_json_entry("write", special="slash_tmp"))
+        if not policy.exclude_tmpdir_env_var:
+            entries.append(_json_entry("write", special="tmpdir"))
+        for name in PROTECTED_NAMES:
+            for root in roots:
+                entry = _json_entry("read", path=os.path.join(root, name))
+                entry["missing_path_behavior"] = "skip"
+                entries.append(entry)
+    return {
+        "type": "managed",
+        "file_system": {"type": "restricted", "entries": entries},
+        "network": "enabled" if policy.has_network else "restricted",
+    }
 
 
 def filesystem_xml(policy: SandboxPolicy, cwd: str) -> str:
@@ -185,6 +233,7 @@ def context_items(
     project_docs: str | None = None,
     env: Mapping[str, str] | None = None,
     new_id: Callable[[str], str] | None = None,
+    proxy_mode: str | None = None,
 ) -> list[dict[str, Any]]:
     """The developer message and the context user message of a new thread.
 
@@ -194,7 +243,7 @@ def context_items(
     developer_parts = []
     if developer_instructions:
         developer_parts.append(developer_instructions)
-    developer_parts.append(permissions_instructions(policy, approval, cwd, env))
+    developer_parts.append(permissions_instructions(policy, approval, cwd, env, proxy_mode))
     user_parts = []
     agents = agents_md_text(cwd, personal_instructions, project_docs)
     if agents is not None:
@@ -209,6 +258,35 @@ def context_items(
             for i in items
         ]
     return items
+
+
+def thread_context_items(
+    config: Config,
+    *,
+    personal_instructions: str | None,
+    project_docs: str | None,
+    env: Mapping[str, str],
+    new_id: Callable[[str], str] = item_id,
+) -> list[dict[str, Any]]:
+    """`context_items` for a thread with `config`, on this machine, today.
+
+    A thread resumed from its rollout gets these again without the AGENTS.md part
+    (`personal_instructions` and `project_docs` None): the record says what policies it ran
+    under, this says what it runs under now."""
+    return context_items(
+        policy=config.sandbox_policy,
+        approval=config.approval_policy,
+        cwd=config.cwd,
+        shell=user_shell_name(env),
+        current_date=today(),
+        timezone=local_timezone_name(env),
+        developer_instructions=config.developer_instructions,
+        personal_instructions=personal_instructions,
+        project_docs=project_docs,
+        env=env,
+        new_id=new_id,
+        proxy_mode=config.network_proxy.mode if config.network_proxy.enabled else None,
+    )
 
 
 # --- facts about this machine --------------------------------------------------------------

@@ -15,8 +15,8 @@ from codex_mcp.agent.events.payloads import (
     NetworkAccessEnd,
     NetworkHostUsage,
     NetworkUsage,
-    duration,
 )
+from codex_mcp.agent.events.tool_events import duration
 
 
 def network_approval_request(
