@@ -11,12 +11,12 @@ processes in /proc, and what the model was told.
 
 Tried / got through, per backend and user: a denied host reached from a session, directly
 (curl without the proxy, a Python socket) and through the proxy (by name, by address, by
-CONNECT, by SOCKS5), on pipes and on a terminal (12 / 0); across turns, a connection
-between turns and an unknown host, a denied host and a direct socket in the next turn
-(3 / 0); the bridge outliving its session (exit, killed from outside, ended by the server)
-(3 / 0).  As root, per backend: every answer but `approved` (denied, decline, cancel,
-abort) letting a session's connection through, from `exec_command` and from `write_stdin`
-(8 / 0).
+CONNECT, by SOCKS5), on pipes and on a terminal (12 / 0); across turns, an unknown host
+between turns, and in the next turn curl without the proxy, a Python socket and a denied
+host by name (4 / 0); the bridge outliving its session (exited, killed from outside, ended
+by the server) (3 / 0).  As root, per backend: every answer but `approved` (denied,
+decline, cancel, abort) letting a session's connection through, from `exec_command` and
+from `write_stdin` (8 / 0).
 """
 
 from __future__ import annotations
