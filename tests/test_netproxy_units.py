@@ -378,6 +378,27 @@ def test_the_proxy_is_wanted_only_when_the_sandbox_keeps_the_network_off(tmp_pat
     assert not proxy_wanted(_config(tmp_path, sandbox_policy=SandboxPolicy(mode="danger-full-access")))
 
 
+def test_the_model_is_told_how_to_reach_hosts_when_the_proxy_is_on(tmp_path: Path) -> None:
+    """The permissions message names the proxy only when commands get their network
+    through it; with the network on (or no sandbox) it says nothing of it."""
+    from codex_mcp.agent.context_items import thread_context_items
+    from codex_mcp.sandbox.policy import SandboxPolicy
+
+    def developer_text(config: Any) -> str:
+        items = thread_context_items(config, personal_instructions=None, project_docs=None, env={})
+        return "".join(part["text"] for part in items[0]["content"])
+
+    asked = developer_text(_config(tmp_path))
+    assert "Network access is restricted, except through a proxy (the person is asked" in asked
+    listed = developer_text(
+        _config(tmp_path, network_proxy=ProxySettings(mode="allow-list", allow=("x.test",)))
+    )
+    assert "except through a proxy (an allow list decides" in listed
+    assert "proxy" not in developer_text(_config(tmp_path, network_proxy=ProxySettings()))
+    with_network = SandboxPolicy(mode="workspace-write", network_access=True)
+    assert "proxy" not in developer_text(_config(tmp_path, sandbox_policy=with_network))
+
+
 @pytest.mark.anyio
 async def test_the_thread_asks_on_its_running_turn_only(tmp_path: Path) -> None:
     from codex_mcp.agent.approvals import Decision
