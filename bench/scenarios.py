@@ -321,6 +321,16 @@ def unified_exec(target: Target) -> Iterator[Sample]:
         }
 
 
+def netproxy(target: Target) -> Iterator[Sample]:
+    module = _script("bench_netproxy")
+    while True:
+        result = module.run(3)
+        yield {
+            key: float(result[key])
+            for key in ("first_byte_ms", "direct_first_byte_ms", "mib_per_s", "direct_mib_per_s", "bridge_ms")
+        }
+
+
 def exec_command(target: Target) -> Iterator[Sample]:
     module = _script("bench_exec_command")
     while True:
@@ -459,6 +469,19 @@ SCENARIOS: dict[str, Scenario] = {
             },
             local=True,
             description="bench_unified_exec.py: write_stdin round trip, 100 MiB session, 32 idle sessions",
+        ),
+        Scenario(
+            "netproxy",
+            netproxy,
+            {
+                "first_byte_ms": Metric("ms"),
+                "direct_first_byte_ms": Metric("ms"),
+                "mib_per_s": Metric("MiB/s", lower_is_better=False),
+                "direct_mib_per_s": Metric("MiB/s", lower_is_better=False),
+                "bridge_ms": Metric("ms"),
+            },
+            local=True,
+            description="bench_netproxy.py: proxied first byte, 256 MiB download, the bridge's start",
         ),
         Scenario(
             "exec_command",

@@ -7,6 +7,10 @@ purpose: the host owns the bound.  The MCP tools answer every request within the
 elicitation timeout (an unanswered elicitation is denied); an embedder's turn ends when it
 leaves the `turn()` block, which interrupts the turn and so cancels the wait.  When nobody
 reads the turn's events at all, the request is denied at once.
+
+Network questions (a running command's connection through the proxy) are asked on the turn
+that is running when the connection comes; they do not run inside that turn's cancel scope,
+so the turn's end denies those still open (`deny_turn`), and the proxy bounds its own wait.
 """
 
 from __future__ import annotations
@@ -33,7 +37,7 @@ from codex_mcp.pending import DuplicateKey, PendingMap
 
 log = logging.getLogger(__name__)
 
-ApprovalKind = Literal["exec", "patch"]
+ApprovalKind = Literal["exec", "patch", "network"]
 NOBODY_LISTENING = "nobody is listening for approval requests"
 
 
@@ -78,9 +82,9 @@ class ApprovalBroker:
         self, turn_id: str, msg: ExecApprovalRequestMsg | PatchApprovalRequestMsg, publish: Publish
     ) -> Decision:
         """Publish the request and wait for its decision (see the module docstring for bounds)."""
-        kind: ApprovalKind = "exec" if msg["type"] == EXEC_APPROVAL_REQUEST else "patch"
+        kind = approval_kind(msg)
         key = (kind, msg["call_id"])
-        with self._pending.expect(key, tag=turn_id) as waiter:
+        with self._pending.expect(key, tag=(turn_id, kind)) as waiter:
 
             def answer(decision: ReviewDecision, reason: str | None, /, *, amendment: bool = False) -> None:
                 waiter.resolve(Decision(decision, reason, amendment))
@@ -91,9 +95,20 @@ class ApprovalBroker:
             return await waiter.wait()
 
     def resolve(self, kind: ApprovalKind, call_id: str, decision: ReviewDecision, reason: str | None) -> None:
-        """The host's answer as an op."""
-        if not self._pending.resolve((kind, call_id), Decision(decision, reason)):
-            log.warning("ignoring a %s decision for unknown call %s", kind, call_id)
+        """The host's answer as an op (an exec answer also reaches a network question: the
+        reference answers both with the same op)."""
+        answer = Decision(decision, reason)
+        if self._pending.resolve((kind, call_id), answer):
+            return
+        if kind == "exec" and self._pending.resolve(("network", call_id), answer):
+            return
+        log.warning("ignoring a %s decision for unknown call %s", kind, call_id)
+
+    def deny_turn(self, turn_id: str, reason: str) -> None:
+        """The turn ended: its network questions still open are denied."""
+        self._pending.resolve_where(
+            Decision("denied", reason), lambda waiter: waiter.tag == (turn_id, "network")
+        )
 
 
 class QuestionBroker:
@@ -117,3 +132,9 @@ class QuestionBroker:
                 return await waiter.wait()
         except DuplicateKey:
             return None
+
+
+def approval_kind(msg: ExecApprovalRequestMsg | PatchApprovalRequestMsg) -> ApprovalKind:
+    if msg["type"] != EXEC_APPROVAL_REQUEST:
+        return "patch"
+    return "network" if "network_approval_context" in msg else "exec"

@@ -84,9 +84,12 @@ class Codex:
         assert self._task_group is not None
         if exc is not None:
             self._task_group.cancel_scope.cancel()
-        # Each thread's MCP connections and process sessions live in tasks of our task
-        # group; close them (children reaped, bounded by their managers) before waiting for
-        # the group.  Evicted threads' sessions were asked to close when they were dropped.
+        # Each thread's MCP connections, process sessions and network proxy live in tasks of
+        # our task group; close them (children reaped, bounded by their managers) before
+        # waiting for the group.  Evicted threads' sessions were asked to close when they were
+        # dropped.  The proxy closes first: no byte passes while the sessions wind down.
+        for thread in self._threads.values():
+            thread.close_network()
         with anyio.CancelScope(shield=True):
             async with anyio.create_task_group() as closers:
                 for thread in self._threads.values():

@@ -59,9 +59,20 @@ def permissions_instructions(
     approval: ApprovalPolicy,
     cwd: str | os.PathLike[str],
     env: Mapping[str, str] | None = None,
+    proxy_mode: str | None = None,
 ) -> str:
-    """The `<permissions instructions>` part of the developer message."""
+    """The `<permissions instructions>` part of the developer message.
+
+    `proxy_mode`: the network proxy's mode when commands reach hosts through it (the network
+    itself restricted); the model is told how, so that it uses HTTP clients rather than
+    concluding that the network is gone."""
     network = "enabled" if policy.has_network else "restricted"
+    if proxy_mode is not None and not policy.has_network and not policy.is_full_access:
+        how = "the person is asked about each host" if proxy_mode == "ask" else "an allow list decides"
+        network += (
+            f", except through a proxy ({how}; HTTP_PROXY/HTTPS_PROXY are set, so curl, pip, npm, git "
+            "and most HTTP clients use it; other sockets stay blocked)"
+        )
     lines = [
         "<permissions instructions>",
         f"{_SANDBOX_TEXT[policy.mode]} Network access is {network}.",
@@ -222,6 +233,7 @@ def context_items(
     project_docs: str | None = None,
     env: Mapping[str, str] | None = None,
     new_id: Callable[[str], str] | None = None,
+    proxy_mode: str | None = None,
 ) -> list[dict[str, Any]]:
     """The developer message and the context user message of a new thread.
 
@@ -231,7 +243,7 @@ def context_items(
     developer_parts = []
     if developer_instructions:
         developer_parts.append(developer_instructions)
-    developer_parts.append(permissions_instructions(policy, approval, cwd, env))
+    developer_parts.append(permissions_instructions(policy, approval, cwd, env, proxy_mode))
     user_parts = []
     agents = agents_md_text(cwd, personal_instructions, project_docs)
     if agents is not None:
@@ -273,6 +285,7 @@ def thread_context_items(
         project_docs=project_docs,
         env=env,
         new_id=new_id,
+        proxy_mode=config.network_proxy.mode if config.network_proxy.enabled else None,
     )
 
 

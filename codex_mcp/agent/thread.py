@@ -14,7 +14,8 @@ waiting for an answer that nobody will give.
 
 The thread itself only wires its parts together: the history and its rollout (`history`),
 the event streams (`turn_stream`), the approval broker (`approvals`), the token account
-(`tokens`), its MCP servers (`mcp_client.lifecycle`) and the turn loop (`turn`).
+(`tokens`), its MCP servers (`mcp_client.lifecycle`), its network proxy (`network`) and the
+turn loop (`turn`).
 """
 
 from __future__ import annotations
@@ -54,6 +55,7 @@ from codex_mcp.agent.history import History
 from codex_mcp.agent.ids import uuid7
 from codex_mcp.agent.items import INPUT_TEXT_KINDS, is_message, message_text
 from codex_mcp.agent.model.types import ResponseItem, TokenUsage
+from codex_mcp.agent.network import ThreadNetwork, proxy_wanted
 from codex_mcp.agent.protocol import (
     ExecApprovalOp,
     ImageInput,
@@ -101,6 +103,8 @@ class TurnResult:
     error: str | None = None
     """Why the turn failed (`status == "failed"`)."""
     events: list[Event] = field(default_factory=list, repr=False)
+    network: list[dict[str, Any]] = field(default_factory=list)
+    """Traffic through the network proxy in this turn, per destination (`network_usage`)."""
 
 
 class Thread:
@@ -157,6 +161,13 @@ class Thread:
         self._sessions = ThreadSessions(
             task_group, max_lifetime_s=config.server.exec_session_max_lifetime_sec
         )
+        self._running: str | None = None
+        self._network: ThreadNetwork | None = None
+        if proxy_wanted(config):
+            self._network = ThreadNetwork(
+                config, task_group, current_turn=lambda: self._running, ask=self._ask_network,
+                emit=self._emit_network,
+            )  # fmt: skip
         self.closed = False
         self.startup_warnings: list[str] = []
         """Warnings found while the thread was set up (a skipped AGENTS.md), for its next turn."""
@@ -247,9 +258,11 @@ class Thread:
                 scope.cancel()
 
     def shutdown(self) -> None:
-        """No more turns; the running one is interrupted, the MCP servers are closed soon."""
+        """No more turns; the running one is interrupted, the MCP servers are closed soon,
+        the network proxy at once (no byte passes any more)."""
         self.closed = True
         self.interrupt()
+        self.close_network()
         self._sessions.request_close()
         if self._mcp is not None:
             self._mcp.request_close()
@@ -263,6 +276,11 @@ class Thread:
             await self.close_sessions()
             await self.close_mcp()
             self._history.release()
+
+    def close_network(self) -> None:
+        """End the network proxy now: no more traffic, its open questions denied."""
+        if self._network is not None:
+            self._network.close()
 
     async def close_mcp(self) -> None:
         if self._mcp is not None:
@@ -328,7 +346,16 @@ class Thread:
             mcp=self._mcp,
             warnings=self.startup_warnings,
             sessions=self._sessions,
+            network=self._network,
         )
+
+    async def _ask_network(self, turn_id: str, msg: ExecApprovalRequestMsg) -> Decision:
+        """A command's connection asks, on the turn running now (never interrupts it)."""
+        return await self._approvals.ask(turn_id, msg, self._bus.publish)
+
+    async def _emit_network(self, turn_id: str, msg: EventMsg) -> None:
+        if self._bus.is_open(turn_id):
+            await self._bus.emit(turn_id, msg)  # type: ignore[arg-type]
 
     async def _turn_task(self, turn_id: str, items: list[ResponseItem], scope: anyio.CancelScope) -> None:
         started = False
@@ -339,6 +366,7 @@ class Thread:
                 async with self._turn_lock:
                     started = await self._claim_rollout(rollout, deps)
                     if started:
+                        self._running = turn_id
                         try:
                             last_message = await run_turn(deps, turn_id, items)
                             self._after_turn(turn_id, items, last_message)
@@ -356,6 +384,9 @@ class Thread:
                 begun = deps.turn_started_ms // 1000 if deps.turn_started_ms else None
                 await deps.emit(ev.turn_aborted(turn_id, started_at=begun, completed_at=ended))
         finally:
+            if self._running == turn_id:
+                self._running = None
+            self._approvals.deny_turn(turn_id, "the turn ended before an answer came")
             self._writing = False
             rollout.release()  # after the turn's last line
             self._scopes.pop(turn_id, None)
@@ -424,6 +455,7 @@ def turn_result(turn_id: str, events: list[Event]) -> TurnResult:
     final: str | None = None
     status: Literal["completed", "aborted", "failed"] = "failed"
     error: str | None = "the turn ended without a final event"
+    network: list[dict[str, Any]] = []
     for event in events:
         msg = event.msg
         kind = msg["type"]
@@ -432,13 +464,15 @@ def turn_result(turn_id: str, events: list[Event]) -> TurnResult:
             usage = usage + TokenUsage(**{k: int(v) for k, v in last.items() if k in _USAGE_FIELDS})
         elif kind == ev.TURN_DIFF:
             diff = str(msg.get("unified_diff") or "")
+        elif kind == ev.NETWORK_USAGE:
+            network = list(msg.get("hosts") or [])
         elif kind == ev.TASK_COMPLETE:
             status, final, error = "completed", msg.get("last_agent_message"), None
         elif kind == ev.TURN_ABORTED:
             status, error = "aborted", None
         elif kind == ev.ERROR:
             status, error = "failed", str(msg.get("message") or "the turn failed")
-    return TurnResult(turn_id, status, final, diff, usage, error, events)
+    return TurnResult(turn_id, status, final, diff, usage, error, events, network)
 
 
 _USAGE_FIELDS = frozenset(TokenUsage.__dataclass_fields__)

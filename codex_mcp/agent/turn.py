@@ -49,6 +49,7 @@ from codex_mcp.agent.items import (
 from codex_mcp.agent.limits import MAX_PARALLEL_TOOL_CALLS
 from codex_mcp.agent.model.retry import backoff
 from codex_mcp.agent.model.types import Completed, Prompt, ResponseItem, ToolSpec
+from codex_mcp.agent.network import ThreadNetwork
 from codex_mcp.agent.request import Contract
 from codex_mcp.agent.sampling import ModelStream, retry_reporter
 from codex_mcp.agent.stream_events import ResponseRelay
@@ -96,6 +97,8 @@ class TurnDeps:
     turn_started_ms: int = 0
     sessions: ThreadSessions | None = None
     """The thread's process sessions (they outlive the turn)."""
+    network: ThreadNetwork | None = None
+    """The thread's network proxy, when its commands reach hosts through one."""
 
     def mcp_tool_specs(self) -> list[ToolSpec]:
         return self.mcp.tool_specs if self.mcp is not None else []
@@ -162,6 +165,7 @@ async def _run_turn(deps: TurnDeps, turn_id: str, new_items: list[ResponseItem])
         ask_user=deps.ask_user,
         image_detail_original=deps.contract.family.image_detail_original,
         sessions=deps.sessions,
+        network=deps.network,
     )
     first_token_ms: int | None = None
     while True:
@@ -194,6 +198,10 @@ async def _run_turn(deps: TurnDeps, turn_id: str, new_items: list[ResponseItem])
         if deps.tokens.should_compact():
             await compact_or_fail(deps, turn_id)
 
+    if deps.network is not None:
+        usage = await deps.network.usage_event(turn_id)
+        if usage is not None:
+            await emit(usage)
     completed = time.time()
     await emit(
         ev.task_complete(

@@ -33,13 +33,39 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Protocol
 
 from codex_mcp.sandbox.policy import PROTECTED_SUBPATHS, SandboxMode, SandboxPolicy, writable_roots_for
 
 
 class BoundaryError(ValueError):
     """The policy cannot be turned into a boundary that keeps its promises (fail closed)."""
+
+
+class NetworkChannel(Protocol):
+    """One command's way to the server's network proxy (see `netproxy`)."""
+
+    @property
+    def sandbox_fd(self) -> int:
+        """The sandbox's end, inheritable, passed to the command's bridge at this number."""
+        ...
+
+    def started(self) -> None:
+        """The sandbox has its end: the server closes its own copy."""
+
+    def close(self) -> None:
+        """The command is over: no more connections, the open ones end."""
+
+    def take_notes(self) -> list[str]:
+        """What the model should be told about its network requests (denials), once."""
+        ...
+
+
+class NetworkAttacher(Protocol):
+    """A session's network proxy, as the backends see it: one channel per command."""
+
+    def attach(self, command: Sequence[str], cwd: str) -> NetworkChannel: ...
 
 
 @dataclass(frozen=True)
@@ -56,6 +82,9 @@ class Boundary:
       themselves so that no command can rename or replace them (see the module docstring).
     * `hidden_paths`: existing directories a sandboxed command must neither read nor write
       (CODEX_HOME); the backends show an empty read-only directory there, or refuse.
+    * `network_proxy`: with the network off, the session's proxy: commands then reach the
+      network only through it (`prepare_command` gives each its own channel).  Not part of
+      the boundary's value (not compared): it is the session's live proxy.
     """
 
     mode: SandboxMode
@@ -65,6 +94,12 @@ class Boundary:
     network: bool
     pinned_paths: tuple[str, ...] = ()
     hidden_paths: tuple[str, ...] = ()
+    network_proxy: NetworkAttacher | None = field(default=None, compare=False, repr=False)
+
+    @property
+    def proxied(self) -> bool:
+        """Whether commands get the network through the session's proxy."""
+        return self.network_proxy is not None and not self.network and not self.is_full_access
 
     @property
     def is_full_access(self) -> bool:

@@ -18,6 +18,13 @@ Layout of one sandboxed command (isolation "pid+mount" as root, "user+pid+mount"
   reports its exit status on a pipe.
 * The command starts a session, drops every capability (bounding set and securebits too,
   so uid 0 regains nothing), installs the seccomp filter and Landlock, then execs.
+* With `network_proxy` (the network goes through the server's proxy: the channel's fd and
+  the bridge's port) the keeper also creates a network namespace, init brings its loopback
+  up, restricts itself with a seccomp filter that allows TCP sockets only
+  (`seccomp.build_filter(proxy=True)`), forks the proxy's bridge (`netbridge.start_daemon`:
+  no interpreter to start, init is one already) and closes the channel before the command
+  starts: the only peer the command can reach is that bridge.  Isolation "none" cannot
+  create the namespace, so a proxied policy is refused there.
 
 Isolation "none" (no namespace can be created here) runs the command directly under the
 keeper (a child subreaper that kills what is left when the command ends), hides /proc with
@@ -41,7 +48,7 @@ import sys
 import termios
 from collections.abc import Callable
 
-from codex_mcp.sandbox import landlock, procs, seccomp
+from codex_mcp.sandbox import landlock, netbridge, procs, seccomp
 
 LAUNCHER_EXIT_CODE = 121
 LAUNCHER_MARKER = "codex-mcp-sandbox: failed to apply sandbox, refusing to run:"
@@ -67,8 +74,8 @@ FORWARDED_SIGNALS = (
 class Policy:
     """What the launcher enforces; built by `select.prepare_command` from a `Boundary`."""
 
-    __slots__ = ("hidden_paths", "isolation", "network", "pinned_paths", "read_only_paths",
-                 "readable_roots", "writable_roots")  # fmt: skip
+    __slots__ = ("hidden_paths", "isolation", "network", "network_proxy", "pinned_paths",
+                 "read_only_paths", "readable_roots", "writable_roots")  # fmt: skip
 
     def __init__(
         self,
@@ -79,6 +86,7 @@ class Policy:
         isolation: str,
         pinned_paths: list[str] | None = None,
         hidden_paths: list[str] | None = None,
+        network_proxy: tuple[int, int] | None = None,
     ) -> None:
         self.writable_roots = writable_roots
         self.network = network
@@ -87,6 +95,7 @@ class Policy:
         self.isolation = isolation
         self.pinned_paths = pinned_paths or []
         self.hidden_paths = hidden_paths or []
+        self.network_proxy = None if network else network_proxy
 
     def to_json(self) -> str:
         return json.dumps(
@@ -98,6 +107,7 @@ class Policy:
                 "isolation": self.isolation,
                 "pinned_paths": self.pinned_paths,
                 "hidden_paths": self.hidden_paths,
+                "network_proxy": None if self.network_proxy is None else list(self.network_proxy),
             }
         )
 
@@ -120,12 +130,21 @@ class Policy:
         network = doc.get("network_access", False)
         if not isinstance(network, bool):
             raise ValueError("network_access must be a boolean")
+        proxied = doc.get("network_proxy")
+        if proxied is not None and not (
+            isinstance(proxied, list) and len(proxied) == 2 and all(type(n) is int for n in proxied)
+            and proxied[0] > 2 and 0 < proxied[1] < 65536
+        ):  # fmt: skip
+            raise ValueError("network_proxy must be null or [channel fd, port]")
+        bridge = None if proxied is None else (proxied[0], proxied[1])
         isolation = doc.get("isolation", ISOLATION_NONE)
         if isolation not in ISOLATIONS:
             raise ValueError(f"isolation must be one of {', '.join(ISOLATIONS)}")
         policy = cls(paths("writable_roots") or [], network, paths("read_only_paths") or [],
                      paths("readable_roots", allow_none=True), isolation, paths("pinned_paths") or [],
-                     paths("hidden_paths") or [])  # fmt: skip
+                     paths("hidden_paths") or [], bridge)  # fmt: skip
+        if isolation == ISOLATION_NONE and policy.network_proxy is not None:
+            raise ValueError("the proxied network needs a network namespace, which isolation 'none' lacks")
         if isolation == ISOLATION_NONE and policy.read_only_paths:
             raise ValueError("read-only carve-outs need a mount namespace, which isolation 'none' lacks")
         if isolation == ISOLATION_NONE and any(
@@ -171,7 +190,11 @@ def restrict(policy: Policy) -> None:
     procs.set_no_new_privs()
     # Always a filter: the hardening denials (ptrace, io_uring, keyrings) hold with the
     # network on too; the network gate only when it is off.
-    seccomp.install_filter(seccomp.build_filter(network=not policy.network, cross_process=not contained))
+    seccomp.install_filter(
+        seccomp.build_filter(
+            network=not policy.network, cross_process=not contained, proxy=policy.network_proxy is not None
+        )
+    )
     writable = list(policy.writable_roots)
     if contained and _private_shm:
         writable.append("/dev/shm")
@@ -410,9 +433,16 @@ def _init_main(
         setup_mounts(policy)
     except Exception as exc:
         return refuse(f"mount setup: {exc}")
+    if policy.network_proxy is not None:
+        try:
+            netbridge.loopback_up()
+        except Exception as exc:
+            return refuse(f"loopback of the proxied network: {exc}")
     try:
         os.chdir(cwd)
         restrict(policy)
+        if policy.network_proxy is not None:
+            netbridge.start_daemon(*policy.network_proxy)  # restricted like the command
     except Exception as exc:
         return refuse(str(exc) or type(exc).__name__)
     try:
@@ -449,6 +479,8 @@ class ContainerJob:
         self, policy: Policy, argv: list[str], env: dict[str, str], cwd: str, terminal: bool = False
     ) -> None:
         flags = _NS_FLAGS | (procs.CLONE_NEWUSER if policy.isolation == ISOLATION_NS_USER else 0)
+        if policy.network_proxy is not None:
+            flags |= procs.CLONE_NEWNET
         uid, gid = os.getuid(), os.getgid()
         procs.unshare(flags)
         if flags & procs.CLONE_NEWUSER:
@@ -526,57 +558,3 @@ class ContainerJob:
                     os.close(fd)
         self.status_fd = None
         self._alive_w = -1
-
-
-# ---- probing -------------------------------------------------------------------------------------
-
-
-def _probe_one(isolation: str) -> tuple[bool, str]:
-    """Fork a throw-away keeper that sets up a container around `/bin/true`-like nothing."""
-    r, w = os.pipe()
-    pid = os.fork()
-    if pid == 0:
-        os.close(r)
-        code = 1
-        try:
-            os.dup2(w, 2)
-            flags = _NS_FLAGS | (procs.CLONE_NEWUSER if isolation == ISOLATION_NS_USER else 0)
-            uid, gid = os.getuid(), os.getgid()
-            procs.unshare(flags)
-            if flags & procs.CLONE_NEWUSER:
-                procs.write_id_maps(uid, gid)
-            init = os.fork()
-            if init == 0:
-                try:
-                    _own_mounts()
-                    setup_mounts(
-                        Policy([os.path.dirname(os.path.abspath(__file__))], True, [], None, isolation)
-                    )
-                    os._exit(0)
-                except BaseException as exc:
-                    os.write(2, str(exc).encode(errors="replace"))
-                    os._exit(1)
-            code = os.waitstatus_to_exitcode(os.waitpid(init, 0)[1])
-        except BaseException as exc:
-            os.write(w, str(exc).encode(errors="replace"))
-        finally:
-            os._exit(code)
-    os.close(w)
-    chunks = []
-    while data := os.read(r, 4096):
-        chunks.append(data)
-    os.close(r)
-    code = os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])
-    return code == 0, b"".join(chunks).decode(errors="replace").strip()
-
-
-def probe_isolation() -> dict[str, object]:
-    """Which isolation works here: namespaces as root, then with a user namespace, else none."""
-    details: list[str] = []
-    candidates = [ISOLATION_NS, ISOLATION_NS_USER] if os.geteuid() == 0 else [ISOLATION_NS_USER]
-    for isolation in candidates:
-        ok, detail = _probe_one(isolation)
-        if ok:
-            return {"isolation": isolation, "detail": f"isolation {isolation}"}
-        details.append(f"{isolation}: {detail or 'failed'}")
-    return {"isolation": ISOLATION_NONE, "detail": "no namespaces (" + "; ".join(details) + ")"}

@@ -76,6 +76,7 @@ def launcher_policy(
     isolation: str = ISOLATION_NONE,
     pinned_paths: Sequence[str] = (),
     hidden_paths: Sequence[str] = (),
+    network_proxy: tuple[int, int] | None = None,
 ) -> str:
     return Policy(
         list(writable_roots),
@@ -85,6 +86,7 @@ def launcher_policy(
         isolation,
         list(pinned_paths),
         list(hidden_paths),
+        network_proxy,
     ).to_json()
 
 
@@ -171,7 +173,7 @@ def main(args: Sequence[str] | None = None) -> int:
     if list(args[:1]) == ["--probe"]:
         import json
 
-        from codex_mcp.sandbox.container import probe_isolation
+        from codex_mcp.sandbox.isolation import probe_isolation
 
         sys.stdout.write(json.dumps(probe_isolation()) + "\n")
         return 0

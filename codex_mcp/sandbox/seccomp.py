@@ -17,16 +17,22 @@ No libseccomp.  The filter:
    namespaced by mounts or PIDs, so a command running as the server's user could read the
    keys the person keeps there (Kerberos tickets, tokens) and the session keyring it
    inherits;
-4. with `cross_process=True` (a sandbox without its own PID namespace): denies the calls that
+4. with `proxy=True` (the network goes through the server's proxy, in a network namespace of
+   the sandbox's own whose only interface is loopback): `socket` only for AF_INET/AF_INET6
+   stream sockets (no UDP, no raw, no AF_UNIX socket that could `connect` to a path socket
+   of the host such as docker.sock or a D-Bus bus); `socketpair` keeps the AF_UNIX gate of
+   2.; connect, bind and the other socket calls are allowed, since the only peer they can
+   reach is the loopback of that namespace, where the proxy's bridge listens;
+5. with `cross_process=True` (a sandbox without its own PID namespace): denies the calls that
    act on another process by pid (`prlimit64`, `setpriority`, `ioprio_set`, `sched_set*`,
    `move_pages`, `migrate_pages` with a pid other than 0 = self; `setpriority`/`ioprio_set`
    on a whole user; `process_madvise`, `pidfd_getfd`, `kcmp`), and System V IPC and POSIX
    message queues, which without an IPC namespace of its own would reach the host's
    queues, semaphores and shared memory (`msgsnd` to another program's queue);
-5. always denies the terminal ioctls that push input into a terminal or drive the console
+6. always denies the terminal ioctls that push input into a terminal or drive the console
    (`TIOCSTI`, `TIOCLINUX`): a command on a terminal (a process session's) could otherwise
    type into its input queue whatever the next reader of that terminal runs;
-6. allows everything else.
+7. allows everything else.
 
 `build_filter()` returns the packed `struct sock_filter[]` bytes, usable both by
 `install_filter()` (in the exec'd launcher) and by `bwrap --add-seccomp-fd`.
@@ -60,6 +66,9 @@ SECCOMP_RET_ALLOW = 0x7FFF0000
 AUDIT_ARCH_X86_64 = 0xC000003E
 AUDIT_ARCH_AARCH64 = 0xC00000B7
 AF_UNIX = 1
+AF_INET = 2
+AF_INET6 = 10
+SOCK_STREAM = 1
 SOCK_DGRAM = 2
 SOCK_TYPE_MASK = 0xF
 TIOCSTI = 0x5412
@@ -144,11 +153,18 @@ def _insn(code: int, jt: int, jf: int, k: int) -> bytes:
 
 
 def build_filter(
-    arch: str | None = None, mode: FilterMode = "codex", *, network: bool = True, cross_process: bool = False
+    arch: str | None = None,
+    mode: FilterMode = "codex",
+    *,
+    network: bool = True,
+    cross_process: bool = False,
+    proxy: bool = False,
 ) -> bytes:
     """The packed BPF program (8 bytes per instruction) for `arch` (default: the host).
 
     `network`: deny the network (the socket gate, plus the deny list in "codex" mode).
+    `proxy` (with `network`): the proxied network instead: TCP sockets only, in a network
+    namespace whose only peer is the proxy's bridge (see the module docstring).
     `cross_process`: deny acting on other processes by pid, and System V / POSIX message
     queue IPC (see the module docstring).
     """
@@ -157,7 +173,8 @@ def build_filter(
         raise SeccompError(errno.ENOSYS, f"seccomp filter: unsupported architecture {arch!r}")
     table = SYSCALLS[arch]
     denied = list(_HARDENING_CALLS)
-    if network and mode == "codex":
+    proxy = proxy and network
+    if network and mode == "codex" and not proxy:
         denied += _NETWORK_CALLS
     if cross_process:
         denied += _CROSS_PROCESS_CALLS + _IPC_CALLS
@@ -177,8 +194,8 @@ def build_filter(
     if arch == "x86_64":
         emit(_BPF_JGE_K, X32_SYSCALL_BIT, jt="deny", jf=0)
     if network:
-        for nr in (table["socket"], table["socketpair"]):
-            emit(_BPF_JEQ_K, nr, jt="gate", jf=0)
+        emit(_BPF_JEQ_K, table["socket"], jt="inet" if proxy else "gate", jf=0)
+        emit(_BPF_JEQ_K, table["socketpair"], jt="gate", jf=0)
     for nr in deny_nrs:
         emit(_BPF_JEQ_K, nr, jt="deny", jf=0)
     emit(_BPF_JEQ_K, table["ioctl"], jt="ioctl", jf=0)
@@ -195,6 +212,14 @@ def build_filter(
         emit(_BPF_LD_W_ABS, _OFF_ARG1_LO)
         emit(_BPF_ALU_AND_K, SOCK_TYPE_MASK)
         emit(_BPF_JEQ_K, SOCK_DGRAM, jt="deny", jf="allow")
+    if proxy:
+        labels["inet"] = len(prog)
+        emit(_BPF_LD_W_ABS, _OFF_ARG0_LO)
+        emit(_BPF_JEQ_K, AF_INET, jt=1, jf=0)
+        emit(_BPF_JEQ_K, AF_INET6, jt=0, jf="deny")
+        emit(_BPF_LD_W_ABS, _OFF_ARG1_LO)
+        emit(_BPF_ALU_AND_K, SOCK_TYPE_MASK)
+        emit(_BPF_JEQ_K, SOCK_STREAM, jt="allow", jf="deny")
     if cross_process:
         labels["self0"] = len(prog)
         emit(_BPF_LD_W_ABS, _OFF_ARG0_LO)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import secrets
 import sys
 import threading
 from collections.abc import Callable, Mapping, Sequence
@@ -25,9 +26,10 @@ from codex_mcp.sandbox import bwrap as _bwrap
 from codex_mcp.sandbox import landlock as _landlock
 from codex_mcp.sandbox import seatbelt as _seatbelt
 from codex_mcp.sandbox import seccomp as _seccomp
-from codex_mcp.sandbox.boundary import Boundary
+from codex_mcp.sandbox.boundary import Boundary, NetworkChannel
 from codex_mcp.sandbox.container import ISOLATION_NONE, ISOLATIONS
 from codex_mcp.sandbox.launcher import helper_argv, launcher_argv, launcher_policy, terminal_argv
+from codex_mcp.sandbox.netbridge import bridge_argv, bridge_python, proxy_env
 
 BackendChoice = Literal["auto", "bwrap", "landlock", "seatbelt", "none"]
 BACKEND_ENV_VAR = "CODEX_MCP_SANDBOX_BACKEND"
@@ -50,6 +52,8 @@ class ProbeReport:
     # How the Landlock launcher isolates a command here (container.ISOLATION_*).
     isolation: str = ISOLATION_NONE
     isolation_detail: str = "isolation: not probed"
+    # Whether that isolation can also have a network namespace (the proxied network).
+    netns: bool = False
 
     @property
     def details(self) -> str:
@@ -83,9 +87,11 @@ def probe_backends(*, bwrap_path: str | None = None, refresh: bool = False) -> P
             bw = _bwrap.probe_bwrap(bwrap_path)
             abi, ll_detail = _landlock.probe()
             sc_ok, sc_detail = _seccomp.seccomp_supported()
-            iso, iso_detail = _probe_isolation() if abi >= 1 else (ISOLATION_NONE, "isolation: no Landlock")
+            iso, iso_detail, netns = (
+                _probe_isolation() if abi >= 1 else (ISOLATION_NONE, "isolation: no Landlock", False)
+            )
             report = ProbeReport("linux", bw, abi, ll_detail, sc_ok, sc_detail, False, "seatbelt: not macOS",
-                                 iso, iso_detail)  # fmt: skip
+                                 iso, iso_detail, netns)  # fmt: skip
         elif sys.platform == "darwin":
             sb_ok, sb_detail = _seatbelt.seatbelt_available()
             report = ProbeReport("darwin", None, 0, "landlock: not Linux", False, "seccomp: not Linux",
@@ -97,7 +103,7 @@ def probe_backends(*, bwrap_path: str | None = None, refresh: bool = False) -> P
         return report
 
 
-def _probe_isolation() -> tuple[str, str]:
+def _probe_isolation() -> tuple[str, str, bool]:
     """Ask a fresh launcher which namespaces it can create (never in this process)."""
     import json
     import subprocess
@@ -109,11 +115,11 @@ def _probe_isolation() -> tuple[str, str]:
         )  # fmt: skip
         doc = json.loads(proc.stdout.decode("utf-8", "replace") or "null")
     except (OSError, subprocess.SubprocessError, ValueError) as exc:
-        return ISOLATION_NONE, f"isolation: probe failed ({exc})"
+        return ISOLATION_NONE, f"isolation: probe failed ({exc})", False
     if not isinstance(doc, dict) or doc.get("isolation") not in ISOLATIONS:
         err = proc.stderr.decode("utf-8", "replace").strip()[-300:]
-        return ISOLATION_NONE, f"isolation: probe failed (exit {proc.returncode}: {err})"
-    return str(doc["isolation"]), str(doc.get("detail", doc["isolation"]))
+        return ISOLATION_NONE, f"isolation: probe failed (exit {proc.returncode}: {err})", False
+    return str(doc["isolation"]), str(doc.get("detail", doc["isolation"])), doc.get("netns") is True
 
 
 def _close_fds(fds: list[int]) -> None:
@@ -142,6 +148,18 @@ class PreparedCommand:
     cwd: str = ""
     after_spawn: Callable[[], None] = field(default=lambda: None)
     status_fd: int | None = None  # read end of bwrap's --json-status-fd pipe
+    network: NetworkChannel | None = None
+    """The command's channel to the session's network proxy (closed by `close`)."""
+    network_note: str | None = None
+    """Why the session's proxy could not be offered to this command (it runs without network)."""
+
+    def network_notes(self) -> list[str]:
+        """What the model should hear about this command's network (each note once)."""
+        notes = [self.network_note] if self.network_note else []
+        self.network_note = None
+        if self.network is not None:
+            notes.extend(self.network.take_notes())
+        return notes
 
     def read_status(self) -> str | None:
         """bwrap's JSON status output (call after the child exited); None for other backends."""
@@ -214,6 +232,13 @@ def prepare_command(
     `SandboxUnavailableError` (with probe details) when the boundary cannot be enforced.
     `env` is used as given (scrubbing is the caller's job) plus
     `CODEX_SANDBOX_NETWORK_DISABLED=1` when the network is off.
+
+    A boundary with a `network_proxy` (the network off, the session's proxy on) gives the
+    command its own network namespace holding only loopback, the proxy's bridge listening
+    there (`netbridge`), a channel from the bridge to the proxy, the `HTTP_PROXY` family of
+    variables, and a seccomp filter that allows TCP sockets only.  A backend that cannot
+    create the namespace (Landlock without namespaces, Seatbelt) runs the command with the
+    network off, and `network_note` says why.
     """
     command = list(argv)
     if not command:
@@ -242,21 +267,71 @@ def prepare_command(
         choice = preferred[0]
     elif choice not in usable:
         raise SandboxUnavailableError(f"sandbox backend {choice!r} unavailable: {report.details}")
-    roots = list(boundary.writable_roots)
-    if terminal and choice in ("bwrap", "seatbelt"):
-        command = terminal_argv(command, _terminal_python(boundary))
-    if choice == "bwrap":
-        return _prepare_bwrap(command, boundary, cwd, child_env, report)
     if choice == "landlock":
         _check_landlock(boundary, report)
+    proxied, note = _proxy_choice(boundary, choice, report)
+    asked_for = list(command)
+    if terminal and choice in ("bwrap", "seatbelt"):
+        command = terminal_argv(command, _terminal_python(boundary))
+    channel: NetworkChannel | None = None
+    port = 0
+    if proxied:
+        assert boundary.network_proxy is not None
+        channel = boundary.network_proxy.attach(asked_for, cwd)
+        port = 20000 + secrets.randbelow(40000)  # its own namespace: any port is free
+        child_env.update(proxy_env(port))
+        if choice == "bwrap":  # the container's init runs the bridge itself
+            command = bridge_argv(channel.sandbox_fd, port, command, bridge_python(sys.executable))
+    try:
+        prepared = _prepare_backend(choice, command, boundary, cwd, child_env, report, channel, port)
+    except BaseException:
+        if channel is not None:
+            channel.close()
+        raise
+    prepared.network, prepared.network_note = channel, note
+    return prepared
+
+
+def _proxy_choice(boundary: Boundary, choice: str, report: ProbeReport) -> tuple[bool, str | None]:
+    """Whether the command gets the session's proxy; if it cannot, the note saying why."""
+    if not boundary.proxied:
+        return False, None
+    if choice == "bwrap" or (choice == "landlock" and report.isolation != ISOLATION_NONE and report.netns):
+        return True, None
+    return False, (
+        f"network access through the proxy is not available with the {choice} sandbox here (it needs "
+        "a network namespace of the command's own), so this command ran without network"
+    )
+
+
+def _prepare_backend(
+    choice: str,
+    command: list[str],
+    boundary: Boundary,
+    cwd: str,
+    child_env: dict[str, str],
+    report: ProbeReport,
+    channel: NetworkChannel | None,
+    port: int,
+) -> PreparedCommand:
+    roots = list(boundary.writable_roots)
+    if choice == "bwrap":
+        return _prepare_bwrap(command, boundary, cwd, child_env, report, channel)
+    if choice == "landlock":
         policy_json = launcher_policy(
             roots, boundary.network, boundary.read_only_paths,
             readable_roots=boundary.readable_roots, isolation=report.isolation,
             pinned_paths=boundary.pinned_paths, hidden_paths=boundary.hidden_paths,
+            network_proxy=None if channel is None else (channel.sandbox_fd, port),
         )  # fmt: skip
+        if channel is None:
+            return PreparedCommand(
+                launcher_argv(policy_json, command), child_env, (), "landlock", lambda: None, cwd
+            )
         return PreparedCommand(
-            launcher_argv(policy_json, command), child_env, (), "landlock", lambda: None, cwd
-        )
+            launcher_argv(policy_json, command), child_env, (channel.sandbox_fd,), "landlock",
+            channel.close, cwd, after_spawn=channel.started,
+        )  # fmt: skip
     if boundary.readable_roots is not None:
         raise SandboxUnavailableError(
             "restricted read access is not enforced by the Seatbelt backend; refusing to run the "
@@ -352,6 +427,7 @@ def _prepare_bwrap(
     cwd: str,
     env: dict[str, str],
     report: ProbeReport,
+    channel: NetworkChannel | None = None,
 ) -> PreparedCommand:
     probe = report.bwrap
     assert probe is not None and probe.path is not None and probe.variant is not None
@@ -360,7 +436,8 @@ def _prepare_bwrap(
     try:
         # Always a filter: the hardening denials (ptrace, io_uring, keyrings) hold with the
         # network on too; the network gate only when it is off.
-        seccomp_fd = _seccomp.filter_memfd(_seccomp.build_filter(network=not boundary.network))
+        program = _seccomp.build_filter(network=not boundary.network, proxy=channel is not None)
+        seccomp_fd = _seccomp.filter_memfd(program)
         child_side.append(seccomp_fd)
         status_r, status_w = os.pipe()
         parent_side.append(status_r)
@@ -386,6 +463,8 @@ def _prepare_bwrap(
 
     def after_spawn() -> None:
         _close_fds(child_side)
+        if channel is not None:
+            channel.started()
 
     release = _hold_self_contained(argv)
 
@@ -393,7 +472,10 @@ def _prepare_bwrap(
         release()
         _close_fds(child_side)
         _close_fds(parent_side)
+        if channel is not None:
+            channel.close()
 
+    passed = tuple(child_side) + (() if channel is None else (channel.sandbox_fd,))
     return PreparedCommand(
-        argv, env, tuple(child_side), "bwrap", close, cwd, after_spawn=after_spawn, status_fd=status_r
+        argv, env, passed, "bwrap", close, cwd, after_spawn=after_spawn, status_fd=status_r
     )

@@ -67,6 +67,42 @@ DECISION_SCHEMA_2025_11_25: dict[str, Any] = {
 `enumNames`), defaulting to the safe decision."""
 
 
+_NETWORK_DECISIONS: tuple[ReviewDecision, ...] = ("approved", "approved_for_session", "denied")
+_NETWORK_LABELS: dict[ReviewDecision, str] = {
+    "approved": "Allow once (this command)",
+    "approved_for_session": "Allow for this session",
+    "denied": "Deny",
+}
+_NETWORK_FIELD: dict[str, Any] = {
+    "type": "string",
+    "title": "Decision",
+    "description": "approved: this command may reach the host; approved_for_session: every command of "
+    "this session may; denied: the connection is refused and the agent is told.",
+}
+NETWORK_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "decision": {
+            **_NETWORK_FIELD,
+            "enum": list(_NETWORK_DECISIONS),
+            "enumNames": [_NETWORK_LABELS[d] for d in _NETWORK_DECISIONS],
+        }
+    },
+}
+NETWORK_SCHEMA_2025_11_25: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "decision": {
+            **_NETWORK_FIELD,
+            "oneOf": [{"const": d, "title": _NETWORK_LABELS[d]} for d in _NETWORK_DECISIONS],
+            "default": SAFE_DECISION,
+        }
+    },
+}
+"""The network question's form: allow once, allow for the session, deny (no "stop the turn":
+the connection belongs to a command that is already running)."""
+
+
 DISMISSED_REASON = (
     "the approval request was dismissed without a decision (the client answered `cancel`), "
     "so this action was denied; the turn goes on"
@@ -96,19 +132,26 @@ def _elicitation_params(
     properties)."""
     reason = msg.get("reason")
     modern = protocol_version >= TITLED_FORM_VERSION
+    network = kind == "network-approval"
+    if network:
+        schema = NETWORK_SCHEMA_2025_11_25 if modern else NETWORK_SCHEMA
+    else:
+        schema = DECISION_SCHEMA_2025_11_25 if modern else DECISION_SCHEMA
     params: dict[str, Any] = {
-        "message": f"{reason}\n{question}" if reason else question,
-        "requestedSchema": DECISION_SCHEMA_2025_11_25 if modern else DECISION_SCHEMA,
+        "message": question if network else (f"{reason}\n{question}" if reason else question),
+        "requestedSchema": schema,
         "threadId": thread_id,
         "codex_elicitation": kind,
         "codex_mcp_tool_call_id": str(request_id),
         "codex_event_id": event_id,
         "codex_call_id": msg.get("call_id"),
     }
-    if kind == "exec-approval":
+    if kind in ("exec-approval", "network-approval"):
         params["codex_command"] = [str(a) for a in msg.get("command") or []]
         params["codex_cwd"] = msg.get("cwd")
         params["codex_parsed_cmd"] = msg.get("parsed_cmd") or []
+    if network:
+        params["codex_network_approval_context"] = dict(msg.get("network_approval_context") or {})
     else:
         params["codex_changes"] = msg.get("changes") or {}
     if reason:
@@ -139,6 +182,34 @@ def exec_elicitation_params(
     question = f"Allow Codex to run `{shown}` in `{msg.get('cwd')}`?"
     return _elicitation_params(
         "exec-approval", question, msg, thread_id, request_id, event_id, protocol_version
+    )
+
+
+def network_elicitation_params(
+    msg: dict[str, Any],
+    thread_id: str,
+    request_id: Any,
+    event_id: str,
+    protocol_version: str = LEGACY_FORM_VERSION,
+) -> dict[str, Any]:
+    """The question for a running command's connection through the proxy: where (host,
+    port, protocol) and which command, so the person can judge it in any client."""
+    context = msg.get("network_approval_context") or {}
+    host, port, protocol = context.get("host"), context.get("port"), context.get("protocol")
+    shown = f"[{host}]" if ":" in str(host) else str(host)
+    command = [str(a) for a in msg.get("command") or []]
+    try:
+        asked_by = shlex.join(command)
+    except (TypeError, ValueError):
+        asked_by = " ".join(command)
+    if len(asked_by) > 500:
+        asked_by = asked_by[:497] + "..."
+    question = (
+        f"Allow network access to {shown}, port {port} ({protocol})?\n"
+        f"Requested by the sandboxed command `{asked_by}` in `{msg.get('cwd')}`."
+    )
+    return _elicitation_params(
+        "network-approval", question, msg, thread_id, request_id, event_id, protocol_version
     )
 
 

@@ -72,13 +72,18 @@ class Elicitor:
         """The person's decision on a command or patch (denied, with a reason, when none comes)."""
         if not self._connection.supports_elicitation:
             return Verdict("denied", approvals.NO_ELICITATION_REASON)
-        build = (
-            approvals.exec_elicitation_params if event.kind == "exec" else approvals.patch_elicitation_params
-        )
-        params = build(
+        builders = {
+            "exec": approvals.exec_elicitation_params,
+            "patch": approvals.patch_elicitation_params,
+            "network": approvals.network_elicitation_params,
+        }
+        params = builders[event.kind](
             event.msg, self._thread_id, self._request_id, event.id, self._connection.protocol_version
         )
-        return approvals.verdict_for(await self._ask(params))
+        verdict = approvals.verdict_for(await self._ask(params))
+        if event.kind == "network" and verdict.decision == "abort":
+            return Verdict("denied", "the connection was denied (a network question does not stop the turn)")
+        return verdict
 
     @property
     def can_ask(self) -> bool:

@@ -23,7 +23,7 @@ from tests.security.backends_support import SYSTEM_PYTHON, Place, place, status_
 from tests.security.harness import run_call
 from tests.security.tester_runtime import runtime_for
 from tests.support.model_turns import new_id
-from tests.support.raw_client import RawClient, descendant_pids
+from tests.support.raw_client import Policy, RawClient, descendant_pids
 from tests.support.scripted_model import Recorded, ScriptedModel, Turn, function_call
 from tests.support.server import initialize, server_env, write_config
 
@@ -55,9 +55,10 @@ def server(
     backend: str | None = None,
     extra: str = "",
     where: Place | None = None,
+    policy: Policy = "decline",
 ) -> Iterator[tuple[RawClient, Place]]:
     """A stdio server running as `user` (its pid is the server itself: setpriv execs), its
-    workspace in a place owned by `user`."""
+    workspace in a place owned by `user`; `policy` answers its elicitations."""
     with contextlib.ExitStack() as stack:
         p = where or stack.enter_context(place(user))
         home = p.base / "codex-home"
@@ -73,7 +74,7 @@ def server(
             env["PYTHONPATH"] = runtime_for(user).pythonpath
             argv = ["setpriv", f"--reuid={user}", f"--regid={user}", "--init-groups", "--",
                     SYSTEM_PYTHON, "-m", "codex_mcp"]  # fmt: skip
-        client = RawClient(argv, env=env, cwd=p.ws, log_path=log, policy="decline")
+        client = RawClient(argv, env=env, cwd=p.ws, log_path=log, policy=policy)
         try:
             initialize(client)
             yield client, p

@@ -76,7 +76,7 @@ def _copy_runtime(base: Path) -> None:
     for part in ("tests", "tests/security"):
         (base / part).mkdir(exist_ok=True)
         (base / part / "__init__.py").write_text("")
-    for name in ("backends_probe.py", "uexec_probe.py"):
+    for name in ("backends_probe.py", "uexec_probe.py", "netproxy_probe.py"):
         shutil.copy2(ROOT_DIR / "tests" / "security" / name, base / "tests" / "security" / name)
     site = base / "site"
     for dist in _runtime_distributions():

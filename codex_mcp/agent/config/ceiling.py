@@ -14,8 +14,9 @@ steer, so they are treated like any other untrusted input.  What a call may chan
   (`["*"]` for all).  Everything else is refused: keys that run programs (`notify`,
   `mcp_servers`), decide where requests and credentials go (`model_provider`,
   `model_providers`, base URLs, `env_key`), what secrets commands see
-  (`shell_environment_policy`), what the sandbox may write (`writable_roots`, network), which
-  files are read (`model_instructions_file`), profile contents, and this server's settings;
+  (`shell_environment_policy`), what the sandbox may write or reach (`writable_roots`, network,
+  `network_proxy`), which files are read (`model_instructions_file`), profile contents, and
+  this server's settings;
 * **the working directory**, unless it would make a place writable that no project lives
   in: `/`, a directory containing the home directory, a hidden directory of the home
   (`~/.ssh`, `~/.config`, `~/.local/bin`...), a system directory, or the server's own
@@ -69,6 +70,7 @@ DEFAULT_CALL_KEYS: tuple[str, ...] = (
 
 #: Keys a call may set only to the value that narrows the sandbox.
 NARROWING_VALUES: dict[tuple[str, ...], object] = {
+    ("network_proxy", "mode"): "off",
     ("sandbox_workspace_write", "network_access"): False,
     ("sandbox_workspace_write", "exclude_slash_tmp"): True,
     ("sandbox_workspace_write", "exclude_tmpdir_env_var"): True,
@@ -83,6 +85,7 @@ _WHY: dict[str, str] = {
     "chatgpt_base_url": "it decides where requests and credentials go",
     "shell_environment_policy": "it decides which secrets commands see",
     "sandbox_workspace_write": "it widens what the sandbox lets commands write or reach",
+    "network_proxy": "it decides which hosts sandboxed commands may reach",
     "model_instructions_file": "it reads a file and sends it to the model provider",
     "experimental_instructions_file": "it reads a file and sends it to the model provider",
     "project_doc_fallback_filenames": "it chooses which files are read and sent to the model provider",

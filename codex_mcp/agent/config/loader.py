@@ -38,6 +38,7 @@ from codex_mcp.agent.config.sections import (
     absolute_path,
     expand_home,
     mcp_servers,
+    network_proxy,
     sandbox_policy,
     server_settings,
     shell_env_policy,
@@ -78,7 +79,7 @@ USED_KEYS = frozenset(
         "project_doc_fallback_filenames", "notify", "instructions", "experimental_instructions_file",
         "model_instructions_file", "developer_instructions", "compact_prompt", "profile", "profiles",
         "mcp_servers", "codex_mcp", "features", "web_search", "tools", "include_apply_patch_tool",
-        "default_permissions", "permissions", "experimental_resume",
+        "default_permissions", "permissions", "experimental_resume", "network_proxy",
     }
 )  # fmt: skip
 
@@ -450,6 +451,7 @@ def _build(
         family_overrides=overrides,
         config_warnings=tuple(warnings),
         experimental_resume=Path(resume) if resume else None,
+        network_proxy=network_proxy(r),
     )
 
 

@@ -16,6 +16,7 @@ from codex_mcp.agent.families import FamilyOverrides
 from codex_mcp.agent.model.provider import ModelProviderInfo
 from codex_mcp.sandbox.env_policy import EnvInherit as EnvInherit
 from codex_mcp.sandbox.env_policy import ShellEnvironmentPolicy as ShellEnvironmentPolicy
+from codex_mcp.sandbox.netproxy import ProxySettings
 from codex_mcp.sandbox.policy import ApprovalPolicy, SandboxMode, SandboxPolicy
 
 DEFAULT_MODEL = DEFAULT_FAMILY_MODEL
@@ -103,3 +104,6 @@ class Config:
     experimental_resume: Path | None = None
     """A rollout file a new session resumes instead of starting empty (inside
     `$CODEX_HOME/sessions` only)."""
+    network_proxy: ProxySettings = field(default_factory=ProxySettings)
+    """`[network_proxy]`: with the sandbox's network off, commands may still reach hosts
+    through the server's proxy (allow-list, or the person's answer per host)."""

@@ -20,6 +20,7 @@ from codex_mcp.agent.config.model import (
 )
 from codex_mcp.agent.config.overrides import parse_key_path
 from codex_mcp.errors import ConfigError
+from codex_mcp.sandbox.netproxy import PROXY_MODES, ProxyMode, ProxySettings, check_settings
 from codex_mcp.sandbox.policy import SANDBOX_MODES, SandboxMode, SandboxPolicy
 
 ENV_INHERITS = ("all", "core", "none")
@@ -136,3 +137,42 @@ def call_config_keys(r: Reader) -> tuple[tuple[tuple[str, ...], ...], bool]:
         except ConfigError as err:
             r.fail(path, "invalid entry {entry!r} in `{key}`: {why}", entry=entry, why=err.detail)
     return tuple(keys), False
+
+
+def network_proxy(r: Reader) -> ProxySettings:
+    """`[network_proxy]`: network access for sandboxed commands through the server's proxy,
+    host by host (see `docs/security.md`).  Every pattern, address and server is checked
+    here, so a typo is an error at start-up rather than a host silently allowed or refused."""
+    table = ["network_proxy"]
+    if r.table(table) is None:
+        return ProxySettings()
+    from codex_mcp.sandbox.netproxy.rules import PatternError, parse_hosts
+
+    hosts = r.table([*table, "hosts"]) or {}
+    try:
+        fixed = parse_hosts(hosts)
+    except PatternError as exc:
+        r.fail([*table, "hosts"], "invalid value for `{key}`: {problem}", problem=str(exc))
+    numbers = {}
+    for name, default in (("idle_timeout_sec", 300.0), ("connect_timeout_sec", 15.0)):
+        value = r.number([*table, name], default)
+        if not 0 < value < float("inf"):
+            r.fail([*table, name], "invalid value for `{key}`: expected a positive number, got {value}",
+                   value=value)  # fmt: skip
+        numbers[name] = value
+    settings = ProxySettings(
+        mode=cast(ProxyMode, r.enum([*table, "mode"], PROXY_MODES, "off")),
+        allow=r.string_list([*table, "allow"]) or (),
+        deny=r.string_list([*table, "deny"]) or (),
+        allow_local=r.string_list([*table, "allow_local"]) or (),
+        hosts=fixed,
+        dns_servers=r.string_list([*table, "dns_servers"]) or (),
+        max_connections=r.integer([*table, "max_connections"], 64, minimum=1),
+        idle_timeout_sec=numbers["idle_timeout_sec"],
+        connect_timeout_sec=numbers["connect_timeout_sec"],
+        max_questions_per_command=r.integer([*table, "max_questions_per_command"], 16, minimum=0),
+    )
+    problems = check_settings(settings)
+    if problems:
+        r.fail(table, "invalid value for `{key}`: {problems}", problems="; ".join(problems))
+    return settings

@@ -8,7 +8,8 @@ types, and the constructors here are the only place the agent builds them.  Rena
 event, adding a field or a new event is a change to this package: the consumers (the MCP
 relay, the rollout, the embedding API) name types through the constants and groups here.
 
-The package: `payloads` (each event's fields), `event` (`Event`, and `ApprovalRequest` /
+The package: `payloads` (each event's fields), `network` (the network proxy's question,
+connection events and turn summary), `event` (`Event`, and `ApprovalRequest` /
 `ElicitationRequest`, which carry a way to answer them: `approve()` / `deny()` /
 `resolve()`, without reading dict keys or building ops by hand), `tool_events` (the
 constructors of the tool events), `exec_session` (the events of the process-session shell
@@ -36,6 +37,10 @@ from codex_mcp.agent.events.exec_session import session_exec_begin as session_ex
 from codex_mcp.agent.events.exec_session import session_exec_end as session_exec_end
 from codex_mcp.agent.events.exec_session import session_output_delta as session_output_delta
 from codex_mcp.agent.events.exec_session import terminal_interaction as terminal_interaction
+from codex_mcp.agent.events.network import network_access_begin as network_access_begin
+from codex_mcp.agent.events.network import network_access_end as network_access_end
+from codex_mcp.agent.events.network import network_approval_request as network_approval_request
+from codex_mcp.agent.events.network import network_usage as network_usage
 from codex_mcp.agent.events.payloads import (
     AgentMessage,
     AgentMessageDelta,
@@ -124,6 +129,9 @@ MCP_STARTUP_COMPLETE = "mcp_startup_complete"
 MCP_TOOL_CALL_BEGIN = "mcp_tool_call_begin"
 MCP_TOOL_CALL_END = "mcp_tool_call_end"
 ELICITATION_REQUEST = "elicitation_request"
+NETWORK_ACCESS_BEGIN = "network_access_begin"
+NETWORK_ACCESS_END = "network_access_end"
+NETWORK_USAGE = "network_usage"
 REQUEST_USER_INPUT = "request_user_input"
 
 # --- groups -------------------------------------------------------------------------------

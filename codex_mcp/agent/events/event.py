@@ -58,8 +58,10 @@ class ApprovalRequest(Event):
     it is interrupted (leaving its `turn()` block denies by interrupting it)."""
 
     answer: AnswerApproval = field(default=_unanswerable, repr=False, compare=False)
-    kind: Literal["exec", "patch"] = "exec"
-    """What waits: a command (`exec`) or a patch."""
+    kind: Literal["exec", "patch", "network"] = "exec"
+    """What waits: a command (`exec`), a patch, or a running command's connection to a host
+    (`network`: `network` says where; `approved` allows that command, `approved_for_session`
+    every later one, and `abort` only denies)."""
 
     @property
     def call_id(self) -> str:
@@ -74,6 +76,12 @@ class ApprovalRequest(Event):
     def changes(self) -> dict[str, Any]:
         """The file changes by path (patch approvals; empty for commands)."""
         return dict(self.msg.get("changes") or {})
+
+    @property
+    def network(self) -> dict[str, Any] | None:
+        """`{host, port, protocol}` of a network approval (None for the other kinds)."""
+        context = self.msg.get("network_approval_context")
+        return dict(context) if isinstance(context, dict) else None
 
     @property
     def reason(self) -> str | None:

@@ -152,6 +152,14 @@ class PlanUpdate(TypedDict):
     plan: list[PlanStep]
 
 
+class NetworkApprovalContext(TypedDict):
+    """What a network approval is about (the reference's `{host, protocol}`, plus the port)."""
+
+    host: str
+    protocol: str
+    port: int
+
+
 class ExecApprovalRequestMsg(TypedDict):
     type: Literal["exec_approval_request"]
     call_id: str
@@ -160,9 +168,57 @@ class ExecApprovalRequestMsg(TypedDict):
     cwd: str
     parsed_cmd: list[dict[str, Any]]
     reason: NotRequired[str]
+    network_approval_context: NotRequired[NetworkApprovalContext]
+    """Set when the question is whether the command may reach a host through the proxy."""
     proposed_execpolicy_amendment: NotRequired[list[str]]
     """A command prefix the person may approve for later commands (the model's `prefix_rule`)."""
     available_decisions: NotRequired[list[Any]]
+
+
+class NetworkAccessBegin(TypedDict):
+    type: Literal["network_access_begin"]
+    connection_id: str
+    turn_id: str
+    host: str
+    port: int
+    protocol: str
+    command: list[str]
+
+
+class NetworkAccessEnd(TypedDict):
+    type: Literal["network_access_end"]
+    connection_id: str
+    turn_id: str
+    host: str
+    port: int
+    protocol: str
+    command: list[str]
+    outcome: str
+    """`completed`, `denied` or `failed`."""
+    reason: NotRequired[str]
+    address: str | None
+    """The address connected to (None when refused before connecting)."""
+    bytes_sent: int
+    bytes_received: int
+    duration: Duration
+
+
+class NetworkHostUsage(TypedDict):
+    host: str
+    port: int
+    protocol: str
+    connections: int
+    denied: int
+    bytes_sent: int
+    bytes_received: int
+
+
+class NetworkUsage(TypedDict):
+    """The turn's traffic through the proxy, per destination (sent just before the turn ends)."""
+
+    type: Literal["network_usage"]
+    turn_id: str
+    hosts: list[NetworkHostUsage]
 
 
 class PatchApprovalRequestMsg(TypedDict):
@@ -391,6 +447,9 @@ EventMsg = (
     | McpToolCallBegin
     | McpToolCallEnd
     | ElicitationRequestMsg
+    | NetworkAccessBegin
+    | NetworkAccessEnd
+    | NetworkUsage
     | ItemStarted
     | ItemCompleted
     | AgentMessageContentDelta

@@ -352,6 +352,10 @@ class UnifiedExecManager:
         warnings: tuple[str, ...] = ()
         if not exited and starting:
             warnings = self._store_session(session)
+        prepared = session.started.prepared
+        if prepared is not None:
+            # Connections the proxy refused since the last call: the model hears why.
+            warnings += tuple(prepared.network_notes())
         if not starting and (chars or not exited):
             interaction = terminal_interaction(self._call_id(session) or "", session.id, chars)
             await (emit or self._session_emit(session))(interaction)

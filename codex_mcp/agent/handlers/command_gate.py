@@ -129,7 +129,7 @@ async def clear_command(
 
     env = command_env(config)
     try:
-        boundary = session_boundary(config, env)
+        boundary = session_boundary(config, env, ctx.network)
     except BoundaryError as exc:
         return Refused(f"execution error: sandbox unavailable, the command was not run: {exc}")
     available = config.sandbox_policy.is_full_access or sandbox_available()

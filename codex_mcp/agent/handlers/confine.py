@@ -19,11 +19,11 @@ from __future__ import annotations
 import os
 import shutil
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from codex_mcp.agent.apply_patch.fsops import resolve_real
 from codex_mcp.agent.config.model import Config
-from codex_mcp.sandbox.boundary import Boundary, compute_boundary, is_within
+from codex_mcp.sandbox.boundary import Boundary, NetworkAttacher, compute_boundary, is_within
 from codex_mcp.sandbox.env_policy import build_command_env
 from codex_mcp.sandbox.startup import StartupFilesRefused, without_startup_files
 
@@ -37,15 +37,24 @@ class UnsandboxedRefused(Exception):
     """The approved command cannot be run outside the sandbox without trusting planted files."""
 
 
-def session_boundary(config: Config, env: Mapping[str, str]) -> Boundary:
-    """The session's boundary (raises `BoundaryError` when it cannot be kept)."""
-    return compute_boundary(
+def session_boundary(
+    config: Config, env: Mapping[str, str], network: NetworkAttacher | None = None
+) -> Boundary:
+    """The session's boundary (raises `BoundaryError` when it cannot be kept).
+
+    `network`: the thread's proxy (`HandlerContext.network`); with the network off, every
+    command prepared from this boundary reaches hosts through it, and only through it.
+    """
+    boundary = compute_boundary(
         config.sandbox_policy,
         config.cwd,
         codex_home=config.codex_home,
         env=env,
         identities=config.root_identities,
     )
+    if network is None or boundary.network or boundary.is_full_access:
+        return boundary
+    return replace(boundary, network_proxy=network)
 
 
 def _provider_secret_vars(config: Config) -> set[str]:

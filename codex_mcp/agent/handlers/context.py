@@ -30,6 +30,7 @@ from codex_mcp.agent.events.payloads import (
 )
 from codex_mcp.agent.handlers.diff import Snapshot, aggregate_diff, snapshot
 from codex_mcp.agent.model.types import ResponseItem
+from codex_mcp.sandbox.boundary import NetworkAttacher
 
 if TYPE_CHECKING:
     from codex_mcp.agent.exec.sessions_host import ThreadSessions
@@ -98,6 +99,9 @@ class HandlerContext:
     """Commands and paths the person approved for the whole session."""
     changes: TurnChanges
     mcp: McpTools | None = None
+    network: NetworkAttacher | None = None
+    """The thread's network proxy: pass it to `confine.session_boundary` so that the command's
+    sandbox reaches hosts through it (None: no proxy, the network is what the policy says)."""
     ask_user: AskUser | None = None
     """None: nobody can be asked (the model is told so)."""
     image_detail_original: bool = False

@@ -14,7 +14,7 @@ from __future__ import annotations
 import base64
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -40,6 +40,7 @@ from codex_mcp.agent.handlers.command_gate import (
 from codex_mcp.agent.handlers.confine import UnsandboxedRefused, harden_unsandboxed
 from codex_mcp.agent.handlers.context import HandlerContext
 from codex_mcp.agent.handlers.patch import handle_shell_patch
+from codex_mcp.agent.network import notes_text
 from codex_mcp.sandbox.boundary import Boundary
 
 if TYPE_CHECKING:
@@ -232,6 +233,10 @@ class _Run:
         finally:
             if prepared is not None:
                 prepared.close()
+        notes = prepared.network_notes() if prepared is not None else []
+        if notes:
+            # The model hears why a host was refused, whatever the program printed about it.
+            out = replace(out, aggregated_output=out.aggregated_output + notes_text(notes))
         if prepared is not None:
             from codex_mcp.sandbox import classify_result
 

@@ -14,6 +14,7 @@ from codex_mcp.agent.exec.unified import UnifiedExecError, UnknownSessionError
 from codex_mcp.agent.exec.unified_args import ArgumentError, parse_write_stdin_args
 from codex_mcp.agent.handlers.context import HandlerContext
 from codex_mcp.agent.handlers.exec_command import family_truncation
+from codex_mcp.agent.items import text_message
 
 __all__ = ["handle_write_stdin"]
 
@@ -34,4 +35,8 @@ async def handle_write_stdin(ctx: HandlerContext, call_id: str, args: dict[str, 
         )  # fmt: skip
     except UnifiedExecError as exc:
         return f"write_stdin failed: {exc}"
+    # What the model must hear besides the output (connections the network proxy refused
+    # since the last call), as `exec_command` records its warnings.
+    for warning in result.warnings:
+        ctx.pending_input.append(text_message("user", f"Warning: {warning}"))
     return result.text

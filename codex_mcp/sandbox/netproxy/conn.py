@@ -1,0 +1,180 @@
+"""Non-blocking sockets for the proxy: reading heads, connecting out, relaying bytes.
+
+The proxy works on plain sockets (the client's arrives as a descriptor from the sandbox's
+bridge), waits for readiness with anyio, and copies with `recv_into` into one buffer per
+direction.  Every wait is bounded by the caller (head timeout, connect timeout, idle
+timeout), and the relay counts the bytes of each direction for the turn's summary.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import math
+import socket
+import time
+
+import anyio
+
+from codex_mcp.sandbox.netproxy.rules import IPAddress
+
+RELAY_CHUNK = 64 * 1024
+"""One buffer per direction and connection: 8 MiB for a session at its 64 connections (256 KiB
+buffers were 5-30 % faster on loopback, at 900+ MiB/s either way, for four times the memory)."""
+HALF_CLOSED_GRACE_SEC = 2.0
+"""How long the client may go on sending once the far end has closed its side."""
+
+
+class Conn:
+    """One socket, with what was read ahead of what its reader consumed."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        sock.setblocking(False)
+        self.sock = sock
+        self.pending = bytearray()
+        self.received = 0
+        self.sent = 0
+
+    async def recv(self, limit: int = 65536) -> bytes:
+        """Some bytes (b"" at the end of the stream)."""
+        while True:
+            try:
+                data = self.sock.recv(limit)
+            except (BlockingIOError, InterruptedError):
+                await anyio.wait_readable(self.sock)
+                continue
+            self.received += len(data)
+            return data
+
+    async def fill(self, size: int) -> bool:
+        """Read until `pending` holds `size` bytes; False at the end of the stream."""
+        while len(self.pending) < size:
+            data = await self.recv()
+            if not data:
+                return False
+            self.pending += data
+        return True
+
+    def take(self, size: int) -> bytes:
+        out = bytes(self.pending[:size])
+        del self.pending[:size]
+        return out
+
+    async def send_all(self, data: bytes | bytearray | memoryview) -> None:
+        view = memoryview(data)
+        while view:
+            try:
+                sent = self.sock.send(view)
+            except (BlockingIOError, InterruptedError):
+                await anyio.wait_writable(self.sock)
+                continue
+            self.sent += sent
+            view = view[sent:]
+
+    def send_now(self, data: bytes) -> None:
+        """Best effort, never waits (a refusal on a connection we are about to close)."""
+        with contextlib.suppress(OSError):
+            self.sock.send(data)
+
+    def close(self) -> None:
+        with contextlib.suppress(OSError):
+            self.sock.close()
+
+
+async def connect(addresses: list[IPAddress], port: int, seconds: float) -> tuple[Conn, IPAddress]:
+    """A connection to the first address that answers; OSError (the last failure) when none
+    does, TimeoutError when `seconds` pass first."""
+    last: OSError = OSError(errno.EHOSTUNREACH, "no address to connect to")
+    with anyio.fail_after(seconds):
+        for ip in addresses:
+            family = socket.AF_INET6 if ip.version == 6 else socket.AF_INET
+            sock = socket.socket(family, socket.SOCK_STREAM | socket.SOCK_CLOEXEC)
+            try:
+                sock.setblocking(False)
+                code = sock.connect_ex((str(ip), port))
+                if code in (errno.EINPROGRESS, errno.EAGAIN):
+                    await anyio.wait_writable(sock)
+                    code = sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+                if code:
+                    raise OSError(code, f"{errno.errorcode.get(code, code)} connecting to {ip}:{port}")
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                return Conn(sock), ip
+            except OSError as exc:
+                sock.close()
+                last = exc
+            except BaseException:
+                sock.close()
+                raise
+    raise last
+
+
+class Relay:
+    """Copies bytes both ways until both directions ended, an error, or `idle` seconds
+    without a byte in either direction."""
+
+    def __init__(self, client: Conn, upstream: Conn, idle: float) -> None:
+        self.client = client
+        self.upstream = upstream
+        self.idle = idle
+        self.up = 0  # client -> upstream
+        self.down = 0  # upstream -> client
+        self.timed_out = False
+        self._last = time.monotonic()
+
+    async def run(self) -> None:
+        finished: dict[bool, float] = {}
+        changed = anyio.Event()
+        async with anyio.create_task_group() as tg:
+
+            async def pump(src: Conn, dst: Conn, upward: bool) -> None:
+                nonlocal changed
+                try:
+                    await self._pump(src, dst, upward)
+                except OSError:
+                    tg.cancel_scope.cancel()  # a reset: the other direction has no use either
+                finished[upward] = time.monotonic()
+                changed.set()
+
+            tg.start_soon(pump, self.client, self.upstream, True)
+            tg.start_soon(pump, self.upstream, self.client, False)
+            while len(finished) < 2:
+                deadline = self._last + self.idle
+                if False in finished:
+                    # The far end is done; a client that neither closes nor sends is let go soon.
+                    deadline = min(deadline, finished[False] + HALF_CLOSED_GRACE_SEC)
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    self.timed_out = self._last + self.idle <= time.monotonic()
+                    break
+                changed = anyio.Event()
+                with anyio.move_on_after(left if math.isfinite(left) else None):
+                    await changed.wait()
+            tg.cancel_scope.cancel()
+
+    async def _pump(self, src: Conn, dst: Conn, upward: bool) -> None:
+        buffer = bytearray(RELAY_CHUNK)
+        view = memoryview(buffer)
+        if src.pending:
+            data = src.take(len(src.pending))
+            await dst.send_all(data)
+            self._count(len(data), upward)
+        while True:
+            try:
+                n = src.sock.recv_into(buffer)
+            except (BlockingIOError, InterruptedError):
+                await anyio.wait_readable(src.sock)
+                continue
+            if not n:
+                with contextlib.suppress(OSError):
+                    dst.sock.shutdown(socket.SHUT_WR)
+                return
+            src.received += n
+            await dst.send_all(view[:n])
+            self._count(n, upward)
+
+    def _count(self, n: int, upward: bool) -> None:
+        self._last = time.monotonic()
+        if upward:
+            self.up += n
+        else:
+            self.down += n
