@@ -48,7 +48,7 @@ CONFIG_TEMPLATE = """\
 model = "mock-model"
 model_provider = "mock"
 approval_policy = "never"
-sandbox_mode = "danger-full-access"
+sandbox_mode = "{sandbox_mode}"
 
 [model_providers.mock]
 name = "mock"
@@ -63,18 +63,24 @@ stream_max_retries = 0
 class Home:
     """A temporary CODEX_HOME (with config.toml) plus a workspace directory."""
 
-    def __init__(self, base_url: str, label: str) -> None:
+    def __init__(self, base_url: str, label: str, sandbox_mode: str = "danger-full-access") -> None:
         self._tmp = tempfile.TemporaryDirectory(prefix=f"codex-bench-{label}-")
         root = Path(self._tmp.name)
         self.codex_home = root / "home"
         self.workspace = root / "workspace"
         self.codex_home.mkdir()
         self.workspace.mkdir()
-        (self.codex_home / "config.toml").write_text(CONFIG_TEMPLATE.format(base_url=base_url))
+        (self.codex_home / "config.toml").write_text(
+            CONFIG_TEMPLATE.format(base_url=base_url, sandbox_mode=sandbox_mode)
+        )
         self.stderr_path = root / "stderr.log"
 
     def env(self) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if "proxy" not in k.lower()}
+        # An installed package has its bytecode compiled (pip does it); without this a shell
+        # that sets PYTHONDONTWRITEBYTECODE would have our server recompile every module on
+        # every start, which no user ever pays.
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
         env.update(
             CODEX_HOME=str(self.codex_home),
             MOCK_API_KEY="bench-key",
@@ -95,6 +101,7 @@ class CallState:
     sent_at: float = 0.0
     answered_at: float = 0.0
     events: int = 0
+    first_event_at: float = 0.0
     first_delta_at: float = 0.0
     deltas: int = 0
     complete_at: float = 0.0
@@ -204,6 +211,8 @@ class Server:
         if state is None:
             return
         state.events += 1
+        if state.events == 1:
+            state.first_event_at = now
         kind = (params.get("msg") or {}).get("type")
         if kind == "agent_message_delta":
             if not state.deltas:

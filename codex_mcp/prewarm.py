@@ -1,10 +1,10 @@
 """Warm the `tools/call` path while the client is still idle.
 
-The first call would otherwise pay for importing pydantic, httpx, the generated wire models
-and the agent (hundreds of milliseconds on a small machine).  Once the handshake has been
-answered the main thread just waits on stdin, so a background thread can do that work for
-free.  It only imports modules and builds validators; it touches no state, so it needs no
-owner: if the process exits first, the half-done warm-up is simply dropped.
+The first call would otherwise pay for importing httpx, the event loop and the agent
+(hundreds of milliseconds on a small machine).  Once the handshake has been answered the
+main thread just waits on stdin, so a background thread can do that work for free.  It only
+imports modules and builds the TLS context; it touches no state, so it needs no owner: if
+the process exits first, the half-done warm-up is simply dropped.
 """
 
 from __future__ import annotations
@@ -21,12 +21,11 @@ CALL_PATH_MODULES = (
     "codex_mcp.server",
     "codex_mcp.outgoing",
     "codex_mcp.tools.calls",
-    "codex_mcp.tools.args",
+    "codex_mcp.tools.call_args",
     "codex_mcp.tools.drive",
     "codex_mcp.tools.relay",
     "codex_mcp.tools.elicitation",
     "codex_mcp.tools.approvals",
-    "codex_mcp.mcp_types",
     "codex_mcp.agent.config",
     "codex_mcp.agent.codex",
     "codex_mcp.agent.thread",
@@ -48,14 +47,8 @@ def warm_call_path() -> None:
         for name in CALL_PATH_MODULES:
             importlib.import_module(name)
         from codex_mcp.agent.codex import default_ssl_context
-        from codex_mcp.mcp_types import CallToolRequestParams, CallToolResult, TextContent
-        from codex_mcp.tools.args import CodexReplyArgs, CodexToolArgs
 
         default_ssl_context()
-        CallToolRequestParams.model_validate({"name": "codex", "arguments": {}})
-        CallToolResult(content=[TextContent(text="")]).to_wire()
-        CodexToolArgs.model_validate({"prompt": ""})
-        CodexReplyArgs.model_validate({"prompt": ""})
     except Exception:  # never let a warm-up problem surface; the real call will report it
         log.debug("warm-up of the call path failed", exc_info=True)
 

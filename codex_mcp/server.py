@@ -275,8 +275,31 @@ class McpServer:
         await self.outgoing.respond(req.id, jsonrpc.result_response(req.id, result))
 
 
+_PLAIN_CALL_KEYS = frozenset({"name", "arguments", "_meta"})
+
+
+def _plainly_valid_call_params(params: dict[str, Any]) -> bool:
+    """True for the shape every client sends (`name`, object `arguments`, `_meta` with an
+    optional string or integer `progressToken`): the MCP model accepts it, so the model, and
+    pydantic with it, need not be loaded for it.  False means "let the model decide"."""
+    if not _PLAIN_CALL_KEYS.issuperset(params) or type(params.get("name")) is not str:
+        return False
+    arguments = params.get("arguments")
+    if arguments is not None and type(arguments) is not dict:
+        return False
+    meta = params.get("_meta")
+    if meta is None:
+        return True
+    if type(meta) is not dict or "progress_token" in meta:
+        return False
+    token = meta.get("progressToken")
+    return token is None or type(token) is str or type(token) is int
+
+
 def _invalid_call_params(params: dict[str, Any]) -> str | None:
     """Full validation of `tools/call` params against the MCP model (off the read loop)."""
+    if _plainly_valid_call_params(params):
+        return None
     from pydantic import ValidationError
 
     from codex_mcp.mcp_types import CallToolRequestParams

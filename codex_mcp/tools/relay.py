@@ -24,6 +24,13 @@ if TYPE_CHECKING:
 
 PROGRESS_MESSAGE_MAX = 200
 CODEX_EVENT_METHOD = "codex/event"
+PROGRESS_METHOD = "notifications/progress"
+
+
+def progress_params(token: str | int, progress: int, message: str) -> dict[str, Any]:
+    """MCP's `ProgressNotificationParams` on the wire, as its model dumps them (`progress`
+    is a number there, so a float); built by hand to keep pydantic off the call path."""
+    return {"message": message, "progress": float(progress), "progressToken": token}
 
 
 def progress_message(msg: dict[str, Any]) -> str | None:
@@ -91,14 +98,9 @@ class EventRelay:
         if self._progress_token is not None:
             text = progress_message(msg)
             if text is not None:
-                from codex_mcp.mcp_types import METHOD_NOTIFICATIONS_PROGRESS, ProgressNotificationParams
-
                 self._progress += 1
-                params = ProgressNotificationParams(
-                    progress_token=self._progress_token,
-                    progress=self._progress,
-                    message=text[:PROGRESS_MESSAGE_MAX],
-                )
                 await self._outgoing.notify(
-                    METHOD_NOTIFICATIONS_PROGRESS, params.to_wire(), request=self._request_id
+                    PROGRESS_METHOD,
+                    progress_params(self._progress_token, self._progress, text[:PROGRESS_MESSAGE_MAX]),
+                    request=self._request_id,
                 )
