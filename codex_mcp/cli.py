@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import argparse
+    from collections.abc import Callable
 
 from codex_mcp._version import __version__
 
@@ -223,25 +224,32 @@ def harden_process() -> None:
         print(f"codex-mcp-server: warning: cannot make the process non-dumpable: {exc}", file=sys.stderr)
 
 
-def main(argv: list[str] | None = None) -> int:
-    harden_process()
-    args = parse_args(sys.argv[1:] if argv is None else argv)
-    env = os.environ
-    home = codex_home(env)
-    cwd = Path.cwd()
+def skip_httpx_command_line() -> None:
+    """Keep httpx from importing its command-line tool: whenever click is installed, `import
+    httpx` loads click and pygments (15-25 ms of a first call here) only to find rich missing,
+    or to offer a `main` the server never runs.  httpx expects the import to fail and does
+    without it."""
+    if "httpx" not in sys.modules:
+        sys.modules.setdefault("httpx._main", None)  # type: ignore[arg-type]
 
+
+def start_checks(
+    args: Options, env: os._Environ[str], home: Path, cwd: Path, report: Callable[[str], None]
+) -> tuple[list[tuple[list[str], Any]], int]:
+    """The server-level configuration, rules and logging, checked before any JSON-RPC output:
+    (the `-c` overrides, 0), or ([], exit code) after `report`ing the problem."""
     from codex_mcp.agent.config import ConfigError, parse_override
 
     try:
         overrides = [parse_override(text) for text in args.config]
         config = check_startup_config(home, overrides, cwd)
     except ConfigError as exc:
-        print(f"codex-mcp-server: error in configuration: {exc}", file=sys.stderr)
-        return 2
+        report(f"codex-mcp-server: error in configuration: {exc}")
+        return [], 2
     rules_problem = check_rules(home)
     if rules_problem is not None:
-        print(f"codex-mcp-server: error in rules: {rules_problem}", file=sys.stderr)
-        return 2
+        report(f"codex-mcp-server: error in rules: {rules_problem}")
+        return [], 2
     ensure_codex_home(home)
 
     level = args.log_level or env.get(LOG_ENV) or "warning"
@@ -249,18 +257,96 @@ def main(argv: list[str] | None = None) -> int:
     try:
         setup_logging(level, home / "log" / LOG_FILE_NAME if want_file else None)
     except (ValueError, OSError) as exc:
-        print(f"codex-mcp-server: {exc}", file=sys.stderr)
-        return 2
+        report(f"codex-mcp-server: {exc}")
+        return [], 2
+    return overrides, 0
 
+
+def _to_stderr(text: str) -> None:
+    print(text, file=sys.stderr)
+
+
+def main(argv: list[str] | None = None) -> int:
+    harden_process()
+    skip_httpx_command_line()
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    env = os.environ
+    home = codex_home(env)
+    cwd = Path.cwd()
+
+    if args.http is None:
+        from codex_mcp import split_start
+
+        if split_start.enabled(env):
+            return main_split(args, env, home, cwd)
+
+    overrides, code = start_checks(args, env, home, cwd, _to_stderr)
+    if code:
+        return code
     if args.http is not None:
         return serve_http(args, env, home, cwd, overrides)
 
     from codex_mcp.connection import ConnectionState
     from codex_mcp.handshake import run_handshake
 
-    stdin, stdout = sys.stdin.fileno(), sys.stdout.fileno()
     state = ConnectionState(version=__version__)
-    pending, eof = run_handshake(stdin, stdout, state)
+    pending, eof = run_handshake(sys.stdin.fileno(), sys.stdout.fileno(), state)
+    return serve_stdio(env, home, cwd, overrides, state, pending, eof)
+
+
+def main_split(args: Options, env: os._Environ[str], home: Path, cwd: Path) -> int:
+    """The handshake in a forked child while this process warms the call path
+    (`codex_mcp.split_start`); the child reports start-up problems, this process only
+    checks them again for itself."""
+    from codex_mcp import split_start
+
+    stdin, stdout = sys.stdin.fileno(), sys.stdout.fileno()
+    child = split_start.fork_handshake(
+        stdin, stdout, lambda: start_checks(args, env, home, cwd, _to_stderr)[1], __version__
+    )
+    if child is None:
+        overrides, code = start_checks(args, env, home, cwd, _to_stderr)
+        if code:
+            return code
+        from codex_mcp.connection import ConnectionState
+        from codex_mcp.handshake import run_handshake
+
+        state = ConnectionState(version=__version__)
+        pending, eof = run_handshake(stdin, stdout, state)
+        return serve_stdio(env, home, cwd, overrides, state, pending, eof)
+
+    try:
+        from codex_mcp import tls
+        from codex_mcp.prewarm import warm_call_path
+
+        tls.start_building()
+        problems: list[str] = []
+        overrides, code = start_checks(args, env, home, cwd, problems.append)
+        if not code:
+            warm_call_path()
+        handoff = child.take_over(__version__)
+    except KeyboardInterrupt:
+        return 130
+    if handoff.exit_code is not None:
+        return handoff.exit_code
+    if code:  # the child's checks passed, ours did not: the files changed in between
+        for problem in problems:
+            _to_stderr(problem)
+        return code
+    assert handoff.state is not None
+    return serve_stdio(env, home, cwd, overrides, handoff.state, handoff.pending, handoff.eof)
+
+
+def serve_stdio(
+    env: os._Environ[str],
+    home: Path,
+    cwd: Path,
+    overrides: list[tuple[list[str], Any]],
+    state: Any,
+    pending: bytes,
+    eof: bool,
+) -> int:
+    """Serve stdin/stdout from where the handshake left off (`pending`: its unprocessed input)."""
     if eof and not pending.strip():
         return 0
 
@@ -272,7 +358,7 @@ def main(argv: list[str] | None = None) -> int:
 
     options = ServerOptions(codex_home=home, cwd=cwd, cli_overrides=overrides, env=env, version=__version__)
 
-    reader, writer = FdReader(stdin), FdWriter(stdout)
+    reader, writer = FdReader(sys.stdin.fileno()), FdWriter(sys.stdout.fileno())
 
     async def serve() -> int:
         server = McpServer(options, Outgoing(StdioSink(writer)), state)

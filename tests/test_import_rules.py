@@ -15,8 +15,8 @@ and the graph of imports between modules has no cycle.
     agent       the agent, usable without MCP
     sandbox     policies, safety, the boundary and its backends
     bottom      JSON-RPC framing, the outgoing queue, stdio, pending questions, errors,
-                bounded JSON, bounded reads of untrusted files, the generated MCP models,
-                lazy exports, the version
+                bounded JSON, bounded reads of untrusted files, the TLS context, the
+                generated MCP models, lazy exports, the version
 
 `http` sits above `server` because a session holds a server (the transport is another feed of
 the same dispatch), and the handshake below `server`, which answers the same requests with
@@ -35,7 +35,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("entry", ("codex_mcp", "codex_mcp.__main__", "codex_mcp.cli")),
     ("http", ("codex_mcp.http",)),
     ("server", ("codex_mcp.server",)),
-    ("start", ("codex_mcp.handshake", "codex_mcp.prewarm")),
+    ("start", ("codex_mcp.handshake", "codex_mcp.prewarm", "codex_mcp.split_start")),
     ("tools", ("codex_mcp.tools",)),
     ("connection", ("codex_mcp.connection",)),
     ("agent", ("codex_mcp.agent",)),
@@ -50,6 +50,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
             "codex_mcp.errors",
             "codex_mcp.json_bounds",
             "codex_mcp.bounded_read",
+            "codex_mcp.tls",
             "codex_mcp._generated",
             "codex_mcp.mcp_types",
             "codex_mcp._lazy",

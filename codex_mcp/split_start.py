@@ -1,0 +1,163 @@
+"""Start-up in two processes: a forked child answers the handshake while this one warms up.
+
+A scripted client sends its first `tools/call` the instant `tools/list` is answered.  The
+call path costs ~150 ms of imports, the TLS context and first-use set-up, and a background
+thread cannot hide them: it holds the same GIL as the handshake.  So the server forks first
+thing.  The child (a copy of the nearly empty process) checks the configuration and answers
+the handshake exactly as the single process would; meanwhile this process, on the other
+core, imports and builds everything the call path needs.  The handshake then moves back:
+when this process is ready, or when the child reads a message that is not part of the
+handshake, the child sends what the client told it (`ConnectionState`) and every byte of
+input it has not processed, and exits.  This process -- the one the client started and
+holds the pid of -- carries on from exactly that point.
+
+The child never outlives its parent (`PR_SET_PDEATHSIG` on Linux; everywhere, the parent's
+end of the readiness pipe closes when it dies, which ends the child's handshake and its
+write into the closed hand-over pipe).  It never returns into the caller's code: every path
+ends in `os._exit`.  A child that dies without handing over leaves this process unable to
+know what the client was already told, so the server exits then.  `CODEX_MCP_SPLIT_START=0`
+keeps everything in one process (the handshake, then a warm-up thread).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from codex_mcp.connection import ConnectionState
+
+SPLIT_START_ENV = "CODEX_MCP_SPLIT_START"
+CHILD_FAILED = 70
+"""The child's own exit status when it could not hand over (never the server's)."""
+
+
+def enabled(env: dict[str, str] | os._Environ[str]) -> bool:
+    return hasattr(os, "fork") and env.get(SPLIT_START_ENV, "1") != "0"
+
+
+@dataclass
+class Handoff:
+    """What the child hands back: the client's state and unprocessed input, or an exit code."""
+
+    state: ConnectionState | None
+    pending: bytes = b""
+    eof: bool = False
+    exit_code: int | None = None
+
+
+class HandshakeChild:
+    """The forked child answering the handshake, seen from the parent."""
+
+    def __init__(self, pid: int, ready_w: int, handoff_r: int) -> None:
+        self.pid = pid
+        self._ready_w = ready_w
+        self._handoff_r = handoff_r
+
+    def take_over(self, version: str) -> Handoff:
+        """Tell the child we are ready, read what it hands over, reap it.  A child that died
+        without handing over gives `exit_code` 1."""
+        os.close(self._ready_w)  # readable EOF on its end: "hand over now"
+        chunks: list[bytes] = []
+        try:
+            while chunk := os.read(self._handoff_r, 1 << 16):
+                chunks.append(chunk)
+        finally:
+            os.close(self._handoff_r)
+            _, status = os.waitpid(self.pid, 0)
+        data = b"".join(chunks)
+        header, newline, pending = data.partition(b"\n")
+        if not newline:
+            code = os.waitstatus_to_exitcode(status)
+            print(
+                f"codex-mcp-server: the start-up process ended without handing over the connection "
+                f"(status {code})",
+                file=sys.stderr,
+            )
+            return Handoff(None, exit_code=1)
+        fields = json.loads(header)
+        if "exit" in fields:
+            return Handoff(None, exit_code=int(fields["exit"]))
+        state = ConnectionState(
+            version=version,
+            initialized=bool(fields["initialized"]),
+            protocol_version=str(fields["protocol_version"]),
+            client_capabilities=fields["client_capabilities"],
+            client_info=fields["client_info"],
+        )
+        return Handoff(state, pending, bool(fields["eof"]))
+
+
+def fork_handshake(
+    fd_in: int, fd_out: int, start_checks: Callable[[], int], version: str
+) -> HandshakeChild | None:
+    """Fork the child that runs `start_checks` (0, or the exit code after reporting the
+    problem) and then the handshake.  Returns None when the process cannot fork (the caller
+    then does everything itself).  Must be called while this process has a single thread."""
+    ready_r, ready_w = os.pipe()
+    handoff_r, handoff_w = os.pipe()
+    parent = os.getpid()
+    try:
+        pid = os.fork()
+    except OSError:
+        for fd in (ready_r, ready_w, handoff_r, handoff_w):
+            os.close(fd)
+        return None
+    if pid == 0:  # pragma: no cover - runs in the child, checked from outside by the tests
+        status = CHILD_FAILED
+        try:
+            os.close(ready_w)
+            os.close(handoff_r)
+            _die_with(parent)
+            _child(fd_in, fd_out, start_checks, version, ready_r, handoff_w)
+            status = 0
+        except BaseException as exc:  # the parent reports a missing hand-over
+            if not isinstance(exc, (KeyboardInterrupt, BrokenPipeError)):
+                print(f"codex-mcp-server: start-up process failed: {exc!r}", file=sys.stderr)
+        finally:
+            sys.stderr.flush()
+            os._exit(status)
+    os.close(ready_r)
+    os.close(handoff_w)
+    return HandshakeChild(pid, ready_w, handoff_r)
+
+
+def _die_with(parent: int) -> None:
+    if sys.platform.startswith("linux"):
+        import signal
+
+        from codex_mcp.sandbox.procs import set_pdeathsig
+
+        set_pdeathsig(signal.SIGKILL)
+    if os.getppid() != parent:  # the parent died before the signal was armed
+        os._exit(CHILD_FAILED)
+
+
+def _child(
+    fd_in: int, fd_out: int, start_checks: Callable[[], int], version: str, ready_r: int, handoff_w: int
+) -> None:
+    from codex_mcp.handshake import run_handshake
+
+    code = start_checks()
+    if code:
+        _send(handoff_w, {"exit": code}, b"")
+        return
+    state = ConnectionState(version=version)
+    pending, eof = run_handshake(fd_in, fd_out, state, stop_fd=ready_r, warm_up=False)
+    header = {
+        "initialized": state.initialized,
+        "protocol_version": state.protocol_version,
+        "client_capabilities": state.client_capabilities,
+        "client_info": state.client_info,
+        "eof": eof,
+    }
+    _send(handoff_w, header, pending)
+
+
+def _send(fd: int, header: dict[str, object], pending: bytes) -> None:
+    data = memoryview(json.dumps(header).encode() + b"\n" + pending)
+    while data:
+        data = data[os.write(fd, data) :]
+    os.close(fd)

@@ -1,0 +1,86 @@
+"""The TLS context built ahead of time is the one httpx would build, and fails where it would."""
+
+from __future__ import annotations
+
+import ssl
+import subprocess
+import sys
+from pathlib import Path
+
+import certifi
+import httpx
+import pytest
+
+from codex_mcp import tls
+
+
+def _describe(ctx: ssl.SSLContext) -> dict[str, object]:
+    return {
+        "verify_mode": ctx.verify_mode,
+        "check_hostname": ctx.check_hostname,
+        "options": ctx.options,
+        "minimum_version": ctx.minimum_version,
+        "maximum_version": ctx.maximum_version,
+        "protocol": ctx.protocol,
+        "verify_flags": ctx.verify_flags,
+        "cert_store_stats": ctx.cert_store_stats(),
+        "ca_certs": sorted(str(c.get("serialNumber")) for c in ctx.get_ca_certs()),
+    }
+
+
+@pytest.mark.parametrize("env", ["none", "SSL_CERT_FILE", "SSL_CERT_DIR"])
+def test_the_context_is_httpx_s(env: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("SSL_CERT_FILE", raising=False)
+    monkeypatch.delenv("SSL_CERT_DIR", raising=False)
+    if env == "SSL_CERT_FILE":
+        bundle = tmp_path / "one.pem"
+        bundle.write_text(
+            Path(certifi.where()).read_text().split("-----END CERTIFICATE-----")[0]
+            + "-----END CERTIFICATE-----\n"
+        )
+        monkeypatch.setenv("SSL_CERT_FILE", str(bundle))
+    elif env == "SSL_CERT_DIR":
+        monkeypatch.setenv("SSL_CERT_DIR", str(tmp_path))
+    ours = tls.build_ssl_context()
+    theirs = httpx.create_ssl_context(trust_env=True)
+    assert _describe(ours) == _describe(theirs)
+    if env == "SSL_CERT_FILE":
+        assert ours.cert_store_stats()["x509_ca"] == 1
+
+
+def test_a_failed_build_is_raised_to_the_caller_and_retried(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(tls, "_build", None)
+    monkeypatch.setenv("SSL_CERT_FILE", str(tmp_path / "missing.pem"))
+    with pytest.raises(OSError):
+        tls.default_ssl_context()
+    monkeypatch.delenv("SSL_CERT_FILE")
+    assert isinstance(tls.default_ssl_context(), ssl.SSLContext)  # tried again, not the old error
+    assert tls.default_ssl_context() is tls.default_ssl_context()
+
+
+def test_a_forked_child_builds_its_own() -> None:
+    """A child forked while the parent's build is still running must not wait for a thread
+    that does not exist in it (here the parent's build never finishes)."""
+    code = (
+        "import os, sys, ssl, threading, certifi\n"
+        "from codex_mcp import tls\n"
+        "parent = os.getpid()\n"
+        "real = tls.build_ssl_context\n"
+        "def slow():\n"
+        "    if os.getpid() == parent:\n"
+        "        threading.Event().wait()\n"
+        "    return real()\n"
+        "tls.build_ssl_context = slow\n"
+        "tls.start_building()\n"
+        "pid = os.fork()\n"
+        "if pid == 0:\n"
+        "    import signal; signal.alarm(20)  # a hang must not outlive the test\n"
+        "    ctx = tls.default_ssl_context()\n"
+        "    os._exit(0 if ctx.cert_store_stats()['x509_ca'] > 0 else 3)\n"
+        "_, status = os.waitpid(pid, 0)\n"
+        "sys.exit(os.waitstatus_to_exitcode(status))\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
