@@ -18,6 +18,9 @@ log = logging.getLogger(__name__)
 CALL_PATH_MODULES = (
     "asyncio",
     "anyio",
+    "anyio._backends._asyncio",
+    "queue",
+    "importlib.readers",
     "codex_mcp.server",
     "codex_mcp.outgoing",
     "codex_mcp.tools.calls",
@@ -48,7 +51,11 @@ def warm_call_path() -> None:
             importlib.import_module(name)
         from codex_mcp.agent.codex import default_ssl_context
 
-        default_ssl_context()
+        context = default_ssl_context()
+        import httpx
+
+        # Constructing a client is what imports the transport (httpcore, h11, certifi).
+        httpx.AsyncClient(verify=context, trust_env=True)
     except Exception:  # never let a warm-up problem surface; the real call will report it
         log.debug("warm-up of the call path failed", exc_info=True)
 
