@@ -38,6 +38,20 @@ def first_call(target: Target) -> Iterator[Sample]:
         home.cleanup()
 
 
+PHASES = (
+    "interpreter",
+    "start_path",
+    "event_loop",
+    "http_client",
+    "agent_core",
+    "agent_turn_and_tools",
+    "server_and_mcp_tools",
+    "tls_context",
+    "warm_rest",
+    "call_path_total",
+)
+
+
 def first_call_phases(target: Target) -> Iterator[Sample]:
     module = importlib.import_module("bench.bench_first_call")
     while True:
@@ -55,5 +69,12 @@ SCENARIOS = [
             "spawn_to_result_ms": Metric("ms"),
         },
         description="tools/call codex sent the instant tools/list is answered",
+    ),
+    Scenario(
+        "first_call_phases",
+        first_call_phases,
+        {f"{name}_ms": Metric("ms") for name in PHASES},
+        local=True,
+        description="bench_first_call.py: the first call's path phase by phase, fresh interpreters",
     ),
 ]
