@@ -31,6 +31,8 @@ from bench.base import ms as _ms
 from bench.base import warm_home as _warm_home
 from bench.first_call import SCENARIOS as first_call_scenarios
 from bench.harness import BenchError, Server, check_call, ready
+from bench.long_thread import SCENARIOS as long_thread_scenarios
+from bench.long_turn import SCENARIOS as long_turn_scenarios
 
 __all__ = [
     "SCENARIOS",
@@ -344,5 +346,7 @@ SCENARIOS: dict[str, Scenario] = {
             description="bench_unified_exec.py: write_stdin round trip, 100 MiB session, 32 idle sessions",
         ),
         *first_call_scenarios,
+        *long_turn_scenarios,
+        *long_thread_scenarios,
     ]
 }
