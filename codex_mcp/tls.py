@@ -13,7 +13,9 @@ the context is asked for, as it was when it was built there.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import sys
 import threading
 from typing import TYPE_CHECKING
 
@@ -36,6 +38,18 @@ def build_ssl_context() -> ssl.SSLContext:
     return ssl.create_default_context(cafile=certifi.where())
 
 
+BUILD_NICENESS = 10
+
+
+def _yield_the_cpu() -> None:
+    """Lower this thread's priority (Linux: per thread): the build should use an idle core,
+    never take one from the handshake or the call path.  Whoever waits for the context is
+    blocked then, so a contended build still finishes."""
+    if sys.platform.startswith("linux"):
+        with contextlib.suppress(OSError):
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), BUILD_NICENESS)
+
+
 class _Build:
     """One build of the context, in a daemon thread; `result()` waits for it."""
 
@@ -47,6 +61,7 @@ class _Build:
         self._thread.start()
 
     def _run(self) -> None:
+        _yield_the_cpu()
         try:
             self._context = build_ssl_context()
         except BaseException as exc:  # handed to whoever asks for the context
