@@ -315,22 +315,21 @@ def main_split(args: Options, env: os._Environ[str], home: Path, cwd: Path) -> i
         pending, eof = run_handshake(stdin, stdout, state)
         return serve_stdio(env, home, cwd, overrides, state, pending, eof)
 
-    try:
-        import gc
+    problems: list[str] = []
 
-        from codex_mcp import tls
+    def prepare() -> tuple[list[tuple[list[str], Any]], int]:
         from codex_mcp.prewarm import warm_call_path
 
-        tls.start_building()
-        # Importing creates ~50,000 long-lived objects; collecting while they are made is
-        # wasted work.  Frozen afterwards, they are never scanned again by later collections.
-        gc.disable()
-        problems: list[str] = []
         overrides, code = start_checks(args, env, home, cwd, problems.append)
         if not code:
             warm_call_path()
-        gc.freeze()
-        gc.enable()
+        return overrides, code
+
+    try:
+        from codex_mcp import tls
+
+        tls.start_building()
+        overrides, code = split_start.prepare_while_child_answers(prepare)
         handoff = child.take_over(__version__)
     except KeyboardInterrupt:
         return 130

@@ -21,17 +21,26 @@ keeps everything in one process (the handshake, then a warm-up thread).
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import sys
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
 from codex_mcp.connection import ConnectionState
+from codex_mcp.priority import lower_this_thread
+
+T = TypeVar("T")
 
 SPLIT_START_ENV = "CODEX_MCP_SPLIT_START"
 CHILD_FAILED = 70
 """The child's own exit status when it could not hand over (never the server's)."""
+PREPARE_NICENESS = 5
+"""The warm-up yields the CPU to the handshake child when they compete for it (a loaded
+machine); with a core to itself it runs at full speed all the same."""
 
 
 def enabled(env: dict[str, str] | os._Environ[str]) -> bool:
@@ -88,6 +97,37 @@ class HandshakeChild:
             client_info=fields["client_info"],
         )
         return Handoff(state, pending, bool(fields["eof"]))
+
+
+def prepare_while_child_answers(prepare: Callable[[], T]) -> T:
+    """Run `prepare` (imports, checks) in a thread of lower priority and wait for it.
+
+    The thread's priority goes with it, so the server itself keeps its own.  Importing
+    creates ~50,000 long-lived objects: no collection runs meanwhile, and they are frozen out
+    of later ones."""
+    outcome: list[T] = []
+    failure: list[BaseException] = []
+
+    def run() -> None:
+        lower_this_thread(PREPARE_NICENESS)
+        try:
+            outcome.append(prepare())
+        except BaseException as exc:  # raised in the caller's thread below
+            failure.append(exc)
+
+    worker = threading.Thread(target=run, name="codex-mcp-prepare", daemon=True)
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        worker.start()
+        worker.join()
+    finally:
+        gc.freeze()
+        if enabled:
+            gc.enable()
+    if failure:
+        raise failure[0]
+    return outcome[0]
 
 
 def fork_handshake(

@@ -13,11 +13,11 @@ the context is asked for, as it was when it was built there.
 
 from __future__ import annotations
 
-import contextlib
 import os
-import sys
 import threading
 from typing import TYPE_CHECKING
+
+from codex_mcp.priority import lower_this_thread
 
 if TYPE_CHECKING:
     import ssl
@@ -39,15 +39,8 @@ def build_ssl_context() -> ssl.SSLContext:
 
 
 BUILD_NICENESS = 10
-
-
-def _yield_the_cpu() -> None:
-    """Lower this thread's priority (Linux: per thread): the build should use an idle core,
-    never take one from the handshake or the call path.  Whoever waits for the context is
-    blocked then, so a contended build still finishes."""
-    if sys.platform.startswith("linux"):
-        with contextlib.suppress(OSError):
-            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), BUILD_NICENESS)
+"""The build should use an idle core, never take one from the handshake or the call path;
+whoever waits for the context is blocked then, so a contended build still finishes."""
 
 
 class _Build:
@@ -61,7 +54,7 @@ class _Build:
         self._thread.start()
 
     def _run(self) -> None:
-        _yield_the_cpu()
+        lower_this_thread(BUILD_NICENESS)
         try:
             self._context = build_ssl_context()
         except BaseException as exc:  # handed to whoever asks for the context
