@@ -9,6 +9,7 @@ HTTP transport is imported unless `--http` is given.
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import os
 import sys
@@ -316,23 +317,23 @@ def main_split(args: Options, env: os._Environ[str], home: Path, cwd: Path) -> i
         return serve_stdio(env, home, cwd, overrides, state, pending, eof)
 
     problems: list[str] = []
+    checked: list[tuple[list[tuple[list[str], Any]], int]] = []
 
-    def prepare() -> tuple[list[tuple[list[str], Any]], int]:
-        from codex_mcp.prewarm import warm_call_path
-
-        overrides, code = start_checks(args, env, home, cwd, problems.append)
-        if not code:
-            warm_call_path()
-        return overrides, code
+    def check() -> None:
+        checked.append(start_checks(args, env, home, cwd, problems.append))
 
     try:
         from codex_mcp import tls
+        from codex_mcp.prewarm import run_step, warm_steps
 
         tls.start_building()
-        overrides, code = split_start.prepare_while_child_answers(prepare)
+        steps: list[Callable[[], object]] = [check]
+        steps += [functools.partial(run_step, step) for step in warm_steps()]
+        split_start.prepare_while_child_answers(steps, child)
         handoff = child.take_over(__version__)
     except KeyboardInterrupt:
         return 130
+    overrides, code = checked[0]
     if handoff.exit_code is not None:
         return handoff.exit_code
     if code:  # the child's checks passed, ours did not: the files changed in between

@@ -9,9 +9,11 @@ the process exits first, the half-done warm-up is simply dropped.
 
 from __future__ import annotations
 
+import functools
 import importlib
 import logging
 import threading
+from collections.abc import Callable
 
 log = logging.getLogger(__name__)
 
@@ -45,19 +47,35 @@ CALL_PATH_MODULES = (
 )
 
 
-def warm_call_path() -> None:
+def _tls_and_transport() -> None:
+    from codex_mcp.agent.codex import default_ssl_context
+
+    context = default_ssl_context()
+    import httpx
+
+    # Constructing a client is what imports the transport (httpcore, h11, certifi).
+    httpx.AsyncClient(verify=context, trust_env=True)
+
+
+def warm_steps() -> list[Callable[[], object]]:
+    """The warm-up as separate steps, in order (so another thread can take over half-way)."""
+    steps: list[Callable[[], object]] = [
+        functools.partial(importlib.import_module, n) for n in CALL_PATH_MODULES
+    ]
+    steps.append(_tls_and_transport)
+    return steps
+
+
+def run_step(step: Callable[[], object]) -> None:
     try:
-        for name in CALL_PATH_MODULES:
-            importlib.import_module(name)
-        from codex_mcp.agent.codex import default_ssl_context
-
-        context = default_ssl_context()
-        import httpx
-
-        # Constructing a client is what imports the transport (httpcore, h11, certifi).
-        httpx.AsyncClient(verify=context, trust_env=True)
+        step()
     except Exception:  # never let a warm-up problem surface; the real call will report it
         log.debug("warm-up of the call path failed", exc_info=True)
+
+
+def warm_call_path() -> None:
+    for step in warm_steps():
+        run_step(step)
 
 
 def start_warm_up() -> threading.Thread:

@@ -28,19 +28,17 @@ import sys
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TypeVar
 
 from codex_mcp.connection import ConnectionState
 from codex_mcp.priority import lower_this_thread
 
-T = TypeVar("T")
-
 SPLIT_START_ENV = "CODEX_MCP_SPLIT_START"
 CHILD_FAILED = 70
 """The child's own exit status when it could not hand over (never the server's)."""
-PREPARE_NICENESS = 5
+PREPARE_NICENESS = 19
 """The warm-up yields the CPU to the handshake child when they compete for it (a loaded
-machine); with a core to itself it runs at full speed all the same."""
+machine); with a core to itself it runs at full speed all the same, and once a call waits
+the server's own thread finishes it at the server's priority."""
 
 
 def enabled(env: dict[str, str] | os._Environ[str]) -> bool:
@@ -64,6 +62,16 @@ class HandshakeChild:
         self.pid = pid
         self._ready_w = ready_w
         self._handoff_r = handoff_r
+
+    def wait_for_handoff_or(self, fd: int) -> bool:
+        """Wait until the child has something to hand over (True) or `fd` turns readable."""
+        import select
+
+        poller = select.poll()
+        poller.register(self._handoff_r, select.POLLIN)
+        poller.register(fd, select.POLLIN)
+        ready = {f for f, _ in poller.poll()}
+        return self._handoff_r in ready
 
     def take_over(self, version: str) -> Handoff:
         """Tell the child we are ready, read what it hands over, reap it.  A child that died
@@ -99,35 +107,66 @@ class HandshakeChild:
         return Handoff(state, pending, bool(fields["eof"]))
 
 
-def prepare_while_child_answers(prepare: Callable[[], T]) -> T:
-    """Run `prepare` (imports, checks) in a thread of lower priority and wait for it.
+def prepare_while_child_answers(steps: list[Callable[[], object]], child: HandshakeChild) -> None:
+    """Run `steps` (imports, checks) while the child answers the handshake, at a priority
+    that never takes the CPU from it, and at full priority once a call waits.
 
-    The thread's priority goes with it, so the server itself keeps its own.  Importing
-    creates ~50,000 long-lived objects: no collection runs meanwhile, and they are frozen out
-    of later ones."""
-    outcome: list[T] = []
-    failure: list[BaseException] = []
+    A worker thread of lower priority runs the steps in order (on Linux a thread has its own
+    nice value; it goes with the thread, so the server keeps its own).  If the child hands
+    over first -- a message outside the handshake arrived -- this thread takes the remaining
+    steps over at its own priority.  Importing creates ~50,000 long-lived objects: no
+    collection runs meanwhile, and they are frozen out of later ones."""
+    queue = _Steps(steps)
+    done_r, done_w = os.pipe()
 
-    def run() -> None:
+    def work() -> None:
         lower_this_thread(PREPARE_NICENESS)
         try:
-            outcome.append(prepare())
-        except BaseException as exc:  # raised in the caller's thread below
-            failure.append(exc)
+            queue.run_until_taken()
+        finally:
+            os.close(done_w)
 
-    worker = threading.Thread(target=run, name="codex-mcp-prepare", daemon=True)
+    worker = threading.Thread(target=work, name="codex-mcp-prepare", daemon=True)
     enabled = gc.isenabled()
     gc.disable()
     try:
         worker.start()
+        if child.wait_for_handoff_or(done_r):
+            queue.take_over()
+            queue.run_until_taken()
         worker.join()
     finally:
+        os.close(done_r)
         gc.freeze()
         if enabled:
             gc.enable()
-    if failure:
-        raise failure[0]
-    return outcome[0]
+
+
+class _Steps:
+    """Steps run once each, in order, by whichever thread asks next; `take_over` makes the
+    worker stop after its current step."""
+
+    def __init__(self, steps: list[Callable[[], object]]) -> None:
+        self._steps = steps
+        self._next = 0
+        self._lock = threading.Lock()
+        self._taken = False
+        self._owner: int | None = None
+
+    def take_over(self) -> None:
+        with self._lock:
+            self._taken = True
+            self._owner = threading.get_ident()
+
+    def run_until_taken(self) -> None:
+        me = threading.get_ident()
+        while True:
+            with self._lock:
+                if (self._taken and self._owner != me) or self._next >= len(self._steps):
+                    return
+                step = self._steps[self._next]
+                self._next += 1
+            step()
 
 
 def fork_handshake(

@@ -38,9 +38,9 @@ def build_ssl_context() -> ssl.SSLContext:
     return ssl.create_default_context(cafile=certifi.where())
 
 
-BUILD_NICENESS = 10
-"""The build should use an idle core, never take one from the handshake or the call path;
-whoever waits for the context is blocked then, so a contended build still finishes."""
+BUILD_NICENESS = 19
+"""The build should use an idle core, never take one from the handshake or the call path
+(nobody waits for it: see `default_ssl_context`)."""
 
 
 class _Build:
@@ -62,12 +62,25 @@ class _Build:
         finally:
             self._done.set()
 
+    def done(self) -> bool:
+        return self._done.is_set()
+
     def result(self) -> ssl.SSLContext:
         self._done.wait()
         if self._error is not None:
             raise self._error
         assert self._context is not None
         return self._context
+
+
+class _Built(_Build):
+    """A context built in the caller's thread (the background one had not finished)."""
+
+    def __init__(self, context: ssl.SSLContext) -> None:  # no thread: already done
+        self._done = threading.Event()
+        self._context = context
+        self._error = None
+        self._done.set()
 
 
 _lock = threading.Lock()
@@ -93,12 +106,27 @@ def start_building() -> None:
 
 
 def default_ssl_context() -> ssl.SSLContext:
-    """The context, waiting for the background build (started now if it was not).  A failed
+    """The context: the background build's if it is done, else one built now.
+
+    Nobody waits for the background thread: on a busy machine its low priority could keep it
+    waiting for long, and a context built in the caller costs no more than before.  A failed
     build is forgotten once reported, so the next call tries again (the file may be fixed)."""
     global _build
     start_building()
     build = _build
     assert build is not None
+    if not build.done():
+        try:
+            context = build_ssl_context()
+        except BaseException:
+            with _lock:
+                if _build is build:
+                    _build = None
+            raise
+        with _lock:
+            if _build is build:
+                _build = _Built(context)
+        return context
     try:
         return build.result()
     except BaseException:

@@ -5,12 +5,15 @@ Judged from outside: what the client reads, which processes exist, how the serve
 
 from __future__ import annotations
 
+import functools
 import os
 import signal
+import threading
 from pathlib import Path
 
 import pytest
 
+from codex_mcp.split_start import _Steps
 from tests.support.raw_client import descendant_pids, result_of, text_of, wait_until
 from tests.support.scripted_model import ScriptedModel
 from tests.support.server import ServerFactory, initialize
@@ -123,3 +126,34 @@ def test_one_process_when_split_start_is_off(
     assert descendant_pids(client.proc.pid) == []
     rid = client.call_tool("codex", {"prompt": "hi", **FULL})
     assert text_of(result_of(client.wait_response(rid))) == "single"
+
+
+def test_the_warm_up_steps_run_once_each_and_can_be_taken_over() -> None:
+    """The worker runs steps in order until the server's thread takes over; the step the
+    worker is in finishes there, every other step runs once, in the taking thread."""
+    ran: list[tuple[int, str]] = []
+    in_step_2 = threading.Event()
+    release = threading.Event()
+
+    def step(i: int) -> None:
+        ran.append((i, threading.current_thread().name))
+        if i == 2:
+            in_step_2.set()
+            assert release.wait(10)
+
+    queue = _Steps([functools.partial(step, i) for i in range(5)])
+    worker = threading.Thread(target=queue.run_until_taken, name="worker")
+    worker.start()
+    assert in_step_2.wait(10)
+    queue.take_over()
+    queue.run_until_taken()
+    release.set()
+    worker.join(10)
+    assert sorted(i for i, _ in ran) == [0, 1, 2, 3, 4]
+    assert {i: name for i, name in ran} == {
+        0: "worker",
+        1: "worker",
+        2: "worker",
+        3: threading.current_thread().name,
+        4: threading.current_thread().name,
+    }

@@ -5,6 +5,7 @@ from __future__ import annotations
 import ssl
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import certifi
@@ -84,3 +85,23 @@ def test_a_forked_child_builds_its_own() -> None:
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr
+
+
+def test_nobody_waits_for_an_unfinished_background_build(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A busy machine can keep the low-priority build thread waiting: the caller builds its own."""
+    release = threading.Event()
+    real = tls.build_ssl_context
+
+    def slow_in_the_background() -> ssl.SSLContext:
+        if threading.current_thread().name == "codex-mcp-tls":
+            release.wait(30)
+        return real()
+
+    monkeypatch.setattr(tls, "build_ssl_context", slow_in_the_background)
+    monkeypatch.setattr(tls, "_build", None)
+    try:
+        context = tls.default_ssl_context()
+        assert context.cert_store_stats()["x509_ca"] > 0
+        assert tls.default_ssl_context() is context
+    finally:
+        release.set()
