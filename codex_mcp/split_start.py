@@ -15,8 +15,9 @@ The child never outlives its parent (`PR_SET_PDEATHSIG` on Linux; everywhere, th
 end of the readiness pipe closes when it dies, which ends the child's handshake and its
 write into the closed hand-over pipe).  It never returns into the caller's code: every path
 ends in `os._exit`.  A child that dies without handing over leaves this process unable to
-know what the client was already told, so the server exits then.  `CODEX_MCP_SPLIT_START=0`
-keeps everything in one process (the handshake, then a warm-up thread).
+know what the client was already told, so the server exits then.  Without a core to spare
+(`enabled`), or with `CODEX_MCP_SPLIT_START=0`, everything stays in one process (the
+handshake, then a warm-up thread); `CODEX_MCP_SPLIT_START=1` always splits.
 """
 
 from __future__ import annotations
@@ -42,7 +43,26 @@ the server's own thread finishes it at the server's priority."""
 
 
 def enabled(env: dict[str, str] | os._Environ[str]) -> bool:
-    return hasattr(os, "fork") and env.get(SPLIT_START_ENV, "1") != "0"
+    """Whether to split: `CODEX_MCP_SPLIT_START` = 1 or 0, else only with a core to spare.
+
+    The split pays when the child and the warm-up each have a core; on a machine that is
+    already busy the warm-up only takes CPU from the handshake (and the fork's copy-on-write
+    faults cost the child a few milliseconds), so the server then starts in one process."""
+    if not hasattr(os, "fork"):
+        return False
+    choice = env.get(SPLIT_START_ENV, "auto")
+    if choice in ("0", "1"):
+        return choice == "1"
+    return spare_cores() >= 1.0
+
+
+def spare_cores() -> float:
+    """CPUs this process may use minus the 1-minute load average (0 when unknown)."""
+    try:
+        usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+        return usable - os.getloadavg()[0]
+    except OSError:
+        return 0.0
 
 
 @dataclass

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from codex_mcp import split_start
 from codex_mcp.split_start import _Steps
 from tests.support.raw_client import descendant_pids, result_of, text_of, wait_until
 from tests.support.scripted_model import ScriptedModel
@@ -21,6 +22,8 @@ from tests.support.server import ServerFactory, initialize
 pytestmark = pytest.mark.timeout(60)
 
 FULL = {"sandbox": "danger-full-access", "approval-policy": "never"}
+SPLIT = {"CODEX_MCP_SPLIT_START": "1"}
+"""Split whatever the machine's load (by default only with a core to spare)."""
 HANDOVER_BOUND_S = 20.0
 """Far above the warm-up (a few hundred ms), far below a hang."""
 
@@ -37,7 +40,7 @@ def test_a_call_sent_at_once_is_served_by_the_process_the_client_started(
     scripted_model: ScriptedModel, spawn_server: ServerFactory
 ) -> None:
     scripted_model.text("first answer")
-    client = spawn_server()
+    client = spawn_server(env=SPLIT)
     client.call("tools/list")
     rid = client.call_tool("codex", {"prompt": "hi", **FULL})
     assert text_of(result_of(client.wait_response(rid))) == "first answer"
@@ -47,7 +50,7 @@ def test_a_call_sent_at_once_is_served_by_the_process_the_client_started(
 
 
 def test_an_idle_client_is_handed_over_without_sending_anything(spawn_server: ServerFactory) -> None:
-    client = spawn_server()
+    client = spawn_server(env=SPLIT)
     assert [t["name"] for t in result_of(client.call("tools/list"))["tools"]] == ["codex", "codex-reply"]
     wait_until(lambda: not descendant_pids(client.proc.pid), HANDOVER_BOUND_S, "the hand-over")
     assert "result" in client.call("ping")
@@ -57,7 +60,7 @@ def test_an_idle_client_is_handed_over_without_sending_anything(spawn_server: Se
 
 @pytest.mark.parametrize("version", ["2025-06-18", "2025-11-25"])
 def test_the_negotiated_revision_survives_the_hand_over(spawn_server: ServerFactory, version: str) -> None:
-    client = spawn_server(init=False)
+    client = spawn_server(init=False, env=SPLIT)
     initialize(client, {}, version=version)
     wait_until(lambda: not descendant_pids(client.proc.pid), HANDOVER_BOUND_S, "the hand-over")
     tools = result_of(client.call("tools/list"))["tools"]
@@ -68,7 +71,7 @@ def test_a_line_split_across_the_hand_over_is_read_whole(
     scripted_model: ScriptedModel, spawn_server: ServerFactory
 ) -> None:
     scripted_model.text("whole")
-    client = spawn_server()
+    client = spawn_server(env=SPLIT)
     line = (
         b'{"jsonrpc":"2.0","id":"split","method":"tools/call","params":{"name":"codex",'
         b'"arguments":{"prompt":"x","sandbox":"danger-full-access","approval-policy":"never"}}}\n'
@@ -86,7 +89,7 @@ def test_a_broken_configuration_is_reported_once_and_exits_2(
     spawn_server: ServerFactory, codex_home: Path
 ) -> None:
     (codex_home / "config.toml").write_text("model = [unclosed\n")
-    client = spawn_server(init=False)
+    client = spawn_server(init=False, env=SPLIT)
     assert client.wait_exit(30) == 2
     assert client.stderr_text().count("error in configuration") == 1, client.stderr_tail()
     assert client.messages == []
@@ -94,7 +97,7 @@ def test_a_broken_configuration_is_reported_once_and_exits_2(
 
 def test_the_handshake_child_dies_with_the_server(spawn_server: ServerFactory) -> None:
     """Killed before it took over, the server leaves no child answering its stdin."""
-    client = spawn_server(init=False)
+    client = spawn_server(init=False, env=SPLIT)
     wait_until(lambda: bool(descendant_pids(client.proc.pid)), 30, "the handshake child")
     child = descendant_pids(client.proc.pid)[0]
     os.kill(client.proc.pid, signal.SIGKILL)
@@ -104,15 +107,15 @@ def test_the_handshake_child_dies_with_the_server(spawn_server: ServerFactory) -
 
 def test_a_killed_handshake_child_makes_the_server_exit(spawn_server: ServerFactory) -> None:
     """The server cannot know what the client was told: it exits (non-zero) instead of guessing."""
-    client = spawn_server(init=False)
+    client = spawn_server(init=False, env=SPLIT)
     wait_until(lambda: bool(descendant_pids(client.proc.pid)), 30, "the handshake child")
     os.kill(descendant_pids(client.proc.pid)[0], signal.SIGKILL)
-    assert client.wait_exit(30) == 1
-    assert "without handing over" in client.stderr_text()
+    assert client.wait_exit(30) == 1, client.stderr_tail()
+    assert "without handing over" in client.stderr_text(), client.stderr_tail()
 
 
 def test_input_closed_during_the_handshake_exits_0(spawn_server: ServerFactory) -> None:
-    client = spawn_server()
+    client = spawn_server(env=SPLIT)
     client.close_stdin()
     assert client.wait_exit(30) == 0
 
@@ -157,3 +160,16 @@ def test_the_warm_up_steps_run_once_each_and_can_be_taken_over() -> None:
         3: threading.current_thread().name,
         4: threading.current_thread().name,
     }
+
+
+@pytest.mark.parametrize(
+    ("setting", "load", "expected"),
+    [("1", 9.0, True), ("0", 0.0, False), ("auto", 0.2, True), ("auto", 1.5, False), (None, 0.5, True)],
+)
+def test_the_split_needs_a_spare_core_unless_told(
+    monkeypatch: pytest.MonkeyPatch, setting: str | None, load: float, expected: bool
+) -> None:
+    monkeypatch.setattr(os, "getloadavg", lambda: (load, load, load))
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1})
+    env = {} if setting is None else {"CODEX_MCP_SPLIT_START": setting}
+    assert split_start.enabled(env) is expected
