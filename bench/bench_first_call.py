@@ -80,7 +80,9 @@ def _probe() -> dict[str, float]:
         check=False,
     )
     if proc.returncode != 0:
-        raise RuntimeError(f"the phase probe failed:\n{proc.stderr[-2000:]}")
+        raise RuntimeError(
+            f"the phase probe failed (exit {proc.returncode}):\n{proc.stderr[-2000:]}{proc.stdout[-500:]}"
+        )
     phases: dict[str, float] = json.loads(proc.stdout)
     return phases
 

@@ -13,6 +13,7 @@ the context is asked for, as it was when it was built there.
 
 from __future__ import annotations
 
+import atexit
 import os
 import threading
 from typing import TYPE_CHECKING
@@ -38,6 +39,7 @@ def build_ssl_context() -> ssl.SSLContext:
     return ssl.create_default_context(cafile=certifi.where())
 
 
+EXIT_WAIT_S = 10.0
 BUILD_NICENESS = 19
 """The build should use an idle core, never take one from the handshake or the call path
 (nobody waits for it: see `default_ssl_context`)."""
@@ -52,6 +54,12 @@ class _Build:
         self._error: BaseException | None = None
         self._thread = threading.Thread(target=self._run, name="codex-mcp-tls", daemon=True)
         self._thread.start()
+        atexit.register(self._finish_before_exit)
+
+    def _finish_before_exit(self) -> None:
+        """OpenSSL must not be mid-parse while the interpreter tears the `ssl` module down
+        (that crashes the process): a process exiting early waits for the build (bounded)."""
+        self._thread.join(EXIT_WAIT_S)
 
     def _run(self) -> None:
         lower_this_thread(BUILD_NICENESS)

@@ -105,3 +105,17 @@ def test_nobody_waits_for_an_unfinished_background_build(monkeypatch: pytest.Mon
         assert tls.default_ssl_context() is context
     finally:
         release.set()
+
+
+def test_a_process_exiting_during_the_build_exits_cleanly() -> None:
+    """Tearing the `ssl` module down while OpenSSL parses the bundle crashed the process
+    (SIGSEGV): exits at various points of the build must all be clean."""
+    for delay_ms in range(0, 40, 3):
+        code = (
+            "import ssl, time\n"
+            "from codex_mcp import tls\n"
+            "tls.start_building()\n"
+            f"time.sleep({delay_ms / 1000})\n"
+        )
+        proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+        assert proc.returncode == 0, (delay_ms, proc.returncode, proc.stderr[-2000:])
