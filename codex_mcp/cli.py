@@ -275,7 +275,7 @@ def main(argv: list[str] | None = None) -> int:
     home = codex_home(env)
     cwd = Path.cwd()
 
-    if args.http is None:
+    if args.http is None and env.get("CODEX_MCP_SPLIT_START", "0") != "0":
         from codex_mcp import split_start
 
         if split_start.enabled(env):

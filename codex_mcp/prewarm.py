@@ -15,6 +15,8 @@ import logging
 import threading
 from collections.abc import Callable
 
+from codex_mcp import tls
+
 log = logging.getLogger(__name__)
 
 CALL_PATH_MODULES = (
@@ -48,9 +50,7 @@ CALL_PATH_MODULES = (
 
 
 def _tls_and_transport() -> None:
-    from codex_mcp.agent.codex import default_ssl_context
-
-    context = default_ssl_context()
+    context = tls.default_ssl_context(wait=True)
     import httpx
 
     # Constructing a client is what imports the transport (httpcore, h11, certifi).

@@ -113,17 +113,18 @@ def start_building() -> None:
             _build = _Build()
 
 
-def default_ssl_context() -> ssl.SSLContext:
+def default_ssl_context(*, wait: bool = False) -> ssl.SSLContext:
     """The context: the background build's if it is done, else one built now.
 
-    Nobody waits for the background thread: on a busy machine its low priority could keep it
-    waiting for long, and a context built in the caller costs no more than before.  A failed
-    build is forgotten once reported, so the next call tries again (the file may be fixed)."""
+    A call does not wait for the background thread: on a busy machine its low priority could
+    keep it waiting for long, and a context built in the caller costs no more than before.
+    The warm-up, which has time, waits (`wait=True`).  A failed build is forgotten once
+    reported, so the next call tries again (the file may be fixed)."""
     global _build
     start_building()
     build = _build
     assert build is not None
-    if not build.done():
+    if not wait and not build.done():
         try:
             context = build_ssl_context()
         except BaseException:
