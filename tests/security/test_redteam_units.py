@@ -103,7 +103,7 @@ def test_a_pseudo_file_swapped_in_after_the_name_check_is_refused(
     """A symlink re-pointed at /proc/self/environ between the check of the resolved name and
     the open (simulated: the name check saw the harmless target) is refused by what was
     opened; the server's environment is never returned."""
-    from codex_mcp.agent import bounded_read
+    from codex_mcp import bounded_read
 
     link = tmp_path / "picture.png"
     link.symlink_to("/proc/self/environ")
