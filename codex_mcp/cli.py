@@ -275,6 +275,7 @@ def main(argv: list[str] | None = None) -> int:
     home = codex_home(env)
     cwd = Path.cwd()
 
+    # `split_start.SPLIT_START_ENV`, read here: the default path never imports the module.
     if args.http is None and env.get("CODEX_MCP_SPLIT_START", "0") != "0":
         from codex_mcp import split_start
 
