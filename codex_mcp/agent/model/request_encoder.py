@@ -25,6 +25,10 @@ import secrets
 from typing import Any
 
 MIN_KEPT_ITEMS = 64
+_PLACEHOLDER = f"\x00input-{secrets.token_hex(16)}\x00"
+"""Stands for the history while the rest of the body is dumped: random per process, so no
+value from outside can be this string."""
+_PLACEHOLDER_JSON = json.dumps(_PLACEHOLDER)
 
 
 class RequestEncoder:
@@ -34,8 +38,6 @@ class RequestEncoder:
     def __init__(self) -> None:
         self._items: list[Any] = []
         self._parts: list[str] = []
-        self._placeholder = f"\x00input-{secrets.token_hex(16)}\x00"
-        self._placeholder_json = json.dumps(self._placeholder)
 
     def forget(self) -> None:
         self._items, self._parts = [], []
@@ -48,10 +50,10 @@ class RequestEncoder:
         kept = _shared_prefix(items, self._items)
         parts = self._parts[:kept]
         parts.extend(json.dumps(item) for item in items[kept:])
-        rest = json.dumps({**body, "input": self._placeholder})
+        rest = json.dumps({**body, "input": _PLACEHOLDER})
         # Kept only once everything encoded: a failure leaves the previous state intact.
         self._items, self._parts = list(items), parts
-        return rest.replace(self._placeholder_json, "[" + ", ".join(parts) + "]", 1)
+        return rest.replace(_PLACEHOLDER_JSON, "[" + ", ".join(parts) + "]", 1)
 
 
 def _shared_prefix(items: list[Any], previous: list[Any]) -> int:
