@@ -118,6 +118,7 @@ class CallState:
     first_event_at: float = 0.0
     commands_ended: int = 0
     commands_failed: int = 0
+    last_failure: str = ""
     first_delta_at: float = 0.0
     deltas: int = 0
     complete_at: float = 0.0
@@ -237,8 +238,11 @@ class Server:
             state.deltas += 1
         elif kind == "exec_command_end":
             state.commands_ended += 1
-            if (params.get("msg") or {}).get("exit_code") != 0:
+            end = params.get("msg") or {}
+            if end.get("exit_code") != 0:
                 state.commands_failed += 1
+                output = end.get("aggregated_output") or end.get("stderr") or ""
+                state.last_failure = f"exit {end.get('exit_code')}: {str(output)[-300:]}"
         elif kind == "task_complete":
             state.complete_at = now
             state.events_at_complete = state.events

@@ -34,7 +34,7 @@ def _long_turn(server: Server, command: str) -> CallState:
     if state.commands_ended != STEPS or state.commands_failed:
         raise BenchError(
             f"{command}: {state.commands_ended} commands ended ({state.commands_failed} failed), "
-            f"expected {STEPS} successful ones"
+            f"expected {STEPS} successful ones; last failure: {state.last_failure}"
         )
     return state
 
