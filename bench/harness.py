@@ -124,6 +124,8 @@ class CallState:
     complete_at: float = 0.0
     events_at_first_delta: int = 0
     events_at_complete: int = 0
+    progress_at: list[float] = field(default_factory=list)
+    """When each `notifications/progress` for this call arrived (its token is the call's id)."""
 
 
 def _proc_status(pid: int) -> dict[str, str]:
@@ -213,6 +215,13 @@ class Server:
             elif method == "codex/event":
                 self.notifications += 1
                 self._on_event(msg.get("params") or {}, now)
+            elif method == "notifications/progress":
+                self.notifications += 1
+                token = (msg.get("params") or {}).get("progressToken")
+                with self._lock:
+                    state = self._calls.get(token) if isinstance(token, int) else None
+                if state is not None:
+                    state.progress_at.append(now)
             else:
                 self.notifications += 1
         with self._lock:
@@ -231,7 +240,7 @@ class Server:
         if state.events == 1:
             state.first_event_at = now
         kind = (params.get("msg") or {}).get("type")
-        if kind == "agent_message_delta":
+        if kind in ("agent_message_delta", "agent_message_content_delta"):
             if not state.deltas:
                 state.first_delta_at = now
                 state.events_at_first_delta = state.events
@@ -293,9 +302,21 @@ class Server:
     def tools_list(self) -> dict[str, Any]:
         return self.request("tools/list", {}, HANDSHAKE_TIMEOUT)
 
-    def start_codex(self, prompt: str) -> CallState:
+    def start_codex(self, prompt: str, progress: bool = False) -> CallState:
+        """A `codex` call; with `progress`, its `_meta.progressToken` is its request id."""
         args = {"prompt": prompt, "cwd": str(self.home.workspace)}
-        return self.send_request("tools/call", {"name": "codex", "arguments": args})
+        rid = next(self._ids)
+        state = CallState()
+        with self._lock:
+            self._calls[rid] = state
+            if self._eof:
+                state.done.set()
+        params: dict[str, Any] = {"name": "codex", "arguments": args}
+        if progress:
+            params["_meta"] = {"progressToken": rid}
+        state.sent_at = time.perf_counter()
+        self._write({"jsonrpc": "2.0", "id": rid, "method": "tools/call", "params": params})
+        return state
 
     def codex(self, prompt: str, timeout: float | None = None) -> CallState:
         state = self.start_codex(prompt)
@@ -321,6 +342,20 @@ class Server:
 
     def vmrss_mb(self) -> float:
         return _kb(_proc_status(self.pid).get("VmRSS")) / 1024
+
+    def signal_and_time_exit(self, signum: int, timeout: float = 10.0) -> float:
+        """Send `signum` to the server and return the seconds until it exited."""
+        import select
+
+        pidfd = os.pidfd_open(self.proc.pid)  # readable once it exited: no polling interval
+        try:
+            sent = time.perf_counter()
+            self.proc.send_signal(signum)
+            if not select.select([pidfd], [], [], timeout)[0]:
+                raise BenchError(f"the server did not exit within {timeout:.0f} s of signal {signum}")
+            return time.perf_counter() - sent
+        finally:
+            os.close(pidfd)
 
     def _wait_exit_no_reap(self, timeout: float) -> bool:
         deadline = time.monotonic() + timeout

@@ -9,9 +9,9 @@ sessions of different kinds can share one mock:
 * ``[bench:stream=10000]``   -- a text answer streamed as 10,000 deltas;
 * ``[bench:shell=KEY]``      -- a shell tool call running ``SHELL_COMMANDS[KEY]``, then (on
   the request that carries its output) a text answer;
-* ``[bench:steps=30]``       -- shell tool calls, one per request, until the request carries 30
-  outputs, then a text answer (a long turn); the command is ``SHELL_COMMANDS[KEY]`` of a
-  ``[bench:cmd=KEY]`` marker, ``echo`` without one.
+* ``[bench:steps=N]``        -- shell tool calls, one per model round, until the request
+  carries N outputs, then a text answer (a long turn); the command is ``SHELL_COMMANDS[KEY]``
+  of a ``[bench:cmd=KEY]`` marker, ``SHELL_COMMANDS["step"]`` without one.
 
 The shell call uses ``shell`` with ``{"command": ["bash", "-lc", CMD]}`` when the request
 offers it; otherwise ``exec_command`` with ``{"cmd": CMD}`` (what the reference 0.147 offers).
@@ -35,6 +35,8 @@ SHELL_COMMANDS: dict[str, str] = {
     "echo": "echo bench",
     "touch": "touch bench-step.txt",
     "big": "head -c 200000000 /dev/zero | tr '\\0' 'a'",
+    "step": "sleep 0.05",
+    "sleep": "touch started; exec sleep 60",
 }
 ANSWER = "bench answer"
 CALL_PREFIX = "call_bench_"
@@ -189,7 +191,7 @@ def bench_answer(request: Recorded, wait: Callable[[float], object] = time.sleep
     elif kind == "stream":
         chunks = stream_answer(rid, int(arg or 10_000))
     elif kind == "steps" and _tool_outputs(items) < int(arg or 30):
-        command = SHELL_COMMANDS.get(markers.get("cmd") or "", SHELL_COMMANDS["echo"])
+        command = SHELL_COMMANDS.get(markers.get("cmd") or "", SHELL_COMMANDS["step"])
         chunks = [shell_call(rid, f"{CALL_PREFIX}{rid}", command, _tool_names(body))]
     elif kind == "shell" and not _has_tool_output(items):
         command = SHELL_COMMANDS.get(arg or "", SHELL_COMMANDS["echo"])

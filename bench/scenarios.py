@@ -188,6 +188,60 @@ def big_output(target: Target) -> Iterator[Sample]:
 # -- wrapped standalone scripts (in-process, ours only) --------------------------------
 
 
+def shutdown(target: Target) -> Iterator[Sample]:
+    """Signal -> exit: idle (after one call, so the event loop runs), and busy (a command
+    running in a turn).  The reference is measured the same way."""
+    import signal
+
+    home = _warm_home(target, "shutdown")
+    try:
+        while True:
+            sample: Sample = {}
+            for name, signum in (("sigint", signal.SIGINT), ("sigterm", signal.SIGTERM)):
+                with ready(target.cmd, home) as server:
+                    server.codex("[bench:instant] before the signal", CALL_TIMEOUT)
+                    sample[f"idle_{name}_ms"] = _ms(server.signal_and_time_exit(signum))
+            started = home.workspace / "started"
+            started.unlink(missing_ok=True)
+            with ready(target.cmd, home) as server:
+                server.start_codex("[bench:shell=sleep] a command that runs until stopped")
+                deadline = time.monotonic() + CALL_TIMEOUT
+                while not started.exists():  # the command's own file: outside our control
+                    if time.monotonic() > deadline:
+                        raise BenchError("the command never started")
+                    time.sleep(0.005)
+                sample["busy_sigint_ms"] = _ms(server.signal_and_time_exit(signal.SIGINT))
+            yield sample
+    finally:
+        home.cleanup()
+
+
+PROGRESS_STEPS = 20
+
+
+def progress(target: Target) -> Iterator[Sample]:
+    """A turn of many short commands, with a progress token: how many `notifications/progress`
+    reach the client, and at what rate, against the number of steps."""
+    home = _warm_home(target, "progress")
+    try:
+        while True:
+            with ready(target.cmd, home) as server:
+                state = server.start_codex(f"[bench:steps={PROGRESS_STEPS}] busy", progress=True)
+                check_call(server.wait(state, BIG_TIMEOUT))
+            seconds = state.answered_at - state.sent_at
+            count = len(state.progress_at)
+            late = sum(1 for t in state.progress_at if t > state.answered_at)
+            yield {
+                "turn_s": seconds,
+                "progress": float(count),
+                "progress_per_s": count / seconds if seconds > 0 else 0.0,
+                "steps_per_s": 2 * PROGRESS_STEPS / seconds if seconds > 0 else 0.0,
+                "after_response": float(late),
+            }
+    finally:
+        home.cleanup()
+
+
 def _script(name: str) -> Any:
     try:
         return importlib.import_module(f"bench.{name}")
@@ -239,6 +293,19 @@ def unified_exec(target: Target) -> Iterator[Sample]:
             "idle_rss_kib_per_session": float(idle["rss_per_session_kib"]),
             "keeper_pss_kib_per_session": float(idle["keeper_pss_per_session_kib"]),
         }
+
+
+def exec_command(target: Target) -> Iterator[Sample]:
+    module = _script("bench_exec_command")
+    while True:
+        result = module.run(5)
+        sample: Sample = {}
+        for backend in ("none", "bwrap", "landlock"):
+            steps = result.get(backend)
+            if steps:
+                for step in ("gate_ms", "exec_command_ms", "handler_ms", "bare_ms"):
+                    sample[f"{backend}_{step}"] = float(steps[step])
+        yield sample
 
 
 SCENARIOS: dict[str, Scenario] = {
@@ -303,6 +370,28 @@ SCENARIOS: dict[str, Scenario] = {
             description="shell command printing 200 MB",
         ),
         Scenario(
+            "shutdown",
+            shutdown,
+            {
+                "idle_sigint_ms": Metric("ms", ("<=", 50.0), "~8 ms"),
+                "idle_sigterm_ms": Metric("ms", ("<=", 50.0)),
+                "busy_sigint_ms": Metric("ms"),
+            },
+            description="signal -> exit, idle after one call, and with a command running",
+        ),
+        Scenario(
+            "progress",
+            progress,
+            {
+                "turn_s": Metric("s"),
+                "progress": Metric(""),
+                "progress_per_s": Metric("/s", ("<=", 10.0)),
+                "steps_per_s": Metric("/s", lower_is_better=False),
+                "after_response": Metric("", ("<=", 0.0)),
+            },
+            description=f"a turn of {PROGRESS_STEPS} short commands with a progress token",
+        ),
+        Scenario(
             "apply_patch",
             apply_patch,
             {"apply_ms": Metric("ms", ("<", 100.0))},
@@ -344,6 +433,17 @@ SCENARIOS: dict[str, Scenario] = {
             },
             local=True,
             description="bench_unified_exec.py: write_stdin round trip, 100 MiB session, 32 idle sessions",
+        ),
+        Scenario(
+            "exec_command",
+            exec_command,
+            {
+                f"{backend}_{step}": Metric("ms")
+                for backend in ("none", "bwrap", "landlock")
+                for step in ("gate_ms", "exec_command_ms", "handler_ms", "bare_ms")
+            },
+            local=True,
+            description="bench_exec_command.py: one exec_command of `true` step by step, per backend",
         ),
         *first_call_scenarios,
         *long_turn_scenarios,

@@ -55,6 +55,7 @@ if TYPE_CHECKING:
         ModelError,
         RolloutError,
         SandboxUnavailableError,
+        ThreadBusy,
         ThreadClosed,
         ThreadNotFound,
     )
@@ -91,6 +92,7 @@ _EXPORTS = {
         "ModelError",
         "RolloutError",
         "SandboxUnavailableError",
+        "ThreadBusy",
         "ThreadClosed",
         "ThreadNotFound",
     ),
@@ -120,6 +122,7 @@ __all__ = [
     "ShutdownOp",
     "TextInput",
     "Thread",
+    "ThreadBusy",
     "ThreadClosed",
     "ThreadNotFound",
     "TurnEvents",

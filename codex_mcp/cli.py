@@ -15,7 +15,7 @@ import os
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 if TYPE_CHECKING:
     import argparse
@@ -268,6 +268,8 @@ def _to_stderr(text: str) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """The program: returns an exit code for a configuration error; once it has served, it
+    ends the process itself (`exit_now`)."""
     harden_process()
     skip_httpx_command_line()
     args = parse_args(sys.argv[1:] if argv is None else argv)
@@ -275,19 +277,59 @@ def main(argv: list[str] | None = None) -> int:
     home = codex_home(env)
     cwd = Path.cwd()
 
+    from codex_mcp import signals
+
     # `split_start.SPLIT_START_ENV`, read here: the default path never imports the module.
     if args.http is None and env.get("CODEX_MCP_SPLIT_START", "0") != "0":
         from codex_mcp import split_start
 
         if split_start.enabled(env):
-            return main_split(args, env, home, cwd)
+            signals.raise_on_stop_signals()
+            try:
+                code = main_split(args, env, home, cwd)
+            except signals.Interrupted as stopped:
+                code = signals.exit_code(stopped.signum)
+            except KeyboardInterrupt:
+                code = signals.exit_code(2)
+            exit_now(code)
 
     overrides, code = start_checks(args, env, home, cwd, _to_stderr)
     if code:
         return code
-    if args.http is not None:
-        return serve_http(args, env, home, cwd, overrides)
 
+    signals.raise_on_stop_signals()
+    try:
+        if args.http is not None:
+            code = serve_http(args, env, home, cwd, overrides)
+        else:
+            code = handshake_and_serve_stdio(env, home, cwd, overrides)
+    except signals.Interrupted as stopped:
+        code = signals.exit_code(stopped.signum)
+    except KeyboardInterrupt:
+        code = signals.exit_code(2)
+    exit_now(code)
+
+
+def exit_now(code: int) -> NoReturn:
+    """End the process once the server is done: its turns ended, its processes (the sandbox
+    fork server and everything below it) reaped, its rollouts and output flushed.  What is
+    left is the interpreter's own teardown (freeing every module and object: tens of
+    milliseconds), which nothing needs, while a client that stops us (SIGINT, then SIGTERM
+    100 ms later) waits for our exit."""
+    spawn = sys.modules.get("codex_mcp.agent.exec.spawn")
+    if spawn is not None:  # commands ran: reap the fork server, which reaps what is below it
+        spawn.close_and_reap()
+    logging.shutdown()
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):
+            stream.flush()
+    os._exit(code)
+
+
+def handshake_and_serve_stdio(
+    env: os._Environ[str], home: Path, cwd: Path, overrides: list[tuple[list[str], Any]]
+) -> int:
+    """The handshake (synchronous), then the server on the event loop (`serve_stdio`)."""
     from codex_mcp.connection import ConnectionState
     from codex_mcp.handshake import run_handshake
 
@@ -323,17 +365,14 @@ def main_split(args: Options, env: os._Environ[str], home: Path, cwd: Path) -> i
     def check() -> None:
         checked.append(start_checks(args, env, home, cwd, problems.append))
 
-    try:
-        from codex_mcp import tls
-        from codex_mcp.prewarm import run_step, warm_steps
+    from codex_mcp import tls
+    from codex_mcp.prewarm import run_step, warm_steps
 
-        tls.start_building()
-        steps: list[Callable[[], object]] = [check]
-        steps += [functools.partial(run_step, step) for step in warm_steps()]
-        split_start.prepare_while_child_answers(steps, child)
-        handoff = child.take_over(__version__)
-    except KeyboardInterrupt:
-        return 130
+    tls.start_building()
+    steps: list[Callable[[], object]] = [check]
+    steps += [functools.partial(run_step, step) for step in warm_steps()]
+    split_start.prepare_while_child_answers(steps, child)
+    handoff = child.take_over(__version__)
     overrides, code = checked[0]
     if handoff.exit_code is not None:
         return handoff.exit_code
@@ -360,6 +399,7 @@ def serve_stdio(
 
     import anyio
 
+    from codex_mcp import signals
     from codex_mcp.outgoing import Outgoing, StdioSink
     from codex_mcp.server import McpServer, ServerOptions
     from codex_mcp.stdio import FdReader, FdWriter
@@ -367,15 +407,23 @@ def serve_stdio(
     options = ServerOptions(codex_home=home, cwd=cwd, cli_overrides=overrides, env=env, version=__version__)
 
     reader, writer = FdReader(sys.stdin.fileno()), FdWriter(sys.stdout.fileno())
+    stopped_by: list[int] = []
 
     async def serve() -> int:
         server = McpServer(options, Outgoing(StdioSink(writer)), state)
-        return await server.serve(reader, prefix=pending, prefix_eof=eof)
+
+        def stop(signum: int) -> None:
+            stopped_by.append(signum)
+            server.stop(f"the server received {signals.signal_name(signum)}")
+
+        async with anyio.create_task_group() as group:
+            group.start_soon(signals.watch, stop)
+            code = await server.serve(reader, prefix=pending, prefix_eof=eof)
+            group.cancel_scope.cancel()
+        return signals.exit_code(stopped_by[0]) if stopped_by else code
 
     try:
         return anyio.run(serve, backend="asyncio")
-    except KeyboardInterrupt:
-        return 130
     finally:
         # Reverse order: stdin and stdout may share one open file description (a terminal),
         # in which case the writer saw the reader's change as its "original" mode.
@@ -444,7 +492,4 @@ def serve_http(
     if idle is not None:
         http.idle_timeout = idle
     options = ServerOptions(codex_home=home, cwd=cwd, cli_overrides=overrides, env=env, version=__version__)
-    try:
-        return run_http(options, http)
-    except KeyboardInterrupt:
-        return 130
+    return run_http(options, http)

@@ -151,6 +151,19 @@ class ThreadClosed(CodexError, RuntimeError):
     """The thread has been shut down; it takes no more turns."""
 
 
+class ThreadBusy(CodexError, RuntimeError):
+    """Another server process (or another session of this one) is running a turn on the
+    thread: its rollout is locked, and a thread takes one turn at a time."""
+
+    def __init__(self, thread_id: str) -> None:
+        super().__init__(
+            f"Thread {thread_id} is running a turn in another codex-mcp-server process (or another "
+            "session of this one); a thread takes one turn at a time. Reply again once that turn "
+            "has finished."
+        )
+        self.thread_id = thread_id
+
+
 # --- the sandbox --------------------------------------------------------------------------
 
 

@@ -50,13 +50,19 @@ def _server_info(state: ConnectionState) -> dict[str, Any]:
     return info
 
 
+TASK_SUPPORT: dict[str, Any] = {"taskSupport": "optional"}
+"""From 2025-11-25 both tools may be called as tasks (`tools.tasks`), or plainly."""
+TASKS_CAPABILITY: dict[str, Any] = {"list": {}, "cancel": {}, "requests": {"tools": {"call": {}}}}
+"""The same as `tools.tasks.capability()`, spelled here to keep the handshake's imports light."""
+
+
 def _tools(state: ConnectionState) -> list[dict[str, Any]]:
-    """The catalogue, with each tool's icon for clients whose revision knows `icons`."""
+    """The catalogue; for clients whose revision knows them, each tool's icon and task support."""
     from codex_mcp._generated.tool_catalogue import TOOLS
 
     if not state.speaks(REVISION_2025_11_25):
         return TOOLS
-    return [{**tool, "icons": icons()} for tool in TOOLS]
+    return [{**tool, "icons": icons(), "execution": TASK_SUPPORT} for tool in TOOLS]
 
 
 def initialize(state: ConnectionState, id: RequestId, params: dict[str, Any]) -> dict[str, Any]:
@@ -68,14 +74,17 @@ def initialize(state: ConnectionState, id: RequestId, params: dict[str, Any]) ->
     state.protocol_version = negotiate_version(params.get("protocolVersion"))
     state.client_capabilities = caps if isinstance(caps, dict) else {}
     state.client_info = info if isinstance(info, dict) else {}
+    capabilities: dict[str, Any] = {
+        "tools": {"listChanged": False},
+        "experimental": {CAPABILITY_UPDATE: {}, CAPABILITY_META: {}},
+    }
+    if state.speaks(REVISION_2025_11_25):
+        capabilities["tasks"] = TASKS_CAPABILITY
     return jsonrpc.result_response(
         id,
         {
             "protocolVersion": state.protocol_version,
-            "capabilities": {
-                "tools": {"listChanged": False},
-                "experimental": {CAPABILITY_UPDATE: {}, CAPABILITY_META: {}},
-            },
+            "capabilities": capabilities,
             "serverInfo": _server_info(state),
         },
     )

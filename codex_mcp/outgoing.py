@@ -30,11 +30,23 @@ log = logging.getLogger(__name__)
 MAX_BATCH_MESSAGES = 512
 
 
-Outbound = tuple[dict[str, Any] | None, RequestId | None, bool]
+@dataclass(frozen=True, slots=True)
+class TaskKey:
+    """What the messages of a task-augmented call belong to once its request was answered
+    (with the task): the task, not a request.  A transport with a stream per request
+    delivers them on a stream the client opened for the task (`tasks/result`)."""
+
+    task_id: str
+
+
+Route = RequestId | TaskKey
+"""What a queued message belongs to: a client request, or a task."""
+
+Outbound = tuple[dict[str, Any] | None, Route | None, bool]
 """One queued item: `(message, request, final)`.
 
 * `message`: the JSON-RPC message; None for the end marker of a request that gets no response;
-* `request`: the client request it belongs to (None: the connection as a whole);
+* `request`: the client request (or task) it belongs to (None: the connection as a whole);
 * `final`: the last item of that request (its response, or the end marker).
 
 A plain tuple: one is built per streamed event, so it must cost no more than a tuple."""
@@ -123,7 +135,7 @@ class Outgoing:
         except (anyio.ClosedResourceError, anyio.BrokenResourceError):
             pass
 
-    async def notify(self, method: str, params: dict[str, Any], *, request: RequestId | None = None) -> None:
+    async def notify(self, method: str, params: dict[str, Any], *, request: Route | None = None) -> None:
         """A notification, on behalf of the client `request` it belongs to (if any)."""
         await self._queue(({"jsonrpc": "2.0", "method": method, "params": params}, request, False))
 
@@ -147,7 +159,7 @@ class Outgoing:
                         batch.append(receive.receive_nowait())
                     except (anyio.WouldBlock, anyio.EndOfStream):
                         break
-                await self._sink.write_batch(batch)
+                await self._sink.write_batch(drop_superseded_progress(batch))
         except (BrokenPipeError, ConnectionResetError, OSError) as exc:
             log.info("the output channel closed (%s); the client went away", exc)
             self.broken.set()
@@ -162,7 +174,7 @@ class Outgoing:
     # -- server-to-client requests -------------------------------------------------------
 
     async def request(
-        self, method: str, params: dict[str, Any], wait_seconds: float, *, request: RequestId | None = None
+        self, method: str, params: dict[str, Any], wait_seconds: float, *, request: Route | None = None
     ) -> Outcome:
         """Send a request (on behalf of the client's `request`) and wait, bounded, for the answer.
 
@@ -185,7 +197,7 @@ class Outgoing:
                 self._withdraw(request_id, request, "the tool call that asked was cancelled")
                 raise
 
-    def _withdraw(self, request_id: int, request: RequestId | None, reason: str) -> None:
+    def _withdraw(self, request_id: int, request: Route | None, reason: str) -> None:
         """Tell the client we no longer wait for an answer (it may close its dialog)."""
         params = {"requestId": request_id, "reason": reason}
         message = {"jsonrpc": "2.0", "method": "notifications/cancelled", "params": params}
@@ -200,6 +212,10 @@ class Outgoing:
         self._pending.resolve(key, outcome)
         return True
 
+    def waiting_for(self, request_id: RequestId) -> bool:
+        """Whether we still wait for the client's answer to our request `request_id`."""
+        return (type(request_id), request_id) in self._pending
+
     def abandon(self, request_id: RequestId, reason: str) -> None:
         """One request we sent cannot reach the client (an HTTP session with no stream open
         for it): resolve it as disconnected now instead of letting it wait for its timeout."""
@@ -209,6 +225,27 @@ class Outgoing:
         """The client can no longer answer: resolve every pending request now, and every
         later one at once."""
         self._pending.close(Disconnected(reason))
+
+
+PROGRESS_METHOD = "notifications/progress"
+
+
+def drop_superseded_progress(batch: list[Outbound]) -> list[Outbound]:
+    """`batch` without the progress notifications of a request whose response (or end) is in
+    the same batch: written together, a client may handle the response first and then find
+    the notification's token unknown (see `tools.progress`).  The response says it all."""
+    ended = {(type(request), request) for _, request, final in batch if final and request is not None}
+    if not ended:
+        return batch
+    return [
+        item
+        for item in batch
+        if item[2]
+        or item[1] is None
+        or item[0] is None
+        or (type(item[1]), item[1]) not in ended
+        or item[0].get("method") != PROGRESS_METHOD
+    ]
 
 
 def _describe(item: Outbound) -> str:

@@ -29,10 +29,13 @@ import anyio
 from anyio.abc import TaskGroup
 
 from codex_mcp import handshake, jsonrpc
-from codex_mcp.connection import ConnectionState
+from codex_mcp.connection import REVISION_2025_11_25, ConnectionState
 from codex_mcp.jsonrpc import ErrorReply, Notification, Request, RequestId, Response
 from codex_mcp.outgoing import Outgoing
+from codex_mcp.server_tasks import TaskCalls
 from codex_mcp.stdio import FdReader, LineTooLong, iter_lines
+from codex_mcp.tools.route import CallRoute
+from codex_mcp.tools.tasks import TASK_METHODS, TaskStore
 
 log = logging.getLogger(__name__)
 
@@ -52,17 +55,29 @@ class ServerOptions:
 
 class McpServer:
     def __init__(
-        self, options: ServerOptions, outgoing: Outgoing, state: ConnectionState | None = None
+        self,
+        options: ServerOptions,
+        outgoing: Outgoing,
+        state: ConnectionState | None = None,
+        tasks: TaskStore | None = None,
+        session: str = "stdio",
     ) -> None:
+        """`tasks` is the client's task store (shared by the sessions of one HTTP client; a
+        new one by default), `session` the name this server's tasks are created under."""
         self.options = options
         self.outgoing = outgoing
         self.state = state or ConnectionState(version=options.version)
+        store = tasks if tasks is not None else TaskStore()  # an empty store is falsy
+        self.tasks = TaskCalls(store, session, outgoing, self._call_for_task)
         self._calls: dict[tuple[type, RequestId], anyio.CancelScope] = {}
         self._cancelled: set[tuple[type, RequestId]] = set()
         self._tools: Any = None
         self.codex: Any = None
         self._calls_group: TaskGroup | None = None
+        self._tasks_group: TaskGroup | None = None
         self._feed_scope: anyio.CancelScope | None = None
+        self.calls_done = anyio.Event()
+        """Set once the input has ended and every plain call is over (tasks may run on)."""
         self.on_unanswered: Callable[[RequestId], Awaitable[None]] | None = None
         """Called when a request ends without a response (a cancelled `tools/call`), in output
         order: the HTTP transport closes the request's stream then."""
@@ -94,14 +109,19 @@ class McpServer:
                 env=options.env,
             ) as codex:
                 self.codex = codex
-                async with anyio.create_task_group() as calls:
-                    self._calls_group, self._feed_scope = calls, feed_scope
-                    root.start_soon(self._cancel_on_broken_output, watch_scope)
-                    with feed_scope:
-                        await feed()
-                    # EOF: nobody can answer an elicitation any more; running calls finish.
-                    self.outgoing.disconnect(end_reason)
-                self._calls_group = None
+                async with anyio.create_task_group() as tasks:
+                    self._tasks_group = tasks
+                    async with anyio.create_task_group() as calls:
+                        self._calls_group, self._feed_scope = calls, feed_scope
+                        root.start_soon(self._cancel_on_broken_output, watch_scope)
+                        with feed_scope:
+                            await feed()
+                        # EOF: nobody can answer an elicitation any more; running calls finish.
+                        self.outgoing.disconnect(end_reason)
+                    self._calls_group = None
+                    self.calls_done.set()
+                    # Tasks run on to their end, unless `stop()` cancels them too.
+                self._tasks_group = None
             watch_scope.cancel()
             self.outgoing.close()
             # Bounded flush: a client that never drains its output cannot keep us alive.
@@ -111,12 +131,18 @@ class McpServer:
             return 1
         return 1 if self.outgoing.broken.is_set() else 0
 
-    def stop(self, reason: str) -> None:
+    def stop(self, reason: str, *, keep_tasks: bool = False) -> None:
         """End everything now: pending elicitations, running calls (turns interrupted, their
-        processes killed) and the feed.  For a transport whose client is gone for good."""
+        processes killed) and the feed.  For a transport whose client is gone for good.
+
+        With `keep_tasks` (an HTTP session ended by its client, or idle), running tasks go on
+        to their end, so their results can be fetched from another session; no question of
+        theirs can reach anyone any more, so each is answered as unanswerable at once."""
         self.outgoing.disconnect(reason)
-        if self.codex is not None:
-            self.codex.shutdown()
+        if not keep_tasks:
+            self.tasks.stop_all()
+            if self.codex is not None:
+                self.codex.shutdown()
         if self._calls_group is not None:
             self._calls_group.cancel_scope.cancel()
         if self._feed_scope is not None:
@@ -124,7 +150,8 @@ class McpServer:
 
     @property
     def running_calls(self) -> int:
-        return len(self._calls)
+        """Calls and tasks still running (`tasks/result` waits count as calls)."""
+        return len(self._calls) + len(self.tasks.running)
 
     async def _cancel_on_broken_output(self, watch_scope: anyio.CancelScope) -> None:
         with watch_scope:
@@ -170,6 +197,8 @@ class McpServer:
             self._on_notification(message)
         elif message.method == "tools/call":
             await self._start_tool_call(message, calls)
+        elif message.method in TASK_METHODS and self.state.speaks(REVISION_2025_11_25):
+            await self._task_request(message, calls)
         else:
             await self.outgoing.respond(message.id, self._answer(message))
 
@@ -234,6 +263,21 @@ class McpServer:
                 req.id, jsonrpc.error_response(req.id, jsonrpc.INVALID_REQUEST, in_use)
             )
             return
+        task = params.get("task")
+        if task is not None and self.state.speaks(REVISION_2025_11_25):
+            invalid = _invalid_call_params(params)
+            if invalid is not None:
+                reply = jsonrpc.error_response(req.id, jsonrpc.INVALID_PARAMS, invalid)
+            else:
+                meta = params.get("_meta")
+                ttl = task.get("ttl") if isinstance(task, dict) else None
+                group = self._tasks_group
+                assert group is not None  # set for as long as messages are handled
+                reply = self.tasks.start(
+                    req, name, arguments, meta if isinstance(meta, dict) else {}, ttl, group
+                )
+            await self.outgoing.respond(req.id, reply)
+            return
         scope = anyio.CancelScope()
         self._calls[key] = scope
         calls.start_soon(self._run_tool_call, req, name, arguments, scope)
@@ -252,12 +296,8 @@ class McpServer:
             return
         try:
             with scope:
-                if self._tools is None:
-                    from codex_mcp.tools.calls import CodexTools
-
-                    self._tools = CodexTools(self.codex, self.outgoing, self.state)
                 meta = (req.params or {}).get("_meta")
-                result = await self._tools.call(
+                result = await self._codex_tools().call(
                     req.id, name, arguments, meta if isinstance(meta, dict) else {}
                 )
         except Exception as exc:
@@ -274,18 +314,78 @@ class McpServer:
             return
         await self.outgoing.respond(req.id, jsonrpc.result_response(req.id, result))
 
+    def _codex_tools(self) -> Any:
+        if self._tools is None:
+            from codex_mcp.tools.calls import CodexTools
 
-_PLAIN_CALL_KEYS = frozenset({"name", "arguments", "_meta"})
+            self._tools = CodexTools(self.codex, self.outgoing, self.state)
+        return self._tools
+
+    async def _call_for_task(
+        self,
+        request_id: RequestId,
+        name: str,
+        arguments: dict[str, Any] | None,
+        meta: dict[str, Any],
+        route: CallRoute,
+    ) -> dict[str, Any]:
+        result: dict[str, Any] = await self._codex_tools().call(request_id, name, arguments, meta, route)
+        return result
+
+    # -- tasks/* -------------------------------------------------------------------------
+
+    async def _task_request(self, req: Request, calls: TaskGroup) -> None:
+        """`tasks/get`, `tasks/list` and `tasks/cancel` are answered inline; `tasks/result`
+        waits for its task in a task of its own (a cancellation ends the wait, not the task)."""
+        if req.method != "tasks/result":
+            await self.outgoing.respond(req.id, self.tasks.answer(req))
+            return
+        key = (type(req.id), req.id)
+        if key in self._calls:
+            in_use = f"request id {req.id!r} is already in use"
+            await self.outgoing.respond(
+                req.id, jsonrpc.error_response(req.id, jsonrpc.INVALID_REQUEST, in_use)
+            )
+            return
+        scope = anyio.CancelScope()
+        self._calls[key] = scope
+        calls.start_soon(self._wait_task_result, req, scope)
+
+    async def _wait_task_result(self, req: Request, scope: anyio.CancelScope) -> None:
+        key = (type(req.id), req.id)
+        reply: dict[str, Any] | None = None
+        try:
+            with scope:
+                reply = await self.tasks.result(req)
+        finally:
+            self._calls.pop(key, None)
+            self._cancelled.discard(key)
+        if reply is None:
+            if self.on_unanswered is not None:
+                await self.on_unanswered(req.id)
+            return
+        await self.outgoing.respond(req.id, reply)
+
+
+_PLAIN_CALL_KEYS = frozenset({"name", "arguments", "_meta", "task"})
 
 
 def _plainly_valid_call_params(params: dict[str, Any]) -> bool:
-    """True for the shape every client sends (`name`, object `arguments`, `_meta` with an
-    optional string or integer `progressToken`): the MCP model accepts it, so the model, and
-    pydantic with it, need not be loaded for it.  False means "let the model decide"."""
+    """True for the shape every client sends (`name`, object `arguments`, a task-augmented
+    call's `task` with an optional integer `ttl`, `_meta` with an optional string or integer
+    `progressToken`): the MCP model accepts it, so the model, and pydantic with it, need not
+    be loaded for it.  False means "let the model decide"."""
     if not _PLAIN_CALL_KEYS.issuperset(params) or type(params.get("name")) is not str:
         return False
     arguments = params.get("arguments")
     if arguments is not None and type(arguments) is not dict:
+        return False
+    task = params.get("task")
+    if task is not None and not (
+        type(task) is dict
+        and task.keys() <= {"ttl"}
+        and (task.get("ttl") is None or type(task["ttl"]) is int)
+    ):
         return False
     meta = params.get("_meta")
     if meta is None:

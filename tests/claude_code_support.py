@@ -24,6 +24,8 @@ SERVER = "codex"
 CODEX = f"mcp__{SERVER}__codex"
 REPLY = f"mcp__{SERVER}__codex-reply"
 RUN_TIMEOUT = 120.0
+UNKNOWN_TOKEN = "progress notification for an unknown token"
+"""What Claude Code's debug log says when progress raced the response it belongs to."""
 THREAD_LINE = re.compile(r"^threadId: (\S+)$", re.MULTILINE)
 
 
@@ -87,6 +89,10 @@ class Claude:
         if self.api.failures:
             report += f"\n--- mock API step failures ---\n{self.api.failures}"
         assert done.returncode == 0, report
+        # The TypeScript SDK handles a response at once and a notification a moment later: a
+        # progress notification read together with its call's response finds its token gone.
+        debug_text = debug.read_text(errors="replace") if debug.exists() else ""
+        assert UNKNOWN_TOKEN not in debug_text, report
         output = json.loads(done.stdout)
         assert output.get("is_error") is False, report
         assert self.api.failures == [] and self.api.unscripted == 0, report

@@ -130,13 +130,14 @@ META_VALUES = st.one_of(
     st.dictionaries(st.sampled_from(["progressToken", "progress_token", "other"]), JSON_VALUES, max_size=2),
     JSON_VALUES,
 )
+TASK_VALUES = st.dictionaries(st.sampled_from(["ttl", "other"]), JSON_VALUES, max_size=2)
 
 
 @settings(max_examples=600, deadline=None)
 @given(
     st.dictionaries(
         st.sampled_from(CALL_PARAM_KEYS),
-        st.one_of(META_VALUES, st.dictionaries(st.text(max_size=3), JSON_VALUES, max_size=2)),
+        st.one_of(META_VALUES, TASK_VALUES, st.dictionaries(st.text(max_size=3), JSON_VALUES, max_size=2)),
         max_size=4,
     )
 )
@@ -152,6 +153,8 @@ def test_call_params_accepted_by_hand_are_accepted_by_the_model(params: dict[str
         {"name": "codex", "arguments": None, "_meta": {"progressToken": 7, "x": [1]}},
         {"name": "codex-reply", "_meta": {"progressToken": "t"}},
         {"name": "codex", "_meta": None},
+        {"name": "codex", "arguments": {"prompt": "x"}, "task": {"ttl": 60000}},
+        {"name": "codex-reply", "arguments": {}, "task": {}, "_meta": {"progressToken": 1}},
     ],
 )
 def test_what_clients_send_is_checked_by_hand(params: dict[str, Any]) -> None:

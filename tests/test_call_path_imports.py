@@ -52,11 +52,14 @@ def probed(*args, **kwargs):
     seen["handshake"] = loaded()
     return out
 handshake.run_handshake = probed
-from codex_mcp.cli import main
-code = main([])
-with open(os.environ["PROBE_OUT"], "w") as f:
-    json.dump({"handshake": seen.get("handshake", []), "exit": loaded()}, f)
-sys.exit(code)
+import codex_mcp.cli as cli
+real_exit = cli.exit_now
+def probed_exit(code):
+    with open(os.environ["PROBE_OUT"], "w") as f:
+        json.dump({"handshake": seen.get("handshake", []), "exit": loaded()}, f)
+    real_exit(code)
+cli.exit_now = probed_exit
+sys.exit(cli.main([]))
 """
 
 

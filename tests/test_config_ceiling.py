@@ -301,7 +301,17 @@ def test_sensitive_roots(tmp_path: Path, env: dict[str, str], project: Path) -> 
     assert sensitive_root_reason(project, env) is None
     # A home under /tmp makes /tmp itself too wide; with a usual home it is fine.
     assert sensitive_root_reason("/tmp", env) is not None
-    assert sensitive_root_reason("/tmp", {"HOME": "/home/someone"}) is None
+    # ... unless the server's own code lies in /tmp (a checkout there, as in a clean-clone CI).
+    from codex_mcp.agent.config.code_dirs import installation_dirs
+
+    usual = {"HOME": "/home/someone"}
+    tmp = Path("/tmp").resolve()
+    code_in_tmp = any(Path(d).is_relative_to(tmp) for d in installation_dirs(usual))
+    reason = sensitive_root_reason("/tmp", usual)
+    if code_in_tmp:
+        assert reason is not None and "code this server runs" in reason
+    else:
+        assert reason is None
 
 
 @pytest.mark.skipif(

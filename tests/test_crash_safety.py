@@ -114,7 +114,7 @@ def test_kill9_while_the_model_is_streaming(spawner: Spawner, model: FaultModel)
     client.wait_for(
         lambda m: (
             m.get("method") == "codex/event"
-            and m["params"]["msg"]["type"] == "agent_message_delta"
+            and m["params"]["msg"]["type"] == "agent_message_content_delta"
             and m["params"]["_meta"]["requestId"] == rid
         )
     )

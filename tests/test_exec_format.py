@@ -113,7 +113,7 @@ def test_truncation_bounds_and_head_tail_preserved(lines: list[str], trailing_nl
 )
 def test_runner_capping_does_not_change_model_output(fragment: str, repeat_exp: int, pad: int) -> None:
     """A stream whose middle was dropped formats exactly like the complete stream."""
-    full = (fragment * (40 * 10**repeat_exp // max(len(fragment), 1) + 1))[: 300_000] + "z" * pad
+    full = (fragment * (40 * 10**repeat_exp // max(len(fragment), 1) + 1))[:300_000] + "z" * pad
     capture = _StreamCapture(head_cap=16 * 1024, tail_cap=16 * 1024)
     raw = full.encode()
     for i in range(0, len(raw), 8192):

@@ -89,7 +89,8 @@ def test_catalogue_names_are_unique_and_lowercase() -> None:
         ("gpt-5.4", "medium", None, "low", True, "unified_exec", "freeform", True),
         ("gpt-5.4-mini", "medium", None, "medium", True, "unified_exec", "freeform", True),
         ("gpt-5.2", "medium", "auto", "low", True, "unified_exec", "freeform", False),
-        ("mock-model", None, "auto", None, False, "unified_exec", "none", False),
+        # The fallback, plus the apply_patch tool (see families.FALLBACK).
+        ("mock-model", None, "auto", None, False, "unified_exec", "freeform", False),
         # The contracts these families were trained on.
         ("gpt-5.3-codex", "medium", "auto", "low", True, "unified_exec", "freeform", True),
         ("gpt-5.2-codex", "medium", "auto", None, True, "unified_exec", "freeform", False),

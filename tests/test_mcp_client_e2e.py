@@ -66,7 +66,7 @@ def test_model_calls_an_mcp_tool_and_later_turns_reuse_the_server(
     assert text_of(result) == "done"
     assert scripted_model.call_output(call_id) == "echo: hello"
     first = scripted_model.requests[0]
-    assert "mcp__x__echo" in first.tool_names() and "shell" in first.tool_names()
+    assert "mcp__x__echo" in first.tool_names() and "exec_command" in first.tool_names()
     spec = next(t for t in first.body["tools"] if t.get("name") == "mcp__x__echo")
     assert spec["parameters"]["properties"] == {"text": {"type": "string"}}
 

@@ -273,3 +273,23 @@ async def test_chat_retries_429_and_5xx(mock: ScriptedModel, http: httpx.AsyncCl
     assert log.calls[0][3] == 0.0
     assert got[0] == OutputTextDelta("ok")
     assert len(mock.requests_to("/chat/completions")) == 3
+
+
+def test_the_parts_of_a_context_message_stay_paragraphs_apart() -> None:
+    context = {
+        "type": "message",
+        "id": "msg_1",
+        "role": "user",
+        "content": [
+            {"type": "input_text", "text": "# AGENTS.md instructions"},
+            {"type": "input_text", "text": "<environment_context>"},
+        ],
+    }
+    answer = {
+        "type": "message",
+        "role": "assistant",
+        "content": [{"type": "output_text", "text": "one "}, {"type": "output_text", "text": "answer"}],
+    }
+    messages = history_to_messages("s", [context, answer])
+    assert messages[1] == {"role": "user", "content": "# AGENTS.md instructions\n\n<environment_context>"}
+    assert messages[2]["content"] == "one answer"

@@ -10,11 +10,11 @@ from codex_mcp.agent.model.types import (
     Completed,
     Created,
     ModelError,
+    OutputItemAdded,
     OutputItemDone,
     OutputTextDelta,
     Prompt,
     ReasoningContentDelta,
-    ReasoningSettings,
     ReasoningSummaryDelta,
     ReasoningSummaryPartAdded,
     TokenUsage,
@@ -64,24 +64,24 @@ def test_body_without_reasoning() -> None:
     assert body["prompt_cache_key"] == "thread-1"
 
 
-def test_body_with_reasoning_verbosity_and_max_tokens() -> None:
+def test_body_with_reasoning_verbosity_and_metadata() -> None:
     p = Prompt(
         instructions="x",
         input=[],
         parallel_tool_calls=True,
-        reasoning=ReasoningSettings(effort="high", summary="auto"),
-        verbosity="low",
-        max_output_tokens=123,
+        reasoning={"effort": "high", "summary": "auto"},
+        include=["reasoning.encrypted_content"],
+        text={"verbosity": "low"},
+        client_metadata={"turn_id": "t"},
     )
     body = build_responses_body(p, "m")
     assert body["reasoning"] == {"effort": "high", "summary": "auto"}
     assert body["include"] == ["reasoning.encrypted_content"]
     assert body["text"] == {"verbosity": "low"}
-    assert body["max_output_tokens"] == 123
+    assert body["client_metadata"] == {"turn_id": "t"}
     assert body["parallel_tool_calls"] is True
-    assert "prompt_cache_key" not in body
-    p.reasoning = ReasoningSettings(effort=None, summary="none")
-    assert build_responses_body(p, "m")["reasoning"] == {}
+    assert "prompt_cache_key" not in body and "max_output_tokens" not in body
+    assert list(body)[-3:] == ["include", "text", "client_metadata"]
 
 
 # --- request headers and URL ---------------------------------------------------------------
@@ -98,7 +98,15 @@ async def test_request_headers_url_and_body(mock: ScriptedModel, http: httpx.Asy
         env_http_headers={"X-From-Env": "MY_HDR", "X-Blank": "BLANK_HDR", "X-Unset": "UNSET_HDR"},
         env={"MY_HDR": "v1", "BLANK_HDR": "  ", "OPENAI_ORGANIZATION": "org-1", "OPENAI_PROJECT": ""},
     )
-    await collect(client)
+    prompt = simple_prompt()
+    prompt.headers = {
+        "originator": "codex_mcp_test",
+        "user-agent": "codex_mcp_test/9.9.9 (Debian 12.0.0; x86_64) xterm (client; 1.0)",
+        "session-id": "thread-1",
+        "thread-id": "thread-1",
+        "x-codex-turn-metadata": json.dumps({"turn_id": "turn-1"}),
+    }
+    await collect(client, prompt)
     [req] = mock.requests
     assert req.path == "/v1/responses?api-version=2025-01-01"
     h = req.headers
@@ -106,10 +114,11 @@ async def test_request_headers_url_and_body(mock: ScriptedModel, http: httpx.Asy
     assert h["accept"] == "text/event-stream"
     assert h["content-type"] == "application/json"
     assert h["originator"] == "codex_mcp_test"
-    assert h["version"] == "9.9.9"
-    assert h["user-agent"].startswith("codex_mcp_test/9.9.9 (")
-    assert h["session_id"] == h["session-id"] == h["thread-id"] == "thread-1"
+    assert h["user-agent"].endswith("(client; 1.0)")
+    assert h["session-id"] == h["thread-id"] == "thread-1"
     assert json.loads(h["x-codex-turn-metadata"])["turn_id"] == "turn-1"
+    # Codex sends neither on plain HTTP.
+    assert "openai-beta" not in h and "session_id" not in h
     assert h["openai-organization"] == "org-1"
     assert "openai-project" not in h
     assert h["x-static"] == "s"
@@ -158,6 +167,7 @@ async def test_every_event_kind(mock: ScriptedModel, http: httpx.AsyncClient) ->
     got = await collect(make_client(mock.base_url, http=http))
     assert got == [
         Created(),
+        OutputItemAdded({"type": "reasoning", "id": "rs1"}),
         ReasoningSummaryPartAdded("rs1", 0),
         ReasoningSummaryDelta("think", 0),
         ReasoningSummaryPartAdded("rs1", 1),

@@ -195,7 +195,7 @@ def test_wheel_ships_the_package_and_its_data_but_not_the_generator(dists: Dists
         info = next(n.split("/")[0] for n in names if n.endswith(".dist-info/METADATA"))
         entry_points = archive.read(f"{info}/entry_points.txt").decode()
         metadata = Parser().parsestr(archive.read(f"{info}/METADATA").decode())
-    assert {"codex_mcp/py.typed", "codex_mcp/agent/prompts/base.md"} <= names
+    assert {"codex_mcp/py.typed", "codex_mcp/agent/prompts/frontier.md"} <= names
     tracked = {n for n in source_files() if n.startswith("codex_mcp/") and n.endswith((".py", ".md"))}
     assert tracked - names == set(), "modules or prompts missing from the wheel"
     assert not [n for n in names if n.startswith(("mcp_types_gen/", "tests/", "bench/"))]
@@ -209,7 +209,12 @@ def test_wheel_ships_the_package_and_its_data_but_not_the_generator(dists: Dists
 def test_sdist_carries_what_the_wheel_is_built_from(dists: Dists) -> None:
     with tarfile.open(dists.sdist) as archive:
         names = {n.split("/", 1)[1] for n in archive.getnames() if "/" in n}
-    assert {"pyproject.toml", "README.md", "codex_mcp/py.typed", "codex_mcp/agent/prompts/base.md"} <= names
+    assert {
+        "pyproject.toml",
+        "README.md",
+        "codex_mcp/py.typed",
+        "codex_mcp/agent/prompts/frontier.md",
+    } <= names
     prompts = {n for n in source_files() if n.startswith("codex_mcp/agent/prompts/")}
     assert prompts and prompts <= names, "prompts missing from the sdist"
     assert not [n for n in names if n.startswith(("mcp_types_gen/", "tests/", "bench/"))]

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from codex_mcp.sandbox import seccomp
-from codex_mcp.sandbox.boundary import compute_boundary, protected_paths
+from codex_mcp.sandbox.boundary import Boundary, compute_boundary, protected_paths
 from codex_mcp.sandbox.bwrap import BwrapVariant, build_bwrap_argv
 from codex_mcp.sandbox.classify import classify_result
 from codex_mcp.sandbox.landlock import probe as landlock_probe
@@ -145,6 +145,36 @@ def test_git_dir_read_only(backend: str, ws: Path) -> None:
     assert (ws / ".git" / "HEAD").read_text() == "ref: refs/heads/main\n"
     assert not (ws / ".git" / "new").exists() and (ws / ".git").is_dir()
     assert (ws / "fine.txt").exists() and "Read-only file system" in err
+
+
+def _run_prepared(backend: str, boundary: Boundary, ws: Path) -> subprocess.CompletedProcess[str]:
+    prepared = prepare_command(sh("echo ran"), boundary, str(ws), dict(os.environ), backend=backend)  # type: ignore[arg-type]
+    try:
+        proc = subprocess.run(
+            prepared.argv, env=prepared.env, cwd=prepared.cwd, pass_fds=prepared.pass_fds,
+            stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=20, check=False,
+        )  # fmt: skip
+        prepared.after_spawn()
+    finally:
+        prepared.close()
+    return proc
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_protected_name_removed_before_the_mount_is_skipped(backend: str, ws: Path) -> None:
+    """Another process removes `.git` between the boundary and the command's start: the
+    command runs as if `.git` had been missing (no setup failure another session could
+    provoke at will); a CODEX_HOME removed the same way still fails closed."""
+    home = ws.parent / "codex-home"
+    home.mkdir()
+    boundary = compute_boundary(WW, str(ws), codex_home=home, env=dict(os.environ))
+    assert str(ws / ".git") in boundary.read_only_paths
+    shutil.rmtree(ws / ".git")
+    proc = _run_prepared(backend, boundary, ws)
+    assert (proc.returncode, proc.stdout) == (0, "ran\n"), proc.stderr
+    home.rmdir()
+    proc = _run_prepared(backend, boundary, ws)
+    assert proc.returncode != 0 and "ran" not in proc.stdout
 
 
 @needs_bwrap

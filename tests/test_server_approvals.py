@@ -173,7 +173,10 @@ def test_cancel_answer_denies_that_action_and_the_turn_goes_on(
         assert "rejected" in output and "dismissed" in output, output
     types = event_types(client, rid)
     assert "turn_aborted" not in types and "task_complete" in types
-    assert "exec_command_begin" not in types and "patch_apply_begin" not in types
+    assert "exec_command_begin" not in types
+    if kind == "patch":  # announced, asked, then ended as declined (Codex 0.147's order)
+        ends = [p["msg"] for p in client.events_for(rid) if p["msg"]["type"] == "patch_apply_end"]
+        assert [e["status"] for e in ends] == ["declined"] and not ends[0]["success"]
     warnings = [p["msg"]["message"] for p in client.events_for(rid) if p["msg"]["type"] == "warning"]
     assert sum("dismissed" in w for w in warnings) == 2, warnings
 
@@ -339,7 +342,13 @@ def test_declined_patch_leaves_files_unchanged(
     assert (workspace / "dest.txt").read_text() == "original content\n"
     assert not (workspace / "new.txt").exists()
     assert "rejected" in scripted_model.call_output(call_id)
-    assert "patch_apply_begin" not in event_types(client, rid)
+    # Codex 0.147's order: the patch is announced, then asked, then ends as declined.
+    types = event_types(client, rid)
+    patch_events = [t for t in types if "patch" in t]
+    assert patch_events == ["patch_apply_begin", "apply_patch_approval_request", "patch_apply_end"]
+    end = next(p["msg"] for p in client.events_for(rid) if p["msg"]["type"] == "patch_apply_end")
+    assert end["status"] == "declined" and end["success"] is False and "rejected" in end["stderr"]
+    assert "turn_diff" not in types
 
 
 def test_heredoc_patch_is_asked_as_a_patch(

@@ -9,12 +9,15 @@ import re
 import struct
 import uuid
 import zlib
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from codex_mcp.agent.families import resolve_family
+from codex_mcp.agent.handlers.registry import SERVED_SHELL_KINDS
+from codex_mcp.agent.instructions import family_instructions
+from codex_mcp.agent.tool_specs import ToolFeatures, served_shell
 from tests.support.raw_client import RawClient, result_of, same_id, text_of, wait_until
 from tests.support.scripted_model import ScriptedModel, Turn, shell_call
 from tests.support.server import ServerFactory, write_config
@@ -84,24 +87,38 @@ def test_text_answer_and_event_order(
     types = [p["msg"]["type"] for _, p in notes]
     assert types[0] == "session_configured"
     assert types[-1] == "task_complete"
-    for kind in ("task_started", "agent_message_delta", "agent_message", "token_count"):
+    for kind in ("task_started", "agent_message_content_delta", "agent_message", "token_count"):
         assert kind in types, types
     assert (
         types.index("session_configured")
+        < types.index("mcp_startup_complete")
         < types.index("task_started")
-        < types.index("agent_message_delta")
+        < types.index("agent_message_content_delta")
         < types.index("agent_message")
         < types.index("task_complete")
     )
     assert types.index("token_count") < types.index("task_complete")
-    deltas = "".join(p["msg"]["delta"] for _, p in notes if p["msg"]["type"] == "agent_message_delta")
-    assert deltas == "Hello from mock!"
+    assert "agent_message_delta" not in types  # the older name only with `delta_events`
+    deltas = [p["msg"] for _, p in notes if p["msg"]["type"] == "agent_message_content_delta"]
+    assert "".join(d["delta"] for d in deltas) == "Hello from mock!"
+    assert {d["item_id"] for d in deltas} == {
+        p["msg"]["item"]["id"]
+        for _, p in notes
+        if p["msg"]["type"] == "item_completed" and p["msg"]["item"]["type"] == "AgentMessage"
+    }
 
     configured = notes[0][1]
     assert configured["id"] == ""
     assert configured["msg"]["thread_id"] == thread_id
     assert configured["msg"]["model"] == "mock-model"
-    assert all(p["id"] == str(request_id) for _, p in notes[1:])
+    startup = notes[1][1]  # as Codex: no MCP servers to start, so at once, before the turn
+    assert startup["id"] == "" and startup["msg"] == {
+        "type": "mcp_startup_complete",
+        "ready": [],
+        "failed": [],
+        "cancelled": [],
+    }
+    assert all(p["id"] == str(request_id) for _, p in notes[2:])
     complete = notes[-1][1]["msg"]
     assert complete["last_agent_message"] == "Hello from mock!"
 
@@ -121,13 +138,27 @@ def test_request_body_sent_to_the_model(
     body = first.body
     assert body["model"] == "mock-model"
     assert body["stream"] is True
-    base = resources.files("codex_mcp.agent").joinpath("prompts/base.md").read_text(encoding="utf-8")
-    assert body["instructions"] == base
-    tools = {t.get("name"): t for t in body["tools"]}
-    assert {"shell", "update_plan", "apply_patch", "view_image"} <= set(tools)
+    family = resolve_family("mock-model")
+    shell = served_shell(family, ToolFeatures(shell_kinds=SERVED_SHELL_KINDS))
+    assert shell == "unified_exec"
+    assert body["instructions"] == family_instructions(family, shell)
+    tools = {t.get("name") or t.get("type"): t for t in body["tools"]}
+    assert {
+        "exec_command",
+        "write_stdin",
+        "update_plan",
+        "request_user_input",
+        "apply_patch",
+        "view_image",
+        "web_search",
+    } <= set(tools)
+    assert "shell" not in tools  # the argv tool is retired; current models get process sessions
     assert tools["apply_patch"]["type"] == "custom"
-    assert tools["shell"]["type"] == "function"
-    assert "command" in tools["shell"]["parameters"]["properties"]
+    assert tools["exec_command"]["type"] == "function"
+    assert tools["exec_command"]["parameters"]["required"] == ["cmd"]
+    assert tools["write_stdin"]["parameters"]["required"] == ["session_id"]
+    assert "openai-beta" not in first.headers
+    assert first.headers["user-agent"].endswith("(codex-mcp-tests; 0.0.1)")
     assert first.last_user_text() == "the user prompt"
     assert any(str(workspace) in t and "<environment_context>" in t for t in first.user_texts())
 
@@ -135,7 +166,7 @@ def test_request_body_sent_to_the_model(
     assert len(developer) == 1
     parts = [p["text"] for p in developer[0]["content"]]
     assert "DEV-INSTR-XYZ" in parts, "developer-instructions must be a part of its own, unwrapped"
-    assert any("sandbox_mode" in p for p in parts)
+    assert any(p.startswith("<permissions instructions>") and "sandbox_mode" in p for p in parts)
     assert body["prompt_cache_key"] != second.body["prompt_cache_key"]
 
     assert second.body["instructions"] == "BASE-INSTR-XYZ"
@@ -624,6 +655,6 @@ def test_event_stream_minimal_drops_only_deltas(
     result = result_of(client.wait_response(rid))
     assert text_of(result) == "minimal answer"
     types = client.event_types(rid)
-    assert "agent_message_delta" not in types and "exec_command_output_delta" not in types
+    assert "agent_message_content_delta" not in types and "exec_command_output_delta" not in types
     for kind in ("session_configured", "agent_message", "exec_command_end", "task_complete"):
         assert kind in types, types

@@ -186,13 +186,14 @@ def test_argv_shell_and_local_shell_families() -> None:
     assert tool_specs_for(resolve_family("codex-mini-latest"))[0] == {"type": "local_shell"}
 
 
-def test_unknown_slugs_get_no_apply_patch_and_no_image_detail() -> None:
+def test_unknown_slugs_get_the_apply_patch_tool_and_no_image_detail() -> None:
     tools = tool_specs_for(resolve_family("mock-model"))
     assert names(tools) == [
         "exec_command",
         "write_stdin",
         "update_plan",
         "request_user_input",
+        "apply_patch",
         "view_image",
         "web_search",
     ]

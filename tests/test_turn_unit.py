@@ -13,10 +13,11 @@ import pytest
 
 from codex_mcp.agent.approvals import Decision, SessionGrants
 from codex_mcp.agent.config import CallOverrides, load_config
-from codex_mcp.agent.handlers.registry import build_tool_specs
+from codex_mcp.agent.handlers.registry import SERVED_SHELL_KINDS
 from codex_mcp.agent.history import History
 from codex_mcp.agent.items import text_message
 from codex_mcp.agent.model.types import Completed, OutputItemDone, OutputTextDelta, Prompt, TokenUsage
+from codex_mcp.agent.request import make_contract
 from codex_mcp.agent.tokens import TokenAccount
 from codex_mcp.agent.turn import TurnDeps, TurnFailed, run_turn
 from codex_mcp.errors import ModelError
@@ -73,8 +74,9 @@ class Harness:
             config=self.config,
             history=self.history,
             model=self.model,
-            instructions="be brief",
-            tools=build_tool_specs(self.config),
+            contract=make_contract(
+                self.config, env={}, installation_id="inst", shell_kinds=SERVED_SHELL_KINDS
+            ),
             tokens=TokenAccount(1000, None),
             emit=self.emit,
             ask_approval=self.ask,
@@ -93,12 +95,25 @@ async def test_a_text_answer_is_one_round_with_its_events_and_history(tmp_path: 
     assert last == "hello"
     assert h.types == [
         "task_started",
+        "item_started",
+        "item_completed",
         "user_message",
-        "agent_message_delta",
+        "item_started",
+        "agent_message_content_delta",
+        "item_completed",
         "agent_message",
         "token_count",
         "task_complete",
     ]
+    started, completed = h.events[4], h.events[6]
+    assert started["item"] == {
+        "type": "AgentMessage",
+        "id": started["item"]["id"],
+        "content": [{"type": "Text", "text": ""}],
+    }
+    assert completed["item"]["content"] == [{"type": "Text", "text": "hello"}]
+    assert completed["started_at_ms"] == started["started_at_ms"] <= completed["completed_at_ms"]
+    assert h.events[5]["item_id"] == started["item"]["id"] and h.events[5]["delta"] == "hello"
     assert h.events[-1]["last_agent_message"] == "hello"
     assert h.events[-2]["info"]["total_token_usage"]["total_tokens"] == 7
     assert [i["role"] for i in h.history.items] == ["user", "assistant"]
@@ -114,7 +129,8 @@ async def test_a_tool_call_runs_and_its_output_reaches_the_next_round(tmp_path: 
         await run_turn(h.deps(), "turn-1", [text_message("user", "plan it")])
     assert "plan_update" in h.types
     second = model.prompts[1].input
-    assert {"type": "function_call_output", "call_id": "c1", "output": "Plan updated"} in second
+    (output,) = [i for i in second if i.get("call_id") == "c1" and i["type"] == "function_call_output"]
+    assert output["output"] == "Plan updated" and output["id"].startswith("fco_")
 
 
 async def test_a_command_waits_for_the_approval_callable_and_a_denial_reaches_the_model(

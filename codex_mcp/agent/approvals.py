@@ -13,13 +13,23 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from codex_mcp.agent.events import EXEC_APPROVAL_REQUEST, ApprovalRequest, Event, ReviewDecision
-from codex_mcp.agent.events.payloads import ExecApprovalRequestMsg, PatchApprovalRequestMsg
-from codex_mcp.pending import PendingMap
+from codex_mcp.agent.events import (
+    EXEC_APPROVAL_REQUEST,
+    ApprovalRequest,
+    Event,
+    ReviewDecision,
+    UserInputRequest,
+)
+from codex_mcp.agent.events.payloads import (
+    ExecApprovalRequestMsg,
+    PatchApprovalRequestMsg,
+    UserInputRequestMsg,
+)
+from codex_mcp.pending import DuplicateKey, PendingMap
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +42,8 @@ class Decision:
     decision: ReviewDecision = "denied"
     reason: str | None = None
     """Why the host decided for the person (shown to the model); None for a real answer."""
+    amendment: bool = False
+    """The person also approved the command prefix the request proposed, for the session."""
 
     @property
     def approved(self) -> bool:
@@ -45,6 +57,9 @@ class SessionGrants:
 
     commands: set[tuple[str, ...]]
     paths: set[Path]
+    prefixes: set[tuple[str, ...]] = field(default_factory=set)
+    """Command prefixes the person approved for the session (a proposed amendment): a
+    command they match as an `allow` rule would needs no new question."""
 
     @classmethod
     def empty(cls) -> SessionGrants:
@@ -67,8 +82,8 @@ class ApprovalBroker:
         key = (kind, msg["call_id"])
         with self._pending.expect(key, tag=turn_id) as waiter:
 
-            def answer(decision: ReviewDecision, reason: str | None) -> None:
-                waiter.resolve(Decision(decision, reason))
+            def answer(decision: ReviewDecision, reason: str | None, /, *, amendment: bool = False) -> None:
+                waiter.resolve(Decision(decision, reason, amendment))
 
             delivered = await publish(ApprovalRequest(turn_id, dict(msg), answer, kind))
             if not delivered:
@@ -79,3 +94,26 @@ class ApprovalBroker:
         """The host's answer as an op."""
         if not self._pending.resolve((kind, call_id), Decision(decision, reason)):
             log.warning("ignoring a %s decision for unknown call %s", kind, call_id)
+
+
+class QuestionBroker:
+    """The model's questions to the person (`request_user_input`) wait here, like approvals:
+    no timeout of their own (the host bounds them), and unanswered when nobody listens."""
+
+    def __init__(self) -> None:
+        self._pending: PendingMap[str, dict[str, str] | None] = PendingMap()
+
+    async def ask(self, turn_id: str, msg: UserInputRequestMsg, publish: Publish) -> dict[str, str] | None:
+        """The answers by question id; None when declined or the model reused the call id of
+        a question still waiting; an empty mapping when nobody is listening."""
+        try:
+            with self._pending.expect(msg["call_id"], tag=turn_id) as waiter:
+
+                def answer(answers: dict[str, str] | None) -> None:
+                    waiter.resolve(answers)
+
+                if not await publish(UserInputRequest(turn_id, dict(msg), answer)):
+                    return {}
+                return await waiter.wait()
+        except DuplicateKey:
+            return None

@@ -15,7 +15,6 @@ nothing here knows about MCP.
 from __future__ import annotations
 
 import logging
-import uuid
 from collections import OrderedDict
 from collections.abc import Mapping
 from pathlib import Path
@@ -23,14 +22,18 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 import anyio
+import anyio.to_thread
 from anyio.abc import TaskGroup
 
 from codex_mcp._version import __version__
 from codex_mcp.agent.config.call import CliOverrides, ConfigSource
+from codex_mcp.agent.ids import uuid7
 from codex_mcp.errors import ThreadNotFound
 
 if TYPE_CHECKING:
     from codex_mcp.agent.config.model import Config
+    from codex_mcp.agent.history import ResumeRecord
+    from codex_mcp.agent.request import Contract
     from codex_mcp.agent.thread import Thread
 
 log = logging.getLogger(__name__)
@@ -67,6 +70,7 @@ class Codex:
         self._task_group: TaskGroup | None = None
         self._http: Any = None
         self._resume_lock = anyio.Lock()
+        self._installation_ids: dict[Path, str] = {}
 
     async def __aenter__(self) -> Codex:
         self._task_group = anyio.create_task_group()
@@ -79,11 +83,13 @@ class Codex:
         assert self._task_group is not None
         if exc is not None:
             self._task_group.cancel_scope.cancel()
-        # Each thread's MCP connections live in a task of our task group; close them
-        # (children reaped, bounded by the manager) before waiting for the group.
+        # Each thread's MCP connections and process sessions live in tasks of our task
+        # group; close them (children reaped, bounded by their managers) before waiting for
+        # the group.  Evicted threads' sessions were asked to close when they were dropped.
         with anyio.CancelScope(shield=True):
             async with anyio.create_task_group() as closers:
                 for thread in self._threads.values():
+                    closers.start_soon(thread.close_sessions)
                     closers.start_soon(thread.close_mcp)
         try:
             return await self._task_group.__aexit__(exc_type, exc, tb)
@@ -145,22 +151,21 @@ class Codex:
         profile: str | None = None,
         base_instructions: str | None = None,
         developer_instructions: str | None = None,
+        client: tuple[str, str | None] | None = None,
     ) -> Thread:
         """A new thread.  Its config is `config`, or the person's config with the given
         settings on top.  The thread's `session_configured` event says what it runs with.
+
+        `client` is the (name, version) of the program the thread works for (an MCP client's
+        `clientInfo`): the model provider sees it in the User-Agent, as Codex sends it.
 
         Raises `ConfigError` for an invalid setting and `ModelError` (missing credentials)
         before anything is written.
         """
         from codex_mcp.agent.config.loader import CallOverrides
+        from codex_mcp.agent.context_items import thread_context_items
         from codex_mcp.agent.history import History
-        from codex_mcp.agent.instructions import (
-            adiscover_project_docs,
-            initial_context_items,
-        )
-        from codex_mcp.agent.instructions import (
-            base_instructions as default_instructions,
-        )
+        from codex_mcp.agent.instructions import adiscover_project_docs, aread_personal_instructions
         from codex_mcp.agent.thread import Thread
 
         if config is None:
@@ -175,20 +180,21 @@ class Codex:
             )
             config = self.config_source.load(typed)
         task_group = self._task_group_or_fail()
-        thread_id = thread_id or str(uuid.uuid4())
+        thread_id = thread_id or uuid7()
         model_client = self._model_client(config)  # fail on credentials before creating files
         docs = await adiscover_project_docs(
             config.cwd, config.project_doc_max_bytes, config.project_doc_fallback_filenames
         )
-        instructions = default_instructions(config)
+        personal = await aread_personal_instructions(config.codex_home)
+        contract = await self._contract(config, client=client)
         history = History.create(
             config.codex_home,
             thread_id,
             {
                 "cwd": str(config.cwd),
-                "originator": ORIGINATOR,
+                "originator": contract.identity.originator,
                 "cli_version": __version__,
-                "instructions": instructions,
+                "instructions": contract.instructions,
                 "source": self._source,
                 "model_provider": config.model_provider_id,
             },
@@ -199,13 +205,38 @@ class Codex:
             model_client=model_client,
             history=history,
             task_group=task_group,
-            instructions_text=instructions,
+            contract=contract,
             on_idle=self._on_thread_idle,
         )
         self._threads[thread_id] = thread
-        thread.startup_warnings.extend(docs.warnings)
-        history.append(initial_context_items(config, docs.text))
+        thread.startup_warnings.extend(startup_warnings(config, contract.warnings, docs.warnings))
+        history.append(
+            thread_context_items(
+                config, personal_instructions=personal, project_docs=docs.raw_text, env=self._env
+            )
+        )
         return thread
+
+    async def _contract(
+        self, config: Config, *, client: tuple[str, str | None] | None, instructions: str | None = None
+    ) -> Contract:
+        """The model contract of a thread with `config` (see `agent.request`)."""
+        from codex_mcp.agent.handlers.registry import SERVED_SHELL_KINDS
+        from codex_mcp.agent.request import make_contract
+        from codex_mcp.agent.request_headers import load_installation_id
+
+        installation = self._installation_ids.get(config.codex_home)
+        if installation is None:
+            installation = await anyio.to_thread.run_sync(load_installation_id, config.codex_home)
+            self._installation_ids[config.codex_home] = installation
+        return make_contract(
+            config,
+            env=self._env,
+            installation_id=installation,
+            shell_kinds=SERVED_SHELL_KINDS,
+            instructions=instructions,
+            client=client,
+        )
 
     def get_thread(self, thread_id: str) -> Thread | None:
         thread = self._threads.get(thread_id)
@@ -220,11 +251,18 @@ class Codex:
         self._threads.move_to_end(thread.thread_id)
         idle = [t for t in self._threads.values() if not t.busy]
         for victim in idle[: max(0, len(idle) - self._max_idle_threads)]:
-            victim.shutdown()  # closes its MCP connections (their holder task reaps them)
+            # Closes its MCP connections and process sessions (their holder tasks reap them).
+            victim.shutdown()
             victim.release()
             del self._threads[victim.thread_id]
 
-    async def resume_thread(self, thread_id: str, *, config: Config | None = None) -> Thread:
+    async def resume_thread(
+        self,
+        thread_id: str,
+        *,
+        config: Config | None = None,
+        client: tuple[str, str | None] | None = None,
+    ) -> Thread:
         """The live thread, or one rebuilt from its rollout file.
 
         The rebuilt thread's config is `config`, or the person's current config with the
@@ -232,37 +270,93 @@ class Codex:
         are kept; its sandbox and approval policy can make the current ones stricter, never
         looser).  Raises `ThreadNotFound` when there is no such thread, `RolloutError` for a
         file that cannot be read within its limits, `ConfigError` when the recorded working
-        directory is out of bounds.
+        directory is out of bounds, `ThreadBusy` while another process (or another `Codex`)
+        runs a turn on it.
         """
         from codex_mcp.agent.history import History
-        from codex_mcp.agent.thread import Thread
 
         async with self._resume_lock:
             live = self.get_thread(thread_id)
             if live is not None:
-                return live
-            task_group = self._task_group_or_fail()
-            record = await History.find(self.config_source.codex_home, thread_id)
-            if config is None:
-                config = self.config_source.for_resume(record.recorded_context())
-            history = await History.reopen(record)
-            model_client = self._model_client(config)
-            from codex_mcp.agent.instructions import base_instructions
+                if client is not None:
+                    live.set_client(*client)
+                return live  # its next turn takes up whatever another process added
+            path = await History.locate(self.config_source.codex_home, thread_id)
+            return await self._rebuild_locked(path, thread_id, config, client)
 
-            thread = Thread(
-                thread_id=thread_id,
-                config=config,
-                model_client=model_client,
-                history=history,
-                task_group=task_group,
-                instructions_text=record.instructions or base_instructions(config),
-                on_idle=self._on_thread_idle,
-            )
-            self._threads[thread_id] = thread
-            # What the record says about permissions is not what is enforced now: tell the
-            # model the policies it really runs under before its next turn.
-            history.append(resumed_context_items(config))
-            return thread
+    async def resume_rollout(
+        self, path: Path, *, config: Config | None = None, client: tuple[str, str | None] | None = None
+    ) -> Thread:
+        """A thread rebuilt from the rollout file at `path` (`experimental_resume`): it goes
+        on under its recorded id.  Only files inside `$CODEX_HOME/sessions` are read."""
+        from codex_mcp.agent.history import History
+
+        async with self._resume_lock:
+            real, thread_id = await History.locate_at(self.config_source.codex_home, path)
+            live = self.get_thread(thread_id)
+            if live is not None:
+                return live
+            return await self._rebuild_locked(real, thread_id, config, client)
+
+    async def _rebuild_locked(
+        self, path: Path, thread_id: str, config: Config | None, client: tuple[str, str | None] | None
+    ) -> Thread:
+        """Read and append under the rollout's lock: a turn another process runs on this
+        thread right now would otherwise be read half-written, and have lines of ours between
+        its own (`ThreadBusy` while it holds the lock)."""
+        from codex_mcp.agent.history import History
+        from codex_mcp.agent.rollout_lock import RolloutLock
+
+        task_group = self._task_group_or_fail()
+        lock = RolloutLock(path)
+        lock.acquire(thread_id)
+        try:
+            record = await History.read(path, thread_id)
+            return await self._rebuild(record, thread_id, config, client, task_group)
+        finally:
+            lock.release()
+
+    async def _rebuild(
+        self,
+        record: ResumeRecord,
+        thread_id: str,
+        config: Config | None,
+        client: tuple[str, str | None] | None,
+        task_group: TaskGroup,
+    ) -> Thread:
+        from codex_mcp.agent.context_items import thread_context_items
+        from codex_mcp.agent.history import History
+        from codex_mcp.agent.thread import Thread
+
+        if config is None:
+            config = self.config_source.for_resume(record.recorded_context())
+        history = await History.reopen(record)
+        model_client = self._model_client(config)
+        # The instructions the model saw so far, so the thread's requests stay the same.
+        contract = await self._contract(config, client=client, instructions=record.instructions)
+        thread = Thread(
+            thread_id=thread_id,
+            config=config,
+            model_client=model_client,
+            history=history,
+            task_group=task_group,
+            contract=contract,
+            on_idle=self._on_thread_idle,
+        )
+        self._threads[thread_id] = thread
+        thread.startup_warnings.extend(startup_warnings(config, contract.warnings, []))
+        # What the record says about permissions is not what is enforced now: tell the
+        # model the policies it really runs under before its next turn.
+        history.append(
+            thread_context_items(config, personal_instructions=None, project_docs=None, env=self._env)
+        )
+        return thread
+
+
+def startup_warnings(config: Config, family: list[str], docs: list[str]) -> list[str]:
+    """What the client is told before a thread's first turn: ignored config values, a model
+    outside the catalogue (or one trained on a contract we do not speak), skipped docs."""
+    return [*config.config_warnings, *family, *docs]
 
 
 def default_ssl_context() -> Any:
@@ -273,17 +367,6 @@ def default_ssl_context() -> Any:
     from codex_mcp.tls import default_ssl_context as build_or_wait
 
     return build_or_wait()
-
-
-def resumed_context_items(config: Config) -> list[dict[str, Any]]:
-    """The permissions and environment of a thread rebuilt from its rollout, as enforced now."""
-    from codex_mcp.agent.instructions import environment_context, permissions_text
-    from codex_mcp.agent.items import text_message
-
-    return [
-        text_message("developer", permissions_text(config)),
-        text_message("user", environment_context(config)),
-    ]
 
 
 __all__ = ["Codex", "ThreadNotFound", "default_ssl_context"]

@@ -8,6 +8,8 @@ replacement so a resumed thread starts from the compacted history too.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from codex_mcp.agent import events as ev
 from codex_mcp.agent.config.model import Config
 from codex_mcp.agent.events import Emit
@@ -63,16 +65,19 @@ async def compact_history(
     model: ModelStream,
     config: Config,
     history: History,
-    instructions: str,
+    make_prompt: Callable[[list[ResponseItem]], Prompt],
     *,
     thread_id: str,
     turn_id: str,
     emit: Emit,
 ) -> None:
-    """Ask the model for a summary and make the compacted history the thread's history."""
+    """Ask the model for a summary and make the compacted history the thread's history.
+
+    `make_prompt(items)` is the thread's request for `items` (its family's instructions and
+    fields, no tools): the summary is written by the same model under the same contract."""
     prompt_text = config.compact_prompt or DEFAULT_COMPACT_PROMPT
     request = [*history.items, text_message("user", prompt_text)]
-    prompt = Prompt(instructions=instructions, input=request, tools=[], prompt_cache_key=thread_id)
+    prompt = make_prompt(request)
     summary = ""
     async for event in model.stream(
         prompt, model=config.model, thread_id=thread_id, turn_id=turn_id, on_retry=retry_reporter(emit)

@@ -24,6 +24,8 @@ from pathlib import Path
 from typing import Any
 from xml.sax.saxutils import escape
 
+from codex_mcp.agent.config.model import Config
+from codex_mcp.agent.ids import item_id
 from codex_mcp.agent.instructions import prompt_file
 from codex_mcp.agent.items import text_message
 from codex_mcp.sandbox.policy import ApprovalPolicy, SandboxPolicy, writable_roots_for
@@ -118,6 +120,41 @@ def permission_profile_xml(policy: SandboxPolicy, cwd: str) -> str:
     )
 
 
+def _json_entry(access: str, *, path: str | None = None, special: str | None = None) -> dict[str, Any]:
+    where: dict[str, Any] = (
+        {"type": "special", "value": {"kind": special}} if special else {"type": "path", "path": path}
+    )
+    return {"path": where, "access": access}
+
+
+def permission_profile_json(policy: SandboxPolicy, cwd: str | os.PathLike[str]) -> dict[str, Any]:
+    """The same profile as `session_configured.permission_profile` carries it (JSON)."""
+    if policy.is_full_access:
+        return {"type": "disabled"}
+    where = os.path.normpath(os.fspath(cwd))
+    if policy.readable_roots is None:
+        entries = [_json_entry("read", special="root")]
+    else:
+        entries = [_json_entry("read", path=os.path.normpath(p)) for p in policy.readable_roots]
+    if policy.mode == "workspace-write":
+        roots = workspace_roots(policy, where)
+        entries += [_json_entry("write", path=root) for root in roots]
+        if not policy.exclude_slash_tmp:
+            entries.append(_json_entry("write", special="slash_tmp"))
+        if not policy.exclude_tmpdir_env_var:
+            entries.append(_json_entry("write", special="tmpdir"))
+        for name in PROTECTED_NAMES:
+            for root in roots:
+                entry = _json_entry("read", path=os.path.join(root, name))
+                entry["missing_path_behavior"] = "skip"
+                entries.append(entry)
+    return {
+        "type": "managed",
+        "file_system": {"type": "restricted", "entries": entries},
+        "network": "enabled" if policy.has_network else "restricted",
+    }
+
+
 def filesystem_xml(policy: SandboxPolicy, cwd: str) -> str:
     roots = "".join(f"<root>{escape(r)}</root>" for r in workspace_roots(policy, cwd))
     profile = permission_profile_xml(policy, cwd)
@@ -209,6 +246,34 @@ def context_items(
             for i in items
         ]
     return items
+
+
+def thread_context_items(
+    config: Config,
+    *,
+    personal_instructions: str | None,
+    project_docs: str | None,
+    env: Mapping[str, str],
+    new_id: Callable[[str], str] = item_id,
+) -> list[dict[str, Any]]:
+    """`context_items` for a thread with `config`, on this machine, today.
+
+    A thread resumed from its rollout gets these again without the AGENTS.md part
+    (`personal_instructions` and `project_docs` None): the record says what policies it ran
+    under, this says what it runs under now."""
+    return context_items(
+        policy=config.sandbox_policy,
+        approval=config.approval_policy,
+        cwd=config.cwd,
+        shell=user_shell_name(env),
+        current_date=today(),
+        timezone=local_timezone_name(env),
+        developer_instructions=config.developer_instructions,
+        personal_instructions=personal_instructions,
+        project_docs=project_docs,
+        env=env,
+        new_id=new_id,
+    )
 
 
 # --- facts about this machine --------------------------------------------------------------

@@ -168,12 +168,13 @@ ALIASES: Mapping[str, str] = {"openai/gpt-oss": "gpt-oss"}
 FALLBACK = FamilySpec(
     "fallback",
     default_summary="auto",
-    apply_patch="none",
     instructions="classic",
     truncation=("bytes", 10_000),
 )
-"""What a slug outside the catalogue gets: the reference's own fallback contract (unified
-exec, no apply_patch tool, reasoning summaries, one call at a time)."""
+"""What a slug outside the catalogue gets: the reference's fallback contract (unified exec,
+reasoning summaries, one call at a time) with one difference: the freeform apply_patch tool
+is offered too.  Every model able to call tools can use it, and one we know nothing about
+is less likely to get a shell heredoc right than a tool whose grammar the request states."""
 
 _BOUNDARIES = ("-", ":", "@", "_")
 
@@ -361,8 +362,8 @@ class ModelFamily:
 def unknown_model_warning(slug: str) -> str:
     return (
         f"The model `{slug}` is not in this server's model catalogue, so it gets a generic "
-        "contract (exec_command, apply_patch through the shell, reasoning summaries, a 272k "
-        "window). If it expects something else, set the model_* options in config.toml."
+        "contract (exec_command, the apply_patch tool, reasoning summaries, a 272k window). "
+        "If it expects something else, set the model_* options in config.toml."
     )
 
 

@@ -20,9 +20,17 @@ import anyio.to_thread
 
 from codex_mcp.agent.config.model import Config
 from codex_mcp.agent.events import PERSISTED_EVENTS
-from codex_mcp.agent.items import unanswered_call_outputs
+from codex_mcp.agent.ids import item_id
+from codex_mcp.agent.items import unanswered_call_outputs, with_item_ids
 from codex_mcp.agent.model.types import ResponseItem
-from codex_mcp.agent.rollout import RolloutRecorder, find_rollout, load_rollout, rollout_path_for
+from codex_mcp.agent.rollout import (
+    RolloutRecorder,
+    find_rollout,
+    load_rollout,
+    rollout_in_sessions,
+    rollout_path_for,
+)
+from codex_mcp.agent.rollout_lock import RolloutLock
 from codex_mcp.errors import ThreadNotFound
 
 
@@ -34,6 +42,7 @@ class ResumeRecord:
     items: list[ResponseItem]
     meta: dict[str, Any]
     turn_context: dict[str, Any]
+    thread_id: str = ""
 
     @property
     def instructions(self) -> str | None:
@@ -74,11 +83,32 @@ class History:
         within its limits.  The walk and the read run in a worker thread: a large file must
         not stall other sessions.
         """
+        return await History.read(await History.locate(codex_home, thread_id), thread_id)
+
+    @staticmethod
+    async def locate(codex_home: Path, thread_id: str) -> Path:
+        """The newest rollout file of `thread_id`; `ThreadNotFound` when there is none."""
         path = await anyio.to_thread.run_sync(find_rollout, codex_home, thread_id)
         if path is None:
             raise ThreadNotFound(thread_id)
+        return path
+
+    @staticmethod
+    async def read(path: Path, thread_id: str) -> ResumeRecord:
+        """What the rollout at `path` holds (compactions applied); `RolloutError` when it
+        cannot be read within its limits."""
         resumed = await anyio.to_thread.run_sync(load_rollout, path, thread_id)
-        return ResumeRecord(path, resumed.history, resumed.meta, resumed.turn_context)
+        return ResumeRecord(path, resumed.history, resumed.meta, resumed.turn_context, thread_id)
+
+    @staticmethod
+    async def locate_at(codex_home: Path, path: Path) -> tuple[Path, str]:
+        """(the real path, the thread id) of the rollout file at `path` (a config's
+        `experimental_resume`).
+
+        Only a `rollout-<time>-<thread id>.jsonl` file inside `$CODEX_HOME/sessions` is
+        accepted, judged by its real path: a resume must not become a way to read, or to take
+        the history of, a file elsewhere.  Raises `RolloutError` otherwise."""
+        return await anyio.to_thread.run_sync(rollout_in_sessions, codex_home, path)
 
     @classmethod
     async def reopen(cls, record: ResumeRecord) -> History:
@@ -89,7 +119,10 @@ class History:
     # -- recording ---------------------------------------------------------------------
 
     def append(self, items: list[ResponseItem]) -> None:
+        """Keep `items`; those this server made get an id first (`msg_`, `fco_`, `ctco_`),
+        so the history, the rollout and every request carry the same item."""
         if items:
+            items = with_item_ids(items, item_id)
             self.items.extend(items)
             self._recorder.record_items(items)
 
@@ -114,6 +147,7 @@ class History:
 
     def replace(self, items: list[ResponseItem], summary: str) -> None:
         """Compaction: `items` become the history, and the rollout says so."""
+        items = with_item_ids(items, item_id)
         self._recorder.record("compacted", {"message": summary, "replacement_history": items})
         self.items = list(items)
 
@@ -124,6 +158,23 @@ class History:
     def release(self) -> None:
         """Close the rollout file until the next write (which reopens it)."""
         self._recorder.close()
+
+    # -- sharing the file with other processes -------------------------------------------
+
+    def lock(self) -> RolloutLock:
+        """The rollout's cross-process lock (not taken yet; see `rollout_lock`)."""
+        return RolloutLock(self._recorder.path)
+
+    def changed_elsewhere(self) -> bool:
+        """Whether another process appended to the rollout since our last write."""
+        return self._recorder.changed_elsewhere()
+
+    async def reload(self, thread_id: str) -> None:
+        """Take up what another process added: the history as the file now holds it.
+        Only under the rollout's lock."""
+        record = await History.read(self._recorder.path, thread_id)
+        self.items = list(record.items)
+        await anyio.to_thread.run_sync(self._recorder.resync)
 
 
 def now_iso() -> str:

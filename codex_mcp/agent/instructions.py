@@ -4,14 +4,11 @@ Base instructions are ours, one prompt per instruction family (`prompts/<kind>.m
 together from shared sections and the guidance for the shell and editing tools the family
 is actually offered (`family_instructions`).  A `base_instructions` argument or an
 instructions file replaces them, then the config's `instructions` key
-(`resolve_base_instructions`).  `prompts/base.md` is the single prompt of the older turn
-loop, kept until it moves to the families.
+(`resolve_base_instructions`).
 
-Around the first prompt of a thread the model gets, in order: a developer message with its
-permissions (and the caller's developer instructions as a separate part), the AGENTS.md
-files (the person's global one from CODEX_HOME, then the project's), and an
-`<environment_context>` block; `context_items` builds the current layout.  Each is a plain
-Responses `message` item so it is stored in the history and rollout like any other.
+The messages around the first prompt (permissions, AGENTS.md, environment) are
+`context_items`; this module finds what goes into them: the person's own instructions
+(`$CODEX_HOME/AGENTS.md`) and the project's docs.
 """
 
 from __future__ import annotations
@@ -21,29 +18,16 @@ import json
 import os
 import re
 from dataclasses import dataclass, field
-from datetime import datetime
 from importlib import resources
 from pathlib import Path
-from typing import Any
 
 import anyio.to_thread
 
-from codex_mcp.agent.config.model import Config
 from codex_mcp.agent.families import ApplyPatchKind, InstructionsKind, ModelFamily, ShellKind
-from codex_mcp.agent.items import text_message
 from codex_mcp.bounded_read import UnreadableFileError, read_regular_file
 
 AGENTS_FILENAMES = ("AGENTS.override.md", "AGENTS.md")
 PERSONAL_INSTRUCTIONS_MAX_BYTES = 32 * 1024
-
-
-@functools.cache
-def default_base_instructions() -> str:
-    return resources.files("codex_mcp.agent").joinpath("prompts/base.md").read_text(encoding="utf-8")
-
-
-def base_instructions(config: Config) -> str:
-    return config.base_instructions if config.base_instructions else default_base_instructions()
 
 
 # --- per-family instructions ------------------------------------------------------------
@@ -240,85 +224,3 @@ async def adiscover_project_docs(
 ) -> ProjectDocs:
     """`discover_project_docs` in a worker thread."""
     return await anyio.to_thread.run_sync(discover_project_docs, cwd, max_bytes, fallback_names)
-
-
-# --- context messages -------------------------------------------------------------------
-
-_POLICY_TEXT = {
-    "untrusted": "Commands that are not known to be read-only need the user's approval before they run.",
-    "on-failure": "Commands run in the sandbox; if one fails there, you may be asked whether to retry "
-    "it without the sandbox.",
-    "on-request": "Commands run in the sandbox. When one needs more access, call it with "
-    "`with_escalated_permissions: true` and a one-sentence `justification`; the user decides.",
-    "never": "Nobody can approve anything: never ask for approval. Work within the sandbox, and if "
-    "something cannot be done within it, say so in your final message.",
-}
-
-_SANDBOX_TEXT = {
-    "read-only": "The sandbox is read-only: you can read any file, but commands cannot write files.",
-    "workspace-write": "The sandbox lets commands write inside the working directory{roots} and temp "
-    "directories; everything else is read-only.",
-    "danger-full-access": "There is no sandbox: commands run with the user's full permissions.",
-}
-
-
-def permissions_text(config: Config) -> str:
-    policy = config.sandbox_policy
-    roots = ""
-    if policy.writable_roots:
-        roots = " and in " + ", ".join(f"`{r}`" for r in policy.writable_roots)
-    sandbox = _SANDBOX_TEXT[policy.mode].format(roots=roots)
-    network = "enabled" if policy.has_network else "restricted"
-    return (
-        "<permissions>\n"
-        f"sandbox_mode: {policy.mode}. {sandbox}\n"
-        f"network_access: {network}.\n"
-        f"approval_policy: {config.approval_policy}. {_POLICY_TEXT[config.approval_policy]}\n"
-        "</permissions>"
-    )
-
-
-def environment_context(config: Config) -> str:
-    policy = config.sandbox_policy
-    lines = [
-        "<environment_context>",
-        f"  <cwd>{config.cwd}</cwd>",
-        f"  <approval_policy>{config.approval_policy}</approval_policy>",
-        f"  <sandbox_mode>{policy.mode}</sandbox_mode>",
-        f"  <network_access>{'enabled' if policy.has_network else 'restricted'}</network_access>",
-    ]
-    if policy.mode == "workspace-write":
-        lines.append("  <writable_roots>")
-        for root in (str(config.cwd), *policy.writable_roots):
-            lines.append(f"    <root>{root}</root>")
-        lines.append("  </writable_roots>")
-    shell = Path(os.environ.get("SHELL") or "/bin/bash").name
-    lines += [
-        f"  <shell>{shell}</shell>",
-        f"  <current_date>{datetime.now().astimezone():%Y-%m-%d}</current_date>",
-        "</environment_context>",
-    ]
-    return "\n".join(lines)
-
-
-def initial_context_items(config: Config, project_docs: str | None = None) -> list[dict[str, Any]]:
-    """The context messages of a new thread; `project_docs` as `adiscover_project_docs` found them."""
-    developer_parts = [permissions_text(config)]
-    if config.developer_instructions:
-        developer_parts.append(config.developer_instructions)
-    items = [text_message("developer", *developer_parts)]
-    user_docs = []
-    if config.user_instructions:
-        user_docs.append(config.user_instructions.strip())
-    if project_docs:
-        user_docs.append(project_docs)
-    if user_docs:
-        body = "\n\n".join(user_docs)
-        items.append(
-            text_message(
-                "user",
-                f"# AGENTS.md instructions for {config.cwd}\n\n<INSTRUCTIONS>\n{body}\n</INSTRUCTIONS>",
-            )
-        )
-    items.append(text_message("user", environment_context(config)))
-    return items

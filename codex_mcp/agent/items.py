@@ -7,7 +7,7 @@ the text of a message, whichever kinds of parts it has.
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Callable, Collection, Iterable, Mapping
 from typing import Any
 
 from codex_mcp.agent.model.types import ResponseItem
@@ -69,3 +69,77 @@ def unanswered_call_outputs(history: list[ResponseItem], output: str) -> list[Re
         out_type = "custom_tool_call_output" if kind == "custom_tool_call" else "function_call_output"
         outputs.append({"type": out_type, "call_id": call_id, "output": output})
     return outputs
+
+
+# --- ids and the shape items are kept in -------------------------------------------------
+
+ID_PREFIXES: Mapping[str, str] = {
+    "message": "msg",
+    "function_call_output": "fco",
+    "custom_tool_call_output": "ctco",
+}
+"""Items this server creates, and the id prefix Codex gives each kind."""
+
+
+def with_item_ids(items: Iterable[ResponseItem], new_id: Callable[[str], str]) -> list[ResponseItem]:
+    """Copies of `items` where every item this server creates carries an id.
+
+    Items that came from the model keep theirs.  Azure (`store: true`) needs every input
+    item addressable; the other endpoints accept the ids, and Codex sends them everywhere.
+    `new_id(prefix)` makes one (e.g. `msg_<time-ordered uuid>`).
+    """
+    out: list[ResponseItem] = []
+    for item in items:
+        prefix = ID_PREFIXES.get(str(item.get("type")))
+        if prefix is not None and not item.get("id"):
+            rest = {k: v for k, v in item.items() if k != "type"}
+            item = {"type": item["type"], "id": new_id(prefix), **rest}
+        out.append(item)
+    return out
+
+
+def normalize_model_item(item: ResponseItem) -> ResponseItem:
+    """An item the model produced, in the shape it is kept and replayed (as Codex does).
+
+    Only what the next request needs survives: an assistant message keeps its id, role and
+    text parts (no `status`, `annotations` or `logprobs`), a reasoning item its summary,
+    content and encrypted content, a function call its name, arguments and call id.  The
+    replayed prefix of every request is then byte-stable, which keeps prompt caching.
+    """
+    kind = item.get("type")
+    if kind == "message" and item.get("role") == "assistant":
+        content = item.get("content")
+        parts: Any = content
+        if isinstance(content, list):
+            parts = [
+                {"type": "output_text", "text": p.get("text", "")}
+                if isinstance(p, dict) and p.get("type") in OUTPUT_TEXT_KINDS
+                else p
+                for p in content
+            ]
+        return _keep({"type": "message", "id": item.get("id"), "role": "assistant", "content": parts})
+    if kind == "reasoning":
+        out = {
+            "type": "reasoning",
+            "id": item.get("id"),
+            "summary": item.get("summary") or [],
+            "content": item.get("content"),
+        }
+        if item.get("encrypted_content") is not None:
+            out["encrypted_content"] = item["encrypted_content"]
+        return _keep(out, keep_none=("content",))
+    if kind == "function_call":
+        return _keep(
+            {
+                "type": "function_call",
+                "id": item.get("id"),
+                "name": item.get("name"),
+                "arguments": item.get("arguments"),
+                "call_id": item.get("call_id"),
+            }
+        )
+    return item
+
+
+def _keep(item: dict[str, Any], keep_none: tuple[str, ...] = ()) -> ResponseItem:
+    return {k: v for k, v in item.items() if v is not None or k in keep_none}

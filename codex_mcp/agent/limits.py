@@ -50,6 +50,10 @@ MAX_PLAN_STEPS = 200
 MAX_PLAN_STEP_CHARS = 4096
 MAX_PLAN_EXPLANATION_CHARS = 16 * 1024
 
+MAX_PARALLEL_TOOL_CALLS = 8
+"""Calls of one response that run at the same time when the family asks for parallel tool
+calls; the rest wait for a slot (a model cannot start hundreds of commands at once)."""
+
 MAX_IMAGE_BYTES = 20 * MiB
 """One image attached by `view_image` (the providers' own per-image limit)."""
 
@@ -61,6 +65,7 @@ __all__ = [
     "MAX_IMAGE_BYTES",
     "MAX_JSON_CONTAINERS",
     "MAX_JSON_DEPTH",
+    "MAX_PARALLEL_TOOL_CALLS",
     "MAX_PLAN_EXPLANATION_CHARS",
     "MAX_PLAN_STEPS",
     "MAX_PLAN_STEP_CHARS",

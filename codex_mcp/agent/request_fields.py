@@ -12,10 +12,15 @@ client-side budget), and a provider that enforces it would cut answers short.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from codex_mcp.agent.families import ModelFamily
+from codex_mcp.agent.items import ID_PREFIXES as ID_PREFIXES
+from codex_mcp.agent.items import with_item_ids as with_item_ids
+from codex_mcp.agent.model.responses import build_responses_body
+from codex_mcp.agent.model.types import Prompt
 
 ENCRYPTED_REASONING = "reasoning.encrypted_content"
 OUTPUT_SCHEMA_NAME = "codex_output_schema"
@@ -70,6 +75,62 @@ def text_field(family: ModelFamily, output_schema: Mapping[str, Any] | None = No
     return out or None
 
 
+@dataclass(frozen=True)
+class FamilyFields:
+    """The top-level request fields that follow from the family (and the endpoint)."""
+
+    parallel_tool_calls: bool
+    reasoning: dict[str, str] | None
+    include: list[str]
+    text: dict[str, Any] | None
+    store: bool
+
+
+def family_fields(
+    family: ModelFamily, *, azure: bool = False, output_schema: Mapping[str, Any] | None = None
+) -> FamilyFields:
+    """What `family` is sent besides the instructions, input and tools (pure).
+
+    Encrypted reasoning is asked for whenever the family reasons, so it can be replayed in
+    the next request (with `store: false` the provider keeps nothing between requests)."""
+    return FamilyFields(
+        parallel_tool_calls=family.parallel_tool_calls,
+        reasoning=reasoning_field(family),
+        include=[ENCRYPTED_REASONING] if family.reasoning else [],
+        text=text_field(family, output_schema),
+        store=azure,
+    )
+
+
+def build_prompt(
+    family: ModelFamily,
+    *,
+    instructions: str,
+    input: list[dict[str, Any]],
+    tools: list[dict[str, Any]],
+    prompt_cache_key: str | None,
+    azure: bool = False,
+    client_metadata: Mapping[str, str] | None = None,
+    output_schema: Mapping[str, Any] | None = None,
+    headers: Mapping[str, str] | None = None,
+) -> Prompt:
+    """One request of `family`, ready for either wire."""
+    fields = family_fields(family, azure=azure, output_schema=output_schema)
+    return Prompt(
+        instructions=instructions,
+        input=input,
+        tools=tools,
+        parallel_tool_calls=fields.parallel_tool_calls,
+        reasoning=fields.reasoning,
+        include=fields.include,
+        text=fields.text,
+        store=fields.store,
+        prompt_cache_key=prompt_cache_key,
+        client_metadata=dict(client_metadata) if client_metadata else None,
+        headers=dict(headers or {}),
+    )
+
+
 def responses_body(
     family: ModelFamily,
     *,
@@ -82,52 +143,14 @@ def responses_body(
     output_schema: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The whole JSON body of `POST {base_url}/responses` for `family`."""
-    body: dict[str, Any] = {
-        "model": family.slug,
-        "instructions": instructions,
-        "input": input,
-        "tools": tools,
-        "tool_choice": "auto",
-        "parallel_tool_calls": family.parallel_tool_calls,
-    }
-    reasoning = reasoning_field(family)
-    if reasoning is not None:
-        body["reasoning"] = reasoning
-    body["store"] = azure
-    body["stream"] = True
-    body["include"] = [ENCRYPTED_REASONING] if family.reasoning else []
-    if prompt_cache_key:
-        body["prompt_cache_key"] = prompt_cache_key
-    text = text_field(family, output_schema)
-    if text is not None:
-        body["text"] = text
-    if client_metadata:
-        body["client_metadata"] = dict(client_metadata)
-    return body
-
-
-# --- item ids ------------------------------------------------------------------------------
-
-ID_PREFIXES: Mapping[str, str] = {
-    "message": "msg",
-    "function_call_output": "fco",
-    "custom_tool_call_output": "ctco",
-}
-"""Items this server creates, and the id prefix Codex gives each kind."""
-
-
-def with_item_ids(items: Iterable[dict[str, Any]], new_id: Callable[[str], str]) -> list[dict[str, Any]]:
-    """Copies of `items` where every item this server creates carries an id.
-
-    Items that came from the model keep theirs.  Azure (`store: true`) needs every input
-    item addressable; the other endpoints accept the ids, and Codex sends them everywhere.
-    `new_id(prefix)` makes one (e.g. `msg_<time-ordered uuid>`).
-    """
-    out: list[dict[str, Any]] = []
-    for item in items:
-        prefix = ID_PREFIXES.get(str(item.get("type")))
-        if prefix is not None and not item.get("id"):
-            rest = {k: v for k, v in item.items() if k != "type"}
-            item = {"type": item["type"], "id": new_id(prefix), **rest}
-        out.append(item)
-    return out
+    prompt = build_prompt(
+        family,
+        instructions=instructions,
+        input=input,
+        tools=tools,
+        prompt_cache_key=prompt_cache_key,
+        azure=azure,
+        client_metadata=client_metadata,
+        output_schema=output_schema,
+    )
+    return build_responses_body(prompt, family.slug)

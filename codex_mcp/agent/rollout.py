@@ -73,28 +73,45 @@ class RolloutRecorder:
     each turn, so a server holding thousands of threads does not hold thousands of files.
     """
 
-    def __init__(self, path: Path, handle: IO[str] | None = None) -> None:
+    def __init__(self, path: Path, handle: IO[str] | None = None, size: int = 0) -> None:
         self.path = path
         self._file = handle
+        self.size: int | None = size
+        """The file's size after our last write (None once a write failed): a different
+        size on disk means another process appended (see `changed_elsewhere`)."""
 
     @classmethod
     def create(cls, path: Path) -> RolloutRecorder:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
-        return cls(path, os.fdopen(fd, "a", encoding="utf-8"))
+        return cls(path, os.fdopen(fd, "a", encoding="utf-8"), os.fstat(fd).st_size)
 
     @classmethod
     def reopen(cls, path: Path) -> RolloutRecorder:
         """Continue an existing file; a torn last line is terminated so new lines stay parseable."""
-        fd, st = _open_rollout(path)
+        recorder = cls(path)
+        recorder.resync()
+        return recorder
+
+    def resync(self) -> None:
+        """Take the file as it is on disk now (another process may have appended): terminate
+        a torn last line, and count from its current size.  Only under the rollout's lock."""
+        fd, st = _open_rollout(path := self.path)
         try:
             torn = st.st_size > 0 and os.pread(fd, 1, st.st_size - 1) != b"\n"
         finally:
             os.close(fd)
-        recorder = cls(path)
+        self.size = st.st_size
         if torn:
-            recorder._write("\n")
-        return recorder
+            log.warning("the rollout %s ended in a torn line; terminating it", path)
+            self._write("\n")
+
+    def changed_elsewhere(self) -> bool:
+        """Whether the file is no longer what we last wrote: another process appended."""
+        try:
+            return os.stat(self.path, follow_symlinks=False).st_size != self.size
+        except OSError:
+            return True
 
     def _write(self, text: str) -> None:
         try:
@@ -104,6 +121,10 @@ class RolloutRecorder:
             self._file.flush()
         except (OSError, ValueError) as exc:  # disk full, closed file: keep the thread alive
             log.error("could not write rollout %s: %s", self.path, exc)
+            self.size = None
+            return
+        if self.size is not None:
+            self.size += len(text.encode("utf-8"))
 
     def record(self, kind: str, payload: Any) -> None:
         line = json.dumps(
@@ -181,6 +202,26 @@ def find_rollout(codex_home: Path, thread_id: str) -> Path | None:
                 if matches:
                     return matches[-1]
     return None
+
+
+def rollout_in_sessions(codex_home: Path, path: Path) -> tuple[Path, str]:
+    """(the real path, the thread id) of a rollout file named by the person's config;
+    `RolloutError` unless it is a `rollout-<time>-<uuid>.jsonl` inside `$CODEX_HOME/sessions`."""
+    import uuid
+
+    sessions = os.path.realpath(codex_home / "sessions")
+    real = os.path.realpath(codex_home / os.path.expanduser(str(path)))
+    inside = real.startswith(sessions.rstrip(os.sep) + os.sep)
+    name = os.path.basename(real)
+    if not inside or not name.startswith("rollout-") or not name.endswith(".jsonl"):
+        raise RolloutError(
+            f"`experimental_resume` must name a rollout file under {sessions}; {path} is not one"
+        )
+    try:
+        thread_id = str(uuid.UUID(name[: -len(".jsonl")][-36:]))
+    except ValueError:
+        raise RolloutError(f"{path} is not named rollout-<time>-<thread id>.jsonl") from None
+    return Path(real), thread_id
 
 
 def _sorted_dirs(parent: Path) -> list[Path]:

@@ -20,7 +20,7 @@ the event streams (`turn_stream`), the approval broker (`approvals`), the token 
 from __future__ import annotations
 
 import logging
-import uuid
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -32,20 +32,28 @@ import anyio.lowlevel
 from anyio.abc import TaskGroup
 
 from codex_mcp.agent import events as ev
-from codex_mcp.agent.approvals import ApprovalBroker, Decision, SessionGrants
+from codex_mcp.agent.approvals import ApprovalBroker, Decision, QuestionBroker, SessionGrants
 from codex_mcp.agent.config.model import Config
-from codex_mcp.agent.events import ApprovalRequest, ElicitationRequest, Event, ReviewDecision
+from codex_mcp.agent.context_items import permission_profile_json
+from codex_mcp.agent.events import (
+    ApprovalRequest,
+    ElicitationRequest,
+    Event,
+    ReviewDecision,
+    UserInputRequest,
+)
 from codex_mcp.agent.events.payloads import (
     EventMsg,
     ExecApprovalRequestMsg,
     PatchApprovalRequestMsg,
+    UserInputRequestMsg,
 )
+from codex_mcp.agent.exec.sessions_host import ThreadSessions
 from codex_mcp.agent.handlers.images import image_data_url
-from codex_mcp.agent.handlers.registry import build_tool_specs
 from codex_mcp.agent.history import History
+from codex_mcp.agent.ids import uuid7
 from codex_mcp.agent.items import INPUT_TEXT_KINDS, is_message, message_text
 from codex_mcp.agent.model.types import ResponseItem, TokenUsage
-from codex_mcp.agent.model_facts import context_window
 from codex_mcp.agent.protocol import (
     ExecApprovalOp,
     ImageInput,
@@ -59,11 +67,13 @@ from codex_mcp.agent.protocol import (
     UserInput,
     UserInputOp,
 )
+from codex_mcp.agent.request import Contract
+from codex_mcp.agent.rollout_lock import RolloutLock
 from codex_mcp.agent.sampling import ModelStream
 from codex_mcp.agent.tokens import TokenAccount
 from codex_mcp.agent.turn import TurnDeps, TurnFailed, run_turn
 from codex_mcp.agent.turn_stream import EventBus, TurnEvents
-from codex_mcp.errors import ThreadClosed
+from codex_mcp.errors import RolloutError, ThreadBusy, ThreadClosed
 
 if TYPE_CHECKING:
     from codex_mcp.agent.mcp_client.lifecycle import ThreadMcp
@@ -102,7 +112,7 @@ class Thread:
         model_client: ModelStream,
         history: History,
         task_group: TaskGroup,
-        instructions_text: str,
+        contract: Contract,
         on_idle: Callable[[Thread], None] | None = None,
     ) -> None:
         self.thread_id = thread_id
@@ -115,6 +125,7 @@ class Thread:
                     model=config.model,
                     model_provider_id=config.model_provider_id,
                     approval_policy=config.approval_policy,
+                    permission_profile=permission_profile_json(config.sandbox_policy, config.cwd),
                     sandbox_policy=config.sandbox_policy.to_json(),
                     cwd=str(config.cwd),
                     rollout_path=str(history.rollout_path),
@@ -123,20 +134,29 @@ class Thread:
             ),
         )
         """The `session_configured` event: the thread's settings as it runs them."""
+        self.contract = contract
+        """The model contract every request of this thread follows (family, tools, ids)."""
         self._model = model_client
         self._history = history
-        self._instructions = instructions_text
         self._task_group = task_group
         self._on_idle = on_idle
-        self._bus = EventBus(history.record_event)
+        self._bus = EventBus(self._record_event)
+        self._writing = False
+        """Whether a turn of ours holds the rollout's lock: only then do events reach the file
+        (a turn refused because another process holds it must not write there)."""
         self._approvals = ApprovalBroker()
+        self._questions = QuestionBroker()
         self._grants = SessionGrants.empty()
-        self._tokens = TokenAccount(context_window(config), config.model_auto_compact_token_limit)
-        self._tool_specs = build_tool_specs(config)
+        family = contract.family
+        self._tokens = TokenAccount(family.effective_context_window, family.compact_token_limit)
         self._turn_lock = anyio.Lock()
         self._scopes: dict[str, anyio.CancelScope] = {}
         self._done: dict[str, anyio.Event] = {}
         self._mcp: ThreadMcp | None = None
+        # Process sessions belong to the thread, not to a turn: they outlive interrupts.
+        self._sessions = ThreadSessions(
+            task_group, max_lifetime_s=config.server.exec_session_max_lifetime_sec
+        )
         self.closed = False
         self.startup_warnings: list[str] = []
         """Warnings found while the thread was set up (a skipped AGENTS.md), for its next turn."""
@@ -150,6 +170,11 @@ class Thread:
         """The conversation so far (read-only: it changes only through turns)."""
         return list(self._history.items)
 
+    def set_client(self, name: str | None, version: str | None) -> None:
+        """The program this thread now works for (an MCP client's `clientInfo`), named in the
+        User-Agent of its next requests."""
+        self.contract = self.contract.with_client(name, version)
+
     @property
     def busy(self) -> bool:
         """A turn is running or queued."""
@@ -161,7 +186,7 @@ class Thread:
     async def turn(self, prompt: TurnInput, *, turn_id: str | None = None) -> AsyncIterator[TurnEvents]:
         """Start a turn; the block reads its events.  Leaving the block early interrupts the
         turn; in every case the block ends only once the turn has finished."""
-        turn_id = turn_id or str(uuid.uuid4())
+        turn_id = turn_id or uuid7()
         items = self._user_items(prompt)
         events = self._bus.open(turn_id)
         done = self._start(items, turn_id)
@@ -191,6 +216,8 @@ class Thread:
                         event.decide(await on_approval(event))
                 elif isinstance(event, ElicitationRequest):
                     event.decline()
+                elif isinstance(event, UserInputRequest):
+                    event.cannot_ask()
             turn_id = events.turn_id
         return turn_result(turn_id, seen)
 
@@ -198,7 +225,7 @@ class Thread:
         """Apply an op; for `UserInputOp`, start a turn nobody reads (its events go only to the
         rollout, its approvals are denied) and return its id."""
         if isinstance(op, UserInputOp):
-            turn_id = str(uuid.uuid4())
+            turn_id = uuid7()
             self._start(self._user_items(op.items), turn_id)
             return turn_id
         if isinstance(op, InterruptOp):
@@ -223,6 +250,7 @@ class Thread:
         """No more turns; the running one is interrupted, the MCP servers are closed soon."""
         self.closed = True
         self.interrupt()
+        self._sessions.request_close()
         if self._mcp is not None:
             self._mcp.request_close()
 
@@ -232,12 +260,17 @@ class Thread:
         with anyio.CancelScope(shield=True):
             for done in list(self._done.values()):
                 await done.wait()
+            await self.close_sessions()
             await self.close_mcp()
             self._history.release()
 
     async def close_mcp(self) -> None:
         if self._mcp is not None:
             await self._mcp.aclose()
+
+    async def close_sessions(self) -> None:
+        """End the thread's process sessions, every process tree killed and reaped."""
+        await self._sessions.aclose()
 
     def release(self) -> None:
         """Close the rollout file until the next write (the owner calls this for idle threads)."""
@@ -267,6 +300,9 @@ class Thread:
         async def emit(msg: EventMsg) -> None:
             await bus.emit(turn_id, msg)  # type: ignore[arg-type]
 
+        async def ask_user(msg: UserInputRequestMsg) -> dict[str, str] | None:
+            return await self._questions.ask(turn_id, msg, bus.publish)
+
         async def ask(msg: ExecApprovalRequestMsg | PatchApprovalRequestMsg) -> Decision:
             decision = await self._approvals.ask(turn_id, msg, bus.publish)
             if decision.decision == "abort":
@@ -283,38 +319,45 @@ class Thread:
             config=self.config,
             history=self._history,
             model=self._model,
-            instructions=self._instructions,
-            tools=self._tool_specs,
+            contract=self.contract,
             tokens=self._tokens,
             emit=emit,
             ask_approval=ask,
+            ask_user=ask_user,
             grants=self._grants,
             mcp=self._mcp,
             warnings=self.startup_warnings,
+            sessions=self._sessions,
         )
 
     async def _turn_task(self, turn_id: str, items: list[ResponseItem], scope: anyio.CancelScope) -> None:
         started = False
         deps = self._deps(turn_id)
+        rollout = self._history.lock()
         try:
             with scope:
                 async with self._turn_lock:
-                    started = True
-                    try:
-                        last_message = await run_turn(deps, turn_id, items)
-                        self._after_turn(turn_id, items, last_message)
-                    except TurnFailed:
-                        pass
-                    except Exception as exc:  # a bug must end the turn, not the server
-                        log.exception("turn %s of thread %s crashed", turn_id, self.thread_id)
-                        await deps.emit(ev.error(f"internal error: {exc}", with_info=False))
+                    started = await self._claim_rollout(rollout, deps)
+                    if started:
+                        try:
+                            last_message = await run_turn(deps, turn_id, items)
+                            self._after_turn(turn_id, items, last_message)
+                        except TurnFailed:
+                            pass
+                        except Exception as exc:  # a bug must end the turn, not the server
+                            log.exception("turn %s of thread %s crashed", turn_id, self.thread_id)
+                            await deps.emit(ev.error(f"internal error: {exc}", with_info=False))
             if scope.cancelled_caught:
                 # A turn cancelled while still queued behind another never touched the
                 # history: the calls without outputs there belong to the running turn.
                 if started:
                     self._history.close_dangling_calls("aborted: the user interrupted the turn")
-                await deps.emit(ev.turn_aborted(turn_id))
+                ended = int(time.time())
+                begun = deps.turn_started_ms // 1000 if deps.turn_started_ms else None
+                await deps.emit(ev.turn_aborted(turn_id, started_at=begun, completed_at=ended))
         finally:
+            self._writing = False
+            rollout.release()  # after the turn's last line
             self._scopes.pop(turn_id, None)
             self._bus.close(turn_id)
             if self._mcp is not None:
@@ -324,6 +367,27 @@ class Thread:
                 self._history.release()  # reopened by the next write
                 if self._on_idle is not None:
                     self._on_idle(self)
+
+    async def _claim_rollout(self, rollout: RolloutLock, deps: TurnDeps) -> bool:
+        """Lock the rollout for this turn (another process may hold it: the turn then ends
+        with that error) and take up whatever another process appended since our last line."""
+        try:
+            if not rollout.try_acquire():
+                await deps.emit(ev.error(str(ThreadBusy(self.thread_id)), with_info=False))
+                return False
+            if self._history.changed_elsewhere():
+                log.info("thread %s was continued elsewhere; reloading its history", self.thread_id)
+                await self._history.reload(self.thread_id)
+            self._writing = True
+        except RolloutError as exc:
+            rollout.release()
+            await deps.emit(ev.error(f"cannot continue this thread: {exc}", with_info=False))
+            return False
+        return True
+
+    def _record_event(self, msg: dict[str, Any]) -> None:
+        if self._writing:
+            self._history.record_event(msg)
 
     def _after_turn(self, turn_id: str, items: list[ResponseItem], last_message: str | None) -> None:
         notify = self.config.notify

@@ -17,10 +17,15 @@ AUTO_COMPACT_SHARE = 0.9
 
 class TokenAccount:
     def __init__(self, context_window: int | None, auto_compact_limit: int | None) -> None:
+        """`context_window` is what clients are told (the family's effective window);
+        `auto_compact_limit` the tokens after which the history is compacted (None: 90 % of
+        the reported window)."""
         self.context_window = context_window
         self._limit = auto_compact_limit
         self.total = TokenUsage()
         self.last = TokenUsage()
+        self.window = 0
+        """Which context window of the thread requests are in (one more per compaction)."""
 
     def add(self, usage: TokenUsage) -> None:
         self.last = usage
@@ -29,6 +34,7 @@ class TokenAccount:
     def compacted(self) -> None:
         """The history was replaced by a summary: the last request's size no longer applies."""
         self.last = TokenUsage()
+        self.window += 1
 
     def info_json(self) -> dict[str, Any]:
         """The `info` of a `token_count` event."""

@@ -34,6 +34,9 @@ class ToolFeatures:
     exec_sessions: bool = True
     """Whether `exec_command`/`write_stdin` are served; without them a family that wants
     them gets `shell_command`, the same contract minus the long-running sessions."""
+    shell_kinds: frozenset[ShellKind] | None = None
+    """The shell tools whose handlers this server has (None: all of them).  A family whose
+    own kind is not among them gets the nearest one that is (`SHELL_FALLBACKS`)."""
     update_plan: bool = True
     request_user_input: bool = True
 
@@ -252,16 +255,36 @@ def shell_tools(kind: ShellKind) -> list[ToolSpec]:
     return []
 
 
-def tool_specs_for(family: ModelFamily, features: ToolFeatures | None = None) -> list[ToolSpec]:
-    """The built-in tools for one request of `family` (pure)."""
+SHELL_FALLBACKS: dict[ShellKind, tuple[ShellKind, ...]] = {
+    "unified_exec": ("shell_command", "shell"),
+    "shell_command": ("shell",),
+    "local_shell": ("shell_command", "shell"),
+    "shell": ("shell_command",),
+    "none": (),
+}
+"""What a family is offered when its own shell tool is not served, nearest contract first
+(an argv `shell` model is offered `shell_command`: one command line instead of an argv)."""
+
+
+def served_shell(family: ModelFamily, features: ToolFeatures | None = None) -> ShellKind:
+    """The shell tool `family` is offered in a session with `features` (pure)."""
     f = features or ToolFeatures()
-    chat = f.wire_api == "chat"
     shell: ShellKind = family.shell
     if shell == "unified_exec" and not f.exec_sessions:
         shell = "shell_command"
-    if shell == "local_shell" and chat:
+    if shell == "local_shell" and f.wire_api == "chat":
         shell = "shell"  # Chat Completions has no built-in tools
-    tools = shell_tools(shell)
+    if f.shell_kinds is None or shell in f.shell_kinds:
+        return shell
+    return next((alt for alt in SHELL_FALLBACKS[shell] if alt in f.shell_kinds), "none")
+
+
+def tool_specs_for(family: ModelFamily, features: ToolFeatures | None = None) -> list[ToolSpec]:
+    """The built-in tools for one request of `family` (pure): the one place the offered list
+    is put together.  The shell tools come from `served_shell`."""
+    f = features or ToolFeatures()
+    chat = f.wire_api == "chat"
+    tools = shell_tools(served_shell(family, f))
     if f.update_plan:
         tools.append(update_plan_tool())
     if f.request_user_input:

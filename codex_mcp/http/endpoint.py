@@ -4,7 +4,8 @@
   elicitation) gets 202.  A request gets its response as `application/json`, except a
   `tools/call`, which gets a `text/event-stream` carrying the call's `codex/event`s,
   progress and elicitations before its result (a client that accepts only one of the two
-  gets that one).  `initialize` without `Mcp-Session-Id` starts a session and returns its id.
+  gets that one); so does `tasks/result`, which carries its task's messages while it waits.
+  `initialize` without `Mcp-Session-Id` starts a session and returns its id.
 * GET opens the session's standalone SSE stream (one at a time) for messages that belong to
   no open request.
 * DELETE ends the session.
@@ -29,6 +30,7 @@ import anyio
 from anyio.abc import ByteStream
 
 from codex_mcp import jsonrpc
+from codex_mcp.connection import REVISION_2025_11_25
 from codex_mcp.handshake import SUPPORTED_PROTOCOL_VERSIONS
 from codex_mcp.http.connections import State, Tracked
 from codex_mcp.http.limits import MAX_HEAD_BYTES, BodyBudget, HttpLimits, RateLimitedLog
@@ -38,6 +40,7 @@ from codex_mcp.http.security import AccessPolicy
 from codex_mcp.http.session import HttpSession, SessionManager, SessionRefused
 from codex_mcp.http.wire import HttpConnection, HttpError, HttpRequest, PeerGone
 from codex_mcp.jsonrpc import ErrorReply, Request
+from codex_mcp.outgoing import PROGRESS_METHOD
 
 log = logging.getLogger(__name__)
 _log_refusal = RateLimitedLog(log, logging.INFO)
@@ -49,6 +52,9 @@ KEEPALIVE_INTERVAL = 20.0
 """An SSE comment this often on a quiet stream keeps proxies from timing it out and tells
 us early when the client is gone."""
 MAX_EVENTS_PER_WRITE = 256
+STREAMED_METHODS = frozenset({"tools/call", "tasks/result"})
+"""Requests answered on an SSE stream (when the client accepts one): a call's events and
+questions, or a task's while `tasks/result` waits for it, come before the response."""
 ALLOWED_METHODS = "GET, POST, DELETE, OPTIONS"
 CORS_ALLOW_HEADERS = (
     "content-type, accept, authorization, mcp-session-id, mcp-protocol-version, last-event-id"
@@ -77,6 +83,24 @@ def accepts(header: str | None) -> tuple[bool, bool]:
     json_ok = anything or "application/json" in types or "application/*" in types
     sse_ok = anything or "text/event-stream" in types or "text/*" in types
     return json_ok, sse_ok
+
+
+def _streamed(message: Request, session: HttpSession) -> bool:
+    """Whether the request is answered on an SSE stream when the client accepts both: a call
+    (its events come first), not a task-augmented one (answered at once with its task), and
+    `tasks/result` (its task's messages come first)."""
+    if message.method == "tools/call":
+        params = message.params or {}
+        return not ("task" in params and session.state.speaks(REVISION_2025_11_25))
+    return message.method in STREAMED_METHODS
+
+
+def _without_progress_before_response(batch: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The last chunk of a request's stream: its progress notifications are dropped when the
+    response rides in the same chunk (see `outgoing.drop_superseded_progress`)."""
+    if "method" in batch[-1]:
+        return batch
+    return [m for m in batch if m.get("method") != PROGRESS_METHOD]
 
 
 class McpEndpoint:
@@ -259,7 +283,7 @@ class McpEndpoint:
             )
             await conn.respond(200, [("content-type", "application/json"), *headers], jsonrpc.encode(reply))
             return
-        streaming = sse_ok and (message.method == "tools/call" or not json_ok)
+        streaming = sse_ok and (_streamed(message, session) or not json_ok)
         route = session.sink.open_route(message.id, notifications=streaming)
         if not await self._handle(conn, session, message, headers):
             route.detach()
@@ -371,6 +395,8 @@ class McpEndpoint:
                 except anyio.EndOfStream:
                     ended = True
                     break
+            if ended and len(batch) > 1:
+                batch = _without_progress_before_response(batch)
             await conn.send_chunk(b"".join(sse_event(m) for m in batch))
             if ended:
                 return

@@ -15,6 +15,11 @@ alone, never by looking into the messages:
   cancellation) -> the session's GET stream if one is open, else dropped.  A request we
   send that reaches no stream is resolved as disconnected at once instead of timing out;
   a response whose stream is gone is dropped (the GET stream must not carry responses).
+* what belongs to a task (`outgoing.TaskKey`: a task-augmented call after its request was
+  answered) -> the stream of a `tasks/result` waiting for that task (`watch_task`), else the
+  GET stream.  A question of a task that no stream can take is parked, bounded, until the
+  client opens one with `tasks/result` (which it does when it sees `input_required`); it
+  still times out like any other.
 
 Order within one stream is the writer's order, so a call's events precede its result.
 """
@@ -29,20 +34,21 @@ from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStre
 
 from codex_mcp import jsonrpc
 from codex_mcp.jsonrpc import RequestId
-from codex_mcp.outgoing import Outbound, Outgoing
+from codex_mcp.outgoing import Outbound, Outgoing, Route, TaskKey
 
 log = logging.getLogger(__name__)
 
 STREAM_BUFFER = 1024
+MAX_PARKED_PER_TASK = 32
 
-Key = tuple[type, RequestId]
+Key = tuple[type, RequestId | TaskKey]
 
 
 def is_request_id(value: object) -> TypeGuard[RequestId]:
     return jsonrpc.is_request_id(value)
 
 
-def key_of(request_id: RequestId) -> Key:
+def key_of(request_id: Route) -> Key:
     return (type(request_id), request_id)
 
 
@@ -91,6 +97,8 @@ class RoutingSink:
         self._routes: dict[Key, MessageStream] = {}
         self.get_stream: MessageStream | None = None
         self._closed = False
+        self._task_streams: dict[str, MessageStream] = {}
+        self._parked: dict[str, list[dict[str, Any]]] = {}
 
     # -- registration (by the endpoint, before the message is handled) -------------------
 
@@ -123,6 +131,28 @@ class RoutingSink:
         for stream in [*self._routes.values(), *([self.get_stream] if self.get_stream else [])]:
             stream.end()
         self._routes.clear()
+        self._task_streams.clear()
+        self._parked.clear()
+
+    async def watch_task(self, task_id: str, request_id: RequestId) -> None:
+        """The client's request `request_id` (a `tasks/result`) waits for `task_id`: the task's
+        messages go on its stream from now on, questions parked for the task first."""
+        route = self._routes.get(key_of(request_id))
+        if route is None or not route.open or not route.notifications:
+            return
+        self._task_streams[task_id] = route
+        for message in self._parked.pop(task_id, []):
+            if self._still_asked(message) and not await route.put(message):
+                break
+
+    def forget_task(self, task_id: str) -> None:
+        """The task has ended: nothing of it waits here any more."""
+        self._parked.pop(task_id, None)
+        self._task_streams.pop(task_id, None)
+
+    def _still_asked(self, message: dict[str, Any]) -> bool:
+        own_id = message.get("id")
+        return self.outgoing is None or not is_request_id(own_id) or self.outgoing.waiting_for(own_id)
 
     # -- the Sink protocol ---------------------------------------------------------------
 
@@ -130,7 +160,11 @@ class RoutingSink:
         for message, request, final in batch:
             await self._route(message, request, final)
 
-    async def _route(self, message: dict[str, Any] | None, request: RequestId | None, final: bool) -> None:
+    async def _route(self, message: dict[str, Any] | None, request: Route | None, final: bool) -> None:
+        if isinstance(request, TaskKey):
+            assert message is not None and not final  # a task's messages are never responses
+            await self._route_for_task(message, request.task_id)
+            return
         route = self._routes.get(key_of(request)) if request is not None else None
         if final:
             if message is not None and (route is None or not await route.put(message)):
@@ -152,7 +186,27 @@ class RoutingSink:
         else:
             log.debug("dropping %s: no stream open for it", method)
 
+    async def _route_for_task(self, message: dict[str, Any], task_id: str) -> None:
+        watching = self._task_streams.get(task_id)
+        if watching is not None and watching.open and await watching.put(message):
+            return
+        get = self.get_stream
+        if get is not None and await get.put(message):
+            return
+        if is_request_id(message.get("id")):  # a question: kept until a stream for the task opens
+            parked = [m for m in self._parked.get(task_id, []) if self._still_asked(m)]
+            if len(parked) < MAX_PARKED_PER_TASK:
+                parked.append(message)
+                self._parked[task_id] = parked
+                return
+            if self.outgoing is not None:
+                self.outgoing.abandon(message["id"], "too many questions wait for this task")
+        else:
+            log.debug("dropping %s of task %s: no stream open for it", message.get("method"), task_id)
+
     def _finish(self, request: RequestId) -> None:
         route = self._routes.pop(key_of(request), None)
         if route is not None:
             route.end()
+            for task_id in [t for t, s in self._task_streams.items() if s is route]:
+                del self._task_streams[task_id]

@@ -7,15 +7,15 @@ number of connections within `HttpLimits`.
 Task ownership nests so that shutdown can go in order: the session registry's task group
 (every session's `McpServer` and its calls) encloses the connections' task group.  On the
 first signal we stop accepting, end every session (calls cancelled, turns interrupted,
-child processes reaped, open streams finished), then close the remaining connections.  A
-second signal cancels everything at once.
+child processes reaped, open streams finished), then close the remaining connections, and
+exit 0.  A second signal kills commands without their grace and cancels everything at once;
+a third exits on the spot.
 """
 
 from __future__ import annotations
 
 import logging
 import os
-import signal
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -117,14 +117,11 @@ def _sockets(listener: object) -> list[SocketListener]:
 
 
 async def _watch_signals(stop: anyio.Event, root: TaskGroup) -> None:
-    with anyio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
-        async for signum in signals:
-            if stop.is_set():
-                log.warning("second signal: exiting now")
-                root.cancel_scope.cancel()
-                return
-            log.info("%s: shutting down", signal.Signals(signum).name)
-            stop.set()
+    """The first signal ends every session in order; a second one kills commands without
+    their grace and cancels what is left (`codex_mcp.signals`)."""
+    from codex_mcp import signals
+
+    await signals.watch(lambda _signum: stop.set(), root.cancel_scope.cancel)
 
 
 def _write_port_file(path: Path, port: int) -> None:

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+from collections import OrderedDict
 from types import TracebackType
 from typing import Any
 
@@ -38,6 +39,7 @@ from codex_mcp.http.routing import RoutingSink
 from codex_mcp.jsonrpc import Incoming, RequestId
 from codex_mcp.outgoing import Outgoing
 from codex_mcp.server import McpServer, ServerOptions
+from codex_mcp.tools.tasks import TaskStore
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +49,8 @@ SESSION_END_WAIT = 15.0
 
 
 RETRY_AFTER_IDLE = 60
+MAX_TASK_CLIENTS = 256
+"""Clients whose tasks (and their results) are remembered after their sessions ended."""
 
 
 class SessionRefused(Exception):
@@ -61,22 +65,33 @@ class SessionRefused(Exception):
 
 class HttpSession:
     def __init__(
-        self, session_id: str, options: ServerOptions, idle_timeout: float, client: str = "?"
+        self,
+        session_id: str,
+        options: ServerOptions,
+        idle_timeout: float,
+        client: str = "?",
+        tasks: TaskStore | None = None,
     ) -> None:
+        """`tasks` is the client's task store, shared with its other sessions."""
         self.id = session_id
         self.client = client
         """The identity whose quota this session counts against."""
         self.sink = RoutingSink()
         self.outgoing = Outgoing(self.sink)
         self.sink.outgoing = self.outgoing
-        self.server = McpServer(options, self.outgoing, ConnectionState(version=options.version))
+        self.server = McpServer(
+            options, self.outgoing, ConnectionState(version=options.version), tasks, session_id
+        )
         self.server.on_unanswered = self._unanswered
+        self.server.tasks.on_wait = self.sink.watch_task
+        self.server.tasks.on_end = self.sink.forget_task
         self.idle_timeout = idle_timeout
         self.last_activity = anyio.current_time()
         self.done = anyio.Event()
         self._lock = anyio.Lock()
         self._end = anyio.Event()
         self._end_reason = "the session ended"
+        self._stop_tasks = False
 
     @property
     def state(self) -> ConnectionState:
@@ -99,11 +114,17 @@ class HttpSession:
         async with self._lock:
             await self.server.handle(message)
 
-    def close(self, reason: str) -> None:
-        """End the session: everything it runs is cancelled (see `run`)."""
-        if not self._end.is_set():
-            self._end_reason = reason
-            self._end.set()
+    def close(self, reason: str, *, stop_tasks: bool = False) -> None:
+        """End the session: its calls are cancelled, and its tasks too with `stop_tasks`
+        (else they run on to their end; see `run`)."""
+        if self._end.is_set():
+            if stop_tasks and not self._stop_tasks:  # ended earlier; its tasks ran on until now
+                self._stop_tasks = True
+                self.server.stop(reason)
+            return
+        self._stop_tasks = stop_tasks
+        self._end_reason = reason
+        self._end.set()
 
     async def run(self, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
         """The session's lifetime; reports `started` once messages can be handled."""
@@ -127,7 +148,10 @@ class HttpSession:
             with anyio.move_on_after(remaining):
                 await self._end.wait()
         log.info("session %s ends: %s", self.id, self._end_reason)
-        self.server.stop(self._end_reason)
+        # Its running tasks go on (their results stay fetchable from the client's other
+        # sessions); only the server's own shutdown cancels them (`SessionManager.close_all`).
+        self.server.stop(self._end_reason, keep_tasks=not self._stop_tasks)
+        self.sink.close_all()
 
     async def _unanswered(self, request_id: RequestId) -> None:
         # Through the writer's queue, so the request's stream ends after its last event.
@@ -150,6 +174,7 @@ class SessionManager:
         self._max_per_client = max_per_client
         self._sessions: dict[str, HttpSession] = {}
         self._group: TaskGroup | None = None
+        self._task_stores: OrderedDict[str, TaskStore] = OrderedDict()
 
     async def __aenter__(self) -> SessionManager:
         self._group = anyio.create_task_group()
@@ -191,11 +216,30 @@ class SessionManager:
             raise SessionRefused(
                 503, f"Service Unavailable: the server has too many sessions ({self._max_sessions})"
             )
-        session = HttpSession(secrets.token_hex(16), self._options, self._idle_timeout, client)
+        session = HttpSession(
+            secrets.token_hex(16), self._options, self._idle_timeout, client, self._tasks_of(client)
+        )
         self._sessions[session.id] = session
         await self._group.start(self._run, session)
         log.info("session %s started for %s", session.id, client)
         return session
+
+    def _tasks_of(self, client: str) -> TaskStore:
+        """The client's task store: its tasks outlive any one of its sessions (until their
+        ttl).  Stores of clients that are gone are forgotten beyond `MAX_TASK_CLIENTS`."""
+        store = self._task_stores.get(client)
+        if store is None:
+            store = self._task_stores[client] = TaskStore()
+        self._task_stores.move_to_end(client)
+        live = {s.client for s in self._sessions.values() if not s.ended}
+        excess = len(self._task_stores) - MAX_TASK_CLIENTS
+        for other in list(self._task_stores):
+            if excess <= 0:
+                break
+            if other != client and other not in live and self._task_stores[other].active == 0:
+                del self._task_stores[other]
+                excess -= 1
+        return store
 
     def _replace_idle(self, own: list[HttpSession], why: str) -> bool:
         """End the client's own longest-idle session; False when all of them are busy."""
@@ -216,16 +260,18 @@ class SessionManager:
             self._sessions.pop(session.id, None)
 
     async def end(self, session: HttpSession, reason: str) -> bool:
-        """End one session and wait (bounded) until its calls are gone."""
+        """End one session and wait (bounded) until it is gone, its processes reaped; with
+        tasks running (they run on), until its calls are."""
         session.close(reason)
+        gone = session.server.calls_done if session.server.tasks.running else session.done
         with anyio.move_on_after(SESSION_END_WAIT):
-            await session.done.wait()
-        return session.done.is_set()
+            await gone.wait()
+        return gone.is_set()
 
     async def close_all(self, reason: str) -> None:
         sessions = list(self._sessions.values())
         for session in sessions:
-            session.close(reason)
+            session.close(reason, stop_tasks=True)
         with anyio.move_on_after(SESSION_END_WAIT):
             for session in sessions:
                 await session.done.wait()

@@ -28,6 +28,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from codex_mcp.sandbox.landlock import PLATFORM_READ_PATHS
+from codex_mcp.sandbox.policy import PROTECTED_SUBPATHS
 from codex_mcp.sandbox.seccomp import build_filter, filter_memfd
 
 DEFAULT_BWRAP = "bwrap"
@@ -100,7 +101,11 @@ def build_bwrap_argv(
             argv += ["--bind", root, root]
     for path in read_only_paths:
         if path not in hidden_paths:
-            argv += ["--ro-bind", path, path]
+            # A protected name removed by another process since the boundary was computed is
+            # skipped, as if it had been missing then (a command may create a missing one);
+            # every other carve-out fails closed.
+            vanishing = os.path.basename(path) in PROTECTED_SUBPATHS
+            argv += ["--ro-bind-try" if vanishing else "--ro-bind", path, path]
     for path in hidden_paths:
         argv += ["--perms", "0555", "--tmpfs", path, "--remount-ro", path]
     argv += ["--unshare-pid", "--unshare-ipc"]

@@ -26,6 +26,7 @@ Only the standard library is imported here (the launcher loads this without the 
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import json
 import os
@@ -299,6 +300,11 @@ def _depth(path: str) -> tuple[int, str]:
 # The device nodes a program may need; everything else of the host's /dev (disks, loop
 # devices, /dev/kvm, consoles) stays out of sight, as under bwrap's `--dev`.
 DEV_NODES = ("null", "zero", "full", "random", "urandom", "tty")
+# The protected names of a writable root (`policy.PROTECTED_SUBPATHS`; this module imports
+# only the standard library).  Missing ones are not carved out, since a command may create
+# them; one that another process removed between the boundary and the mount is skipped the
+# same way instead of failing the command.  Every other read-only path fails closed.
+VANISHING_NAMES = (".git", ".codex", ".agents")
 _DEV_LINKS = (("fd", "/proc/self/fd"), ("stdin", "/proc/self/fd/0"), ("stdout", "/proc/self/fd/1"),
               ("stderr", "/proc/self/fd/2"))  # fmt: skip
 
@@ -345,7 +351,12 @@ def setup_mounts(policy: Policy) -> None:
     for path in sorted(policy.read_only_paths, key=_depth):
         if path in policy.hidden_paths:
             continue
-        fd = procs.open_tree_clone(path)
+        try:
+            fd = procs.open_tree_clone(path)
+        except procs.ProcError as exc:
+            if exc.errno == errno.ENOENT and os.path.basename(path) in VANISHING_NAMES:
+                continue  # removed since the boundary was computed: as if it never existed
+            raise
         try:
             procs.set_tree_readonly(fd)
             procs.attach_tree(fd, path)

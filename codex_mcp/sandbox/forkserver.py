@@ -17,9 +17,10 @@ follow).
 It keeps `SPARES` keepers forked ahead of time, each blocked reading the shared socket, so
 a request is taken by a process that already exists (no fork, no wait for the scheduler on
 the command's critical path); a spare that took a request tells the fork server, which
-forks a replacement.  The fork server is non-dumpable and a child subreaper; it exits when
-the server's end of its socket closes (the server exited or was killed), and kills any
-orphan that reaches it (a keeper killed from outside).  Each keeper tears its command down on the same signal:
+forks a replacement.  The fork server is non-dumpable and a child subreaper; it kills any
+orphan that reaches it (a keeper killed from outside), and when the server's end of its
+socket closes (the server is leaving, or was killed) it kills and reaps every process below
+it, then exits.  Each keeper tears its command down on the same signal:
 the server's end of the keeper's socketpair closing.
 """
 
@@ -85,7 +86,13 @@ def main(args: list[str]) -> int:
             spares.add(pid)
         for fd, event in poller.poll():
             if fd == sock.fileno() and event & (select.POLLHUP | select.POLLRDHUP | select.POLLERR):
-                return 0  # the server is gone; the spares see the same end of file
+                # The server is gone (or leaving): nothing of ours may outlive it.  Spares,
+                # keepers and whatever they left behind are killed and reaped before we go,
+                # so a server that waits for us knows every process it caused has ended.
+                signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+                signal.set_wakeup_fd(-1)
+                procs.kill_descendants(limit_s=2.0)
+                return 0
             if fd == notify_r:
                 data = os.read(notify_r, 4096)
                 for (pid,) in _PID.iter_unpack(data[: len(data) - len(data) % _PID.size]):

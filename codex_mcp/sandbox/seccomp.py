@@ -23,7 +23,10 @@ No libseccomp.  The filter:
    on a whole user; `process_madvise`, `pidfd_getfd`, `kcmp`), and System V IPC and POSIX
    message queues, which without an IPC namespace of its own would reach the host's
    queues, semaphores and shared memory (`msgsnd` to another program's queue);
-5. allows everything else.
+5. always denies the terminal ioctls that push input into a terminal or drive the console
+   (`TIOCSTI`, `TIOCLINUX`): a command on a terminal (a process session's) could otherwise
+   type into its input queue whatever the next reader of that terminal runs;
+6. allows everything else.
 
 `build_filter()` returns the packed `struct sock_filter[]` bytes, usable both by
 `install_filter()` (in the exec'd launcher) and by `bwrap --add-seccomp-fd`.
@@ -59,6 +62,8 @@ AUDIT_ARCH_AARCH64 = 0xC00000B7
 AF_UNIX = 1
 SOCK_DGRAM = 2
 SOCK_TYPE_MASK = 0xF
+TIOCSTI = 0x5412
+TIOCLINUX = 0x541C
 PRIO_USER = 2
 IOPRIO_WHO_USER = 3
 X32_SYSCALL_BIT = 0x40000000
@@ -68,6 +73,7 @@ _OFF_NR = 0
 _OFF_ARCH = 4
 _OFF_ARG0_LO = 16  # little-endian low half of args[0] (both supported arches are LE)
 _OFF_ARG1_LO = 24  # pid_t / int arguments: the kernel only looks at the low 32 bits
+# (an ioctl request number is an `unsigned int` too: the high half is ignored by the kernel)
 
 _NETWORK_CALLS = (
     "connect", "accept", "accept4", "bind", "listen", "getpeername", "getsockname", "shutdown",
@@ -104,7 +110,7 @@ SYSCALLS: dict[str, dict[str, int]] = {
         "shmget": 29, "shmat": 30, "shmctl": 31, "semget": 64, "semop": 65, "semctl": 66,
         "msgget": 68, "msgsnd": 69, "msgrcv": 70, "msgctl": 71, "semtimedop": 220, "mq_open": 240,
         "mq_unlink": 241, "mq_timedsend": 242, "mq_timedreceive": 243, "mq_notify": 244,
-        "mq_getsetattr": 245, "add_key": 248, "request_key": 249, "keyctl": 250,
+        "mq_getsetattr": 245, "add_key": 248, "request_key": 249, "keyctl": 250, "ioctl": 16,
     },
     "aarch64": {
         "socket": 198, "socketpair": 199, "bind": 200, "listen": 201, "accept": 202,
@@ -118,7 +124,7 @@ SYSCALLS: dict[str, dict[str, int]] = {
         "kcmp": 272, "mq_open": 180, "mq_unlink": 181, "mq_timedsend": 182, "mq_timedreceive": 183,
         "mq_notify": 184, "mq_getsetattr": 185, "msgget": 186, "msgctl": 187, "msgrcv": 188,
         "msgsnd": 189, "semget": 190, "semctl": 191, "semtimedop": 192, "semop": 193, "shmget": 194,
-        "shmctl": 195, "shmat": 196, "add_key": 217, "request_key": 218, "keyctl": 219,
+        "shmctl": 195, "shmat": 196, "add_key": 217, "request_key": 218, "keyctl": 219, "ioctl": 29,
     },
 }  # fmt: skip
 AUDIT_ARCH = {"x86_64": AUDIT_ARCH_X86_64, "aarch64": AUDIT_ARCH_AARCH64}
@@ -175,6 +181,7 @@ def build_filter(
             emit(_BPF_JEQ_K, nr, jt="gate", jf=0)
     for nr in deny_nrs:
         emit(_BPF_JEQ_K, nr, jt="deny", jf=0)
+    emit(_BPF_JEQ_K, table["ioctl"], jt="ioctl", jf=0)
     if cross_process:
         for name in _SELF_ONLY_CALLS:
             emit(_BPF_JEQ_K, table[name], jt="self0", jf=0)
@@ -198,6 +205,10 @@ def build_filter(
             emit(_BPF_JEQ_K, 0, jt=0, jf="deny")
             emit(_BPF_LD_W_ABS, _OFF_ARG0_LO)
             emit(_BPF_JEQ_K, user_which, jt="deny", jf="allow")
+    labels["ioctl"] = len(prog)
+    emit(_BPF_LD_W_ABS, _OFF_ARG1_LO)
+    emit(_BPF_JEQ_K, TIOCSTI, jt="deny", jf=0)
+    emit(_BPF_JEQ_K, TIOCLINUX, jt="deny", jf="allow")
     labels["deny"] = len(prog)
     emit(_BPF_RET_K, SECCOMP_RET_ERRNO | errno.EPERM)
     labels["allow"] = len(prog)

@@ -78,6 +78,8 @@ class Verdict:
     decision: ReviewDecision
     reason: str | None = None
     """Why we decided for the user (shown to the model and the client); None for a real answer."""
+    amendment: bool = False
+    """The person approved the proposed command prefix too (`approved_execpolicy_amendment`)."""
 
 
 def _elicitation_params(
@@ -153,14 +155,19 @@ def patch_elicitation_params(
     )
 
 
-def _decision(value: Any) -> ReviewDecision | None:
+AMENDMENT_DECISION = "approved_execpolicy_amendment"
+
+
+def _decision(value: Any) -> Verdict | None:
     if isinstance(value, str) and value in REVIEW_DECISIONS:
-        return value
+        return Verdict(value)
     if isinstance(value, dict) and value:
-        # Newer Codex clients answer {"approved_execpolicy_amendment": {...}}: an approval.
+        # Newer Codex clients answer {"approved_execpolicy_amendment": {...}}: an approval of
+        # the command and of the prefix the request proposed (the request's, never the
+        # client's: whatever prefix the answer names, only the proposed one can be granted).
         key = next(iter(value))
         if isinstance(key, str) and key.startswith("approved"):
-            return "approved"
+            return Verdict("approved", amendment=key == AMENDMENT_DECISION)
     return None
 
 
@@ -201,20 +208,16 @@ def read_answer(result: Any) -> Verdict:
     if not isinstance(result, dict):
         return Verdict("denied", "the client's answer was not an object")
     if "decision" in result and "action" not in result:  # the original server's shape
-        decision = _decision(result["decision"])
-        return (
-            Verdict(decision) if decision else Verdict("denied", f"unknown decision {result['decision']!r}")
-        )
+        verdict = _decision(result["decision"])
+        return verdict or Verdict("denied", f"unknown decision {result['decision']!r}")
     answer = _elicit_result(result)
     if answer is None:
         return Verdict("denied", "the client's answer had no recognisable decision")
     action, content = answer
     if action == "accept":
         if isinstance(content, dict) and "decision" in content:
-            decision = _decision(content["decision"])
-            if decision is None:
-                return Verdict("denied", f"unknown decision {content['decision']!r}")
-            return Verdict(decision)
+            verdict = _decision(content["decision"])
+            return verdict or Verdict("denied", f"unknown decision {content['decision']!r}")
         return Verdict("approved")
     if action == "decline":
         return Verdict("denied")

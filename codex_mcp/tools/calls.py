@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from codex_mcp.connection import ConnectionState
     from codex_mcp.jsonrpc import RequestId
     from codex_mcp.outgoing import Outgoing
+    from codex_mcp.tools.route import CallRoute
 
 log = logging.getLogger(__name__)
 
@@ -34,12 +35,18 @@ class CodexTools:
         self._connection = connection
 
     async def call(
-        self, request_id: RequestId, name: str, arguments: dict[str, Any] | None, meta: dict[str, Any]
+        self,
+        request_id: RequestId,
+        name: str,
+        arguments: dict[str, Any] | None,
+        meta: dict[str, Any],
+        route: CallRoute | None = None,
     ) -> dict[str, Any]:
+        """Run one call to its `CallToolResult`; its messages are the request's, or `route`'s."""
         if name == CODEX_TOOL_NAME:
-            return await self._start(request_id, arguments, meta)
+            return await self._start(request_id, arguments, meta, route)
         if name == REPLY_TOOL_NAME:
-            return await self._reply(request_id, arguments, meta)
+            return await self._reply(request_id, arguments, meta, route)
         return error_result(
             f"Unknown tool '{name}': this server offers `{CODEX_TOOL_NAME}` and `{REPLY_TOOL_NAME}`."
         )
@@ -47,7 +54,11 @@ class CodexTools:
     # -- codex -------------------------------------------------------------------------
 
     async def _start(
-        self, request_id: RequestId, arguments: dict[str, Any] | None, meta: dict[str, Any]
+        self,
+        request_id: RequestId,
+        arguments: dict[str, Any] | None,
+        meta: dict[str, Any],
+        route: CallRoute | None,
     ) -> dict[str, Any]:
         from codex_mcp.agent.config import CallOverrides
         from codex_mcp.errors import CallRefused, ConfigError, ModelError
@@ -82,13 +93,33 @@ class CodexTools:
             return error_result(f"Invalid configuration for this session: {exc}")
         if not config.cwd.is_dir():
             return error_result(f"The working directory `{config.cwd}` does not exist or is not a directory.")
+        from codex_mcp.errors import RolloutError
+
         try:
-            thread = await self._codex.start_thread(config)
+            if config.experimental_resume is not None:
+                thread = await self._codex.resume_rollout(
+                    config.experimental_resume, config=config, client=self._client()
+                )
+            else:
+                thread = await self._codex.start_thread(config, client=self._client())
         except ModelError as exc:
             return error_result(f"Failed to start the Codex session: {exc.message}")
+        except RolloutError as exc:
+            return error_result(f"Failed to resume the Codex session: {exc}")
         except OSError as exc:
             return error_result(f"Failed to start the Codex session: {exc}")
-        return await self._drive(request_id, thread, args.prompt, str(request_id), meta, configured=True)
+        return await self._drive(
+            request_id, thread, args.prompt, str(request_id), meta, route, configured=True
+        )
+
+    def _client(self) -> tuple[str, str | None] | None:
+        """The calling client's `clientInfo` (name, version), named to the model provider."""
+        info = self._connection.client_info
+        name = info.get("name")
+        if not isinstance(name, str) or not name:
+            return None
+        version = info.get("version")
+        return name, version if isinstance(version, str) else None
 
     def _pushed_sandbox(self, meta: dict[str, Any]) -> PushedSandbox | None:
         """The client's pushed sandbox state for this call: the call's own `_meta` form, else
@@ -110,9 +141,13 @@ class CodexTools:
     # -- codex-reply -------------------------------------------------------------------
 
     async def _reply(
-        self, request_id: RequestId, arguments: dict[str, Any] | None, meta: dict[str, Any]
+        self,
+        request_id: RequestId,
+        arguments: dict[str, Any] | None,
+        meta: dict[str, Any],
+        route: CallRoute | None,
     ) -> dict[str, Any]:
-        from codex_mcp.errors import ConfigError, ModelError, RolloutError, ThreadNotFound
+        from codex_mcp.errors import ConfigError, ModelError, RolloutError, ThreadBusy, ThreadNotFound
         from codex_mcp.tools.call_args import parse_reply_args
 
         parsed = parse_reply_args(arguments)
@@ -120,14 +155,18 @@ class CodexTools:
             return error_result(parsed)
         args, thread_id = parsed
         try:
-            thread = await self._codex.resume_thread(thread_id)
+            thread = await self._codex.resume_thread(thread_id, client=self._client())
         except ThreadNotFound:
             return error_result(f"Session not found for thread_id: {thread_id}", thread_id)
+        except ThreadBusy as exc:
+            return error_result(str(exc), thread_id)
         except RolloutError as exc:
             return error_result(f"Failed to resume the Codex session {thread_id}: {exc}", thread_id)
         except (ConfigError, ModelError) as exc:
             return error_result(f"Failed to resume the Codex session {thread_id}: {exc}", thread_id)
-        return await self._drive(request_id, thread, args.prompt, str(uuid.uuid4()), meta, configured=False)
+        return await self._drive(
+            request_id, thread, args.prompt, str(uuid.uuid4()), meta, route, configured=False
+        )
 
     # -- the turn ----------------------------------------------------------------------
 
@@ -138,20 +177,41 @@ class CodexTools:
         prompt: str,
         turn_id: str,
         meta: dict[str, Any],
+        route: CallRoute | None,
         *,
         configured: bool,
     ) -> dict[str, Any]:
+        from codex_mcp.agent import events as ev
+        from codex_mcp.agent.events import Event
         from codex_mcp.tools.drive import drive_turn
         from codex_mcp.tools.elicitation import Elicitor
         from codex_mcp.tools.relay import EventRelay
 
         server = thread.config.server
         relay = EventRelay(
-            self._outgoing, request_id, thread.thread_id, meta.get("progressToken"), server.event_stream
+            self._outgoing,
+            request_id,
+            thread.thread_id,
+            meta.get("progressToken"),
+            server.event_stream,
+            key=None if route is None else route.key,
+            extra_meta=None if route is None else route.meta,
+            on_step=None if route is None else route.step,
         )
-        if configured:
-            await relay.send(thread.session_configured)
         elicitor = Elicitor(
-            self._outgoing, self._connection, request_id, thread.thread_id, server.elicitation_timeout_sec
+            self._outgoing,
+            self._connection,
+            request_id,
+            thread.thread_id,
+            server.elicitation_timeout_sec,
+            route=route,
         )
-        return await drive_turn(thread, prompt, turn_id, relay, elicitor)
+        async with relay:
+            if configured:
+                await relay.send(thread.session_configured)
+                if not thread.config.mcp_servers:
+                    # Codex reports its MCP servers' startup right away; with none to start,
+                    # that is at once.  (With servers, they start in the first turn and report
+                    # there.)
+                    await relay.send(Event("", dict(ev.mcp_startup_complete([], []))))
+            return await drive_turn(thread, prompt, turn_id, relay, elicitor)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from codex_mcp.agent import events as ev
-from codex_mcp.agent.events import ApprovalRequest, ElicitationRequest, Event
+from codex_mcp.agent.events import ApprovalRequest, ElicitationRequest, Event, UserInputRequest
 from codex_mcp.agent.thread import Thread
 from codex_mcp.tools.elicitation import Elicitor
 from codex_mcp.tools.relay import EventRelay
@@ -30,7 +30,12 @@ async def drive_turn(
                 verdict = await elicitor.approval(event)
                 if verdict.reason:
                     await relay.send(Event(event.id, dict(ev.warning(verdict.reason))))
-                event.decide(verdict.decision, verdict.reason)
+                event.decide(verdict.decision, verdict.reason, amendment=verdict.amendment)
             elif isinstance(event, ElicitationRequest):
                 event.resolve(await elicitor.server_question(event))
+            elif isinstance(event, UserInputRequest):
+                if elicitor.can_ask:
+                    event.answer(await elicitor.user_input(event))
+                else:
+                    event.cannot_ask()
     return turn_result(thread.thread_id, last)

@@ -13,7 +13,9 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING, Any
 
-from codex_mcp.agent.events import ApprovalRequest, ElicitationRequest
+import anyio
+
+from codex_mcp.agent.events import ApprovalRequest, ElicitationRequest, UserInputRequest
 from codex_mcp.tools import approvals
 from codex_mcp.tools.approvals import Verdict
 
@@ -21,6 +23,7 @@ if TYPE_CHECKING:
     from codex_mcp.connection import ConnectionState
     from codex_mcp.jsonrpc import RequestId
     from codex_mcp.outgoing import Outcome, Outgoing
+    from codex_mcp.tools.route import CallRoute
 
 log = logging.getLogger(__name__)
 
@@ -38,17 +41,32 @@ class Elicitor:
         request_id: RequestId,
         thread_id: str,
         timeout: float,
+        *,
+        route: CallRoute | None = None,
     ) -> None:
+        """Questions go out on behalf of `request_id`, or of `route` (a task)."""
         self._outgoing = outgoing
         self._connection = connection
         self._request_id = request_id
         self._thread_id = thread_id
         self._timeout = timeout
+        self._route = route
 
     async def _ask(self, params: dict[str, Any]) -> Outcome:
-        return await self._outgoing.request(
-            ELICITATION_METHOD, params, wait_seconds=self._timeout, request=self._request_id
-        )
+        route = self._route
+        if route is None:
+            return await self._outgoing.request(
+                ELICITATION_METHOD, params, wait_seconds=self._timeout, request=self._request_id
+            )
+        params = {**params, "_meta": {**params.get("_meta", {}), **route.meta}}
+        await route.waiting(True)
+        try:
+            return await self._outgoing.request(
+                ELICITATION_METHOD, params, wait_seconds=self._timeout, request=route.key
+            )
+        finally:
+            with anyio.CancelScope(shield=True):
+                await route.waiting(False)
 
     async def approval(self, event: ApprovalRequest) -> Verdict:
         """The person's decision on a command or patch (denied, with a reason, when none comes)."""
@@ -61,6 +79,23 @@ class Elicitor:
             event.msg, self._thread_id, self._request_id, event.id, self._connection.protocol_version
         )
         return approvals.verdict_for(await self._ask(params))
+
+    @property
+    def can_ask(self) -> bool:
+        """Whether the client can show a form at all."""
+        return self._connection.supports_elicitation
+
+    async def user_input(self, event: UserInputRequest) -> dict[str, str] | None:
+        """The person's answers to the model's questions; None when the client cannot ask,
+        the person declines or dismisses the form, or no answer comes in time."""
+        if not self._connection.supports_elicitation:
+            return None
+        from codex_mcp.tools.questions import question_params, read_answers
+
+        params = question_params(
+            event.msg, self._thread_id, self._request_id, event.id, self._connection.protocol_version
+        )
+        return read_answers(await self._ask(params), event.questions)
 
     async def server_question(self, event: ElicitationRequest) -> dict[str, Any]:
         """The person's answer to an MCP server's question, as the `ElicitResult` the server

@@ -4,23 +4,32 @@
 request id in its original JSON type and the thread id).  Clients that cannot use that
 stream can turn it down per server with `[codex_mcp] event_stream = "minimal" | "off"`;
 `notifications/progress` (when the call carried a progress token) stays on regardless,
-because it is what keeps a client's request timer alive.  Every notification is queued
-with the request it belongs to, so a transport with a stream per request (HTTP) delivers
-it on that request's stream.
+because it is what keeps a client's request timer alive; its pace (and why it never races
+the response) is `progress`.  Every notification is queued with the request it belongs to,
+so a transport with a stream per request (HTTP) delivers it on that request's stream.
+
+Use the relay as `async with relay:` around the turn: the block runs the progress pacer, and
+leaving it normally waits until the response may follow (`ProgressPacer.settle`).
 """
 
 from __future__ import annotations
 
 import shlex
+from collections.abc import Callable
+from types import TracebackType
 from typing import TYPE_CHECKING, Any
+
+import anyio
+from anyio.abc import TaskGroup
 
 from codex_mcp.agent import events as ev
 from codex_mcp.agent.events import Event
+from codex_mcp.tools.progress import ProgressPacer
 
 if TYPE_CHECKING:
     from codex_mcp.agent.config.model import EventStream
     from codex_mcp.jsonrpc import RequestId
-    from codex_mcp.outgoing import Outgoing
+    from codex_mcp.outgoing import Outgoing, Route
 
 PROGRESS_MESSAGE_MAX = 200
 CODEX_EVENT_METHOD = "codex/event"
@@ -54,6 +63,10 @@ def progress_message(msg: dict[str, Any]) -> str | None:
     if kind == ev.MCP_TOOL_CALL_BEGIN:
         invocation = msg.get("invocation") or {}
         return f"Calling {invocation.get('server')}.{invocation.get('tool')}"
+    if kind == ev.REQUEST_USER_INPUT:
+        return "Waiting for your answers"
+    if kind == ev.WEB_SEARCH_BEGIN:
+        return "Searching the web"
     if kind == ev.ELICITATION_REQUEST:
         return f"Waiting for input requested by {msg.get('server_name')}"
     if kind == ev.PLAN_UPDATE:
@@ -64,8 +77,6 @@ def progress_message(msg: dict[str, Any]) -> str | None:
         return "Writing the answer"
     if kind == ev.STREAM_ERROR:
         return "Reconnecting to the model"
-    if kind == ev.TASK_COMPLETE:
-        return "Done"
     return None
 
 
@@ -77,14 +88,47 @@ class EventRelay:
         thread_id: str,
         progress_token: Any,
         event_stream: EventStream,
+        *,
+        key: Route | None = None,
+        extra_meta: dict[str, Any] | None = None,
+        on_step: Callable[[str], None] | None = None,
     ) -> None:
+        """Notifications are queued under `key` (default: the request), with `extra_meta` in
+        their `_meta` (a task's related-task key); `on_step` hears each progress message."""
         self._outgoing = outgoing
-        self._request_id = request_id
-        self._meta = {"requestId": request_id, "threadId": thread_id}
+        self._request_id: Route = request_id if key is None else key
+        self._on_step = on_step
+        self._meta = {"requestId": request_id, "threadId": thread_id, **(extra_meta or {})}
+        self._extra_meta = extra_meta
         valid_token = isinstance(progress_token, (str, int)) and not isinstance(progress_token, bool)
         self._progress_token = progress_token if valid_token else None
         self._progress = 0
         self._mode = event_stream
+        self._pacer = ProgressPacer(self._send_progress) if self._progress_token is not None else None
+        self._group: TaskGroup | None = None
+
+    @property
+    def progress_sent(self) -> int:
+        return 0 if self._pacer is None else self._pacer.sent
+
+    async def __aenter__(self) -> EventRelay:
+        if self._pacer is not None:
+            self._group = anyio.create_task_group()
+            await self._group.__aenter__()
+            self._group.start_soon(self._pacer.run)
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> bool | None:
+        if self._pacer is None or self._group is None:
+            return None
+        self._pacer.stop()
+        self._group.cancel_scope.cancel()
+        suppress = await self._group.__aexit__(exc_type, exc, tb)
+        if exc is None:
+            await self._pacer.settle()
+        return suppress
 
     async def send(self, event: Event) -> None:
         msg = event.msg
@@ -95,12 +139,23 @@ class EventRelay:
                 {"_meta": self._meta, "id": event.id, "msg": msg},
                 request=self._request_id,
             )
-        if self._progress_token is not None:
+        if self._pacer is not None:
+            if msg["type"] in ev.TURN_ENDING_EVENTS:
+                self._pacer.stop()  # the response follows: no progress may trail it
+                return
             text = progress_message(msg)
             if text is not None:
-                self._progress += 1
-                await self._outgoing.notify(
-                    PROGRESS_METHOD,
-                    progress_params(self._progress_token, self._progress, text[:PROGRESS_MESSAGE_MAX]),
-                    request=self._request_id,
-                )
+                await self._pacer.note(text[:PROGRESS_MESSAGE_MAX])
+        if self._on_step is not None and msg["type"] not in ev.TURN_ENDING_EVENTS:
+            text = progress_message(msg)
+            if text is not None:
+                self._on_step(text[:PROGRESS_MESSAGE_MAX])
+
+    async def _send_progress(self, text: str) -> None:
+        token = self._progress_token
+        assert token is not None  # the pacer exists only with a token
+        self._progress += 1
+        params = progress_params(token, self._progress, text)
+        if self._extra_meta:
+            params["_meta"] = dict(self._extra_meta)
+        await self._outgoing.notify(PROGRESS_METHOD, params, request=self._request_id)

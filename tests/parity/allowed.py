@@ -69,10 +69,20 @@ FAMILY_DIFFERENCES: dict[str, dict[str, str]] = {
             "send none."
         ),
     },
+    "mock-model": {
+        "tool-extra:apply_patch": (
+            "a slug outside the catalogue gets the freeform apply_patch tool besides the "
+            "reference's fallback contract: a model we know nothing about is better served by a "
+            "tool whose grammar the request states than by shell heredocs."
+        ),
+    },
     "o3": {
-        "tool-missing:exec_command": f"{_REF_UNKNOWN}: an argv shell tool.",
+        "tool-missing:exec_command": (
+            f"{_REF_UNKNOWN}: it was trained on an argv `shell` tool, which is no longer offered "
+            "to a model; shell_command (one command line) is the nearest contract offered."
+        ),
         "tool-missing:write_stdin": f"{_REF_UNKNOWN}: no exec sessions.",
-        "tool-extra:shell": f"{_REF_UNKNOWN}: the argv `shell` tool.",
+        "tool-extra:shell_command": f"{_REF_UNKNOWN}: shell_command in place of its argv `shell` tool.",
         "field:reasoning": f"{_REF_UNKNOWN}: effort medium with the summary.",
         "context-window": f"{_REF_UNKNOWN}: a 200k window (190k reported), not 272k.",
         "warning-presence": f"{_REF_UNKNOWN}; we know it, so no warning.",
@@ -96,3 +106,26 @@ NOT_COMPARED: dict[str, str] = {
         "thread, turn, installation and item ids are random on both sides; their presence is compared."
     ),
 }
+
+
+_QUESTIONS = (
+    "0.147's MCP server answers request_user_input with 'unavailable in Default mode' without "
+    "asking anyone; we put the questions to the person as an elicitation form and give the "
+    "model their answers"
+)
+
+TURN_DIFFERENCES: dict[str, dict[str, str]] = {
+    "gpt-5.5-request-user-input": {
+        "elicitation-count": f"{_QUESTIONS}: one form is sent.",
+        "tool-output:call_question": f"{_QUESTIONS}: the model reads the answers.",
+        "event-order": f"{_QUESTIONS}: a request_user_input event announces the question.",
+    },
+    "gpt-5.5-patch-approved": {
+        "event-order": (
+            "after a patch the person approved, 0.147 sends no turn_diff at all (it does after a "
+            "patch it applied on its own); we send the turn's diff after every patch, however "
+            "it was allowed, and after each round, as 0.147 does for the patches it tracks."
+        ),
+    },
+}
+"""Deliberate differences of a whole-turn scenario (`test_turns`), by scenario id."""

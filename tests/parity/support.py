@@ -12,7 +12,9 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,12 +25,13 @@ import tomlkit
 from codex_mcp._version import __version__
 from codex_mcp.agent.context_items import context_items, local_timezone_name, today, user_shell_name
 from codex_mcp.agent.families import ModelFamily, family_overrides, resolve_family
+from codex_mcp.agent.handlers.registry import SERVED_SHELL_KINDS
 from codex_mcp.agent.instructions import (
     discover_project_docs,
     read_personal_instructions,
     resolve_base_instructions,
-    text_message,
 )
+from codex_mcp.agent.items import text_message
 from codex_mcp.agent.request_fields import responses_body, with_item_ids
 from codex_mcp.agent.request_headers import (
     ClientIdentity,
@@ -39,11 +42,11 @@ from codex_mcp.agent.request_headers import (
     sandbox_tag,
     terminal_label,
 )
-from codex_mcp.agent.tool_specs import ToolFeatures, tool_specs_for
+from codex_mcp.agent.tool_specs import ToolFeatures, served_shell, tool_specs_for
 from codex_mcp.sandbox.policy import SandboxPolicy
-from tests.clients_support import Installed, pip_client
-from tests.support.raw_client import RawClient
-from tests.support.scripted_model import ScriptedModel
+from tests.clients_support import SERVER_COMMAND, Installed, pip_client
+from tests.support.raw_client import Policy, RawClient, result_of
+from tests.support.scripted_model import Recorded, ScriptedModel
 from tests.support.server import initialize, server_env
 
 VERSION = "0.147.0"
@@ -96,12 +99,17 @@ class Scenario:
 
 @dataclass
 class Captured:
-    """What one side sends: the first request, and what the reference told its client."""
+    """What one side sends: the first request, and what it told its client."""
 
     body: dict[str, Any]
     headers: dict[str, str]
     warning: bool = False
     context_window: int | None = None
+    requests: list[Recorded] = field(default_factory=list)
+    events: list[dict[str, Any]] = field(default_factory=list)
+    """Every `codex/event` params (`{_meta, id, msg}`) of the calls, in order."""
+    elicitations: list[dict[str, Any]] = field(default_factory=list)
+    results: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass
@@ -113,7 +121,12 @@ class Workspace:
 
 
 def make_workspace(tmp: Path, scenario: Scenario) -> Workspace:
+    """A fresh CODEX_HOME and workspace under `tmp` (emptied first: each side of a comparison
+    runs in the same paths, one after the other)."""
     home, cwd = tmp / "home", tmp / "ws"
+    for old in (home, cwd):
+        if old.exists():
+            shutil.rmtree(old)
     home.mkdir()
     cwd.mkdir()
     if scenario.project_agents is not None:
@@ -129,6 +142,8 @@ def make_workspace(tmp: Path, scenario: Scenario) -> Workspace:
 
 def _reference_config(scenario: Scenario, model: ScriptedModel) -> str:
     tree: dict[str, Any] = {"model": scenario.slug, "model_provider": "mock", **scenario.config_tree()}
+    # Our ceiling for what a call may ask (the reference has no such table and ignores it).
+    tree["codex_mcp"] = {"max_call_sandbox": "danger-full-access"}
     tree["model_providers"] = {
         "mock": {
             "name": "mock",
@@ -142,14 +157,31 @@ def _reference_config(scenario: Scenario, model: ScriptedModel) -> str:
     return tomlkit.dumps(tree)
 
 
-def run_reference(codex: Installed, scenario: Scenario, ws: Workspace) -> Captured:
-    exe = codex.path / "bin" / "codex"
+Script = Callable[[ScriptedModel], object]
+"""Queues a scenario's model answers on a fresh scripted model."""
+
+
+def _text_done(model: ScriptedModel) -> None:
+    model.text("done")
+
+
+def run_server(
+    argv: list[str],
+    scenario: Scenario,
+    ws: Workspace,
+    *,
+    script: Script = _text_done,
+    prompts: tuple[str, ...] = (PROMPT,),
+    policy: Policy = "accept-mcp",
+    log_name: str = "server.log",
+) -> Captured:
+    """Run `argv` (either server) against a scripted model: one `codex` call, then a
+    `codex-reply` for each further prompt; record the requests, events and questions."""
     with ScriptedModel() as model:
-        model.text("done")
+        script(model)
         (ws.home / "config.toml").write_text(_reference_config(scenario, model))
-        client = RawClient(
-            [str(exe), "mcp-server"], env=ws.env, cwd=ws.cwd, log_path=ws.root / "reference.log"
-        )
+        client = RawClient(argv, env=ws.env, cwd=ws.cwd, log_path=ws.root / log_name, policy=policy)
+        results = []
         try:
             initialize(client)
             args: dict[str, Any] = {
@@ -161,17 +193,43 @@ def run_reference(codex: Installed, scenario: Scenario, ws: Workspace) -> Captur
                 args["developer-instructions"] = scenario.developer_instructions
             if scenario.base_instructions is not None:
                 args["base-instructions"] = scenario.base_instructions
-            client.codex(PROMPT, timeout=RUN_TIMEOUT, **args)
-            request = model.wait_requests(1, timeout=RUN_TIMEOUT)[0]
-            events = [n["params"]["msg"] for n in client.notifications("codex/event")]
+            first = client.codex(prompts[0], timeout=RUN_TIMEOUT, **args)
+            assert not first.get("isError"), f"{argv[0]}: {first}"
+            results.append(first)
+            thread_id = first.get("structuredContent", {}).get("threadId")
+            for prompt in prompts[1:]:
+                rid = client.call_tool("codex-reply", {"prompt": prompt, "threadId": thread_id})
+                results.append(result_of(client.wait_response(rid, RUN_TIMEOUT)))
+            requests = model.wait_requests(1, timeout=RUN_TIMEOUT)
+            events = [n["params"] for n in client.notifications("codex/event")]
+            elicitations = client.server_requests()
         finally:
             client.kill()
-    started = [e for e in events if e.get("type") == "task_started"]
-    warning = any(
-        e.get("type") == "warning" and f"`{scenario.slug}`" in str(e.get("message")) for e in events
-    )
+    msgs = [e["msg"] for e in events]
+    started = [e for e in msgs if e.get("type") == "task_started"]
+    warning = any(e.get("type") == "warning" and f"`{scenario.slug}`" in str(e.get("message")) for e in msgs)
     window = started[0].get("model_context_window") if started else None
-    return Captured(request.body, dict(request.headers), warning, window)
+    first_request = requests[0]
+    return Captured(
+        first_request.body,
+        dict(first_request.headers),
+        warning,
+        window,
+        requests=list(requests),
+        events=events,
+        elicitations=elicitations,
+        results=results,
+    )
+
+
+def run_reference(codex: Installed, scenario: Scenario, ws: Workspace, **kw: Any) -> Captured:
+    return run_server(
+        [str(codex.path / "bin" / "codex"), "mcp-server"], scenario, ws, log_name="reference.log", **kw
+    )
+
+
+def run_ours(scenario: Scenario, ws: Workspace, **kw: Any) -> Captured:
+    return run_server([str(SERVER_COMMAND)], scenario, ws, log_name="ours.log", **kw)
 
 
 def our_family(scenario: Scenario) -> ModelFamily:
@@ -183,7 +241,8 @@ def our_family(scenario: Scenario) -> ModelFamily:
 def build_ours(scenario: Scenario, ws: Workspace) -> Captured:
     family = our_family(scenario)
     policy = scenario.policy()
-    tools = tool_specs_for(family, ToolFeatures(sandbox_mode=policy.mode))
+    features = ToolFeatures(sandbox_mode=policy.mode, shell_kinds=SERVED_SHELL_KINDS)
+    tools = tool_specs_for(family, features)
     docs = discover_project_docs(ws.cwd, 32 * 1024)
     items = context_items(
         policy=policy,
@@ -201,7 +260,10 @@ def build_ours(scenario: Scenario, ws: Workspace) -> Captured:
     items = with_item_ids([*items, text_message("user", PROMPT)], lambda prefix: f"{prefix}_ours")
     config_instructions = scenario.config.get("instructions")
     instructions = resolve_base_instructions(
-        family, override=scenario.base_instructions, config_instructions=config_instructions
+        family,
+        override=scenario.base_instructions,
+        config_instructions=config_instructions,
+        shell=served_shell(family, features),
     )
     ids = TurnIds(
         installation_id="inst", thread_id="thread", turn_id="turn", sandbox=sandbox_tag(policy.mode)

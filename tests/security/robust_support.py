@@ -43,7 +43,15 @@ largest legitimate event (8 MiB) a few copies of that."""
 PING_BOUND = 2.0
 """Seconds within which the server must answer `ping` during an attack."""
 
-STREAMING = frozenset({"agent_message_delta", "agent_reasoning_delta", "agent_reasoning_raw_content_delta"})
+STREAMING = frozenset(
+    {
+        "agent_message_delta",
+        "agent_reasoning_delta",
+        "agent_reasoning_raw_content_delta",
+        "agent_message_content_delta",
+        "reasoning_content_delta",
+    }
+)
 
 
 class LeanClient(RawClient):

@@ -75,7 +75,7 @@ def permissions_told(request: Recorded) -> str:
         for item in request.items()
         if item.get("role") == "developer"
         for part in item.get("content", [])
-        if isinstance(part, dict) and "<permissions>" in str(part.get("text", ""))
+        if isinstance(part, dict) and "<permissions instructions>" in str(part.get("text", ""))
     ]
     assert texts, "the model was never told its permissions"
     return str(texts[-1])
@@ -146,7 +146,7 @@ def test_forged_full_access_in_the_rollout_grants_nothing(
         assert not target.exists()
         assert denied(scripted_model.call_output(touch))
         told = permissions_told(scripted_model.requests[2])
-        assert "sandbox_mode: workspace-write" in told and "danger-full-access" not in told
+        assert "`sandbox_mode` is `workspace-write`" in told and "danger-full-access" not in told
         contexts = [json.loads(x)["payload"] for x in path.read_text().splitlines() if '"turn_context"' in x]
         assert contexts[-1]["sandbox_policy"]["type"] == "workspace-write"
         assert_alive(second)
@@ -215,9 +215,9 @@ def test_forged_policy_details_grant_nothing(
         told = permissions_told(scripted_model.requests[-1])
         if record == "unreadable policy narrows to read-only":
             assert not (workspace / "inside").exists()
-            assert "sandbox_mode: read-only" in told
+            assert "`sandbox_mode` is `read-only`" in told
         else:
-            assert "sandbox_mode: workspace-write" in told and "network_access: restricted" in told
+            assert "`sandbox_mode` is `workspace-write`" in told and "Network access is restricted" in told
             assert str(outside) not in told
 
 

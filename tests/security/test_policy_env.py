@@ -76,11 +76,13 @@ def test_command_environment_holds_no_secret(
 ) -> None:
     env = {} if where == "no-sandbox" else require_backend(where)
     _provider_config(codex_home, scripted_model)
-    scripted_model.shell(dump)
+    call_id = scripted_model.shell(dump)
     scripted_model.text("done")
     client = spawn_server(env={**env, **SECRETS, **KEPT, "MODEL_GATEWAY": "provider-secret-0"})
     sandbox = "danger-full-access" if where == "no-sandbox" else "workspace-write"
     run_turn(client, approval="never", sandbox=sandbox)
+    outputs = [r.call_output(call_id) for r in scripted_model.requests]
+    assert (workspace / "dump.txt").exists(), f"the dump did not run: {outputs}"
     text = (workspace / "dump.txt").read_text()
     assert "PATH" in text and "HOME" in text and "visible-value" in text and "C.UTF-8" in text
     leaked = [name for name, value in SECRETS.items() if value in text or f"{name}=" in text]

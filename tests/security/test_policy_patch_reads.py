@@ -105,7 +105,8 @@ def test_ping_is_answered_while_a_patch_meets_a_fifo(
 def test_turn_diff_of_a_file_replaced_by_a_fifo_or_device_after_the_patch(
     backend_env: dict[str, str], scripted_model: ScriptedModel, spawn_server: ServerFactory, workspace: Path
 ) -> None:
-    """The turn diff re-reads every patched file at the end of the turn."""
+    """The turn diff re-reads every patched file at the end of the turn (the last one, after
+    the command replaced them; the first, right after the patch, still shows the text)."""
     scripted_model.apply_patch(patch("*** Add File: a.txt", "+a", "*** Add File: b.txt", "+b"))
     scripted_model.shell(["bash", "-c", "rm a.txt && mkfifo a.txt && ln -sf /dev/zero b.txt"])
     scripted_model.text("done")
@@ -117,7 +118,7 @@ def test_turn_diff_of_a_file_replaced_by_a_fifo_or_device_after_the_patch(
     assert_clean(client, result)
     assert text_of(result) == "done"
     diffs = [e["msg"]["unified_diff"] for e in client.events_for(rid) if e["msg"]["type"] == "turn_diff"]
-    assert diffs and "a.txt" in diffs[0] and "contents not shown" in diffs[0]
+    assert diffs and "a.txt" in diffs[-1] and "contents not shown" in diffs[-1]
     assert peak_rss_kib(client.proc.pid) < PEAK_RSS_LIMIT_KIB
 
 

@@ -74,6 +74,8 @@ class Turn:
     """For `raw`: produces the body, written one piece at a time (it may be endless)."""
     headers: dict[str, str] = field(default_factory=dict)
     """For `raw`: extra response headers (e.g. a Content-Encoding)."""
+    reasoning: list[str] = field(default_factory=list)
+    """Reasoning summary parts streamed (and then sent as a `reasoning` item) before the text."""
 
 
 def text_turn(text: str) -> Turn:
@@ -94,6 +96,11 @@ def patch_call(patch: str, call_id: str | None = None) -> dict[str, Any]:
     return {"kind": "custom", "name": "apply_patch", "input": patch, "call_id": call_id or new_id("call")}
 
 
+def web_search_call(query: str, item_id: str | None = None) -> dict[str, Any]:
+    """A hosted web search the provider ran itself (the client only relays it)."""
+    return {"kind": "web_search", "query": query, "call_id": item_id or new_id("ws")}
+
+
 # --- the Responses wire -----------------------------------------------------------------
 
 
@@ -106,9 +113,13 @@ def responses_frames(turn: Turn) -> list[bytes]:
     rid = new_id("resp")
     sse = _sse
     frames = [sse("response.created", {"response": {"id": rid}})]
+    if turn.reasoning:
+        frames += reasoning_frames(turn.reasoning)
     text = turn.text
     msg_id = new_id("msg")
     if text:
+        added = {"type": "message", "role": "assistant", "id": msg_id, "status": "in_progress", "content": []}
+        frames.append(sse("response.output_item.added", {"item": added}))
         for piece in _split(text, turn.chunks):
             frames.append(sse("response.output_text.delta", {"item_id": msg_id, "delta": piece}))
     if turn.kind == "cut":
@@ -122,6 +133,12 @@ def responses_frames(turn: Turn) -> list[bytes]:
         }
         frames.append(sse("response.output_item.done", {"item": item}))
     for call in turn.calls:
+        if call["kind"] == "web_search":
+            ws = {"type": "web_search_call", "id": call["call_id"], "status": "in_progress"}
+            frames.append(sse("response.output_item.added", {"item": ws}))
+            done = {**ws, "status": "completed", "action": {"type": "search", "query": call["query"]}}
+            frames.append(sse("response.output_item.done", {"item": done}))
+            continue
         if call["kind"] == "custom":
             item = {
                 "type": "custom_tool_call",
@@ -152,6 +169,34 @@ def responses_frames(turn: Turn) -> list[bytes]:
     return frames
 
 
+def reasoning_frames(parts: list[str]) -> list[bytes]:
+    """A reasoning item: its summary parts streamed, then the whole item (encrypted content
+    included, as providers send it when asked for `reasoning.encrypted_content`)."""
+    rs_id = new_id("rs")
+    frames = [
+        _sse("response.output_item.added", {"item": {"type": "reasoning", "id": rs_id, "summary": []}}),
+    ]
+    for index, part in enumerate(parts):
+        frames.append(
+            _sse("response.reasoning_summary_part.added", {"item_id": rs_id, "summary_index": index})
+        )
+        for piece in _split(part, 2):
+            frames.append(
+                _sse(
+                    "response.reasoning_summary_text.delta",
+                    {"item_id": rs_id, "summary_index": index, "delta": piece},
+                )
+            )
+    item = {
+        "type": "reasoning",
+        "id": rs_id,
+        "summary": [{"type": "summary_text", "text": p} for p in parts],
+        "encrypted_content": f"enc-{rs_id}",
+    }
+    frames.append(_sse("response.output_item.done", {"item": item}))
+    return frames
+
+
 # --- the Chat Completions wire -----------------------------------------------------------
 
 
@@ -173,7 +218,8 @@ def chat_frames(turn: Turn) -> list[bytes]:
         frames.append(chunk({"content": piece}))
     if turn.kind == "cut":
         return frames
-    for index, call in enumerate(turn.calls):
+    calls = [c for c in turn.calls if c["kind"] != "web_search"]  # hosted: no Chat form
+    for index, call in enumerate(calls):
         args = call["arguments"] if call["kind"] == "function" else {"input": call["input"]}
         arg_text = json.dumps(args)
         # Fragmented like real servers: id and name first, then the arguments in pieces.
@@ -193,7 +239,7 @@ def chat_frames(turn: Turn) -> list[bytes]:
         )
         for piece in _split(arg_text, 4):
             frames.append(chunk({"tool_calls": [{"index": index, "function": {"arguments": piece}}]}))
-    frames.append(chunk({}, "tool_calls" if turn.calls else "stop"))
+    frames.append(chunk({}, "tool_calls" if calls else "stop"))
     usage = {"prompt_tokens": 100, "completion_tokens": 10, "total_tokens": 110}
     tail = {"id": cid, "object": "chat.completion.chunk", "choices": [], "usage": usage}
     frames.append(f"data: {json.dumps(tail)}\n\n".encode())

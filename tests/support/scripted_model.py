@@ -37,6 +37,7 @@ from tests.support.model_turns import function_call as function_call
 from tests.support.model_turns import patch_call as patch_call
 from tests.support.model_turns import shell_call as shell_call
 from tests.support.model_turns import text_turn as text_turn
+from tests.support.model_turns import web_search_call as web_search_call
 from tests.support.model_wire import Reply
 
 RAW_DEADLINE = 120.0
@@ -138,7 +139,7 @@ class _Server(ThreadingHTTPServer):
 
 class ScriptedModel:
     def __init__(self, default: Default = None, keep_requests: int | None = None) -> None:
-        self._turns: deque[Answer] = deque()
+        self._turns: deque[Answer | Callable[[Recorded], Answer]] = deque()
         self._by_path: dict[str, deque[Answer]] = {}
         self._cond = threading.Condition()
         self.requests: list[Recorded] = []
@@ -216,11 +217,17 @@ class ScriptedModel:
             queue = self._turns if path == "*" else self._by_path.setdefault(path, deque())
             queue.extend(replies)
 
-    def text(self, text: str, chunks: int = 3) -> Turn:
-        return self.add(Turn("text", text=text, chunks=chunks))
+    def later(self, build: Callable[[Recorded], Answer]) -> None:
+        """Queue an answer built when its request arrives, from what the agent sent (a session
+        id in an earlier tool output, say)."""
+        with self._cond:
+            self._turns.append(build)
 
-    def tool_calls(self, *calls: dict[str, Any], text: str = "") -> Turn:
-        return self.add(Turn("calls", text=text, calls=list(calls)))
+    def text(self, text: str, chunks: int = 3, reasoning: list[str] | None = None) -> Turn:
+        return self.add(Turn("text", text=text, chunks=chunks, reasoning=list(reasoning or [])))
+
+    def tool_calls(self, *calls: dict[str, Any], text: str = "", reasoning: list[str] | None = None) -> Turn:
+        return self.add(Turn("calls", text=text, calls=list(calls), reasoning=list(reasoning or [])))
 
     def shell(self, command: str | list[str], call_id: str | None = None, **extra: Any) -> str:
         call = shell_call(command, call_id, **extra)

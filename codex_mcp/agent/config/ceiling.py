@@ -92,6 +92,9 @@ _WHY: dict[str, str] = {
     "tools": "it changes which tools the model is offered",
     "codex_mcp": "it changes this server's own settings",
     "projects": "it changes which projects are trusted",
+    "experimental_resume": "it resumes another session's history from a file",
+    "default_permissions": "it decides what the sandbox lets commands do",
+    "permissions": "it decides what the sandbox lets commands do",
 }
 
 #: Directories no call may make writable: the system's own trees.  (`/` and the home

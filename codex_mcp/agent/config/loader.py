@@ -32,6 +32,7 @@ from codex_mcp.agent.config.overrides import (
     parse_key_path,
     parse_override,
 )
+from codex_mcp.agent.config.permissions import profile_policy
 from codex_mcp.agent.config.providers import resolve_providers
 from codex_mcp.agent.config.sections import (
     absolute_path,
@@ -77,8 +78,35 @@ USED_KEYS = frozenset(
         "project_doc_fallback_filenames", "notify", "instructions", "experimental_instructions_file",
         "model_instructions_file", "developer_instructions", "compact_prompt", "profile", "profiles",
         "mcp_servers", "codex_mcp", "features", "web_search", "tools", "include_apply_patch_tool",
+        "default_permissions", "permissions", "experimental_resume",
     }
 )  # fmt: skip
+
+# Keys of Codex's own config that only its terminal UI, login or desktop integration read:
+# nothing to do for this server, and nothing to warn about.
+INAPPLICABLE_KEYS = frozenset(
+    {
+        "tui", "file_opener", "notice", "history", "hide_full_access_warning", "projects",
+        "preferred_auth_method", "forced_login_method", "forced_chatgpt_workspace_id",
+        "windows_wsl_setup_acknowledged", "check_for_update_on_startup", "disable_paste_burst",
+        "cli_auth_credentials_store", "mcp_oauth_credentials_store", "analytics", "feedback",
+        "otel", "chatgpt_base_url", "sandbox_workspace_write", "windows",
+    }
+)  # fmt: skip
+
+
+_logged: set[str] = set()
+
+
+def unused_key_warnings(effective: Mapping[str, Any]) -> list[str]:
+    """A warning for every top-level key this server neither reads nor knows to be
+    irrelevant to it: a misspelt or unsupported setting is said out loud, not dropped."""
+    unknown = sorted(k for k in effective if k not in USED_KEYS and k not in INAPPLICABLE_KEYS)
+    return [
+        f"config key `{key}` is not supported by codex-mcp and was ignored (misspelt, or a Codex "
+        "setting this server does not implement)"
+        for key in unknown
+    ]
 
 
 @dataclass(frozen=True)
@@ -309,10 +337,6 @@ def resolve_config(
     if profile is not None:
         reader.effective = _overlay(raw, profile_table)
         reader.profile, reader.profile_table = profile, profile_table
-    if logger.isEnabledFor(logging.DEBUG):
-        ignored = sorted(k for k in reader.effective if k not in USED_KEYS)
-        if ignored:
-            logger.debug("config keys not used by codex-mcp (ignored): %s", ", ".join(ignored))
     return _build(reader, typed, codex_home=codex_home, cwd=cwd, env=env, profile=profile)
 
 
@@ -360,6 +384,16 @@ def _build(
     else:
         mode = r.enum(["sandbox_mode"], SANDBOX_MODES, "read-only")
     sandbox = sandbox_policy(r, cast(SandboxMode, mode), resolved_cwd, env)
+    warnings: list[str] = []
+    if typed.sandbox_mode is None and r.string(["sandbox_mode"], None) is None:
+        profile_sandbox = profile_policy(r, resolved_cwd)
+        if profile_sandbox is not None:
+            sandbox = profile_sandbox
+    elif r.string(["default_permissions"], None) is not None:
+        warnings.append(
+            "`default_permissions` was ignored: `sandbox_mode` (or the `sandbox` argument) is "
+            "set, and the older sandbox settings win, as in Codex"
+        )
 
     if typed.base_instructions is not None:
         base_instructions: str | None = typed.base_instructions
@@ -373,6 +407,12 @@ def _build(
 
     notify = r.string_list(["notify"])
     overrides, override_warnings = family_overrides(r.effective)
+    warnings += override_warnings + unused_key_warnings(r.effective)
+    for warning in warnings:
+        if warning not in _logged:  # each config is resolved per call: say it once
+            _logged.add(warning)
+            logger.warning("%s", warning)
+    resume = r.string(["experimental_resume"], None)
     return Config(
         codex_home=codex_home,
         cwd=resolved_cwd,
@@ -408,7 +448,8 @@ def _build(
         mcp_servers=mcp_servers(r),
         server=server_settings(r),
         family_overrides=overrides,
-        config_warnings=tuple(override_warnings),
+        config_warnings=tuple(warnings),
+        experimental_resume=Path(resume) if resume else None,
     )
 
 

@@ -27,6 +27,10 @@ DEFAULT_EXEC_SESSION_MAX_LIFETIME_SEC = 3600.0
 """A whole turn (model rounds, tool calls, approvals) ends with an error after this."""
 
 EventStream = Literal["full", "minimal", "off"]
+DeltaEvents = Literal["content", "legacy", "both"]
+"""Which names streamed text goes out under: `content` (`agent_message_content_delta`,
+`reasoning_content_delta`, as Codex 0.147), `legacy` (`agent_message_delta`,
+`agent_reasoning_delta`, for clients written against older Codex), or `both`."""
 
 
 @dataclass(frozen=True)
@@ -44,6 +48,9 @@ class ServerSettings:
     turn_timeout_sec: float = DEFAULT_TURN_TIMEOUT_SEC
     # A process session (`exec_command` that keeps running) is ended after this, whatever it does.
     exec_session_max_lifetime_sec: float = DEFAULT_EXEC_SESSION_MAX_LIFETIME_SEC
+    delta_events: DeltaEvents = "content"
+    originator: str | None = None
+    """The `originator` the model provider sees (and the User-Agent's product); ours by default."""
 
 
 @dataclass(frozen=True)
@@ -92,4 +99,7 @@ class Config:
     """What the config changes in the model family's contract (`families.resolve_family`):
     unlike the fields above, a value the config does not set stays None."""
     config_warnings: tuple[str, ...] = ()
-    """Values that were ignored (wrong type or value), for the client to be told."""
+    """Values and keys that were ignored, for the client to be told (a `warning` event)."""
+    experimental_resume: Path | None = None
+    """A rollout file a new session resumes instead of starting empty (inside
+    `$CODEX_HOME/sessions` only)."""

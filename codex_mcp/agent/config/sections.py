@@ -12,6 +12,7 @@ from codex_mcp.agent.config.model import (
     DEFAULT_ELICITATION_TIMEOUT_SEC,
     DEFAULT_EXEC_SESSION_MAX_LIFETIME_SEC,
     DEFAULT_TURN_TIMEOUT_SEC,
+    DeltaEvents,
     EnvInherit,
     EventStream,
     ServerSettings,
@@ -23,6 +24,7 @@ from codex_mcp.sandbox.policy import SANDBOX_MODES, SandboxMode, SandboxPolicy
 
 ENV_INHERITS = ("all", "core", "none")
 EVENT_STREAMS = ("full", "minimal", "off")
+DELTA_EVENTS = ("content", "legacy", "both")
 
 
 def expand_home(raw: str | Path, env: Mapping[str, str]) -> Path:
@@ -115,6 +117,8 @@ def server_settings(r: Reader) -> ServerSettings:
         ),
         call_config_keys=keys,
         call_config_keys_all=all_keys,
+        delta_events=cast(DeltaEvents, r.enum([*table, "delta_events"], DELTA_EVENTS, "content")),
+        originator=r.string([*table, "originator"], None),
     )
 
 

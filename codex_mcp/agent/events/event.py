@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 from codex_mcp.agent.events.payloads import EventMsg
 
@@ -35,7 +35,19 @@ class Event:
         return {"id": self.id, "msg": self.msg}
 
 
-AnswerApproval = Callable[[ReviewDecision, str | None], None]
+class AnswerApproval(Protocol):
+    """Give the decision; `reason` says why when the host decided for the person, and
+    `amendment` that the person also approved the proposed command prefix for later."""
+
+    def __call__(
+        self, decision: ReviewDecision, reason: str | None, /, *, amendment: bool = False
+    ) -> None: ...
+
+
+def _unanswerable(decision: ReviewDecision, reason: str | None, /, *, amendment: bool = False) -> None:
+    return None
+
+
 AnswerElicitation = Callable[[dict[str, Any]], None]
 
 
@@ -45,7 +57,7 @@ class ApprovalRequest(Event):
     `approve()`, `deny()`, `abort()` or `decide()`; the turn stays paused until then, or until
     it is interrupted (leaving its `turn()` block denies by interrupting it)."""
 
-    answer: AnswerApproval = field(default=lambda decision, reason: None, repr=False, compare=False)
+    answer: AnswerApproval = field(default=_unanswerable, repr=False, compare=False)
     kind: Literal["exec", "patch"] = "exec"
     """What waits: a command (`exec`) or a patch."""
 
@@ -68,12 +80,24 @@ class ApprovalRequest(Event):
         reason = self.msg.get("reason")
         return reason if isinstance(reason, str) else None
 
-    def decide(self, decision: ReviewDecision, reason: str | None = None) -> None:
-        """`reason` says why when the host decided for the person (the model is told)."""
-        self.answer(decision, reason)
+    @property
+    def proposed_amendment(self) -> list[str]:
+        """A command prefix the model proposed for approval beyond this command (empty: none)."""
+        return [str(word) for word in self.msg.get("proposed_execpolicy_amendment") or []]
+
+    def decide(self, decision: ReviewDecision, reason: str | None = None, *, amendment: bool = False) -> None:
+        """`reason` says why when the host decided for the person (the model is told);
+        `amendment` (with an approval) approves the proposed prefix too."""
+        approved = decision in ("approved", "approved_for_session")
+        self.answer(decision, reason, amendment=amendment and approved)
 
     def approve(self, *, for_session: bool = False) -> None:
         self.answer("approved_for_session" if for_session else "approved", None)
+
+    def approve_amendment(self) -> None:
+        """Approve this command, and for the rest of the session every command that starts
+        with `proposed_amendment` (a plain approval when nothing was proposed)."""
+        self.answer("approved", None, amendment=bool(self.proposed_amendment))
 
     def deny(self, reason: str | None = None) -> None:
         self.answer("denied", reason)
@@ -120,3 +144,34 @@ class ElicitationRequest(Event):
 
     def cancel(self) -> None:
         self.answer({"action": "cancel"})
+
+
+AnswerUserInput = Callable[[dict[str, str] | None], None]
+
+
+@dataclass(frozen=True, slots=True)
+class UserInputRequest(Event):
+    """The model asks the person questions (`msg["questions"]`: id, header, question,
+    options).  Answer once with `respond({question id: answer})`, `decline()` or
+    `cannot_ask()`; the turn waits until then, or until it is interrupted."""
+
+    answer: AnswerUserInput = field(default=lambda answers: None, repr=False, compare=False)
+
+    @property
+    def call_id(self) -> str:
+        return str(self.msg.get("call_id") or "")
+
+    @property
+    def questions(self) -> list[dict[str, Any]]:
+        return [q for q in self.msg.get("questions") or [] if isinstance(q, dict)]
+
+    def respond(self, answers: dict[str, str]) -> None:
+        self.answer(dict(answers))
+
+    def decline(self) -> None:
+        self.answer(None)
+
+    def cannot_ask(self) -> None:
+        """Nobody can be asked (the host has no way to show questions): the model is told
+        so, rather than that the person declined."""
+        self.answer({})

@@ -21,10 +21,10 @@ class SessionConfigured(TypedDict):
     model: str
     model_provider_id: str
     approval_policy: str
+    approvals_reviewer: str
+    permission_profile: dict[str, Any]
     sandbox_policy: dict[str, Any]
     cwd: str
-    history_log_id: int
-    history_entry_count: int
     rollout_path: str
     reasoning_effort: NotRequired[str]
 
@@ -34,6 +34,7 @@ class TaskStarted(TypedDict):
     turn_id: str
     started_at: int
     model_context_window: int | None
+    collaboration_mode_kind: str
 
 
 class TaskComplete(TypedDict):
@@ -50,6 +51,9 @@ class TurnAborted(TypedDict):
     type: Literal["turn_aborted"]
     turn_id: str
     reason: str
+    started_at: NotRequired[int]
+    completed_at: NotRequired[int]
+    duration_ms: NotRequired[int]
 
 
 class ErrorEvent(TypedDict):
@@ -78,11 +82,17 @@ class UserMessage(TypedDict):
     type: Literal["user_message"]
     message: str
     images: list[str]
+    local_images: list[str]
+    audio: list[Any]
+    local_audio: list[Any]
+    text_elements: list[Any]
 
 
 class AgentMessage(TypedDict):
     type: Literal["agent_message"]
     message: str
+    phase: str | None
+    memory_citation: Any
 
 
 class AgentMessageDelta(TypedDict):
@@ -138,8 +148,8 @@ class PlanStep(TypedDict):
 
 class PlanUpdate(TypedDict):
     type: Literal["plan_update"]
+    explanation: str | None
     plan: list[PlanStep]
-    explanation: NotRequired[str]
 
 
 class ExecApprovalRequestMsg(TypedDict):
@@ -150,6 +160,9 @@ class ExecApprovalRequestMsg(TypedDict):
     cwd: str
     parsed_cmd: list[dict[str, Any]]
     reason: NotRequired[str]
+    proposed_execpolicy_amendment: NotRequired[list[str]]
+    """A command prefix the person may approve for later commands (the model's `prefix_rule`)."""
+    available_decisions: NotRequired[list[Any]]
 
 
 class PatchApprovalRequestMsg(TypedDict):
@@ -159,15 +172,24 @@ class PatchApprovalRequestMsg(TypedDict):
     changes: dict[str, Any]
     reason: str | None
     grant_root: str | None
+    started_at_ms: NotRequired[int]
 
 
 class ExecCommandBegin(TypedDict):
+    """The NotRequired fields are the 0.147 shape (`exec_command`, `shell_command`): the
+    process id of a session, where the command came from, when it started, and for a
+    command typed into a running session, what was typed."""
+
     type: Literal["exec_command_begin"]
     call_id: str
+    process_id: NotRequired[str]
     turn_id: str
+    started_at_ms: NotRequired[int]
     command: list[str]
     cwd: str
     parsed_cmd: list[dict[str, Any]]
+    source: NotRequired[str]
+    interaction_input: NotRequired[str]
 
 
 class ExecCommandOutputDelta(TypedDict):
@@ -178,18 +200,36 @@ class ExecCommandOutputDelta(TypedDict):
 
 
 class ExecCommandEnd(TypedDict):
+    """The NotRequired fields: as for `ExecCommandBegin`, plus when it ended and whether it
+    `completed` (exit code 0) or `failed`."""
+
     type: Literal["exec_command_end"]
     call_id: str
+    process_id: NotRequired[str]
     turn_id: str
+    completed_at_ms: NotRequired[int]
     command: list[str]
     cwd: str
     parsed_cmd: list[dict[str, Any]]
+    source: NotRequired[str]
+    interaction_input: NotRequired[str]
     stdout: str
     stderr: str
     aggregated_output: str
     exit_code: int
     duration: Duration
     formatted_output: str
+    status: NotRequired[str]
+
+
+class TerminalInteraction(TypedDict):
+    """`write_stdin` typed `stdin` into the session `process_id` (empty: it only polled);
+    `call_id` is the `exec_command` that started the session."""
+
+    type: Literal["terminal_interaction"]
+    call_id: str
+    process_id: str
+    stdin: str
 
 
 class PatchApplyBegin(TypedDict):
@@ -208,6 +248,8 @@ class PatchApplyEnd(TypedDict):
     stderr: str
     success: bool
     changes: dict[str, Any]
+    status: str
+    """`completed`, `failed` or `declined` (the person said no)."""
 
 
 class ViewImageToolCall(TypedDict):
@@ -258,6 +300,62 @@ class ElicitationRequestMsg(TypedDict):
     requested_schema: Any
 
 
+class ItemStarted(TypedDict):
+    type: Literal["item_started"]
+    thread_id: str
+    turn_id: str
+    item: dict[str, Any]
+    started_at_ms: int
+
+
+class ItemCompleted(TypedDict):
+    type: Literal["item_completed"]
+    thread_id: str
+    turn_id: str
+    item: dict[str, Any]
+    started_at_ms: int
+    completed_at_ms: int
+
+
+class AgentMessageContentDelta(TypedDict):
+    type: Literal["agent_message_content_delta"]
+    thread_id: str
+    turn_id: str
+    item_id: str
+    delta: str
+
+
+class ReasoningContentDeltaMsg(TypedDict):
+    type: Literal["reasoning_content_delta"]
+    thread_id: str
+    turn_id: str
+    item_id: str
+    delta: str
+    summary_index: int
+
+
+class WebSearchBegin(TypedDict):
+    type: Literal["web_search_begin"]
+    call_id: str
+
+
+class WebSearchEnd(TypedDict):
+    type: Literal["web_search_end"]
+    call_id: str
+    query: str
+    action: dict[str, Any]
+
+
+class UserInputRequestMsg(TypedDict):
+    """The model asks the person questions (`request_user_input`); answered like an
+    elicitation (`events.UserInputRequest`)."""
+
+    type: Literal["request_user_input"]
+    call_id: str
+    turn_id: str
+    questions: list[dict[str, Any]]
+
+
 EventMsg = (
     SessionConfigured
     | TaskStarted
@@ -284,6 +382,7 @@ EventMsg = (
     | ExecCommandBegin
     | ExecCommandOutputDelta
     | ExecCommandEnd
+    | TerminalInteraction
     | PatchApplyBegin
     | PatchApplyEnd
     | ViewImageToolCall
@@ -292,5 +391,12 @@ EventMsg = (
     | McpToolCallBegin
     | McpToolCallEnd
     | ElicitationRequestMsg
+    | ItemStarted
+    | ItemCompleted
+    | AgentMessageContentDelta
+    | ReasoningContentDeltaMsg
+    | WebSearchBegin
+    | WebSearchEnd
+    | UserInputRequestMsg
 )
 """Every payload the agent emits.  (Consumers that only relay treat a msg as `dict[str, Any]`.)"""

@@ -73,6 +73,7 @@ import anyio.lowlevel
 from anyio.abc import ByteReceiveStream, Process
 
 from codex_mcp.agent.exec import spawn
+from codex_mcp.agent.exec.grace import grace
 
 __all__ = [
     "DEFAULT_EXEC_TIMEOUT_MS",
@@ -100,8 +101,6 @@ MAX_OUTPUT_DELTAS_PER_CALL = 10_000
 RETAIN_HEAD_BYTES = 128 * 1024
 RETAIN_TAIL_BYTES = 128 * 1024
 
-# How long SIGTERM may take to end the command before SIGKILL follows.
-TERM_GRACE_S = 0.5
 # How long to wait for the child to be reaped after SIGKILL before giving up on it.
 _REAP_TIMEOUT_S = 5.0
 
@@ -252,8 +251,7 @@ class _Kept:
         """SIGTERM to the command's group, a short grace, then SIGKILL to every process."""
         self.handle.signal(signal.SIGTERM)
         if self.handle.returncode is None:
-            with anyio.move_on_after(TERM_GRACE_S):
-                await self.handle.wait()
+            await grace(self.handle.wait)
         self.handle.kill_all()
 
     async def finish(self) -> None:
@@ -304,8 +302,7 @@ class _Subprocess:
         """
         _signal_group(self.process.pid, signal.SIGTERM)
         if self.process.returncode is None:
-            with anyio.move_on_after(TERM_GRACE_S):
-                await self.process.wait()
+            await grace(self.process.wait)
         _signal_group(self.process.pid, signal.SIGKILL)
 
     async def finish(self) -> None:
@@ -377,6 +374,8 @@ async def _pump(
             capture.feed(chunk)
             if on_output is not None and budget.take():
                 await on_output(name, chunk)
+            # Output that is always ready (a flood) must not keep the event loop to itself.
+            await anyio.lowlevel.checkpoint()
     finally:
         done.set()
 

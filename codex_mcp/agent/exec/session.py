@@ -28,10 +28,14 @@ from pathlib import Path
 from typing import Any
 
 import anyio
+import anyio.lowlevel
 from anyio.abc import TaskStatus
 
+from codex_mcp.agent.events import session_output_delta
+from codex_mcp.agent.events.payloads import EventMsg
 from codex_mcp.agent.exec.buffer import HeadTailBuffer
-from codex_mcp.agent.exec.events import ExecEvents, exec_output_delta
+from codex_mcp.agent.exec.events import ExecEvents
+from codex_mcp.agent.exec.grace import grace
 from codex_mcp.agent.exec.process import Started, exit_code_of
 
 log = logging.getLogger(__name__)
@@ -46,7 +50,6 @@ PENDING_MAX_BYTES = 1024 * 1024
 TRANSCRIPT_MAX_BYTES = 256 * 1024
 MAX_PENDING_INPUT = 1024 * 1024
 DRAIN_AFTER_EXIT_S = 2.0  # output still arriving after the process exited (as one-shot runs)
-TERM_GRACE_S = 0.5
 REAP_TIMEOUT_S = 5.0
 
 
@@ -164,6 +167,10 @@ class ProcessSession:
                 self.transcript.feed(data)
                 self._notify()
                 await self._stream(stream, data)
+                # A process that never stops printing always has data ready, and the event
+                # emitter may take it without waiting (no reader, no deltas left): let the
+                # rest of the server run between chunks, or a flood starves it.
+                await anyio.lowlevel.checkpoint()
         finally:
             self._open_streams -= 1
             if self._open_streams <= 0:
@@ -178,10 +185,10 @@ class ProcessSession:
                 return
             self._deltas_left -= 1
             await self.emit(
-                exec_output_delta(self.events.call_id, stream, data[start : start + DELTA_MAX_BYTES])
+                session_output_delta(self.events.call_id, stream, data[start : start + DELTA_MAX_BYTES])
             )
 
-    async def emit(self, msg: dict[str, Any]) -> None:
+    async def emit(self, msg: EventMsg) -> None:
         """Emit through the session's emitter; a failing emitter stops the events, never the
         session."""
         if self.events is None:
@@ -281,8 +288,12 @@ class ProcessSession:
                 "(`exec_session_max_lifetime_sec`) and was ended]\n"
             )
             handle.signal(signal.SIGTERM)
-            with anyio.move_on_after(TERM_GRACE_S):
+
+            async def reaped() -> None:
+                nonlocal code
                 code = await handle.wait()
+
+            await grace(reaped)
             if code is None:
                 handle.kill_all()
                 with anyio.move_on_after(REAP_TIMEOUT_S):
@@ -299,8 +310,7 @@ class ProcessSession:
         if not self._terminating and not self.exited.is_set():
             self._terminating = True
             self.started.handle.signal(signal.SIGTERM)
-            with anyio.move_on_after(TERM_GRACE_S):
-                await self.exited.wait()
+            await grace(self.exited.wait)
         if not self.exited.is_set():
             self.started.handle.kill_all()
         with anyio.move_on_after(REAP_TIMEOUT_S + DRAIN_AFTER_EXIT_S):

@@ -86,6 +86,20 @@ class _ForkServer:
         with self._lock:
             self._reset()
 
+    def close_and_reap(self, timeout: float) -> None:
+        """Close our end and wait for the fork server to finish: it kills and reaps every
+        process below it first.  One that does not finish within `timeout` is killed."""
+        with self._lock:
+            if self._sock is not None:
+                self._sock.close()
+                self._sock = None
+            if self._proc is not None:
+                try:
+                    self._proc.wait(timeout)
+                except subprocess.TimeoutExpired:
+                    log.warning("the sandbox fork server did not exit within %.1f s; killing it", timeout)
+                self._reset()
+
 
 _SERVER = _ForkServer()
 _AVAILABLE: bool | None = None
@@ -100,8 +114,16 @@ def available() -> bool:
 
 
 def shutdown() -> None:
-    """Stop the fork server (tests; the server just exits and the fork server follows)."""
+    """Stop the fork server at once (tests)."""
     _SERVER.close()
+
+
+FINAL_REAP_TIMEOUT = 3.0
+
+
+def close_and_reap(timeout: float = FINAL_REAP_TIMEOUT) -> None:
+    """The server is leaving: end the fork server and every process below it, and reap it."""
+    _SERVER.close_and_reap(timeout)
 
 
 class Spawned:

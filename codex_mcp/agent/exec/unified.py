@@ -15,8 +15,9 @@ wall time does not count; random session ids in 1000..99999; at most 64 live ses
 one first); the environment gets `NO_COLOR=1`, `LANG`/`LC_CTYPE`/`LC_ALL=C.UTF-8`,
 `COLORTERM=""`, `PAGER`/`GIT_PAGER`/`GH_PAGER=cat`, `CODEX_CI=1`.  Like the reference, an
 interrupted turn leaves sessions running; closing the manager (thread closed or evicted,
-server exiting) ends them all.  Beyond the reference: a hard lifetime limit per session,
-and nothing a session started outlives it or the server (`process.py`).
+server exiting) ends them all (a thread's manager: `sessions_host.ThreadSessions`).
+Beyond the reference: a hard lifetime limit per session, and nothing a session started
+outlives it or the server (`process.py`).
 
 Embedding, without MCP::
 
@@ -51,16 +52,9 @@ from typing import TYPE_CHECKING
 import anyio
 from anyio.abc import TaskGroup, TaskStatus
 
+from codex_mcp.agent.events import session_exec_begin, session_exec_end, terminal_interaction
 from codex_mcp.agent.exec.buffer import HeadTailBuffer
-from codex_mcp.agent.exec.events import (
-    Emit,
-    ExecEvents,
-    exec_begin,
-    exec_end,
-    now_ms,
-    parsed_command,
-    terminal_interaction,
-)
+from codex_mcp.agent.exec.events import Emit, ExecEvents, now_ms, parsed_command
 from codex_mcp.agent.exec.format import DEFAULT_MODEL_POLICY, format_unified_exec_output
 from codex_mcp.agent.exec.process import StartError, describe_os_error, start_process
 from codex_mcp.agent.exec.session import COLLECT_MAX_BYTES, ProcessSession, StdinClosed, WriteFailed
@@ -97,15 +91,9 @@ if TYPE_CHECKING:
     from codex_mcp.sandbox.select import BackendChoice
 
 __all__ = [
-    "CreateProcessError",
-    "ExecCommandOutput",
-    "ExecCommandRequest",
-    "StdinClosedError",
-    "UnifiedExecError",
-    "UnifiedExecManager",
-    "UnknownSessionError",
-    "WriteToStdinError",
-]
+    "CreateProcessError", "ExecCommandOutput", "ExecCommandRequest", "StdinClosedError", "UnifiedExecError",
+    "UnifiedExecManager", "UnknownSessionError", "WriteToStdinError",
+]  # fmt: skip
 
 
 class UnifiedExecManager:
@@ -160,6 +148,16 @@ class UnifiedExecManager:
         finally:
             self._tg = None
             self._closed.set()
+
+    def request_close(self) -> None:
+        """Have every session ended soon, without waiting (for code that cannot await: a
+        thread being shut down or evicted); `aclose` waits for it."""
+        self._close_requested.set()
+        self._closing = True
+
+    @property
+    def closed(self) -> bool:
+        return self._closing
 
     async def aclose(self) -> None:
         """End every session (their whole process trees) and stop.  Idempotent."""
@@ -260,8 +258,11 @@ class UnifiedExecManager:
         try:
             if events is not None:
                 await session.emit(
-                    exec_begin(events, process_id, request.shown, cwd, session.parsed_cmd, now_ms())
-                )
+                    session_exec_begin(
+                        call_id=events.call_id, turn_id=events.turn_id, process_id=process_id,
+                        command=request.shown, cwd=cwd, parsed_cmd=session.parsed_cmd, started_at_ms=now_ms(),
+                    )
+                )  # fmt: skip
             await tg.start(session.run, self.max_lifetime_s, self._on_finished)
             with anyio.move_on_after(EARLY_EXIT_GRACE_S):
                 await session.exited.wait()
@@ -381,11 +382,15 @@ class UnifiedExecManager:
     ) -> ExecCommandOutput:
         """Type `chars` into session `session_id` (empty: poll) and return the new output as
         `write_stdin` does.  `emit` is the current turn's emitter for the
-        `terminal_interaction` event (default: the one the session was started with).
+        `terminal_interaction` event (default: the one the session was started with); the
+        session's later events (output, its end) go there too, so they reach the turn that
+        is reading the session rather than the ended turn that started it.
         Raises `UnknownSessionError`, `StdinClosedError`, `WriteToStdinError`."""
         session = self._store.get(session_id)
         if session is None:
             raise UnknownSessionError(session_id)
+        if emit is not None and session.events is not None and session.events.emit is not emit:
+            session.events = ExecEvents(session.events.call_id, session.events.turn_id, emit)
         session.last_used = time.monotonic()
         session.active_calls += 1
         try:
@@ -471,10 +476,12 @@ class UnifiedExecManager:
         if formatted is None:
             formatted = formatted_truncate_text(transcript, self.truncation)
         code = exit_code if exit_code is not None else session.exit_code
+        events = session.events
         await session.emit(
-            exec_end(
-                session.events, session.id, session.command, session.cwd, session.parsed_cmd,
-                output=transcript, formatted_output=formatted, exit_code=-1 if code is None else code,
+            session_exec_end(
+                call_id=events.call_id, turn_id=events.turn_id, process_id=session.id,
+                command=session.command, cwd=session.cwd, parsed_cmd=session.parsed_cmd, stdout=transcript,
+                formatted_output=formatted, exit_code=-1 if code is None else code,
                 duration_s=session.duration_s,
             )
         )  # fmt: skip

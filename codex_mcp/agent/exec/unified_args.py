@@ -22,9 +22,11 @@ from typing import Any, Literal
 __all__ = [
     "ArgumentError",
     "ExecCommandArgs",
+    "ShellCommandArgs",
     "WriteStdinArgs",
     "default_user_shell",
     "parse_exec_command_args",
+    "parse_shell_command_args",
     "parse_write_stdin_args",
     "shell_command_argv",
 ]
@@ -47,6 +49,23 @@ class ExecCommandArgs:
     tty: bool = False
     yield_time_ms: int | None = None
     max_output_tokens: int | None = None
+    sandbox_permissions: SandboxPermissions = "use_default"
+    justification: str | None = None
+    prefix_rule: tuple[str, ...] | None = None
+
+    @property
+    def escalated(self) -> bool:
+        return self.sandbox_permissions == "require_escalated"
+
+
+@dataclass(frozen=True)
+class ShellCommandArgs:
+    """`shell_command`: one command line, run to its end (or `timeout_ms`) by the user's shell."""
+
+    command: str
+    workdir: str | None = None
+    timeout_ms: int | None = None
+    login: bool | None = None
     sandbox_permissions: SandboxPermissions = "use_default"
     justification: str | None = None
     prefix_rule: tuple[str, ...] | None = None
@@ -117,16 +136,25 @@ def _object(args: Any) -> dict[str, Any]:
     return args
 
 
+def _permissions(args: dict[str, Any]) -> SandboxPermissions:
+    permissions = _string(args, "sandbox_permissions") or "use_default"
+    if permissions not in ("use_default", "require_escalated"):
+        raise ArgumentError(f"unknown variant `{permissions}`, expected `use_default` or `require_escalated`")
+    return "require_escalated" if permissions == "require_escalated" else "use_default"
+
+
+def _prefix_rule(args: dict[str, Any]) -> tuple[str, ...] | None:
+    rule = args.get("prefix_rule")
+    if rule is not None and (not isinstance(rule, list) or not all(isinstance(p, str) for p in rule)):
+        raise ArgumentError(f"invalid type: {_shown(rule)}, expected a sequence of strings")
+    return None if rule is None else tuple(rule)
+
+
 def parse_exec_command_args(args: Any) -> ExecCommandArgs:
     args = _object(args)
     cmd = _string(args, "cmd", required=True)
     assert cmd is not None
-    permissions = _string(args, "sandbox_permissions") or "use_default"
-    if permissions not in ("use_default", "require_escalated"):
-        raise ArgumentError(f"unknown variant `{permissions}`, expected `use_default` or `require_escalated`")
-    rule = args.get("prefix_rule")
-    if rule is not None and (not isinstance(rule, list) or not all(isinstance(p, str) for p in rule)):
-        raise ArgumentError(f"invalid type: {_shown(rule)}, expected a sequence of strings")
+    permissions = _permissions(args)
     return ExecCommandArgs(
         cmd=cmd,
         workdir=_string(args, "workdir"),
@@ -135,9 +163,26 @@ def parse_exec_command_args(args: Any) -> ExecCommandArgs:
         tty=bool(_boolean(args, "tty")),
         yield_time_ms=_integer(args, "yield_time_ms", "u64", 0, _U64_MAX),
         max_output_tokens=_integer(args, "max_output_tokens", "usize", 0, _U64_MAX),
-        sandbox_permissions="require_escalated" if permissions == "require_escalated" else "use_default",
+        sandbox_permissions=permissions,
         justification=_string(args, "justification"),
-        prefix_rule=None if rule is None else tuple(rule),
+        prefix_rule=_prefix_rule(args),
+    )
+
+
+def parse_shell_command_args(args: Any) -> ShellCommandArgs:
+    args = _object(args)
+    command = _string(args, "command", required=True)
+    assert command is not None
+    permissions = _permissions(args)
+    timeout = args.get("timeout_ms", args.get("timeout"))
+    return ShellCommandArgs(
+        command=command,
+        workdir=_string(args, "workdir"),
+        timeout_ms=_integer({"timeout_ms": timeout}, "timeout_ms", "u64", 0, _U64_MAX),
+        login=_boolean(args, "login"),
+        sandbox_permissions=permissions,
+        justification=_string(args, "justification"),
+        prefix_rule=_prefix_rule(args),
     )
 
 

@@ -3,7 +3,8 @@
 A handler sees the session's configuration, the turn it runs in, and a few callables:
 `emit` (an event of this turn), `ask_approval` (wait for the person's decision; `abort`
 stops the turn before it returns) and `remember_original` (a file's state before the turn
-first touched it, for `turn_diff`).  So a handler can be driven in a unit test with fakes,
+first touched it, for `turn_diff`); and the thread's process sessions, which belong to the
+thread, not to the turn.  So a handler can be driven in a unit test with fakes,
 and it cannot reach anything else of the thread.
 
 Handlers depend on this module only, never on the registry that dispatches to them, so the
@@ -15,19 +16,29 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import anyio.to_thread
 
 from codex_mcp.agent.approvals import Decision, SessionGrants
 from codex_mcp.agent.config.model import Config
 from codex_mcp.agent.events import Emit
-from codex_mcp.agent.events.payloads import ExecApprovalRequestMsg, PatchApprovalRequestMsg
+from codex_mcp.agent.events.payloads import (
+    ExecApprovalRequestMsg,
+    PatchApprovalRequestMsg,
+    UserInputRequestMsg,
+)
 from codex_mcp.agent.handlers.diff import Snapshot, aggregate_diff, snapshot
 from codex_mcp.agent.model.types import ResponseItem
 
+if TYPE_CHECKING:
+    from codex_mcp.agent.exec.sessions_host import ThreadSessions
+
 AskApproval = Callable[[ExecApprovalRequestMsg | PatchApprovalRequestMsg], Awaitable[Decision]]
 """Ask the person; returns the decision (an `abort` decision cancels the turn first)."""
+AskUser = Callable[[UserInputRequestMsg], Awaitable[dict[str, str] | None]]
+"""Put the model's questions to the person; their answers by question id, None when they
+declined or did not answer in time, an empty mapping when nobody can be asked."""
 
 
 class McpTools(Protocol):
@@ -49,6 +60,8 @@ class TurnChanges:
         """By resolved path."""
         self.shown: dict[Path, Path] = {}
         """The path a patch named for each resolved path (for display in the diff)."""
+        self.writes = 0
+        """Patches applied so far in the turn (each one is followed by a `turn_diff`)."""
 
     @property
     def paths(self) -> list[Path]:
@@ -85,10 +98,16 @@ class HandlerContext:
     """Commands and paths the person approved for the whole session."""
     changes: TurnChanges
     mcp: McpTools | None = None
+    ask_user: AskUser | None = None
+    """None: nobody can be asked (the model is told so)."""
+    image_detail_original: bool = False
+    """The family takes images at their original resolution (`view_image` `detail`)."""
     pending_input: list[ResponseItem] = field(default_factory=list)
     """Items a handler wants the model to see after the call outputs (attached images)."""
     image_bytes: int = 0
     """Size of the images attached in this turn (their data URLs), against the turn's cap."""
+    sessions: ThreadSessions | None = None
+    """The thread's process sessions (`exec_command`, `write_stdin`); they outlive the turn."""
 
     def remember_original(self, path: Path, shown: Path | None = None) -> None:
         self.changes.remember(path, shown)

@@ -9,6 +9,7 @@ cannot be shown that way is listed with a one-line note instead of its contents.
 from __future__ import annotations
 
 import difflib
+import hashlib
 import os
 from pathlib import Path
 from typing import Final
@@ -48,6 +49,17 @@ def _text(data: bytes | None) -> list[str]:
     return data.decode("utf-8", errors="replace").splitlines(keepends=True)
 
 
+NO_BLOB = "0" * 40
+
+
+def blob_id(data: bytes | None) -> str:
+    """The git blob id of `data` (what `git hash-object` prints); zeros for no file.  It
+    lets a client (or `git apply`) check the diff against the files it has."""
+    if data is None:
+        return NO_BLOB
+    return hashlib.sha1(b"blob %d\0" % len(data) + data, usedforsecurity=False).hexdigest()
+
+
 def file_diff(rel: str, before: Snapshot, after: Snapshot) -> str:
     if isinstance(before, Unreadable) or isinstance(after, Unreadable):
         if before is after:
@@ -61,10 +73,13 @@ def file_diff(rel: str, before: Snapshot, after: Snapshot) -> str:
     if old == new and (before is None) == (after is None):
         return ""
     header = f"diff --git a/{rel} b/{rel}\n"
+    index = f"index {blob_id(before)}..{blob_id(after)}"
     if before is None:
-        header += "new file mode 100644\n"
+        header += f"new file mode 100644\n{index}\n"
     elif after is None:
-        header += "deleted file mode 100644\n"
+        header += f"deleted file mode 100644\n{index}\n"
+    else:
+        header += f"{index} 100644\n"
     lines = difflib.unified_diff(
         old, new, "/dev/null" if before is None else f"a/{rel}", "/dev/null" if after is None else f"b/{rel}"
     )

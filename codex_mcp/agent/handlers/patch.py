@@ -32,6 +32,7 @@ from codex_mcp.agent.apply_patch import (
     parse_patch,
     plan_changes,
 )
+from codex_mcp.agent.events.thread_items import now_ms
 from codex_mcp.agent.exec.format import format_duration_seconds
 from codex_mcp.agent.handlers.confine import command_env, session_boundary
 from codex_mcp.agent.handlers.context import HandlerContext, rejection_text
@@ -77,7 +78,9 @@ async def apply_patch_call(ctx: HandlerContext, call_id: str, text: str, cwd: Pa
     changes_json = {str(path): file_change_to_json(change) for path, change in plan.changes.items()}
     touched = [Path(p) for p in plan.touched]
 
-    auto_approved = True
+    # The decision is made before anything is announced; the person is asked between
+    # `patch_apply_begin` and `patch_apply_end`, the order Codex 0.147 clients expect.
+    ask = False
     confined = True
     if touched and all(p in ctx.grants.paths for p in touched):
         confined = False  # the person approved exactly these paths for the session
@@ -94,14 +97,17 @@ async def apply_patch_call(ctx: HandlerContext, call_id: str, text: str, cwd: Pa
             return check.reason
         if isinstance(check, AutoApprove):
             confined = check.run_sandboxed
-        if isinstance(check, AskUser):
-            auto_approved = False
-            rejected = await _ask(ctx, call_id, changes_json, touched)
-            if rejected is not None:
-                return rejected
-            confined = False  # the person approved this very patch
+        ask = isinstance(check, AskUser)
 
-    await ctx.emit(ev.patch_apply_begin(call_id, ctx.turn_id, auto_approved, changes_json))
+    await ctx.emit(ev.patch_apply_begin(call_id, ctx.turn_id, not ask, changes_json))
+    if ask:
+        rejected = await _ask(ctx, call_id, changes_json, touched)
+        if rejected is not None:
+            await ctx.emit(
+                ev.patch_apply_end(call_id, ctx.turn_id, "", rejected, False, changes_json, "declined")
+            )
+            return rejected
+        confined = False  # the person approved this very patch
     stdout, stderr = "", ""
     try:
         result = await anyio.to_thread.run_sync(_write, ctx, plan, boundary if confined else None)
@@ -111,6 +117,7 @@ async def apply_patch_call(ctx: HandlerContext, call_id: str, text: str, cwd: Pa
     except (OSError, ValueError, RuntimeError) as exc:
         stderr = f"Failed to apply the patch: {exc}"
     success = not stderr
+    ctx.changes.writes += 1  # even a failed patch may have written some of its files
     await ctx.emit(ev.patch_apply_end(call_id, ctx.turn_id, stdout, stderr, success, changes_json))
     if not success:
         return _result_text(1, time.monotonic() - started, stderr)
@@ -121,7 +128,8 @@ async def _ask(
     ctx: HandlerContext, call_id: str, changes_json: dict[str, Any], touched: list[Path]
 ) -> str | None:
     """Ask the person; None when approved, else the text for the model."""
-    decision = await ctx.ask_approval(ev.patch_approval_request(call_id, ctx.turn_id, changes_json))
+    request = ev.patch_approval_request(call_id, ctx.turn_id, changes_json, now_ms())
+    decision = await ctx.ask_approval(request)
     if not decision.approved:
         return rejection_text(REJECTED_BY_USER, decision.reason)
     if decision.decision == "approved_for_session":

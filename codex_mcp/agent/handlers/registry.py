@@ -1,4 +1,4 @@
-"""The tools the model is offered, and the dispatch of its calls to their handlers.
+"""Which tools have handlers, and the dispatch of the model's calls to them.
 
 Every handler returns the output text; this module wraps it in the output item that
 matches the call (`function_call_output` or `custom_tool_call_output`), so a handler never
@@ -10,90 +10,53 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from codex_mcp.agent.config.model import Config
-from codex_mcp.agent.handlers import patch, plan, shell, view_image
+from codex_mcp.agent.families import ShellKind
+from codex_mcp.agent.handlers import (
+    exec_command,
+    patch,
+    plan,
+    shell,
+    shell_command,
+    user_input,
+    view_image,
+    write_stdin,
+)
 from codex_mcp.agent.handlers.context import HandlerContext
 from codex_mcp.agent.items import output_item
-from codex_mcp.agent.model.types import ResponseItem, ToolSpec
+from codex_mcp.agent.model.types import ResponseItem
 
-# --- specs ------------------------------------------------------------------------------
+# --- what is served ------------------------------------------------------------------------
 
+SERVED_SHELL_KINDS: frozenset[ShellKind] = frozenset({"unified_exec", "shell_command"})
+"""The shell tools offered to the model.  The tool list (`tool_specs.tool_specs_for`) offers a
+family its own shell tool when it is here, else the nearest one that is
+(`tool_specs.SHELL_FALLBACKS`): a family trained on the argv `shell` tool or the built-in
+`local_shell` is offered `shell_command`.  Their calls are still dispatched below, for a
+model that calls them anyway."""
 
-def _function(name: str, description: str, properties: dict[str, Any], required: list[str]) -> ToolSpec:
-    return {
-        "type": "function",
-        "name": name,
-        "description": description,
-        "strict": False,
-        "parameters": {
-            "type": "object",
-            "properties": dict(sorted(properties.items())),
-            "required": required,
-            "additionalProperties": False,
-        },
+PARALLEL_SAFE = frozenset(
+    {
+        "exec_command",
+        "shell_command",
+        "shell",
+        "container.exec",
+        "update_plan",
+        "view_image",
+        "local_shell_call",
     }
-
-
-SHELL_SPEC = _function(
-    "shell",
-    "Run a command and get its output. `command` is an argv list passed to execvp(); for shell syntax "
-    '(pipes, redirects, globs) use ["bash", "-lc", "<script>"]. Set `workdir` rather than using cd.',
-    {
-        "command": {
-            "type": "array",
-            "items": {"type": "string"},
-            "description": "The command and its arguments.",
-        },
-        "workdir": {"type": "string", "description": "Directory to run in (default: the session's cwd)."},
-        "timeout_ms": {"type": "number", "description": "Time limit in milliseconds (default 10000)."},
-        "with_escalated_permissions": {
-            "type": "boolean",
-            "description": "Ask the user to run this command outside the sandbox.",
-        },
-        "justification": {
-            "type": "string",
-            "description": "One sentence telling the user why escalation is needed.",
-        },
-    },
-    ["command"],
 )
-
-UPDATE_PLAN_SPEC = _function(
-    "update_plan",
-    "Record or update your plan for the task: a few short steps, each pending, in_progress or "
-    "completed, with at most one in_progress at a time.",
-    {
-        "explanation": {"type": "string", "description": "Optional note about what changed."},
-        "plan": {
-            "type": "array",
-            "description": "The steps, in order.",
-            "items": {
-                "type": "object",
-                "properties": {
-                    "step": {"type": "string"},
-                    "status": {"type": "string", "enum": ["pending", "in_progress", "completed"]},
-                },
-                "required": ["step", "status"],
-                "additionalProperties": False,
-            },
-        },
-    },
-    ["plan"],
-)
-
-VIEW_IMAGE_SPEC = _function(
-    "view_image",
-    "Look at a local image file (a screenshot, a chart, a diagram): it is attached to the conversation.",
-    {"path": {"type": "string", "description": "Path of the image file, relative to the working directory."}},
-    ["path"],
-)
+"""Tools whose calls may run side by side when the family asks for parallel tool calls: they
+read, or run commands the sandbox confines; patches and questions to the person run alone."""
 
 
-def build_tool_specs(config: Config) -> list[ToolSpec]:
-    from codex_mcp.agent.apply_patch import custom_tool_spec, function_tool_spec
-
-    patch_spec = custom_tool_spec() if config.model_provider.wire_api == "responses" else function_tool_spec()
-    return [SHELL_SPEC, UPDATE_PLAN_SPEC, patch_spec, VIEW_IMAGE_SPEC]
+def runs_in_parallel(call: ResponseItem) -> bool:
+    """Whether `call` may run alongside other calls of its round."""
+    if call.get("type") == "local_shell_call":
+        return True
+    if call.get("type") != "function_call":
+        return False
+    name = str(call.get("name", ""))
+    return name in PARALLEL_SAFE or name.startswith("mcp__")
 
 
 # --- dispatch ---------------------------------------------------------------------------
@@ -128,7 +91,13 @@ async def dispatch_tool_call(ctx: HandlerContext, call: ResponseItem) -> Respons
         args = _parse_arguments(call.get("arguments"))
     except ValueError as exc:
         return output_item(call, f"failed to parse function arguments: {exc}")
-    if name in ("shell", "container.exec"):
+    if name == "exec_command":
+        output = await exec_command.handle_exec_command(ctx, call_id, args)
+    elif name == "write_stdin":
+        output = await write_stdin.handle_write_stdin(ctx, call_id, args)
+    elif name == "shell_command":
+        output = await shell_command.handle_shell_command(ctx, call_id, args)
+    elif name in ("shell", "container.exec"):
         output = await shell.handle_shell(ctx, call_id, args)
     elif name == "apply_patch":
         output = await patch.handle_apply_patch(ctx, call_id, str(args.get("input", "")))
@@ -136,6 +105,8 @@ async def dispatch_tool_call(ctx: HandlerContext, call: ResponseItem) -> Respons
         output = await plan.handle_update_plan(ctx, args)
     elif name == "view_image":
         output = await view_image.handle_view_image(ctx, call_id, args)
+    elif name == "request_user_input":
+        output = await user_input.handle_request_user_input(ctx, call_id, args)
     elif name.startswith("mcp__") and ctx.mcp is not None:
         return output_item(call, await ctx.mcp.call(call_id, name, args, ctx.emit))
     else:

@@ -1,26 +1,27 @@
-"""The `shell` tool: decide (safety, approval), confine (sandbox), run, report.
+"""One-shot commands: the `shell` tool (an argv), and the runner `shell_command` shares.
 
-The order is the security argument.  A command is first classified by the pure safety
-check; anything not auto-approved waits for the user's decision; every command runs in the
-platform sandbox of the session's boundary unless the person approved it explicitly; and if a
-sandbox is required but cannot be set up, the command does not run at all (fail closed).  An
-approved command that runs outside the sandbox is first hardened against files the sandbox
-could have planted (`confine.harden_unsandboxed`).
+The order is the security argument.  A command is first cleared by `command_gate` (rules,
+safety, the person's approval); every command runs in the platform sandbox of the session's
+boundary unless the person approved it explicitly; and if a sandbox is required but cannot
+be set up, the command does not run at all (fail closed).  An approved command that runs
+outside the sandbox is first hardened against files the sandbox could have planted
+(`confine.harden_unsandboxed`).  Not offered to current models any more (they get
+`exec_command` or `shell_command`), but still served: a model trained on it may call it.
 """
 
 from __future__ import annotations
 
 import base64
-import shlex
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import anyio
-import anyio.to_thread
 
 from codex_mcp.agent import events as ev
-from codex_mcp.agent.apply_patch.fsops import resolve_real
+from codex_mcp.agent.events.payloads import ExecCommandBegin, ExecCommandEnd
 from codex_mcp.agent.exec import (
     ExecOutput,
     ExecParams,
@@ -28,32 +29,24 @@ from codex_mcp.agent.exec import (
     format_exec_output_str,
     run_exec,
 )
-from codex_mcp.agent.handlers.confine import (
-    UnsandboxedRefused,
-    command_env,
-    harden_unsandboxed,
-    session_boundary,
+from codex_mcp.agent.handlers.command_gate import (
+    RETRY_REASON,
+    Cleared,
+    Refused,
+    ask_person,
+    clear_command,
+    parsed_command,
 )
-from codex_mcp.agent.handlers.context import HandlerContext, rejection_text
+from codex_mcp.agent.handlers.confine import UnsandboxedRefused, harden_unsandboxed
+from codex_mcp.agent.handlers.context import HandlerContext
 from codex_mcp.agent.handlers.patch import handle_shell_patch
-from codex_mcp.sandbox.boundary import Boundary, BoundaryError, is_within
-from codex_mcp.sandbox.safety import AskUser, AutoApprove, Reject, SafetyCheck, assess_command_safety
+from codex_mcp.sandbox.boundary import Boundary
 
 if TYPE_CHECKING:
     from codex_mcp.sandbox.policy import SandboxPolicy
     from codex_mcp.sandbox.select import PreparedCommand
 
 REJECTED_BY_USER = "exec command rejected by user"
-RETRY_REASON = "command failed; retry without sandbox?"
-
-
-def parsed_command(argv: list[str]) -> list[dict[str, Any]]:
-    script = (
-        argv[2]
-        if len(argv) == 3 and argv[1] in ("-lc", "-c") and Path(argv[0]).name in ("bash", "zsh", "sh")
-        else None
-    )
-    return [{"type": "unknown", "cmd": script if script is not None else shlex.join(argv)}]
 
 
 def _parse_args(args: dict[str, Any], base_cwd: Path) -> tuple[list[str], Path, int | None, bool, str | None]:
@@ -86,99 +79,49 @@ async def handle_shell(ctx: HandlerContext, call_id: str, args: dict[str, Any]) 
     if shell_patch is not None:
         return await handle_shell_patch(ctx, call_id, shell_patch)
 
-    policy = config.approval_policy
-    if escalated and policy != "on-request":
-        return (
-            f"approval policy is {policy}; reject command — you should not ask for escalated permissions "
-            f"if the approval policy is {policy}"
-        )
-    from codex_mcp.sandbox import sandbox_available
+    cleared = await clear_command(ctx, call_id, argv, cwd, escalated=escalated, justification=justification)
+    if isinstance(cleared, Refused):
+        return cleared.message
+    out, error = await run_one_shot(ctx, call_id, argv, cwd, timeout_ms, cleared)
+    if error is not None or out is None:
+        return error or "execution error"
+    return format_exec_output_for_model(out)
 
-    env = command_env(config)
-    try:
-        boundary = session_boundary(config, env)
-    except BoundaryError as exc:
-        return f"execution error: sandbox unavailable, the command was not run: {exc}"
-    available = config.sandbox_policy.is_full_access or sandbox_available()
-    ruled = await _rules_decision(config.codex_home, boundary, argv, policy, escalated or not available)
-    if isinstance(ruled, str):
-        return ruled
-    check = ruled or assess_command_safety(
-        argv, policy, config.sandbox_policy, ctx.grants.commands, escalated, available, env.get("PATH")
-    )
-    if isinstance(check, Reject):
-        return check.reason
-    sandboxed = isinstance(check, AutoApprove) and check.run_sandboxed
-    if isinstance(check, AskUser):
-        rejected = await _ask(ctx, call_id, argv, cwd, justification if escalated else None)
-        if rejected is not None:
-            return rejected
-        # Only the person's explicit approval runs a command outside the sandbox, as in Codex.
-        sandboxed = False
 
-    run = _Run(ctx, call_id, argv, cwd, timeout_ms, env, boundary)
-    out, setup_error = await run.start(sandboxed)
+async def run_one_shot(
+    ctx: HandlerContext,
+    call_id: str,
+    argv: list[str],
+    cwd: Path,
+    timeout_ms: int | None,
+    cleared: Cleared,
+    *,
+    shown: ShowExec | None = None,
+) -> tuple[ExecOutput | None, str | None]:
+    """Run a cleared one-shot command; when the sandbox seems to have denied it under a
+    policy that allows it, ask to retry without the sandbox.  (output, None) or (None, the
+    text for the model)."""
+    policy = ctx.config.approval_policy
+    run = _Run(ctx, call_id, argv, cwd, timeout_ms, cleared.env, cleared.boundary, shown)
+    out, setup_error = await run.start(cleared.sandboxed)
     if setup_error is not None:
-        return f"execution error: {setup_error}"
+        return None, f"execution error: {setup_error}"
     assert out is not None
-    if sandboxed and policy in ("on-failure", "untrusted") and _looks_denied(config.sandbox_policy, out):
+    if (
+        cleared.sandboxed
+        and policy in ("on-failure", "untrusted")
+        and _looks_denied(ctx.config.sandbox_policy, out)
+    ):
         await ctx.emit(ev.background_event(f"Execution failed: exit code {out.exit_code}"))
-        rejected = await _ask(ctx, call_id, argv, cwd, RETRY_REASON)
-        if rejected is not None:
-            return rejected
+        refused = await ask_person(ctx, call_id, argv, cwd, RETRY_REASON)
+        if refused is not None:
+            return None, refused.message
         ctx.grants.commands.add(tuple(argv))
         await ctx.emit(ev.background_event("retrying command without sandbox"))
         out, setup_error = await run.start(sandboxed=False)
         if setup_error is not None or out is None:
-            return f"retry failed: {setup_error}"
-    return format_exec_output_for_model(out)
-
-
-async def _rules_decision(
-    codex_home: Path, boundary: Boundary, argv: list[str], policy: str, ask_instead_of_allow: bool
-) -> SafetyCheck | str | None:
-    """What `$CODEX_HOME/rules` say, before the approval policy: a check, a rejection text
-    for the model, or None when the policy decides.
-
-    `forbidden` rejects and `prompt` always asks (and cannot, under `never`), as in Codex.
-    `allow` only spares the question: the command still runs in the sandbox.  It is ignored
-    (the policy decides) for an escalation request or when no sandbox is available, and when
-    the rules directory lies where the sandbox can write, since the model could have written
-    it: such rules may only make things stricter.
-    """
-    from codex_mcp.sandbox.rules import (
-        PROMPT_UNDER_NEVER_REASON,
-        RulesError,
-        forbidden_reason,
-        rules_for_home,
-    )
-
-    try:
-        rules = await anyio.to_thread.run_sync(rules_for_home, codex_home)
-        match = rules.evaluate(argv)
-    except RulesError as exc:
-        return f"execution error: the rules in {codex_home / 'rules'} cannot be read, so nothing runs: {exc}"
-    if match is None:
-        return None
-    if match.decision == "forbidden":
-        return forbidden_reason(argv, match)
-    if match.decision == "prompt":
-        return PROMPT_UNDER_NEVER_REASON if policy == "never" else AskUser()
-    if ask_instead_of_allow or rules_writable_by_sandbox(codex_home, boundary):
-        return None
-    return AutoApprove(run_sandboxed=not boundary.is_full_access)
-
-
-def rules_writable_by_sandbox(codex_home: Path, boundary: Boundary) -> bool:
-    """Whether the rules directory lies inside a writable root of the session (whatever
-    carve-out the backend may or may not enforce there)."""
-    if boundary.is_full_access:
-        return False
-    try:
-        real = resolve_real(str(codex_home / "rules"))
-    except (OSError, ValueError):
-        return True
-    return any(is_within(real, root) for root in boundary.writable_roots)
+            return None, f"retry failed: {setup_error}"
+    return out, None
 
 
 def _looks_denied(sandbox_policy: Any, out: ExecOutput) -> bool:
@@ -187,17 +130,13 @@ def _looks_denied(sandbox_policy: Any, out: ExecOutput) -> bool:
     return bool(is_likely_sandbox_denied(sandbox_policy, out.exit_code, out.stdout, out.stderr))
 
 
-async def _ask(
-    ctx: HandlerContext, call_id: str, argv: list[str], cwd: Path, reason: str | None
-) -> str | None:
-    """Ask the user.  None when approved, else the rejection text.  `abort` ends the turn."""
-    request = ev.exec_approval_request(call_id, ctx.turn_id, argv, str(cwd), parsed_command(argv), reason)
-    decision = await ctx.ask_approval(request)
-    if not decision.approved:
-        return rejection_text(REJECTED_BY_USER, decision.reason)
-    if decision.decision == "approved_for_session":
-        ctx.grants.commands.add(tuple(argv))
-    return None
+@dataclass(frozen=True)
+class ShowExec:
+    """How a one-shot command of the current tools (`shell_command`) is reported: the 0.147
+    events (`source: agent`, no process id) and the end event's `formatted_output`.  Without
+    it, the `shell` tool's events and output."""
+
+    format_output: Callable[[ExecOutput], str]
 
 
 class _Run:
@@ -212,9 +151,10 @@ class _Run:
         timeout_ms: int | None,
         env: dict[str, str],
         boundary: Boundary,
+        shown: ShowExec | None = None,
     ) -> None:
         self.ctx, self.call_id, self.argv, self.cwd = ctx, call_id, argv, cwd
-        self.timeout_ms, self.env, self.boundary = timeout_ms, env, boundary
+        self.timeout_ms, self.env, self.boundary, self.shown = timeout_ms, env, boundary, shown
 
     async def start(self, sandboxed: bool) -> tuple[ExecOutput | None, str | None]:
         """Run; returns (output, None) or (None, why it could not run)."""
@@ -245,6 +185,28 @@ class _Run:
                 await self.ctx.emit(ev.background_event(note))
         return await self._exec(run_argv, env, pass_fds, prepared, config.sandbox_policy)
 
+    def _begin(self) -> ExecCommandBegin:
+        parsed = parsed_command(self.argv)
+        if self.shown is None:
+            return ev.exec_command_begin(self.call_id, self.ctx.turn_id, self.argv, str(self.cwd), parsed)
+        return ev.session_exec_begin(
+            call_id=self.call_id, turn_id=self.ctx.turn_id, process_id=None, command=self.argv, cwd=self.cwd,
+            parsed_cmd=parsed, started_at_ms=int(time.time() * 1000), source=ev.SOURCE_AGENT,
+        )  # fmt: skip
+
+    def _end(self, begin: ExecCommandBegin, out: ExecOutput, seconds: float) -> ExecCommandEnd:
+        if self.shown is None:
+            return ev.exec_command_end(
+                begin, stdout=out.stdout, stderr=out.stderr, aggregated_output=out.aggregated_output,
+                exit_code=out.exit_code, seconds=seconds, formatted_output=format_exec_output_str(out),
+            )  # fmt: skip
+        return ev.session_exec_end(
+            call_id=self.call_id, turn_id=self.ctx.turn_id, process_id=None, command=self.argv, cwd=self.cwd,
+            parsed_cmd=begin["parsed_cmd"], stdout=out.stdout, stderr=out.stderr,
+            aggregated_output=out.aggregated_output, formatted_output=self.shown.format_output(out),
+            exit_code=out.exit_code, duration_s=seconds, source=ev.SOURCE_AGENT,
+        )  # fmt: skip
+
     async def _exec(
         self,
         run_argv: list[str],
@@ -254,9 +216,7 @@ class _Run:
         sandbox_policy: SandboxPolicy,
     ) -> tuple[ExecOutput | None, str | None]:
         emit = self.ctx.emit
-        begin = ev.exec_command_begin(
-            self.call_id, self.ctx.turn_id, self.argv, str(self.cwd), parsed_command(self.argv)
-        )
+        begin = self._begin()
         await emit(begin)
         call_id = self.call_id
 
@@ -288,14 +248,5 @@ class _Run:
                     f"the sandbox ({prepared.backend}) could not be set up, so the command was not run: "
                     f"{out.stderr.strip()}"
                 )
-        end = ev.exec_command_end(
-            begin,
-            stdout=out.stdout,
-            stderr=out.stderr,
-            aggregated_output=out.aggregated_output,
-            exit_code=out.exit_code,
-            seconds=time.monotonic() - started,
-            formatted_output=format_exec_output_str(out),
-        )
-        await emit(end)
+        await emit(self._end(begin, out, time.monotonic() - started))
         return out, None

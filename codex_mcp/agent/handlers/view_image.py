@@ -19,6 +19,9 @@ from codex_mcp.agent.limits import MAX_IMAGE_BYTES, MAX_TURN_IMAGE_BYTES, descri
 from codex_mcp.sandbox.boundary import BoundaryError
 
 MAX_PATH_CHARS = 4096
+DETAILS = ("high", "original")
+"""`high` (the default) lets the provider scale a large image down; `original` asks for
+every pixel, for the families trained on it (others get the default)."""
 
 
 async def handle_view_image(ctx: HandlerContext, call_id: str, args: dict[str, Any]) -> str:
@@ -27,6 +30,9 @@ async def handle_view_image(ctx: HandlerContext, call_id: str, args: dict[str, A
         return "failed to parse function arguments: `path` must be a non-empty string"
     if len(raw) > MAX_PATH_CHARS or "\x00" in raw:
         return "failed to parse function arguments: `path` is not a usable file path"
+    detail = args.get("detail")
+    if detail is not None and detail not in DETAILS:
+        return "failed to parse function arguments: `detail` must be `high` or `original`"
     path = ctx.config.cwd / raw
     remaining = MAX_TURN_IMAGE_BYTES - ctx.image_bytes
     if remaining <= 0:
@@ -54,8 +60,9 @@ async def handle_view_image(ctx: HandlerContext, call_id: str, args: dict[str, A
             )
         return f"unable to read image at `{path}`: {exc.strerror or exc}"
     ctx.image_bytes += size
-    ctx.pending_input.append(
-        {"type": "message", "role": "user", "content": [{"type": "input_image", "image_url": url}]}
-    )
+    part: dict[str, Any] = {"type": "input_image", "image_url": url}
+    if detail == "original" and ctx.image_detail_original:
+        part["detail"] = "original"
+    ctx.pending_input.append({"type": "message", "role": "user", "content": [part]})
     await ctx.emit(ev.view_image_tool_call(call_id, str(path)))
     return "attached local image path"

@@ -38,7 +38,7 @@ _TEXT_PARTS = ("input_text", "output_text", "text")
 _CALL_TYPES = ("function_call", "custom_tool_call", "local_shell_call")
 
 
-def _content_text(content: Any) -> str:
+def _content_text(content: Any, sep: str = "") -> str:
     if isinstance(content, str):
         return content
     if not isinstance(content, list):
@@ -47,11 +47,11 @@ def _content_text(content: Any) -> str:
     for part in content:
         if isinstance(part, dict) and part.get("type") in _TEXT_PARTS and isinstance(part.get("text"), str):
             out.append(part["text"])
-    return "".join(out)
+    return sep.join(out)
 
 
-def _message_content(content: Any) -> Any:
-    """Plain text, or a parts list when the message carries images."""
+def _message_content(content: Any, sep: str = "") -> Any:
+    """Plain text (parts joined by `sep`), or a parts list when the message carries images."""
     if isinstance(content, list) and any(
         isinstance(p, dict) and p.get("type") == "input_image" for p in content
     ):
@@ -64,7 +64,7 @@ def _message_content(content: Any) -> Any:
             elif p.get("type") == "input_image" and isinstance(p.get("image_url"), str):
                 parts.append({"type": "image_url", "image_url": {"url": p["image_url"]}})
         return parts
-    return _content_text(content)
+    return _content_text(content, sep)
 
 
 def _output_text(output: Any) -> str:
@@ -118,7 +118,10 @@ def history_to_messages(instructions: str, items: list[ResponseItem]) -> list[di
             role = item.get("role", "user")
             if role == "developer":
                 role = "system"
-            messages.append({"role": role, "content": _message_content(item.get("content"))})
+            # Parts of one input message (AGENTS.md, then the environment) stay paragraphs
+            # apart; an answer's parts are pieces of one text.
+            sep = "" if role == "assistant" else "\n\n"
+            messages.append({"role": role, "content": _message_content(item.get("content"), sep)})
         elif kind in ("function_call_output", "custom_tool_call_output", "local_shell_call_output"):
             messages.append(
                 {

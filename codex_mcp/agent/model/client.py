@@ -161,27 +161,22 @@ class ModelClient:
             return build_responses_body(prompt, model)
         return build_chat_body(prompt, model)
 
-    def build_headers(self, *, thread_id: str, turn_id: str) -> httpx.Headers:
+    def build_headers(self, prompt: Prompt) -> httpx.Headers:
+        """The request's headers: the wire's, the prompt's identifying ones (originator,
+        User-Agent, turn metadata: see `request_headers`), then auth and the provider's own.
+        No `OpenAI-Beta`: Codex sends none on plain HTTP."""
         h = httpx.Headers()
         h["Accept"] = "text/event-stream"
         h["Accept-Encoding"] = ACCEPT_ENCODING
         h["Content-Type"] = "application/json"
-        h["originator"] = self.originator
-        h["User-Agent"] = (
-            f"{self.originator}/{self.version} ({platform.system()} {platform.release()}; "
-            f"{platform.machine()})"
-        )
-        h["version"] = self.version
-        if self.provider.wire_api == "responses":
-            h["OpenAI-Beta"] = "responses=experimental"
-        if thread_id:
-            h["session_id"] = thread_id
-            h["session-id"] = thread_id
-            h["thread-id"] = thread_id
-            h["x-client-request-id"] = thread_id
-            h["x-codex-turn-metadata"] = json.dumps(
-                {"session_id": thread_id, "thread_id": thread_id, "turn_id": turn_id, "request_kind": "turn"},
-                separators=(",", ":"),
+        if prompt.headers:
+            for k, v in prompt.headers.items():
+                h[k] = v
+        else:
+            h["originator"] = self.originator
+            h["User-Agent"] = (
+                f"{self.originator}/{self.version} ({platform.system()} {platform.release()}; "
+                f"{platform.machine()})"
             )
         if self.provider.id == "openai" or self.provider.requires_openai_auth:
             for header, var in (
@@ -247,7 +242,7 @@ class ModelClient:
                 "POST",
                 url,
                 content=content,
-                headers=self.build_headers(thread_id=thread_id, turn_id=turn_id),
+                headers=self.build_headers(prompt),
                 params=params,
                 timeout=timeout,
             )

@@ -13,6 +13,7 @@ from codex_mcp.agent.model.types import (
     Completed,
     Created,
     ModelError,
+    OutputItemAdded,
     OutputItemDone,
     OutputTextDelta,
     Prompt,
@@ -44,7 +45,10 @@ USAGE_NOT_INCLUDED_MESSAGE = (
 
 
 def build_responses_body(prompt: Prompt, model: str) -> dict[str, Any]:
-    """The JSON body of `POST {base_url}/responses`, keys in the order Codex sends them."""
+    """The JSON body of `POST {base_url}/responses`, keys in the order Codex sends them.
+
+    `max_output_tokens` is never sent: Codex treats `model_max_output_tokens` as a budget of
+    its own, and a provider that enforced it would cut answers short."""
     body: dict[str, Any] = {
         "model": model,
         "instructions": prompt.instructions,
@@ -54,26 +58,38 @@ def build_responses_body(prompt: Prompt, model: str) -> dict[str, Any]:
         "parallel_tool_calls": prompt.parallel_tool_calls,
     }
     if prompt.reasoning is not None:
-        reasoning: dict[str, Any] = {}
-        if prompt.reasoning.effort:
-            reasoning["effort"] = prompt.reasoning.effort
-        if prompt.reasoning.summary and prompt.reasoning.summary != "none":
-            reasoning["summary"] = prompt.reasoning.summary
-        body["reasoning"] = reasoning
-    body["store"] = False
+        body["reasoning"] = prompt.reasoning
+    body["store"] = prompt.store
     body["stream"] = True
-    body["include"] = ["reasoning.encrypted_content"] if prompt.reasoning is not None else []
+    body["include"] = prompt.include
     if prompt.prompt_cache_key:
         body["prompt_cache_key"] = prompt.prompt_cache_key
-    if prompt.verbosity:
-        body["text"] = {"verbosity": prompt.verbosity}
-    if prompt.max_output_tokens is not None:
-        body["max_output_tokens"] = prompt.max_output_tokens
+    if prompt.text:
+        body["text"] = prompt.text
+    if prompt.client_metadata:
+        body["client_metadata"] = prompt.client_metadata
     return body
 
 
 def _int(v: Any) -> int:
     return v if isinstance(v, int) and not isinstance(v, bool) else 0
+
+
+MAX_ITEM_ID_CHARS = 256
+
+
+def _str(v: Any) -> str:
+    return v[:MAX_ITEM_ID_CHARS] if isinstance(v, str) else ""
+
+
+def _opening(item: dict[str, Any]) -> dict[str, Any]:
+    """The kind, id and role of an item that began; nothing large is kept from it."""
+    out: dict[str, Any] = {"type": _str(item.get("type"))}
+    for key in ("id", "role", "call_id", "name"):
+        value = item.get(key)
+        if isinstance(value, str):
+            out[key] = value[:MAX_ITEM_ID_CHARS]
+    return out
 
 
 def parse_responses_usage(usage: Any) -> TokenUsage | None:
@@ -174,15 +190,21 @@ async def map_responses_events(events: AsyncIterator[SseEvent]) -> AsyncGenerato
         if kind == "response.output_text.delta":
             delta = ev.get("delta")
             if isinstance(delta, str):
-                yield OutputTextDelta(delta)
+                yield OutputTextDelta(delta, _str(ev.get("item_id")))
         elif kind == "response.reasoning_summary_text.delta":
             delta = ev.get("delta")
             if isinstance(delta, str):
-                yield ReasoningSummaryDelta(delta, _int(ev.get("summary_index")))
+                yield ReasoningSummaryDelta(delta, _int(ev.get("summary_index")), _str(ev.get("item_id")))
         elif kind in ("response.reasoning_text.delta", "response.reasoning_content.delta"):
             delta = ev.get("delta")
             if isinstance(delta, str):
-                yield ReasoningContentDelta(delta, _int(ev.get("content_index")))
+                yield ReasoningContentDelta(delta, _int(ev.get("content_index")), _str(ev.get("item_id")))
+        elif kind == "response.output_item.added":
+            item = ev.get("item")
+            # Only the small opening form is passed on (its id and kind): the whole item
+            # arrives with `output_item.done`, counted against the output budget there.
+            if isinstance(item, dict) and isinstance(item.get("type"), str):
+                yield OutputItemAdded(_opening(item))
         elif kind == "response.output_item.done":
             item = ev.get("item")
             if isinstance(item, dict) and isinstance(item.get("type"), str):

@@ -22,24 +22,28 @@ ToolSpec = dict[str, Any]
 "strict"}, {"type": "custom", "name", "description", "format"} or {"type": "local_shell"}."""
 
 
-@dataclass(frozen=True)
-class ReasoningSettings:
-    effort: str | None = None
-    summary: str | None = "auto"  # None or "none" -> omitted
-
-
 @dataclass
 class Prompt:
-    """Everything one sampling request needs; the client maps it onto its wire."""
+    """Everything one sampling request needs; the client maps it onto its wire.
+
+    The top-level fields are already what the model family takes (`request_fields`): the
+    Responses wire sends them as they are, the Chat wire only the model, messages and tools.
+    """
 
     instructions: str
     input: list[ResponseItem]
     tools: list[ToolSpec] = field(default_factory=list)
     parallel_tool_calls: bool = False
-    reasoning: ReasoningSettings | None = None
-    verbosity: str | None = None
+    reasoning: dict[str, str] | None = None
+    """`{effort, summary}` as sent; None: no `reasoning` key."""
+    include: list[str] = field(default_factory=list)
+    text: dict[str, Any] | None = None
+    """`{verbosity, format}` as sent; None: no `text` key."""
+    store: bool = False
     prompt_cache_key: str | None = None  # the thread id
-    max_output_tokens: int | None = None
+    client_metadata: dict[str, str] | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+    """The request's identifying headers (originator, user agent, turn metadata)."""
 
 
 @dataclass(frozen=True)
@@ -49,11 +53,13 @@ class TokenUsage:
     output_tokens: int = 0
     reasoning_output_tokens: int = 0
     total_tokens: int = 0
+    cache_write_input_tokens: int = 0
 
     def to_json(self) -> dict[str, int]:
         return {
             "input_tokens": self.input_tokens,
             "cached_input_tokens": self.cached_input_tokens,
+            "cache_write_input_tokens": self.cache_write_input_tokens,
             "output_tokens": self.output_tokens,
             "reasoning_output_tokens": self.reasoning_output_tokens,
             "total_tokens": self.total_tokens,
@@ -66,6 +72,7 @@ class TokenUsage:
             self.output_tokens + other.output_tokens,
             self.reasoning_output_tokens + other.reasoning_output_tokens,
             self.total_tokens + other.total_tokens,
+            self.cache_write_input_tokens + other.cache_write_input_tokens,
         )
 
 
@@ -78,14 +85,23 @@ class Created:
 
 
 @dataclass(frozen=True)
+class OutputItemAdded:
+    """An output item began (its deltas follow); `item` is its first, partial form."""
+
+    item: ResponseItem
+
+
+@dataclass(frozen=True)
 class OutputTextDelta:
     delta: str
+    item_id: str = ""
 
 
 @dataclass(frozen=True)
 class ReasoningSummaryDelta:
     delta: str
     summary_index: int = 0
+    item_id: str = ""
 
 
 @dataclass(frozen=True)
@@ -98,6 +114,7 @@ class ReasoningSummaryPartAdded:
 class ReasoningContentDelta:
     delta: str
     content_index: int = 0
+    item_id: str = ""
 
 
 @dataclass(frozen=True)
@@ -113,6 +130,7 @@ class Completed:
 
 ResponseEvent = (
     Created
+    | OutputItemAdded
     | OutputTextDelta
     | ReasoningSummaryDelta
     | ReasoningSummaryPartAdded

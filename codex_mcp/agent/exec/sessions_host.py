@@ -1,0 +1,60 @@
+"""The process sessions of one thread, started on first use and closed with the thread.
+
+A thread's sessions must outlive the turn (and the tool call) that started them: a dev
+server started in one turn answers `curl` in the next, and an interrupted turn leaves them
+running, as the reference does.  So their manager lives in a task of the thread's owner
+(`Codex`), not of the turn, and is only started when the model first runs `exec_command`
+(a thread that never does costs nothing).  It is closed, every process tree killed and
+reaped, when the thread is closed, shut down or evicted, and when the owner exits.
+"""
+
+from __future__ import annotations
+
+import anyio
+from anyio.abc import TaskGroup
+
+from codex_mcp.agent.exec.unified import UnifiedExecManager
+from codex_mcp.errors import ThreadClosed
+
+__all__ = ["ThreadSessions"]
+
+
+class ThreadSessions:
+    """See the module docstring.  `manager()` starts the manager if needed; `existing()`
+    never starts one (what `write_stdin` uses: no manager, no session)."""
+
+    def __init__(self, task_group: TaskGroup, *, max_lifetime_s: float) -> None:
+        self._task_group = task_group
+        self._max_lifetime_s = max_lifetime_s
+        self._manager: UnifiedExecManager | None = None
+        self._lock = anyio.Lock()
+        self._closed = False
+
+    def existing(self) -> UnifiedExecManager | None:
+        return self._manager
+
+    async def manager(self) -> UnifiedExecManager:
+        """The thread's manager, started in the owner's task group on first use.  Raises
+        `ThreadClosed` once the sessions were closed."""
+        async with self._lock:
+            if self._closed:
+                raise ThreadClosed("this thread has been shut down")
+            if self._manager is None:
+                manager = UnifiedExecManager(max_lifetime_s=self._max_lifetime_s)
+                await manager.open(self._task_group)
+                self._manager = manager
+            return self._manager
+
+    def request_close(self) -> None:
+        """End every session soon (for callers that cannot wait); no new ones start."""
+        self._closed = True
+        if self._manager is not None:
+            self._manager.request_close()
+
+    async def aclose(self) -> None:
+        """End every session and wait until their processes are reaped (bounded)."""
+        self.request_close()
+        async with self._lock:  # a manager being started right now is closed too
+            manager = self._manager
+        if manager is not None:
+            await manager.aclose()
