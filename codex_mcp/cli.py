@@ -270,6 +270,9 @@ def _to_stderr(text: str) -> None:
 def main(argv: list[str] | None = None) -> int:
     """The program: returns an exit code for a configuration error; once it has served, it
     ends the process itself (`exit_now`)."""
+    from codex_mcp import dataclass_cache
+
+    dataclass_cache.install()
     harden_process()
     skip_httpx_command_line()
     args = parse_args(sys.argv[1:] if argv is None else argv)
@@ -319,6 +322,9 @@ def exit_now(code: int) -> NoReturn:
     spawn = sys.modules.get("codex_mcp.agent.exec.spawn")
     if spawn is not None:  # commands ran: reap the fork server, which reaps what is below it
         spawn.close_and_reap()
+    cache = sys.modules.get("codex_mcp.dataclass_cache")
+    if cache is not None:  # classes first made in this process: kept for the next one
+        cache.save()
     logging.shutdown()
     for stream in (sys.stdout, sys.stderr):
         with contextlib.suppress(Exception):
@@ -366,11 +372,12 @@ def main_split(args: Options, env: os._Environ[str], home: Path, cwd: Path) -> i
         checked.append(start_checks(args, env, home, cwd, problems.append))
 
     from codex_mcp import tls
-    from codex_mcp.prewarm import run_step, warm_steps
+    from codex_mcp.prewarm import run_step, save_compiled, warm_steps
 
     tls.start_building()
     steps: list[Callable[[], object]] = [check]
     steps += [functools.partial(run_step, step) for step in warm_steps()]
+    steps.append(save_compiled)
     split_start.prepare_while_child_answers(steps, child)
     handoff = child.take_over(__version__)
     overrides, code = checked[0]

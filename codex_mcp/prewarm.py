@@ -12,6 +12,7 @@ from __future__ import annotations
 import functools
 import importlib
 import logging
+import sys
 import threading
 from collections.abc import Callable
 
@@ -78,6 +79,15 @@ def run_step(step: Callable[[], object]) -> None:
 def warm_call_path() -> None:
     for step in warm_steps():
         run_step(step)
+    save_compiled()
+
+
+def save_compiled() -> None:
+    """Keep what the warm-up compiled for the next process (`dataclass_cache`); the server
+    installs the cache, an embedder does not."""
+    cache = sys.modules.get("codex_mcp.dataclass_cache")
+    if cache is not None:
+        cache.save()
 
 
 def start_warm_up() -> threading.Thread:

@@ -53,6 +53,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
             "codex_mcp.bounded_read",
             "codex_mcp.tls",
             "codex_mcp.priority",
+            "codex_mcp.dataclass_cache",
             "codex_mcp._generated",
             "codex_mcp.mcp_types",
             "codex_mcp._lazy",
