@@ -44,12 +44,24 @@ CALL_PATH_MODULES = (
     "codex_mcp.agent.model.client",
     "codex_mcp.agent.model.auth",
     "codex_mcp.agent.handlers.registry",
+)
+TOOL_PATH_MODULES = (
+    "codex_mcp.agent.handlers.exec_command",
+    "codex_mcp.agent.handlers.shell_command",
+    "codex_mcp.agent.handlers.write_stdin",
     "codex_mcp.agent.handlers.shell",
     "codex_mcp.agent.handlers.patch",
-    "codex_mcp.agent.apply_patch",
-    "codex_mcp.agent.exec",
+    "codex_mcp.agent.handlers.plan",
+    "codex_mcp.agent.handlers.view_image",
+    "codex_mcp.agent.handlers.user_input",
+    "codex_mcp.agent.exec.unified",
+    "codex_mcp.agent.exec.runner",
+    "codex_mcp.agent.exec.format",
+    "codex_mcp.agent.apply_patch.apply",
     "codex_mcp.sandbox.select",
 )
+"""What the model's first tool call needs (the handlers import it when first called): warmed
+after the call path and the TLS context, which every call needs."""
 
 
 def _tls_and_transport() -> None:
@@ -66,6 +78,7 @@ def warm_steps() -> list[Callable[[], object]]:
         functools.partial(importlib.import_module, n) for n in CALL_PATH_MODULES
     ]
     steps.append(_tls_and_transport)
+    steps += [functools.partial(importlib.import_module, n) for n in TOOL_PATH_MODULES]
     return steps
 
 

@@ -37,6 +37,20 @@ HEAVY_MODULES = (
     "httpx._main",
 )
 ASYNC_AND_HTTP = ("anyio", "httpx", "httpcore", "h11")
+TOOL_PATH = (
+    "codex_mcp.agent.exec.runner",
+    "codex_mcp.agent.exec.unified",
+    "codex_mcp.agent.exec.spawn",
+    "codex_mcp.sandbox.container",
+    "codex_mcp.sandbox.landlock",
+    "codex_mcp.sandbox.select",
+    "codex_mcp.agent.apply_patch.apply",
+    "codex_mcp.agent.apply_patch.parser",
+    "codex_mcp.agent.handlers.exec_command",
+    "codex_mcp.agent.handlers.command_gate",
+)
+"""What only a tool call needs (the handlers, the exec machinery, the sandbox backends, the
+patch engine): a call that runs no tool must not load it."""
 
 DRIVER = """
 import json, os, sys
@@ -95,6 +109,10 @@ def probed_call(scripted_model: ScriptedModel, codex_home: Path, tmp_path: Path)
 
 def test_nothing_heavy_is_loaded_on_the_way_to_the_first_result(probed_call: dict[str, list[str]]) -> None:
     assert _heavy(probed_call["exit"]) == []
+
+
+def test_a_call_that_runs_no_tool_loads_no_tool_machinery(probed_call: dict[str, list[str]]) -> None:
+    assert [m for m in probed_call["exit"] if m in TOOL_PATH] == []
 
 
 def test_the_start_path_loads_neither_the_event_loop_nor_the_http_client(
