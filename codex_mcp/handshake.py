@@ -178,6 +178,10 @@ def _handshake_loop(
         else:
             reply = None
         if reply is None:
+            if warming and warm_up:
+                from codex_mcp.prewarm import pause_warm_up
+
+                pause_warm_up()  # the server resumes it once no call runs
             return buf, False
         if reply:
             try:

@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import time
+
+import pytest
 
 
 def test_warm_up_imports_every_listed_module_in_a_fresh_interpreter() -> None:
@@ -21,3 +24,44 @@ def test_warm_up_imports_every_listed_module_in_a_fresh_interpreter() -> None:
     assert "MISSING []" in proc.stdout
     assert "warm-up of the call path failed" not in proc.stderr, proc.stderr
 
+
+def test_a_paused_warm_up_waits_between_steps_until_resumed(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A call arriving pauses the warm-up after its current step; it goes on once resumed."""
+    import threading
+
+    from codex_mcp import prewarm
+
+    first, second = threading.Event(), threading.Event()
+
+    def pausing_step() -> None:
+        prewarm.pause_warm_up()  # as the handshake does when a call arrives
+        first.set()
+
+    monkeypatch.setattr(prewarm, "warm_steps", lambda: [pausing_step, second.set])
+    monkeypatch.setattr(prewarm, "save_compiled", lambda: None)
+    worker = threading.Thread(target=prewarm.warm_call_path, daemon=True)
+    try:
+        worker.start()
+        assert first.wait(10)
+        deadline = time.monotonic() + 10
+        while not second.is_set() and not _waiting_to_go_on(worker):
+            assert time.monotonic() < deadline, "the warm-up neither paused nor went on"
+            time.sleep(0.001)
+        assert not second.is_set()
+    finally:
+        prewarm.resume_warm_up()
+    worker.join(10)
+    assert second.is_set()
+
+
+def _waiting_to_go_on(worker: object) -> bool:
+    """Whether `worker` is blocked in the warm-up's wait for `resume_warm_up`."""
+    import threading
+
+    assert isinstance(worker, threading.Thread)
+    frame = sys._current_frames().get(worker.ident or -1)
+    names = []
+    while frame is not None:
+        names.append(frame.f_code.co_name)
+        frame = frame.f_back
+    return "wait" in names and "warm_call_path" in names
