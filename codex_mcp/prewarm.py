@@ -122,6 +122,9 @@ def save_compiled() -> None:
 
 
 def start_warm_up() -> threading.Thread:
+    """Warm the call path in a thread (the handshake has been answered); the TLS context is
+    built in one of its own at once, at normal priority, so a call can wait for it."""
+    tls.start_building(low_priority=False)
     thread = threading.Thread(target=warm_call_path, name="codex-mcp-warm-up", daemon=True)
     thread.start()
     return thread

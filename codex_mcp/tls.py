@@ -1,8 +1,10 @@
 """The TLS verification context of the model client, built ahead of time in a worker thread.
 
 Loading the CA bundle is the most expensive single step of a first call (~25 ms here), and
-OpenSSL parses it without holding the GIL: started when the process starts, it is done by
-the time the first request needs it, on the other core, at no cost to the handshake.
+OpenSSL parses it without holding the GIL: started once the handshake is answered (or, in
+the split start, when the process starts, at the lowest priority), it runs on the other core
+while the call path is imported, and a call that needs it before it is done waits for it
+rather than building a second one.
 
 The context is the one httpx builds for `verify=True, trust_env=True` (httpx >= 0.28):
 `SSL_CERT_FILE`, else `SSL_CERT_DIR`, else certifi's bundle.  Building it here instead of
@@ -48,7 +50,8 @@ BUILD_NICENESS = 19
 class _Build:
     """One build of the context, in a daemon thread; `result()` waits for it."""
 
-    def __init__(self) -> None:
+    def __init__(self, low_priority: bool = True) -> None:
+        self.low_priority = low_priority
         self._done = threading.Event()
         self._context: ssl.SSLContext | None = None
         self._error: BaseException | None = None
@@ -62,7 +65,8 @@ class _Build:
         self._thread.join(EXIT_WAIT_S)
 
     def _run(self) -> None:
-        lower_this_thread(BUILD_NICENESS)
+        if self.low_priority:
+            lower_this_thread(BUILD_NICENESS)
         try:
             self._context = build_ssl_context()
         except BaseException as exc:  # handed to whoever asks for the context
@@ -85,6 +89,7 @@ class _Built(_Build):
     """A context built in the caller's thread (the background one had not finished)."""
 
     def __init__(self, context: ssl.SSLContext) -> None:  # no thread: already done
+        self.low_priority = False
         self._done = threading.Event()
         self._context = context
         self._error = None
@@ -105,41 +110,45 @@ if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_forget)
 
 
-def start_building() -> None:
-    """Begin building the context in the background (once per process; later calls do nothing)."""
+def start_building(*, low_priority: bool = True) -> None:
+    """Begin building the context in the background (once per process; later calls do
+    nothing).  `low_priority` while something else must keep its core (the split start's
+    handshake); at normal priority once nothing does (after the handshake), so that a call
+    can simply wait for it."""
     global _build
     with _lock:
         if _build is None:
-            _build = _Build()
+            _build = _Build(low_priority)
 
 
 def default_ssl_context(*, wait: bool = False) -> ssl.SSLContext:
-    """The context: the background build's if it is done, else one built now.
+    """The context: the background build's, else one built now in the caller.
 
-    A call does not wait for the background thread: on a busy machine its low priority could
-    keep it waiting for long, and a context built in the caller costs no more than before.
-    The warm-up, which has time, waits (`wait=True`).  A failed build is forgotten once
-    reported, so the next call tries again (the file may be fixed)."""
+    A build at normal priority is waited for: it is the same work, already under way, and
+    its GIL-free part runs on another core.  One at low priority (started while the split
+    start's handshake child needed the CPU) is waited for only with `wait=True` (the
+    warm-up, which has time): on a busy machine it could keep a call waiting for long, and a
+    context built in the caller costs no more than before.  A failed build is forgotten
+    once reported, so the next call tries again (the file may be fixed)."""
     global _build
-    start_building()
-    build = _build
-    assert build is not None
-    if not wait and not build.done():
+    with _lock:
+        build = _build
+    if build is not None and (wait or not build.low_priority or build.done()):
         try:
-            context = build_ssl_context()
+            return build.result()
         except BaseException:
             with _lock:
                 if _build is build:
                     _build = None
             raise
-        with _lock:
-            if _build is build:
-                _build = _Built(context)
-        return context
     try:
-        return build.result()
+        context = build_ssl_context()
     except BaseException:
         with _lock:
             if _build is build:
                 _build = None
         raise
+    with _lock:
+        if _build is build:
+            _build = _Built(context)
+    return context

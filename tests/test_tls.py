@@ -100,11 +100,49 @@ def test_nobody_waits_for_an_unfinished_background_build(monkeypatch: pytest.Mon
     monkeypatch.setattr(tls, "build_ssl_context", slow_in_the_background)
     monkeypatch.setattr(tls, "_build", None)
     try:
+        tls.start_building()  # low priority: the split start's
         context = tls.default_ssl_context()
         assert context.cert_store_stats()["x509_ca"] > 0
         assert tls.default_ssl_context() is context
     finally:
         release.set()
+
+
+def test_a_call_waits_for_a_normal_priority_build_instead_of_making_a_second(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """After the handshake the build runs at normal priority: a call needing the context
+    meanwhile waits for it (building another would only double the work)."""
+    release, decided = threading.Event(), threading.Event()
+    builders: list[str] = []
+    real, real_result = tls.build_ssl_context, tls._Build.result
+
+    def gated() -> ssl.SSLContext:
+        builders.append(threading.current_thread().name)
+        if threading.current_thread().name == "caller":
+            decided.set()  # the caller builds its own
+        release.wait(30)
+        return real()
+
+    def waited(self: tls._Build) -> ssl.SSLContext:
+        if threading.current_thread().name == "caller":
+            decided.set()  # the caller waits for the build under way
+        return real_result(self)
+
+    monkeypatch.setattr(tls, "build_ssl_context", gated)
+    monkeypatch.setattr(tls._Build, "result", waited)
+    monkeypatch.setattr(tls, "_build", None)
+    got: list[ssl.SSLContext] = []
+    tls.start_building(low_priority=False)
+    caller = threading.Thread(target=lambda: got.append(tls.default_ssl_context()), name="caller")
+    caller.start()
+    try:
+        assert decided.wait(30)
+        assert "caller" not in builders  # it waits instead of building a second context
+    finally:
+        release.set()
+        caller.join(30)
+    assert got and got[0] is tls.default_ssl_context()
 
 
 def test_a_process_exiting_during_the_build_exits_cleanly() -> None:
