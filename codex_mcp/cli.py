@@ -296,6 +296,9 @@ def main(argv: list[str] | None = None) -> int:
                 code = signals.exit_code(2)
             exit_now(code)
 
+    from codex_mcp.prewarm import hold_gc
+
+    hold_gc()  # until the call path is imported (the split start does the same in its way)
     overrides, code = start_checks(args, env, home, cwd, _to_stderr)
     if code:
         return code

@@ -65,3 +65,28 @@ def _waiting_to_go_on(worker: object) -> bool:
         names.append(frame.f_code.co_name)
         frame = frame.f_back
     return "wait" in names and "warm_call_path" in names
+
+
+def test_the_collector_is_held_during_the_start_and_comes_back() -> None:
+    """Off while the server starts; back on, the start's objects frozen, when the warm-up
+    ends -- and, should the warm-up never end (a long first call pauses it), after a bound."""
+    code = (
+        "import gc, time\n"
+        "from codex_mcp import prewarm\n"
+        "prewarm.hold_gc()\n"
+        "assert not gc.isenabled()\n"
+        "prewarm.warm_call_path()\n"
+        "assert gc.isenabled() and gc.get_freeze_count() > 0\n"
+        "gc.unfreeze()\n"
+        "prewarm.GC_HOLD_MAX_S = 0.05\n"
+        "prewarm.hold_gc()\n"
+        "assert not gc.isenabled()\n"
+        "deadline = time.monotonic() + 10\n"
+        "while not gc.isenabled():\n"
+        "    assert time.monotonic() < deadline, 'the collector never came back'\n"
+        "    time.sleep(0.01)\n"
+        "print('OK')\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "OK"
