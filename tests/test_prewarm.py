@@ -39,6 +39,7 @@ def test_a_paused_warm_up_waits_between_steps_until_resumed(monkeypatch: pytest.
 
     monkeypatch.setattr(prewarm, "warm_steps", lambda: [pausing_step, second.set])
     monkeypatch.setattr(prewarm, "save_compiled", lambda: None)
+    prewarm.resume_warm_up()  # a handshake run earlier in this process may have paused it
     worker = threading.Thread(target=prewarm.warm_call_path, daemon=True)
     try:
         worker.start()
