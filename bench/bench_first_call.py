@@ -1,10 +1,13 @@
 """What the first call's path costs, phase by phase, each in a fresh interpreter.
 
 The phases follow the order the server meets them; a module shared by two phases is counted
-in the first.  `start_path` is paid before the handshake is answered (in the handshake child
-under the split start); the phases after it are what the server prepares while the child
-answers the client (`warm_call_path`), and `tls_context` is what the worker thread builds
-without holding the GIL.  `interpreter` is `python -c pass`, spawn to exit.
+in the first.  The probe starts as the server does (the dataclass method cache installed,
+no garbage collection).  `start_path` is paid before the handshake is answered (in the
+handshake child under the split start); the call path phases after it are what a first
+call imports (the warm-up does it while the client is idle), `tls_context` is what the
+worker thread builds mostly without the GIL, and `tool_path` what the first tool call adds
+(the handlers, the exec machinery, the sandbox backends, the patch engine).  `interpreter`
+is `python -c pass`, spawn to exit.
 `python -m bench.bench_first_call` prints medians as JSON.
 """
 
@@ -27,6 +30,10 @@ import json, os, sys, time
 clock = time.perf_counter
 out = {}
 t = clock()
+from codex_mcp import dataclass_cache
+dataclass_cache.install()  # as `cli.main` does first
+from codex_mcp.prewarm import hold_gc
+hold_gc()
 from codex_mcp.cli import Options, codex_home, skip_httpx_command_line, start_checks
 from codex_mcp.handshake import run_handshake
 skip_httpx_command_line()
@@ -38,9 +45,7 @@ phases = [
     ("http_client", ["httpx", "httpcore", "h11"]),
     ("agent_core", ["codex_mcp.agent.codex", "codex_mcp.agent.history", "codex_mcp.agent.instructions",
                     "codex_mcp.agent.model.client", "codex_mcp.agent.model.auth"]),
-    ("agent_turn_and_tools", ["codex_mcp.agent.thread", "codex_mcp.agent.turn",
-                              "codex_mcp.agent.handlers.registry", "codex_mcp.agent.exec",
-                              "codex_mcp.sandbox.select"]),
+    ("agent_turn", ["codex_mcp.agent.thread", "codex_mcp.agent.turn", "codex_mcp.agent.handlers.registry"]),
     ("server_and_mcp_tools", ["codex_mcp.server", "codex_mcp.outgoing", "codex_mcp.stdio",
                               "codex_mcp.tools.calls", "codex_mcp.tools.call_args", "codex_mcp.tools.drive",
                               "codex_mcp.tools.relay", "codex_mcp.tools.elicitation"]),
@@ -51,16 +56,31 @@ for name, modules in phases:
     for module in modules:
         importlib.import_module(module)
     out[name] = clock() - t
+from codex_mcp import prewarm
+t = clock()
+for module in prewarm.CALL_PATH_MODULES:
+    importlib.import_module(module)
+out["call_path_rest"] = clock() - t
 from codex_mcp import tls
 t = clock()
 tls.default_ssl_context()
 out["tls_context"] = clock() - t
 t = clock()
-from codex_mcp.prewarm import warm_call_path
-warm_call_path()
-out["warm_rest"] = clock() - t
+for module in prewarm.TOOL_PATH_MODULES:
+    importlib.import_module(module)
+out["tool_path"] = clock() - t
 print(json.dumps({k: v * 1000 for k, v in out.items()}))
 """
+CALL_PATH_PHASES = (
+    "event_loop",
+    "http_client",
+    "agent_core",
+    "agent_turn",
+    "server_and_mcp_tools",
+    "call_path_rest",
+)
+"""What a first call that runs no tool imports after the handshake (in the server's own thread;
+the TLS context is built in another, mostly without the GIL)."""
 
 
 def _interpreter_ms() -> float:
@@ -88,16 +108,16 @@ def _probe() -> dict[str, float]:
 
 
 def run(rounds: int = 5) -> dict[str, float]:
-    """Median milliseconds per phase over `rounds` fresh interpreters, plus their sum after
-    the start path (`call_path_total`: what a one-process server pays after the handshake)."""
+    """Median milliseconds per phase over `rounds` fresh interpreters, plus the sum of the
+    call path's (`call_path_total`: what a one-process server's first call pays for imports
+    after the handshake; a tool's first call adds `tool_path`)."""
     samples: dict[str, list[float]] = {}
     for _ in range(rounds):
         samples.setdefault("interpreter", []).append(_interpreter_ms())
         phases = _probe()
         for name, value in phases.items():
             samples.setdefault(name, []).append(value)
-        after_start = [v for k, v in phases.items() if k != "start_path"]
-        samples.setdefault("call_path_total", []).append(sum(after_start))
+        samples.setdefault("call_path_total", []).append(sum(phases[k] for k in CALL_PATH_PHASES))
     return {name: statistics.median(values) for name, values in samples.items()}
 
 

@@ -44,11 +44,12 @@ PHASES = (
     "event_loop",
     "http_client",
     "agent_core",
-    "agent_turn_and_tools",
+    "agent_turn",
     "server_and_mcp_tools",
-    "tls_context",
-    "warm_rest",
+    "call_path_rest",
     "call_path_total",
+    "tls_context",
+    "tool_path",
 )
 
 
