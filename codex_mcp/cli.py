@@ -374,13 +374,11 @@ def main_split(args: Options, env: os._Environ[str], home: Path, cwd: Path) -> i
     def check() -> None:
         checked.append(start_checks(args, env, home, cwd, problems.append))
 
-    from codex_mcp import tls
-    from codex_mcp.prewarm import run_step, save_compiled, warm_steps
+    from codex_mcp import prewarm, tls
 
     tls.start_building()
     steps: list[Callable[[], object]] = [check]
-    steps += [functools.partial(run_step, step) for step in warm_steps()]
-    steps.append(save_compiled)
+    steps += [functools.partial(prewarm.run_step, step) for step in prewarm.warm_steps(tool_path=False)]
     split_start.prepare_while_child_answers(steps, child)
     handoff = child.take_over(__version__)
     overrides, code = checked[0]
@@ -391,6 +389,11 @@ def main_split(args: Options, env: os._Environ[str], home: Path, cwd: Path) -> i
             _to_stderr(problem)
         return code
     assert handoff.state is not None
+    # What only a tool call needs is warmed afterwards, like the one-process warm-up: paused
+    # while a call waits (the server resumes it once no call runs).
+    if handoff.pending.strip():
+        prewarm.pause_warm_up()
+    prewarm.start_warm_up(prewarm.warm_steps(call_path=False))
     return serve_stdio(env, home, cwd, overrides, handoff.state, handoff.pending, handoff.eof)
 
 

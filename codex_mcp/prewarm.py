@@ -73,13 +73,15 @@ def _tls_and_transport() -> None:
     httpx.AsyncClient(verify=context, trust_env=True)
 
 
-def warm_steps() -> list[Callable[[], object]]:
-    """The warm-up as separate steps, in order (so another thread can take over half-way)."""
-    steps: list[Callable[[], object]] = [
-        functools.partial(importlib.import_module, n) for n in CALL_PATH_MODULES
-    ]
-    steps.append(_tls_and_transport)
-    steps += [functools.partial(importlib.import_module, n) for n in TOOL_PATH_MODULES]
+def warm_steps(*, call_path: bool = True, tool_path: bool = True) -> list[Callable[[], object]]:
+    """The warm-up as separate steps, in order (so another thread can take over half-way):
+    the call path and the TLS context, then the tool path."""
+    steps: list[Callable[[], object]] = []
+    if call_path:
+        steps += [functools.partial(importlib.import_module, n) for n in CALL_PATH_MODULES]
+        steps.append(_tls_and_transport)
+    if tool_path:
+        steps += [functools.partial(importlib.import_module, n) for n in TOOL_PATH_MODULES]
     return steps
 
 
@@ -107,8 +109,8 @@ def resume_warm_up() -> None:
     _go.set()
 
 
-def warm_call_path() -> None:
-    for step in warm_steps():
+def warm_call_path(steps: list[Callable[[], object]] | None = None) -> None:
+    for step in warm_steps() if steps is None else steps:
         _go.wait()
         run_step(step)
     release_gc()
@@ -158,10 +160,11 @@ def save_compiled() -> None:
         cache.save()
 
 
-def start_warm_up() -> threading.Thread:
+def start_warm_up(steps: list[Callable[[], object]] | None = None) -> threading.Thread:
     """Warm the call path in a thread (the handshake has been answered); the TLS context is
-    built in one of its own at once, at normal priority, so a call can wait for it."""
+    built in one of its own at once, at normal priority, so a call can wait for it.
+    `steps`: only these (the split start warms the call path before serving)."""
     tls.start_building(low_priority=False)
-    thread = threading.Thread(target=warm_call_path, name="codex-mcp-warm-up", daemon=True)
+    thread = threading.Thread(target=warm_call_path, args=(steps,), name="codex-mcp-warm-up", daemon=True)
     thread.start()
     return thread
