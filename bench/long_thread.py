@@ -15,6 +15,7 @@
 from __future__ import annotations
 
 import importlib
+import shutil
 from collections.abc import Iterator
 from typing import Any
 
@@ -52,6 +53,7 @@ def long_thread(target: Target) -> Iterator[Sample]:
     repetitions): the reference cannot resume a thread after a restart, so a reply on the
     live thread is the step both can be timed on."""
     home = warm_home(target, "long_thread")
+    resume_home: Home | None = None
     try:
         with ready(target.cmd, home, SETUP_TIMEOUT) as live:
             live.codex("[bench:instant] warm-up", CALL_TIMEOUT)
@@ -62,17 +64,30 @@ def long_thread(target: Target) -> Iterator[Sample]:
             thread_id = _thread_id(made)
             request_kib = target.mock.last_request_size() / 1024
             thread_rss_mb = live.vmrss_mb() - rss_before
+            if target.label == "ours":
+                resume_home = _copy_of_sessions(target, home)
             while True:
                 sample = {
                     "reply_ms": ms(_span(_reply(live, thread_id, "[bench:instant] one more step"))),
                     "thread_rss_mb": thread_rss_mb,
                     "request_kib": request_kib,
                 }
-                if target.label == "ours":
-                    sample["resume_reply_ms"] = _resume(target, home, thread_id)
+                if resume_home is not None:
+                    sample["resume_reply_ms"] = _resume(target, resume_home, thread_id)
                 yield sample
     finally:
         home.cleanup()
+        if resume_home is not None:
+            resume_home.cleanup()
+
+
+def _copy_of_sessions(target: Target, home: Home) -> Home:
+    """Another CODEX_HOME holding a copy of the long thread's rollout: the resumed thread
+    grows the copy, so the live server's replies never find their file changed by another
+    process (which would time a reload of the whole history instead of a reply)."""
+    copy = target.home("long_thread-resume")
+    shutil.copytree(home.codex_home / "sessions", copy.codex_home / "sessions")
+    return copy
 
 
 def _resume(target: Target, home: Home, thread_id: str) -> float:
