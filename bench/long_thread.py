@@ -25,6 +25,9 @@ from bench.harness import BenchError, CallState, Home, Server, check_call, ready
 LONG_STEPS = 1_000
 SETUP_TIMEOUT = 900.0
 IDLE_THREADS = 100
+WARM_UP = "[bench:shell=echo] warm-up"
+"""A first call that runs a command: what a server loads once (its tool handlers among it,
+which ours imports at the first tool call) is loaded before any RSS is measured."""
 
 
 def _span(state: CallState) -> float:
@@ -56,7 +59,7 @@ def long_thread(target: Target) -> Iterator[Sample]:
     resume_home: Home | None = None
     try:
         with ready(target.cmd, home, SETUP_TIMEOUT) as live:
-            live.codex("[bench:instant] warm-up", CALL_TIMEOUT)
+            live.codex(WARM_UP, CALL_TIMEOUT)
             rss_before = live.vmrss_mb()
             made = live.codex(f"[bench:steps={LONG_STEPS}] [bench:cmd=echo] a long thread", SETUP_TIMEOUT)
             if made.commands_ended != LONG_STEPS or made.commands_failed:
@@ -102,7 +105,7 @@ def idle_threads(target: Target) -> Iterator[Sample]:
     try:
         while True:
             with ready(target.cmd, home) as server:
-                server.codex("[bench:instant] warm-up", CALL_TIMEOUT)
+                server.codex(WARM_UP, CALL_TIMEOUT)
                 before = server.vmrss_mb()
                 for i in range(IDLE_THREADS):
                     server.codex(f"[bench:instant] thread {i}", CALL_TIMEOUT)

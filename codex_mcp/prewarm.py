@@ -105,8 +105,10 @@ def pause_warm_up() -> None:
 
 
 def resume_warm_up() -> None:
-    """No call runs any more: the warm-up may go on (it has nobody to slow down)."""
+    """No call runs any more: the warm-up may go on (it has nobody to slow down), and the
+    start-up is over for the collector."""
     _go.set()
+    release_gc()
 
 
 def warm_call_path(steps: list[Callable[[], object]] | None = None) -> None:
@@ -117,25 +119,33 @@ def warm_call_path(steps: list[Callable[[], object]] | None = None) -> None:
     save_compiled()
 
 
-GC_HOLD_MAX_S = 3.0
-"""The collector is off for at most this long after the start (a long first call must not
-run without it)."""
-_gc_held = False
+GC_HOLD_MAX_S = 1.0
+"""The collector is held back for at most this long after the start (the call path is
+imported well within it)."""
+GC_HOLD_THRESHOLD = 100_000
+"""Allocations between two young collections while held (700 by default)."""
+_gc_saved: tuple[int, ...] | None = None
 _gc_lock = threading.Lock()
 
 
 def hold_gc() -> None:
-    """No garbage collection while the server starts and imports its call path.
+    """Hardly any garbage collection while the server starts and imports its call path.
 
     Importing creates ~50,000 long-lived objects, and the collector walked them again and
     again while they were made (~80 collections, ~11 ms of a first call here) only to find
-    nothing to free.  It is switched back on, with everything made so far frozen out of later
-    collections, when the warm-up ends or after `GC_HOLD_MAX_S`, whichever comes first."""
-    global _gc_held
-    if not gc.isenabled():
-        return  # someone else decided already
-    gc.disable()
-    _gc_held = True
+    nothing to free.  While held, a young collection runs every `GC_HOLD_THRESHOLD`
+    allocations instead of every 700: cyclic garbage is still collected (a first call may
+    run a long turn meanwhile), just rarely.  The usual thresholds come back when the
+    warm-up ends, when no call runs any more, or after `GC_HOLD_MAX_S`, whichever comes
+    first.  (Freezing the start's
+    objects out of later collections was tried: whatever garbage the first call had made by
+    then was frozen with them, for good.)"""
+    global _gc_saved
+    with _gc_lock:
+        if _gc_saved is not None or not gc.isenabled():
+            return  # held already, or someone else decided
+        _gc_saved = gc.get_threshold()
+        gc.set_threshold(GC_HOLD_THRESHOLD, *_gc_saved[1:])
     timer = threading.Timer(GC_HOLD_MAX_S, release_gc)
     timer.daemon = True
     timer.start()
@@ -143,13 +153,11 @@ def hold_gc() -> None:
 
 def release_gc() -> None:
     """End `hold_gc` (once; nothing when it was not held)."""
-    global _gc_held
+    global _gc_saved
     with _gc_lock:
-        if not _gc_held:
-            return
-        _gc_held = False
-    gc.freeze()
-    gc.enable()
+        saved, _gc_saved = _gc_saved, None
+    if saved is not None:
+        gc.set_threshold(*saved)
 
 
 def save_compiled() -> None:
