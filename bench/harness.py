@@ -48,7 +48,7 @@ CONFIG_TEMPLATE = """\
 model = "mock-model"
 model_provider = "mock"
 approval_policy = "never"
-sandbox_mode = "danger-full-access"
+sandbox_mode = "{sandbox_mode}"
 
 [model_providers.mock]
 name = "mock"
@@ -60,28 +60,48 @@ stream_max_retries = 0
 """
 
 
+BENCH_HOMES = Path("/var/tmp/codex-mcp-bench")
+
+
 class Home:
     """A temporary CODEX_HOME (with config.toml) plus a workspace directory."""
 
-    def __init__(self, base_url: str, label: str) -> None:
-        self._tmp = tempfile.TemporaryDirectory(prefix=f"codex-bench-{label}-")
+    def __init__(self, base_url: str, label: str, sandbox_mode: str = "danger-full-access") -> None:
+        # Not under /tmp: codex-cli refuses to install its sandbox helper under a CODEX_HOME
+        # there, and its workspace-write commands would all fail.  Not under the home
+        # directory either: we refuse a writable workspace among programs' configuration.
+        BENCH_HOMES.mkdir(parents=True, exist_ok=True)
+        self._tmp = tempfile.TemporaryDirectory(prefix=f"codex-bench-{label}-", dir=BENCH_HOMES)
         root = Path(self._tmp.name)
         self.codex_home = root / "home"
         self.workspace = root / "workspace"
         self.codex_home.mkdir()
         self.workspace.mkdir()
-        (self.codex_home / "config.toml").write_text(CONFIG_TEMPLATE.format(base_url=base_url))
+        self.user_home = root / "user-home"
+        self.user_home.mkdir()
+        self.extra_env: dict[str, str] = {}
+        (self.codex_home / "config.toml").write_text(
+            CONFIG_TEMPLATE.format(base_url=base_url, sandbox_mode=sandbox_mode)
+        )
         self.stderr_path = root / "stderr.log"
 
     def env(self) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if "proxy" not in k.lower()}
+        # An installed package has its bytecode compiled (pip does it); without this a shell
+        # that sets PYTHONDONTWRITEBYTECODE would have our server recompile every module on
+        # every start, which no user ever pays.
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
         env.update(
+            # An empty HOME: the model's `bash -lc` commands would otherwise run this machine's
+            # login profile (pyenv's takes ~0.35 s), which is no part of either server's cost.
+            HOME=str(self.user_home),
             CODEX_HOME=str(self.codex_home),
             MOCK_API_KEY="bench-key",
             NO_PROXY="127.0.0.1,localhost",
             no_proxy="127.0.0.1,localhost",
         )
         env.pop("OPENAI_API_KEY", None)
+        env.update(self.extra_env)
         return env
 
     def cleanup(self) -> None:
@@ -95,6 +115,10 @@ class CallState:
     sent_at: float = 0.0
     answered_at: float = 0.0
     events: int = 0
+    first_event_at: float = 0.0
+    commands_ended: int = 0
+    commands_failed: int = 0
+    last_failure: str = ""
     first_delta_at: float = 0.0
     deltas: int = 0
     complete_at: float = 0.0
@@ -213,12 +237,21 @@ class Server:
         if state is None:
             return
         state.events += 1
+        if state.events == 1:
+            state.first_event_at = now
         kind = (params.get("msg") or {}).get("type")
         if kind in ("agent_message_delta", "agent_message_content_delta"):
             if not state.deltas:
                 state.first_delta_at = now
                 state.events_at_first_delta = state.events
             state.deltas += 1
+        elif kind == "exec_command_end":
+            state.commands_ended += 1
+            end = params.get("msg") or {}
+            if end.get("exit_code") != 0:
+                state.commands_failed += 1
+                output = end.get("aggregated_output") or end.get("stderr") or ""
+                state.last_failure = f"exit {end.get('exit_code')}: {str(output)[-300:]}"
         elif kind == "task_complete":
             state.complete_at = now
             state.events_at_complete = state.events

@@ -9,8 +9,9 @@ sessions of different kinds can share one mock:
 * ``[bench:stream=10000]``   -- a text answer streamed as 10,000 deltas;
 * ``[bench:shell=KEY]``      -- a shell tool call running ``SHELL_COMMANDS[KEY]``, then (on
   the request that carries its output) a text answer;
-* ``[bench:steps=N]``        -- N shell calls of ``SHELL_COMMANDS["step"]``, one per model
-  round, then a text answer: a busy turn of many short steps.
+* ``[bench:steps=N]``        -- shell tool calls, one per model round, until the request
+  carries N outputs, then a text answer (a long turn); the command is ``SHELL_COMMANDS[KEY]``
+  of a ``[bench:cmd=KEY]`` marker, ``SHELL_COMMANDS["step"]`` without one.
 
 The shell call uses ``shell`` with ``{"command": ["bash", "-lc", CMD]}`` when the request
 offers it; otherwise ``exec_command`` with ``{"cmd": CMD}`` (what the reference 0.147 offers).
@@ -32,6 +33,7 @@ from tests.support.scripted_model import Recorded, ScriptedModel
 
 SHELL_COMMANDS: dict[str, str] = {
     "echo": "echo bench",
+    "touch": "touch bench-step.txt",
     "big": "head -c 200000000 /dev/zero | tr '\\0' 'a'",
     "step": "sleep 0.05",
     "sleep": "touch started; exec sleep 60",
@@ -137,15 +139,6 @@ def _tool_names(body: dict[str, Any]) -> set[str]:
     return names
 
 
-def _has_tool_output(items: list[Any]) -> bool:
-    return any(
-        isinstance(it, dict)
-        and it.get("type") in ("function_call_output", "custom_tool_call_output")
-        and str(it.get("call_id", "")).startswith(CALL_PREFIX)
-        for it in items
-    )
-
-
 def _tool_outputs(items: list[Any]) -> int:
     return sum(
         1
@@ -154,6 +147,10 @@ def _tool_outputs(items: list[Any]) -> int:
         and it.get("type") in ("function_call_output", "custom_tool_call_output")
         and str(it.get("call_id", "")).startswith(CALL_PREFIX)
     )
+
+
+def _has_tool_output(items: list[Any]) -> bool:
+    return _tool_outputs(items) > 0
 
 
 def _user_text(items: list[Any]) -> str:
@@ -169,7 +166,7 @@ def _user_text(items: list[Any]) -> str:
 
 
 _rids = itertools.count(1)
-KEEP_REQUESTS = 1000
+KEEP_REQUESTS = 64
 """The mock remembers this many requests (a long benchmark must not grow it without bound)."""
 SSE_HEADERS = {"content-type": "text/event-stream", "cache-control": "no-cache"}
 
@@ -185,19 +182,20 @@ def bench_answer(request: Recorded, wait: Callable[[float], object] = time.sleep
     body = request.body
     items = body.get("input")
     items = items if isinstance(items, list) else []
-    match = _MARKER.search(_user_text(items))
-    kind, arg = (match.group(1), match.group(2)) if match else ("instant", None)
+    markers = {m.group(1): m.group(2) for m in _MARKER.finditer(_user_text(items))}
+    kind, arg = next(((k, v) for k, v in markers.items() if k != "cmd"), ("instant", None))
     chunks: list[bytes]
     if kind == "delay":
         wait(float(arg or 0.2))  # a slow model: only this request's thread waits
         chunks = [text_answer(rid)]
     elif kind == "stream":
         chunks = stream_answer(rid, int(arg or 10_000))
+    elif kind == "steps" and _tool_outputs(items) < int(arg or 30):
+        command = SHELL_COMMANDS.get(markers.get("cmd") or "", SHELL_COMMANDS["step"])
+        chunks = [shell_call(rid, f"{CALL_PREFIX}{rid}", command, _tool_names(body))]
     elif kind == "shell" and not _has_tool_output(items):
         command = SHELL_COMMANDS.get(arg or "", SHELL_COMMANDS["echo"])
         chunks = [shell_call(rid, f"{CALL_PREFIX}{rid}", command, _tool_names(body))]
-    elif kind == "steps" and _tool_outputs(items) < int(arg or 10):
-        chunks = [shell_call(rid, f"{CALL_PREFIX}{rid}", SHELL_COMMANDS["step"], _tool_names(body))]
     else:
         chunks = [text_answer(rid)]
     return Reply(headers=SSE_HEADERS, chunks=chunks)
@@ -216,6 +214,12 @@ class MockModel(ScriptedModel):
     def arrivals(self) -> list[float]:
         with self._cond:
             return [r.arrived for r in self.requests if r.route == "/v1/responses"]
+
+    def last_request_size(self) -> int:
+        """Bytes of the body of the last model request (0 before any)."""
+        with self._cond:
+            sizes = [len(r.raw) for r in self.requests if r.route == "/v1/responses"]
+        return sizes[-1] if sizes else 0
 
     def forget(self) -> None:
         """Drop the recorded requests (before a measurement that counts arrivals)."""

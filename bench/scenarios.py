@@ -11,62 +11,40 @@ only ever run for our code.
 from __future__ import annotations
 
 import importlib
-import statistics
 import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator
 from typing import Any
 
-from bench.harness import BenchError, Home, Server, check_call, ready
-from bench.mock_model import MockModel
+from bench.base import (
+    BIG_TIMEOUT,
+    CALL_TIMEOUT,
+    Metric,
+    Sample,
+    Scenario,
+    ScenarioFn,
+    SkipScenario,
+    Target,
+    meets,
+    summarize,
+)
+from bench.base import ms as _ms
+from bench.base import warm_home as _warm_home
+from bench.first_call import SCENARIOS as first_call_scenarios
+from bench.harness import BenchError, Server, check_call, ready
+from bench.long_thread import SCENARIOS as long_thread_scenarios
+from bench.long_turn import SCENARIOS as long_turn_scenarios
 
-Sample = dict[str, float]
-ScenarioFn = Callable[["Target"], Iterator[Sample]]
-CALL_TIMEOUT = 60.0
-BIG_TIMEOUT = 300.0
-
-
-@dataclass
-class Target:
-    label: str  # "ours" | "reference"
-    cmd: list[str]
-    mock: MockModel
-
-    def home(self, scenario: str) -> Home:
-        return Home(self.mock.base_url, f"{scenario}-{self.label}")
-
-
-@dataclass(frozen=True)
-class Metric:
-    unit: str
-    target: tuple[str, float] | None = None  # ("<=", 1.5), (">=", 5700), ...
-    spec: str | None = None  # the original's published figure, for the table
-    lower_is_better: bool = True
-
-
-@dataclass(frozen=True)
-class Scenario:
-    name: str
-    fn: ScenarioFn
-    metrics: dict[str, Metric]
-    local: bool = False  # in-process script: no reference run
-    description: str = ""
-
-
-def _ms(seconds: float) -> float:
-    return seconds * 1000.0
-
-
-def _warm_home(target: Target, scenario: str) -> Home:
-    """A CODEX_HOME that has already seen one session (the 'used' home of section 12)."""
-    home = target.home(scenario)
-    try:
-        with ready(target.cmd, home) as server:
-            server.codex("[bench:instant] warm-up session", CALL_TIMEOUT)
-    except BaseException:
-        home.cleanup()
-        raise
-    return home
+__all__ = [
+    "SCENARIOS",
+    "Metric",
+    "Sample",
+    "Scenario",
+    "ScenarioFn",
+    "SkipScenario",
+    "Target",
+    "meets",
+    "summarize",
+]
 
 
 # -- end-to-end scenarios ---------------------------------------------------------------
@@ -262,10 +240,6 @@ def progress(target: Target) -> Iterator[Sample]:
             }
     finally:
         home.cleanup()
-
-
-class SkipScenario(Exception):
-    """The scenario cannot run here (e.g. its script is not written yet)."""
 
 
 def _script(name: str) -> Any:
@@ -494,22 +468,8 @@ SCENARIOS: dict[str, Scenario] = {
             local=True,
             description="bench_exec_command.py: one exec_command of `true` step by step, per backend",
         ),
+        *first_call_scenarios,
+        *long_turn_scenarios,
+        *long_thread_scenarios,
     ]
 }
-
-
-def summarize(samples: list[float]) -> dict[str, Any]:
-    return {
-        "median": statistics.median(samples),
-        "min": min(samples),
-        "max": max(samples),
-        "n": len(samples),
-        "samples": [round(x, 4) for x in samples],
-    }
-
-
-def meets(target: tuple[str, float] | None, value: float | None) -> bool | None:
-    if target is None or value is None:
-        return None
-    op, limit = target
-    return {"<=": value <= limit, "<": value < limit, ">=": value >= limit, ">": value > limit}[op]

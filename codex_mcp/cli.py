@@ -9,6 +9,7 @@ HTTP transport is imported unless `--http` is given.
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import os
 import sys
@@ -18,6 +19,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 if TYPE_CHECKING:
     import argparse
+    from collections.abc import Callable
 
 from codex_mcp._version import __version__
 
@@ -223,27 +225,32 @@ def harden_process() -> None:
         print(f"codex-mcp-server: warning: cannot make the process non-dumpable: {exc}", file=sys.stderr)
 
 
-def main(argv: list[str] | None = None) -> int:
-    """The program: returns an exit code for a configuration error; once it has served, it
-    ends the process itself (`exit_now`)."""
-    harden_process()
-    args = parse_args(sys.argv[1:] if argv is None else argv)
-    env = os.environ
-    home = codex_home(env)
-    cwd = Path.cwd()
+def skip_httpx_command_line() -> None:
+    """Keep httpx from importing its command-line tool: whenever click is installed, `import
+    httpx` loads click and pygments (15-25 ms of a first call here) only to find rich missing,
+    or to offer a `main` the server never runs.  httpx expects the import to fail and does
+    without it."""
+    if "httpx" not in sys.modules:
+        sys.modules.setdefault("httpx._main", None)  # type: ignore[arg-type]
 
+
+def start_checks(
+    args: Options, env: os._Environ[str], home: Path, cwd: Path, report: Callable[[str], None]
+) -> tuple[list[tuple[list[str], Any]], int]:
+    """The server-level configuration, rules and logging, checked before any JSON-RPC output:
+    (the `-c` overrides, 0), or ([], exit code) after `report`ing the problem."""
     from codex_mcp.agent.config import ConfigError, parse_override
 
     try:
         overrides = [parse_override(text) for text in args.config]
         config = check_startup_config(home, overrides, cwd)
     except ConfigError as exc:
-        print(f"codex-mcp-server: error in configuration: {exc}", file=sys.stderr)
-        return 2
+        report(f"codex-mcp-server: error in configuration: {exc}")
+        return [], 2
     rules_problem = check_rules(home)
     if rules_problem is not None:
-        print(f"codex-mcp-server: error in rules: {rules_problem}", file=sys.stderr)
-        return 2
+        report(f"codex-mcp-server: error in rules: {rules_problem}")
+        return [], 2
     ensure_codex_home(home)
 
     level = args.log_level or env.get(LOG_ENV) or "warning"
@@ -251,17 +258,57 @@ def main(argv: list[str] | None = None) -> int:
     try:
         setup_logging(level, home / "log" / LOG_FILE_NAME if want_file else None)
     except (ValueError, OSError) as exc:
-        print(f"codex-mcp-server: {exc}", file=sys.stderr)
-        return 2
+        report(f"codex-mcp-server: {exc}")
+        return [], 2
+    return overrides, 0
+
+
+def _to_stderr(text: str) -> None:
+    print(text, file=sys.stderr)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """The program: returns an exit code for a configuration error; once it has served, it
+    ends the process itself (`exit_now`)."""
+    from codex_mcp import dataclass_cache
+
+    dataclass_cache.install()
+    harden_process()
+    skip_httpx_command_line()
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    env = os.environ
+    home = codex_home(env)
+    cwd = Path.cwd()
 
     from codex_mcp import signals
+
+    # `split_start.SPLIT_START_ENV`, read here: the default path never imports the module.
+    if args.http is None and env.get("CODEX_MCP_SPLIT_START", "0") != "0":
+        from codex_mcp import split_start
+
+        if split_start.enabled(env):
+            signals.raise_on_stop_signals()
+            try:
+                code = main_split(args, env, home, cwd)
+            except signals.Interrupted as stopped:
+                code = signals.exit_code(stopped.signum)
+            except KeyboardInterrupt:
+                code = signals.exit_code(2)
+            exit_now(code)
+
+    from codex_mcp.prewarm import hold_gc
+
+    hold_gc()  # until the call path is imported (the split start does the same in its way)
+    overrides, code = start_checks(args, env, home, cwd, _to_stderr)
+    if code:
+        return code
 
     signals.raise_on_stop_signals()
     try:
         if args.http is not None:
             code = serve_http(args, env, home, cwd, overrides)
         else:
-            code = serve_stdio(home, cwd, overrides, env)
+            code = handshake_and_serve_stdio(env, home, cwd, overrides)
     except signals.Interrupted as stopped:
         code = signals.exit_code(stopped.signum)
     except KeyboardInterrupt:
@@ -278,6 +325,9 @@ def exit_now(code: int) -> NoReturn:
     spawn = sys.modules.get("codex_mcp.agent.exec.spawn")
     if spawn is not None:  # commands ran: reap the fork server, which reaps what is below it
         spawn.close_and_reap()
+    cache = sys.modules.get("codex_mcp.dataclass_cache")
+    if cache is not None:  # classes first made in this process: kept for the next one
+        cache.save()
     logging.shutdown()
     for stream in (sys.stdout, sys.stderr):
         with contextlib.suppress(Exception):
@@ -285,28 +335,91 @@ def exit_now(code: int) -> NoReturn:
     os._exit(code)
 
 
-def serve_stdio(home: Path, cwd: Path, overrides: list[tuple[list[str], Any]], env: os._Environ[str]) -> int:
-    """The handshake (synchronous), then the server on the event loop until stdin closes or a
-    stop signal ends it (`signals`: the exit code is then 128 + the signal's number)."""
-    from codex_mcp import signals
+def handshake_and_serve_stdio(
+    env: os._Environ[str], home: Path, cwd: Path, overrides: list[tuple[list[str], Any]]
+) -> int:
+    """The handshake (synchronous), then the server on the event loop (`serve_stdio`)."""
     from codex_mcp.connection import ConnectionState
     from codex_mcp.handshake import run_handshake
 
-    stdin, stdout = sys.stdin.fileno(), sys.stdout.fileno()
     state = ConnectionState(version=__version__)
-    pending, eof = run_handshake(stdin, stdout, state)
+    pending, eof = run_handshake(sys.stdin.fileno(), sys.stdout.fileno(), state)
+    return serve_stdio(env, home, cwd, overrides, state, pending, eof)
+
+
+def main_split(args: Options, env: os._Environ[str], home: Path, cwd: Path) -> int:
+    """The handshake in a forked child while this process warms the call path
+    (`codex_mcp.split_start`); the child reports start-up problems, this process only
+    checks them again for itself."""
+    from codex_mcp import split_start
+
+    stdin, stdout = sys.stdin.fileno(), sys.stdout.fileno()
+    child = split_start.fork_handshake(
+        stdin, stdout, lambda: start_checks(args, env, home, cwd, _to_stderr)[1], __version__
+    )
+    if child is None:
+        overrides, code = start_checks(args, env, home, cwd, _to_stderr)
+        if code:
+            return code
+        from codex_mcp.connection import ConnectionState
+        from codex_mcp.handshake import run_handshake
+
+        state = ConnectionState(version=__version__)
+        pending, eof = run_handshake(stdin, stdout, state)
+        return serve_stdio(env, home, cwd, overrides, state, pending, eof)
+
+    problems: list[str] = []
+    checked: list[tuple[list[tuple[list[str], Any]], int]] = []
+
+    def check() -> None:
+        checked.append(start_checks(args, env, home, cwd, problems.append))
+
+    from codex_mcp import prewarm, tls
+
+    tls.start_building()
+    steps: list[Callable[[], object]] = [check]
+    steps += [functools.partial(prewarm.run_step, step) for step in prewarm.warm_steps(tool_path=False)]
+    split_start.prepare_while_child_answers(steps, child)
+    handoff = child.take_over(__version__)
+    overrides, code = checked[0]
+    if handoff.exit_code is not None:
+        return handoff.exit_code
+    if code:  # the child's checks passed, ours did not: the files changed in between
+        for problem in problems:
+            _to_stderr(problem)
+        return code
+    assert handoff.state is not None
+    # What only a tool call needs is warmed afterwards, like the one-process warm-up: paused
+    # while a call waits (the server resumes it once no call runs).
+    if handoff.pending.strip():
+        prewarm.pause_warm_up()
+    prewarm.start_warm_up(prewarm.warm_steps(call_path=False))
+    return serve_stdio(env, home, cwd, overrides, handoff.state, handoff.pending, handoff.eof)
+
+
+def serve_stdio(
+    env: os._Environ[str],
+    home: Path,
+    cwd: Path,
+    overrides: list[tuple[list[str], Any]],
+    state: Any,
+    pending: bytes,
+    eof: bool,
+) -> int:
+    """Serve stdin/stdout from where the handshake left off (`pending`: its unprocessed input)."""
     if eof and not pending.strip():
         return 0
 
     import anyio
 
+    from codex_mcp import signals
     from codex_mcp.outgoing import Outgoing, StdioSink
     from codex_mcp.server import McpServer, ServerOptions
     from codex_mcp.stdio import FdReader, FdWriter
 
     options = ServerOptions(codex_home=home, cwd=cwd, cli_overrides=overrides, env=env, version=__version__)
 
-    reader, writer = FdReader(stdin), FdWriter(stdout)
+    reader, writer = FdReader(sys.stdin.fileno()), FdWriter(sys.stdout.fileno())
     stopped_by: list[int] = []
 
     async def serve() -> int:

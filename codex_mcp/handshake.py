@@ -112,31 +112,53 @@ def _write_all(fd: int, data: bytes) -> None:
         view = view[os.write(fd, view) :]
 
 
-def run_handshake(fd_in: int, fd_out: int, state: ConnectionState) -> tuple[bytes, bool]:
+def run_handshake(
+    fd_in: int, fd_out: int, state: ConnectionState, *, stop_fd: int | None = None, warm_up: bool = True
+) -> tuple[bytes, bool]:
     """Answer the handshake synchronously.  Returns (unprocessed bytes, reached EOF).
 
     Unprocessed bytes start with the line that ended the phase.  A broken stdout ends the
     phase too; the async writer then finds out for itself and shuts the server down.  The
     descriptors are left in the blocking mode they came in.
+
+    `stop_fd` also ends the phase, between two messages, as soon as it turns readable (data
+    or EOF): the process the handshake is handed to is ready.  `warm_up` starts warming the
+    call path in this process once `tools/list` is answered.
     """
     modes = os.get_blocking(fd_in), os.get_blocking(fd_out)
     os.set_blocking(fd_in, True)
     os.set_blocking(fd_out, True)
     try:
-        return _handshake_loop(fd_in, fd_out, state)
+        return _handshake_loop(fd_in, fd_out, state, stop_fd, warm_up)
     finally:
         os.set_blocking(fd_in, modes[0])
         os.set_blocking(fd_out, modes[1])
 
 
-def _handshake_loop(fd_in: int, fd_out: int, state: ConnectionState) -> tuple[bytes, bool]:
+def _stop_requested(fd_in: int, stop_fd: int) -> bool:
+    """Wait until there is input or a stop request; True for a stop (which wins a tie: the
+    input is then read by the process taking over)."""
+    import select
+
+    poller = select.poll()
+    poller.register(fd_in, select.POLLIN)
+    poller.register(stop_fd, select.POLLIN)
+    ready = {fd for fd, _ in poller.poll()}
+    return stop_fd in ready
+
+
+def _handshake_loop(
+    fd_in: int, fd_out: int, state: ConnectionState, stop_fd: int | None, warm_up: bool
+) -> tuple[bytes, bool]:
     buf = b""
-    warming = False
+    warming = not warm_up
     while True:
         nl = buf.find(b"\n")
         if nl < 0:
             if len(buf) > _READ_CHUNK:
                 return buf, False  # a very long line: let the async loop enforce its limits
+            if stop_fd is not None and _stop_requested(fd_in, stop_fd):
+                return buf, False
             chunk = os.read(fd_in, _READ_CHUNK)
             if not chunk:
                 return buf, True
@@ -156,6 +178,10 @@ def _handshake_loop(fd_in: int, fd_out: int, state: ConnectionState) -> tuple[by
         else:
             reply = None
         if reply is None:
+            if warming and warm_up:
+                from codex_mcp.prewarm import pause_warm_up
+
+                pause_warm_up()  # the server resumes it once no call runs
             return buf, False
         if reply:
             try:

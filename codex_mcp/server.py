@@ -28,7 +28,7 @@ from typing import Any
 import anyio
 from anyio.abc import TaskGroup
 
-from codex_mcp import handshake, jsonrpc
+from codex_mcp import handshake, jsonrpc, prewarm
 from codex_mcp.connection import REVISION_2025_11_25, ConnectionState
 from codex_mcp.jsonrpc import ErrorReply, Notification, Request, RequestId, Response
 from codex_mcp.outgoing import Outgoing
@@ -178,6 +178,8 @@ class McpServer:
             raise RuntimeError("McpServer.handle() called outside run()")
         try:
             await self._dispatch(message, calls)
+            if not self._calls:
+                prewarm.resume_warm_up()  # paused by the handshake or while calls ran
         except Exception:  # one bad message must never end the connection
             log.exception("failed to handle a message")
             if isinstance(message, Request):
@@ -280,6 +282,7 @@ class McpServer:
             return
         scope = anyio.CancelScope()
         self._calls[key] = scope
+        prewarm.pause_warm_up()
         calls.start_soon(self._run_tool_call, req, name, arguments, scope)
 
     async def _run_tool_call(
@@ -289,7 +292,7 @@ class McpServer:
         result: dict[str, Any] | None = None
         problem = _invalid_call_params(req.params or {})
         if problem is not None:
-            self._calls.pop(key, None)
+            self._call_ended(key)
             await self.outgoing.respond(
                 req.id, jsonrpc.error_response(req.id, jsonrpc.INVALID_PARAMS, problem)
             )
@@ -304,7 +307,7 @@ class McpServer:
             log.exception("tools/call %r failed", req.id)
             result = {"content": [{"type": "text", "text": f"internal error: {exc}"}], "isError": True}
         finally:
-            self._calls.pop(key, None)
+            self._call_ended(key)
             cancelled_by_client = key in self._cancelled
             self._cancelled.discard(key)
         if cancelled_by_client or result is None:
@@ -313,6 +316,11 @@ class McpServer:
                 await self.on_unanswered(req.id)
             return
         await self.outgoing.respond(req.id, jsonrpc.result_response(req.id, result))
+
+    def _call_ended(self, key: tuple[type, RequestId]) -> None:
+        self._calls.pop(key, None)
+        if not self._calls:
+            prewarm.resume_warm_up()  # paused while calls ran
 
     def _codex_tools(self) -> Any:
         if self._tools is None:
@@ -367,8 +375,39 @@ class McpServer:
         await self.outgoing.respond(req.id, reply)
 
 
+_PLAIN_CALL_KEYS = frozenset({"name", "arguments", "_meta", "task"})
+
+
+def _plainly_valid_call_params(params: dict[str, Any]) -> bool:
+    """True for the shape every client sends (`name`, object `arguments`, a task-augmented
+    call's `task` with an optional integer `ttl`, `_meta` with an optional string or integer
+    `progressToken`): the MCP model accepts it, so the model, and pydantic with it, need not
+    be loaded for it.  False means "let the model decide"."""
+    if not _PLAIN_CALL_KEYS.issuperset(params) or type(params.get("name")) is not str:
+        return False
+    arguments = params.get("arguments")
+    if arguments is not None and type(arguments) is not dict:
+        return False
+    task = params.get("task")
+    if task is not None and not (
+        type(task) is dict
+        and task.keys() <= {"ttl"}
+        and (task.get("ttl") is None or type(task["ttl"]) is int)
+    ):
+        return False
+    meta = params.get("_meta")
+    if meta is None:
+        return True
+    if type(meta) is not dict or "progress_token" in meta:
+        return False
+    token = meta.get("progressToken")
+    return token is None or type(token) is str or type(token) is int
+
+
 def _invalid_call_params(params: dict[str, Any]) -> str | None:
     """Full validation of `tools/call` params against the MCP model (off the read loop)."""
+    if _plainly_valid_call_params(params):
+        return None
     from pydantic import ValidationError
 
     from codex_mcp.mcp_types import CallToolRequestParams

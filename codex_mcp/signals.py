@@ -24,8 +24,6 @@ import signal
 from collections.abc import Callable
 from types import FrameType
 
-import anyio
-
 log = logging.getLogger(__name__)
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
@@ -66,6 +64,8 @@ async def watch(stop: Callable[[int], None], hurry_also: Callable[[], None] | No
     """Run for the server's lifetime (cancel it when the server is done): the first stop
     signal calls `stop(signum)`, the second hurries the cleanup (and calls `hurry_also`),
     the third exits now."""
+    import anyio  # not at the top: the start path imports this module before the event loop
+
     from codex_mcp.agent.exec.grace import hurry
 
     received = 0

@@ -9,14 +9,15 @@ and the graph of imports between modules has no cycle.
     entry       __main__, cli, the package root (which re-exports the embedding API lazily)
     http        the Streamable HTTP transport: one server per session
     server      JSON-RPC dispatch, one task per call; how a stop signal ends it
-    start       the handshake before the event loop, the warm-up of the call path
+    start       the handshake before the event loop (in a forked child), the warm-up of
+                the call path
     tools       the MCP face of the agent: `codex` / `codex-reply`
     connection  what the client told us (read by the layers above)
     agent       the agent, usable without MCP
     sandbox     policies, safety, the boundary and its backends
     bottom      JSON-RPC framing, the outgoing queue, stdio, pending questions, errors,
-                bounded JSON, bounded reads of untrusted files, the generated MCP models,
-                lazy exports, the version
+                bounded JSON, bounded reads of untrusted files, the TLS context, thread
+                priorities, the generated MCP models, lazy exports, the version
 
 `http` sits above `server` because a session holds a server (the transport is another feed of
 the same dispatch), and the handshake below `server`, which answers the same requests with
@@ -35,7 +36,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("entry", ("codex_mcp", "codex_mcp.__main__", "codex_mcp.cli")),
     ("http", ("codex_mcp.http",)),
     ("server", ("codex_mcp.server", "codex_mcp.server_tasks", "codex_mcp.signals")),
-    ("start", ("codex_mcp.handshake", "codex_mcp.prewarm")),
+    ("start", ("codex_mcp.handshake", "codex_mcp.prewarm", "codex_mcp.split_start")),
     ("tools", ("codex_mcp.tools",)),
     ("connection", ("codex_mcp.connection",)),
     ("agent", ("codex_mcp.agent",)),
@@ -50,6 +51,9 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
             "codex_mcp.errors",
             "codex_mcp.json_bounds",
             "codex_mcp.bounded_read",
+            "codex_mcp.tls",
+            "codex_mcp.priority",
+            "codex_mcp.dataclass_cache",
             "codex_mcp._generated",
             "codex_mcp.mcp_types",
             "codex_mcp._lazy",

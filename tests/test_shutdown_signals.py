@@ -88,9 +88,15 @@ DEAF = "trap '' TERM INT; sleep MARK; sleep MARK"
 """A command whose shell ignores the polite signals: only SIGKILL ends it."""
 
 
+SPLIT_START = pytest.mark.parametrize("split", ["0", "1"], ids=["one-process", "split-start"])
+
+
+@SPLIT_START
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
-def test_idle_server_exits_with_the_signals_code(spawn_server: ServerFactory, signum: int) -> None:
-    client = spawn_server()
+def test_idle_server_exits_with_the_signals_code(
+    spawn_server: ServerFactory, signum: int, split: str
+) -> None:
+    client = spawn_server(env={"CODEX_MCP_SPLIT_START": split})
     result = client.call("tools/call", {"name": "codex", "arguments": {}})  # into the event loop
     assert result_of(result)["isError"] is True
     started = descendant_pids(client.proc.pid)
@@ -99,11 +105,18 @@ def test_idle_server_exits_with_the_signals_code(spawn_server: ServerFactory, si
     assert all(gone(pid) for pid in started), [p for p in started if not gone(p)]
 
 
+@SPLIT_START
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
-def test_a_signal_during_the_handshake_ends_the_process(spawn_server: ServerFactory, signum: int) -> None:
-    client = spawn_server()  # answered by the synchronous handshake; no event loop yet
+def test_a_signal_during_the_handshake_ends_the_process(
+    spawn_server: ServerFactory, signum: int, split: str
+) -> None:
+    # answered by the synchronous handshake (split: by the forked child while this process
+    # warms up); no event loop yet
+    client = spawn_server(env={"CODEX_MCP_SPLIT_START": split})
+    started = descendant_pids(client.proc.pid)
     client.proc.send_signal(signum)
     assert client.wait_exit(EXIT_WITHIN) == 128 + signum
+    wait_until(lambda: all(gone(pid) for pid in started), 5, "the start-up child to end")
 
 
 @pytest.mark.parametrize("sandbox", ["danger-full-access", "workspace-write"])

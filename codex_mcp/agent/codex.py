@@ -14,7 +14,6 @@ nothing here knows about MCP.
 
 from __future__ import annotations
 
-import functools
 import logging
 from collections import OrderedDict
 from collections.abc import Mapping
@@ -363,15 +362,14 @@ def startup_warnings(config: Config, family: list[str], docs: list[str]) -> list
     return [*config.config_warnings, *family, *docs]
 
 
-@functools.cache
 def default_ssl_context() -> Any:
     """httpx's default verification context (CA bundle, SSL_CERT_FILE/DIR honoured).
 
-    Loading the CA bundle is the most expensive part of creating the HTTP client; it is
-    built once and can be built ahead of time (see `codex_mcp.prewarm`)."""
-    import httpx
+    Loading the CA bundle is the most expensive part of creating the HTTP client; the server
+    starts building it in the background when the process starts (`codex_mcp.tls`)."""
+    from codex_mcp.tls import default_ssl_context as build_or_wait
 
-    return httpx.create_ssl_context(trust_env=True)
+    return build_or_wait()
 
 
 __all__ = ["Codex", "ThreadNotFound", "default_ssl_context"]

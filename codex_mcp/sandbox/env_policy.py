@@ -25,11 +25,12 @@ The price is that a command which needs one of these must get it from the person
 
 from __future__ import annotations
 
+import fnmatch
+import functools
 import os
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from fnmatch import fnmatchcase
 from typing import Literal
 
 EnvInherit = Literal["all", "core", "none"]
@@ -125,17 +126,26 @@ SECRET_VALUE_PATTERNS: tuple[re.Pattern[str], ...] = tuple(
 """Values dropped (whatever the name) unless `ignore_default_excludes` is true."""
 
 
+@functools.lru_cache(maxsize=4096)
 def looks_secret(name: str, value: str) -> bool:
-    """Whether the default excludes drop this variable (by its name or by its value)."""
+    """Whether the default excludes drop this variable (by its name or by its value).
+
+    Remembered per (name, value): every command of a session scrubs the same environment,
+    and checking ~40 patterns per variable was the largest cost of starting a command."""
     if matches_any(name, DEFAULT_EXCLUDE_PATTERNS):
         return True
     return any(p.search(value) for p in SECRET_VALUE_PATTERNS)
 
 
+@functools.lru_cache(maxsize=256)
+def _globs(patterns: tuple[str, ...]) -> re.Pattern[str]:
+    """One expression for several case-folded glob patterns (what `fnmatchcase` does for each)."""
+    return re.compile("|".join(f"(?:{fnmatch.translate(p.upper())})" for p in patterns) or r"(?!)")
+
+
 def matches_any(name: str, patterns: Iterable[str]) -> bool:
     """True when `name` matches one of the glob `patterns`, ignoring case."""
-    folded = name.upper()
-    return any(fnmatchcase(folded, pattern.upper()) for pattern in patterns)
+    return _globs(tuple(patterns)).match(name.upper()) is not None
 
 
 def _is_core(name: str) -> bool:

@@ -242,13 +242,27 @@ def _decision(value: Any) -> Verdict | None:
     return None
 
 
-def read_answer(result: Any) -> Verdict:
-    """Map any client answer shape onto a decision.  Unknown shapes deny."""
-    if not isinstance(result, dict):
-        return Verdict("denied", "the client's answer was not an object")
-    if "decision" in result and "action" not in result:  # the original server's shape
-        verdict = _decision(result["decision"])
-        return verdict or Verdict("denied", f"unknown decision {result['decision']!r}")
+_ELICIT_ACTIONS = ("accept", "cancel", "decline")
+
+
+def _form_value_ok(value: Any) -> bool:
+    if type(value) is list:
+        return all(type(v) is str for v in value)
+    return type(value) in (str, int, bool, float)
+
+
+def _elicit_result(result: dict[str, Any]) -> tuple[str, Any] | None:
+    """(action, content) of an `ElicitResult`, None when it is not one.  The usual answers
+    are checked here; anything unusual goes to the MCP model (loading pydantic for it)."""
+    action, content, meta = result.get("action"), result.get("content"), result.get("_meta")
+    if (
+        "meta" not in result
+        and type(action) is str
+        and action in _ELICIT_ACTIONS
+        and (meta is None or type(meta) is dict)
+        and (content is None or (type(content) is dict and all(map(_form_value_ok, content.values()))))
+    ):
+        return action, content
     from pydantic import ValidationError
 
     from codex_mcp.mcp_types import ElicitResult
@@ -256,10 +270,22 @@ def read_answer(result: Any) -> Verdict:
     try:
         answer = ElicitResult.model_validate(result)
     except ValidationError:
+        return None
+    return answer.action, answer.content
+
+
+def read_answer(result: Any) -> Verdict:
+    """Map any client answer shape onto a decision.  Unknown shapes deny."""
+    if not isinstance(result, dict):
+        return Verdict("denied", "the client's answer was not an object")
+    if "decision" in result and "action" not in result:  # the original server's shape
+        verdict = _decision(result["decision"])
+        return verdict or Verdict("denied", f"unknown decision {result['decision']!r}")
+    answer = _elicit_result(result)
+    if answer is None:
         return Verdict("denied", "the client's answer had no recognisable decision")
-    action = answer.action
+    action, content = answer
     if action == "accept":
-        content = answer.content
         if isinstance(content, dict) and "decision" in content:
             verdict = _decision(content["decision"])
             return verdict or Verdict("denied", f"unknown decision {content['decision']!r}")

@@ -1,20 +1,21 @@
 """The arguments of our MCP tools, as pydantic models: the single source of their schemas.
 
-`tools/list` publishes schemas generated from these models (see `schema_gen`), and every
-`tools/call` is validated by the same models, so the published contract and the checks can
-never drift apart.  Property names follow the original server: kebab-case for `codex`,
-camelCase for `codex-reply`.
+`tools/list` publishes schemas generated from these models (see `schema_gen`), and they
+define which `tools/call` arguments are valid, so the published contract and the checks can
+never drift apart.  A plainly valid call is accepted by `call_args` without importing this
+module (pydantic is the most expensive import of a first call); every other call is judged,
+and its error worded, here.  Property names follow the original server: kebab-case for
+`codex`, camelCase for `codex-reply`.
 """
 
 from __future__ import annotations
 
-import uuid
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-CODEX_TOOL_NAME = "codex"
-REPLY_TOOL_NAME = "codex-reply"
+from codex_mcp.tools.names import CODEX_TOOL_NAME as CODEX_TOOL_NAME
+from codex_mcp.tools.names import REPLY_TOOL_NAME as REPLY_TOOL_NAME
 
 CODEX_TOOL_TITLE = "Codex"
 CODEX_TOOL_DESCRIPTION = (
@@ -139,32 +140,20 @@ def describe_validation_error(tool: str, exc: ValidationError) -> str:
     return f"Invalid arguments for the {tool} tool: " + "; ".join(problems)
 
 
-# --- validating a call's arguments --------------------------------------------------------
+# --- validating a call's arguments (whatever `call_args` does not accept at once) --------
 
 
-def parse_codex_args(arguments: dict[str, Any] | None) -> CodexToolArgs | str:
-    """The `codex` call's arguments, or the error text for the caller."""
-    if arguments is None:
-        return "Missing arguments for the codex tool: `prompt` is required."
+def validate_codex_args(arguments: dict[str, Any]) -> dict[str, Any] | str:
+    """The `codex` call's arguments as the model reads them (by attribute), or the error text."""
     try:
-        return CodexToolArgs.model_validate(arguments)
+        return dict(CodexToolArgs.model_validate(arguments))
     except ValidationError as exc:
         return describe_validation_error(CODEX_TOOL_NAME, exc)
 
 
-def parse_reply_args(arguments: dict[str, Any] | None) -> tuple[CodexReplyArgs, str] | str:
-    """The `codex-reply` call's arguments and its thread id (canonical UUID text), or the
-    error text for the caller."""
-    if arguments is None:
-        return "Missing arguments for the codex-reply tool: `threadId` and `prompt` are required."
+def validate_reply_args(arguments: dict[str, Any]) -> dict[str, Any] | str:
+    """The `codex-reply` call's arguments as the model reads them (by attribute), or the error text."""
     try:
-        args = CodexReplyArgs.model_validate(arguments)
+        return dict(CodexReplyArgs.model_validate(arguments))
     except ValidationError as exc:
         return describe_validation_error(REPLY_TOOL_NAME, exc)
-    raw_id = args.thread_id or args.conversation_id
-    if not raw_id:
-        return "Missing `threadId`: pass the threadId returned by the codex tool."
-    try:
-        return args, str(uuid.UUID(raw_id))
-    except ValueError:
-        return f"Invalid `threadId` {raw_id!r}: expected a UUID such as the codex tool returns."

@@ -13,7 +13,7 @@ import logging
 import uuid
 from typing import TYPE_CHECKING, Any
 
-from codex_mcp.tools.args import CODEX_TOOL_NAME, REPLY_TOOL_NAME
+from codex_mcp.tools.names import CODEX_TOOL_NAME, REPLY_TOOL_NAME
 from codex_mcp.tools.results import error_result
 
 if TYPE_CHECKING:
@@ -63,7 +63,7 @@ class CodexTools:
         from codex_mcp.agent.config import CallOverrides
         from codex_mcp.errors import CallRefused, ConfigError, ModelError
         from codex_mcp.sandbox.state import META_KEY, SandboxStateError
-        from codex_mcp.tools.args import parse_codex_args
+        from codex_mcp.tools.call_args import parse_codex_args
 
         args = parse_codex_args(arguments)
         if isinstance(args, str):
@@ -148,7 +148,7 @@ class CodexTools:
         route: CallRoute | None,
     ) -> dict[str, Any]:
         from codex_mcp.errors import ConfigError, ModelError, RolloutError, ThreadBusy, ThreadNotFound
-        from codex_mcp.tools.args import parse_reply_args
+        from codex_mcp.tools.call_args import parse_reply_args
 
         parsed = parse_reply_args(arguments)
         if isinstance(parsed, str):

@@ -33,6 +33,13 @@ if TYPE_CHECKING:
 
 PROGRESS_MESSAGE_MAX = 200
 CODEX_EVENT_METHOD = "codex/event"
+PROGRESS_METHOD = "notifications/progress"
+
+
+def progress_params(token: str | int, progress: int, message: str) -> dict[str, Any]:
+    """MCP's `ProgressNotificationParams` on the wire, as its model dumps them (`progress`
+    is a number there, so a float); built by hand to keep pydantic off the call path."""
+    return {"message": message, "progress": float(progress), "progressToken": token}
 
 
 def progress_message(msg: dict[str, Any]) -> str | None:
@@ -145,14 +152,10 @@ class EventRelay:
                 self._on_step(text[:PROGRESS_MESSAGE_MAX])
 
     async def _send_progress(self, text: str) -> None:
-        from codex_mcp.mcp_types import METHOD_NOTIFICATIONS_PROGRESS, ProgressNotificationParams
-
         token = self._progress_token
         assert token is not None  # the pacer exists only with a token
         self._progress += 1
-        params = ProgressNotificationParams(
-            progress_token=token, progress=self._progress, message=text
-        ).to_wire()
+        params = progress_params(token, self._progress, text)
         if self._extra_meta:
             params["_meta"] = dict(self._extra_meta)
-        await self._outgoing.notify(METHOD_NOTIFICATIONS_PROGRESS, params, request=self._request_id)
+        await self._outgoing.notify(PROGRESS_METHOD, params, request=self._request_id)

@@ -15,17 +15,18 @@ from codex_mcp.agent.events import Event
 
 
 def _result(text: str, thread_id: str | None, is_error: bool) -> dict[str, Any]:
-    from codex_mcp.mcp_types import CallToolResult, TextContent
-
+    """The wire form of MCP's `CallToolResult`, keys in the model's order (built by hand: the
+    model would load pydantic on every first call; `tests/test_call_args.py` compares)."""
     texts = [text]
     if is_error and thread_id is not None:
         # A block of its own keeps the first block the bare message.
         texts.append(f"threadId: {thread_id}")
-    return CallToolResult(
-        content=[TextContent(text=t) for t in texts],
-        is_error=True if is_error else None,
-        structured_content=None if thread_id is None else {"threadId": thread_id, "content": text},
-    ).to_wire()
+    result: dict[str, Any] = {"content": [{"text": t, "type": "text"} for t in texts]}
+    if is_error:
+        result["isError"] = True
+    if thread_id is not None:
+        result["structuredContent"] = {"threadId": thread_id, "content": text}
+    return result
 
 
 def error_result(text: str, thread_id: str | None = None) -> dict[str, Any]:

@@ -10,11 +10,15 @@ reaped, when the thread is closed, shut down or evicted, and when the owner exit
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import anyio
 from anyio.abc import TaskGroup
 
-from codex_mcp.agent.exec.unified import UnifiedExecManager
 from codex_mcp.errors import ThreadClosed
+
+if TYPE_CHECKING:
+    from codex_mcp.agent.exec.unified import UnifiedExecManager
 
 __all__ = ["ThreadSessions"]
 
@@ -40,6 +44,10 @@ class ThreadSessions:
             if self._closed:
                 raise ThreadClosed("this thread has been shut down")
             if self._manager is None:
+                # Imported here, like the manager is made here: with it the process
+                # machinery, which a thread that never runs `exec_command` does not need.
+                from codex_mcp.agent.exec.unified import UnifiedExecManager
+
                 manager = UnifiedExecManager(max_lifetime_s=self._max_lifetime_s)
                 await manager.open(self._task_group)
                 self._manager = manager

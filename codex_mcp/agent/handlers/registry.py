@@ -11,16 +11,6 @@ import json
 from typing import Any
 
 from codex_mcp.agent.families import ShellKind
-from codex_mcp.agent.handlers import (
-    exec_command,
-    patch,
-    plan,
-    shell,
-    shell_command,
-    user_input,
-    view_image,
-    write_stdin,
-)
 from codex_mcp.agent.handlers.context import HandlerContext
 from codex_mcp.agent.items import output_item
 from codex_mcp.agent.model.types import ResponseItem
@@ -72,6 +62,20 @@ def _parse_arguments(raw: Any) -> dict[str, Any]:
 
 
 async def dispatch_tool_call(ctx: HandlerContext, call: ResponseItem) -> ResponseItem:
+    """The output item answering `call`.  Each handler is imported when first called: with
+    them the exec machinery, the sandbox backends and the patch engine, which a call that
+    runs no tool never needs (a sixth of a first call's imports)."""
+    from codex_mcp.agent.handlers import (
+        exec_command,
+        patch,
+        plan,
+        shell,
+        shell_command,
+        user_input,
+        view_image,
+        write_stdin,
+    )
+
     kind = call.get("type")
     name = call.get("name", "")
     call_id = str(call.get("call_id") or call.get("id") or "")

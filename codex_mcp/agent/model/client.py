@@ -21,6 +21,7 @@ from codex_mcp.agent.model.auth import Auth
 from codex_mcp.agent.model.chat import build_chat_body, map_chat_events
 from codex_mcp.agent.model.content_decoding import ACCEPT_ENCODING, bounded_chunks
 from codex_mcp.agent.model.provider import MAX_RETRIES_CAP, ModelProviderInfo
+from codex_mcp.agent.model.request_encoder import RequestEncoder
 from codex_mcp.agent.model.responses import (
     CONTEXT_WINDOW_MESSAGE,
     QUOTA_MESSAGE,
@@ -104,10 +105,11 @@ def _usage_limit_message(err: Mapping[str, Any]) -> str:
     return msg + "."
 
 
-def encode_request(body: dict[str, Any]) -> bytes:
-    """The request body as JSON bytes, at most `MAX_REQUEST_BYTES` (else a final error)."""
+def encode_request(body: dict[str, Any], encoder: RequestEncoder | None = None) -> bytes:
+    """The request body as JSON bytes, at most `MAX_REQUEST_BYTES` (else a final error).
+    With the thread's `encoder`, the unchanged history is not encoded again."""
     try:
-        text = json.dumps(body)
+        text = json.dumps(body) if encoder is None else encoder.dumps(body)
     except (RecursionError, ValueError, TypeError) as exc:
         # Only values kept from outside could do this; they are depth-checked when kept,
         # so this is a last line of defence, not a path anyone should see.
@@ -144,6 +146,7 @@ class ModelClient:
         self._http = http
         self._env: Mapping[str, str] = os.environ if env is None else env
         self._backoff = backoff_fn
+        self._encoder = RequestEncoder()
 
     # --- request pieces ------------------------------------------------------------------
 
@@ -213,7 +216,7 @@ class ModelClient:
         streams, any failure is raised as a retryable `ModelError` for the turn loop.
         """
         url = self.url
-        content = encode_request(self.build_body(prompt, model))
+        content = encode_request(self.build_body(prompt, model), self._encoder)
         max_retries = min(max(self.provider.request_max_retries, 0), MAX_RETRIES_CAP)
         idle_ms = self.provider.stream_idle_timeout_ms
         idle = idle_ms / 1000.0 if idle_ms > 0 else None
