@@ -19,9 +19,8 @@ from codex_mcp.sandbox.container import (
     ISOLATION_NS,
     ISOLATION_NS_USER,
     Policy,
-    _own_mounts,
-    setup_mounts,
 )
+from codex_mcp.sandbox.mounts import own_mount_namespace, setup_mounts
 
 
 def _probe_one(isolation: str, network: bool = False) -> tuple[bool, str]:
@@ -42,7 +41,7 @@ def _probe_one(isolation: str, network: bool = False) -> tuple[bool, str]:
             init = os.fork()
             if init == 0:
                 try:
-                    _own_mounts()
+                    own_mount_namespace()
                     here = os.path.dirname(os.path.abspath(__file__))
                     setup_mounts(Policy([here], True, [], None, isolation))
                     if network:
