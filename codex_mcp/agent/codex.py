@@ -32,7 +32,7 @@ from codex_mcp.errors import ThreadNotFound
 
 if TYPE_CHECKING:
     from codex_mcp.agent.config.model import Config
-    from codex_mcp.agent.history import ResumeRecord
+    from codex_mcp.agent.history import History, ResumeRecord
     from codex_mcp.agent.request import Contract
     from codex_mcp.agent.thread import Thread
 
@@ -169,7 +169,6 @@ class Codex:
         from codex_mcp.agent.context_items import thread_context_items
         from codex_mcp.agent.history import History
         from codex_mcp.agent.instructions import adiscover_project_docs, aread_personal_instructions
-        from codex_mcp.agent.thread import Thread
 
         if config is None:
             typed = CallOverrides(
@@ -202,16 +201,7 @@ class Codex:
                 "model_provider": config.model_provider_id,
             },
         )
-        thread = Thread(
-            thread_id=thread_id,
-            config=config,
-            model_client=model_client,
-            history=history,
-            task_group=task_group,
-            contract=contract,
-            on_idle=self._on_thread_idle,
-        )
-        self._threads[thread_id] = thread
+        thread = self._register(thread_id, config, model_client, history, task_group, contract)
         thread.startup_warnings.extend(startup_warnings(config, contract.warnings, docs.warnings))
         history.append(
             thread_context_items(
@@ -240,6 +230,30 @@ class Codex:
             instructions=instructions,
             client=client,
         )
+
+    def _register(
+        self,
+        thread_id: str,
+        config: Config,
+        model_client: Any,
+        history: History,
+        task_group: TaskGroup,
+        contract: Contract,
+    ) -> Thread:
+        """A new or rebuilt thread's handle, known to this Codex from now on."""
+        from codex_mcp.agent.thread import Thread
+
+        thread = Thread(
+            thread_id=thread_id,
+            config=config,
+            model_client=model_client,
+            history=history,
+            task_group=task_group,
+            contract=contract,
+            on_idle=self._on_thread_idle,
+        )
+        self._threads[thread_id] = thread
+        return thread
 
     def get_thread(self, thread_id: str) -> Thread | None:
         thread = self._threads.get(thread_id)
@@ -329,7 +343,6 @@ class Codex:
     ) -> Thread:
         from codex_mcp.agent.context_items import thread_context_items
         from codex_mcp.agent.history import History
-        from codex_mcp.agent.thread import Thread
 
         if config is None:
             config = self.config_source.for_resume(record.recorded_context())
@@ -337,16 +350,7 @@ class Codex:
         model_client = self._model_client(config)
         # The instructions the model saw so far, so the thread's requests stay the same.
         contract = await self._contract(config, client=client, instructions=record.instructions)
-        thread = Thread(
-            thread_id=thread_id,
-            config=config,
-            model_client=model_client,
-            history=history,
-            task_group=task_group,
-            contract=contract,
-            on_idle=self._on_thread_idle,
-        )
-        self._threads[thread_id] = thread
+        thread = self._register(thread_id, config, model_client, history, task_group, contract)
         thread.startup_warnings.extend(startup_warnings(config, contract.warnings, []))
         # What the record says about permissions is not what is enforced now: tell the
         # model the policies it really runs under before its next turn.
