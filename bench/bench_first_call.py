@@ -42,7 +42,7 @@ start_checks(Options(), os.environ, home, __import__("pathlib").Path.cwd(), lamb
 out["start_path"] = clock() - t
 phases = [
     ("event_loop", ["asyncio", "anyio", "anyio._backends._asyncio"]),
-    ("http_client", ["httpx", "httpcore", "h11"]),
+    ("http_client", ["codex_mcp.agent.model.transport.direct"]),
     ("agent_core", ["codex_mcp.agent.codex", "codex_mcp.agent.history", "codex_mcp.agent.instructions",
                     "codex_mcp.agent.model.client", "codex_mcp.agent.model.auth"]),
     ("agent_turn", ["codex_mcp.agent.thread", "codex_mcp.agent.turn", "codex_mcp.agent.handlers.registry"]),

@@ -104,6 +104,17 @@ ErrorKind = Literal[
 ]
 
 
+class ProviderTransportError(CodexError):
+    """The connection to a model provider failed: it could not be opened, it broke, or the
+    provider's bytes were not HTTP/1.1 we accept.  The model client turns these into
+    `ModelError`s (retried in the request phase, re-sampled once streaming)."""
+
+
+class ProviderClosedEarly(ProviderTransportError):
+    """The provider closed a reused connection before a byte of its answer: it never saw
+    the request, so sending it once more is safe."""
+
+
 class ModelError(CodexError):
     """A sampling request failed. `str()` is user-readable.
 

@@ -1,6 +1,6 @@
 """Warm the `tools/call` path while the client is still idle.
 
-The first call would otherwise pay for importing httpx, the event loop and the agent
+The first call would otherwise pay for importing the HTTP client, the event loop and the agent
 (hundreds of milliseconds on a small machine).  Once the handshake has been answered the
 main thread just waits on stdin, so a background thread can do that work for free.  It only
 imports modules and builds the TLS context; it touches no state, so it needs no owner: if
@@ -44,6 +44,7 @@ CALL_PATH_MODULES = (
     "codex_mcp.agent.instructions",
     "codex_mcp.agent.model.client",
     "codex_mcp.agent.model.auth",
+    "codex_mcp.agent.model.transport.direct",
     "codex_mcp.agent.handlers.registry",
 )
 TOOL_PATH_MODULES = (
@@ -100,10 +101,13 @@ after the call path and the TLS context, which every call needs."""
 
 def _tls_and_transport() -> None:
     context = tls.default_ssl_context(wait=True)
-    import httpx
+    import os
 
-    # Constructing a client is what imports the transport (httpcore, h11, certifi).
-    httpx.AsyncClient(verify=context, trust_env=True)
+    from codex_mcp.agent.model.transport import open_transport
+
+    # Opening one is what imports the transport the model client will use (ours, or
+    # httpx where a proxy is configured); it makes no connection.
+    open_transport(os.environ, lambda: context)
 
 
 def warm_steps(*, call_path: bool = True, tool_path: bool = True) -> list[Callable[[], object]]:

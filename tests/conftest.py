@@ -15,9 +15,9 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
+from codex_mcp.agent.model.transport import ProviderTransport
 from tests.support.model_wire import Reply
 from tests.support.raw_client import Policy, RawClient
 from tests.support.scripted_model import ScriptedModel
@@ -47,10 +47,25 @@ def mock() -> Iterator[ScriptedModel]:
         yield server
 
 
-@pytest.fixture
-async def http() -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient() as client:
-        yield client
+@pytest.fixture(params=["direct", "httpx"])
+async def http(request: pytest.FixtureRequest) -> AsyncIterator[ProviderTransport]:
+    """The model client's transport: every model-client test runs over ours and over httpx
+    (what a process with a proxy configured uses)."""
+    from codex_mcp.tls import build_ssl_context
+
+    transport: ProviderTransport
+    if request.param == "direct":
+        from codex_mcp.agent.model.transport.direct import DirectTransport
+
+        transport = DirectTransport(build_ssl_context)
+    else:
+        from codex_mcp.agent.model.transport.via_httpx import HttpxTransport
+
+        transport = HttpxTransport(build_ssl_context)
+    try:
+        yield transport
+    finally:
+        await transport.aclose()
 
 
 @pytest.fixture

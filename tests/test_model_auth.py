@@ -6,12 +6,12 @@ import os
 import stat
 from pathlib import Path
 
-import httpx
 import pytest
 
 from codex_mcp.agent.model import Auth, ModelClient, resolve_auth
 from codex_mcp.agent.model.auth import CHATGPT_CODEX_BASE_URL, REFRESH_URL_ENV
 from codex_mcp.agent.model.provider import ModelProviderInfo
+from codex_mcp.agent.model.transport import ProviderTransport
 from codex_mcp.agent.model.types import Completed, ModelError
 from tests.support.model_wire import (
     RetryLog,
@@ -139,7 +139,7 @@ def test_no_openai_credentials(tmp_path: Path) -> None:
 # --- ChatGPT refresh against a local server -----------------------------------------------------
 
 
-def _chatgpt_client(mock: ScriptedModel, http: httpx.AsyncClient, home: Path) -> ModelClient:
+def _chatgpt_client(mock: ScriptedModel, http: ProviderTransport, home: Path) -> ModelClient:
     auth = resolve_auth(
         OPENAI, home, {REFRESH_URL_ENV: mock.url("/oauth/token")}, chatgpt_base_url=mock.base_url
     )
@@ -148,7 +148,7 @@ def _chatgpt_client(mock: ScriptedModel, http: httpx.AsyncClient, home: Path) ->
 
 @pytest.mark.anyio
 async def test_401_refreshes_once_and_writes_back(
-    mock: ScriptedModel, http: httpx.AsyncClient, tmp_path: Path
+    mock: ScriptedModel, http: ProviderTransport, tmp_path: Path
 ) -> None:
     path = _write_login(tmp_path)
     mock.script(
@@ -182,7 +182,7 @@ async def test_401_refreshes_once_and_writes_back(
 
 
 @pytest.mark.anyio
-async def test_second_401_is_fatal(mock: ScriptedModel, http: httpx.AsyncClient, tmp_path: Path) -> None:
+async def test_second_401_is_fatal(mock: ScriptedModel, http: ProviderTransport, tmp_path: Path) -> None:
     _write_login(tmp_path)
     mock.script(json_reply(200, {"access_token": "new"}), path="/oauth/token")
     mock.script(error_reply(401, "nope"), error_reply(401, "still nope"))
@@ -196,7 +196,7 @@ async def test_second_401_is_fatal(mock: ScriptedModel, http: httpx.AsyncClient,
 
 
 @pytest.mark.anyio
-async def test_refresh_refused(mock: ScriptedModel, http: httpx.AsyncClient, tmp_path: Path) -> None:
+async def test_refresh_refused(mock: ScriptedModel, http: ProviderTransport, tmp_path: Path) -> None:
     path = _write_login(tmp_path)
     before = path.read_text()
     mock.script(error_reply(400, "refresh token reused", "invalid_grant"), path="/oauth/token")
@@ -210,7 +210,7 @@ async def test_refresh_refused(mock: ScriptedModel, http: httpx.AsyncClient, tmp
 
 @pytest.mark.anyio
 async def test_concurrent_refresh_happens_once(
-    mock: ScriptedModel, http: httpx.AsyncClient, tmp_path: Path
+    mock: ScriptedModel, http: ProviderTransport, tmp_path: Path
 ) -> None:
     _write_login(tmp_path)
     auth = resolve_auth(OPENAI, tmp_path, {REFRESH_URL_ENV: mock.url("/oauth/token")})

@@ -2,10 +2,10 @@ from __future__ import annotations
 
 import json
 
-import httpx
 import pytest
 
 from codex_mcp.agent.model.chat import build_chat_body, history_to_messages, tools_to_chat
+from codex_mcp.agent.model.transport import ProviderTransport
 from codex_mcp.agent.model.types import (
     Completed,
     ModelError,
@@ -158,7 +158,7 @@ USAGE_CHUNK = chat_chunk(
 )
 
 
-async def test_text_stream(mock: ScriptedModel, http: httpx.AsyncClient) -> None:
+async def test_text_stream(mock: ScriptedModel, http: ProviderTransport) -> None:
     mock.script(
         _stream(
             chat_chunk({"role": "assistant", "content": ""}),
@@ -198,7 +198,7 @@ async def test_text_stream(mock: ScriptedModel, http: httpx.AsyncClient) -> None
     assert req.json["stream_options"] == {"include_usage": True}
 
 
-async def test_parallel_tool_calls_by_index(mock: ScriptedModel, http: httpx.AsyncClient) -> None:
+async def test_parallel_tool_calls_by_index(mock: ScriptedModel, http: ProviderTransport) -> None:
     def tc(index: int, **fields: object) -> dict[str, object]:
         return {"tool_calls": [{"index": index, **fields}]}
 
@@ -227,7 +227,7 @@ async def test_parallel_tool_calls_by_index(mock: ScriptedModel, http: httpx.Asy
     assert isinstance(got[-1], Completed) and got[-1].usage is not None
 
 
-async def test_done_without_finish_reason_flushes(mock: ScriptedModel, http: httpx.AsyncClient) -> None:
+async def test_done_without_finish_reason_flushes(mock: ScriptedModel, http: ProviderTransport) -> None:
     mock.script(_stream(chat_chunk({"content": "x"}), b"data: [DONE]\n\n"))
     got = await collect(make_client(mock.base_url, http=http, wire_api="chat"))
     assert got[-2] == OutputItemDone(
@@ -236,14 +236,14 @@ async def test_done_without_finish_reason_flushes(mock: ScriptedModel, http: htt
     assert got[-1] == Completed("", None)
 
 
-async def test_cut_chat_stream_is_retryable(mock: ScriptedModel, http: httpx.AsyncClient) -> None:
+async def test_cut_chat_stream_is_retryable(mock: ScriptedModel, http: ProviderTransport) -> None:
     mock.script(_stream(chat_chunk({"content": "part"})))
     with pytest.raises(ModelError) as info:
         await collect(make_client(mock.base_url, http=http, wire_api="chat"))
     assert info.value.retryable and info.value.kind == "response_stream_failed"
 
 
-async def test_error_chunk_and_invalid_json(mock: ScriptedModel, http: httpx.AsyncClient) -> None:
+async def test_error_chunk_and_invalid_json(mock: ScriptedModel, http: ProviderTransport) -> None:
     mock.script(
         _stream(b'data: {"error": {"message": "overloaded", "code": "server_error"}}\n\n'),
         _stream(b"data: {not json\n\n"),
@@ -261,7 +261,7 @@ async def test_error_chunk_and_invalid_json(mock: ScriptedModel, http: httpx.Asy
     assert info.value.kind == "context_window_exceeded" and not info.value.retryable
 
 
-async def test_chat_retries_429_and_5xx(mock: ScriptedModel, http: httpx.AsyncClient) -> None:
+async def test_chat_retries_429_and_5xx(mock: ScriptedModel, http: ProviderTransport) -> None:
     mock.script(
         error_reply(429, "slow down", "rate_limit_error", headers={"Retry-After": "0"}),
         error_reply(503, "unavailable"),

@@ -10,11 +10,11 @@ import gzip
 import json
 import zlib
 
-import httpx
 import pytest
 
 from codex_mcp.agent.limits import MAX_REQUEST_BYTES, MiB
 from codex_mcp.agent.model.client import encode_request
+from codex_mcp.agent.model.transport import ProviderTransport
 from codex_mcp.agent.model.types import ModelError, OutputItemDone, OutputTextDelta
 from tests.support.model_wire import (
     Reply,
@@ -37,7 +37,7 @@ def stream(*chunks: bytes, headers: dict[str, str] | None = None) -> Reply:
     return Reply(headers={**SSE, **(headers or {})}, chunks=list(chunks))
 
 
-async def refused(mock: ScriptedModel, http: httpx.AsyncClient, wire: str = "responses") -> ModelError:
+async def refused(mock: ScriptedModel, http: ProviderTransport, wire: str = "responses") -> ModelError:
     log = RetryLog()
     with pytest.raises(ModelError) as info:
         await collect(make_client(mock.base_url, http=http, wire_api=wire), on_retry=log)
@@ -46,7 +46,7 @@ async def refused(mock: ScriptedModel, http: httpx.AsyncClient, wire: str = "res
 
 
 async def test_identity_is_asked_for_and_gzip_is_still_understood(
-    mock: ScriptedModel, http: httpx.AsyncClient
+    mock: ScriptedModel, http: ProviderTransport
 ) -> None:
     body = b"".join(sse_event(e) for e in responses_events("zipped"))
     mock.script(Reply(headers={**SSE, "content-encoding": "gzip"}, chunks=[gzip.compress(body)]))
@@ -55,7 +55,7 @@ async def test_identity_is_asked_for_and_gzip_is_still_understood(
     assert mock.requests[-1].headers["accept-encoding"] == "identity"
 
 
-async def test_a_legitimately_large_delta_passes(mock: ScriptedModel, http: httpx.AsyncClient) -> None:
+async def test_a_legitimately_large_delta_passes(mock: ScriptedModel, http: ProviderTransport) -> None:
     text = "L" * (6 * MiB)
     events = [{"type": "response.output_text.delta", "delta": text}, *responses_events("x")[-1:]]
     mock.script(stream(*[sse_event(e) for e in events]))
@@ -63,13 +63,13 @@ async def test_a_legitimately_large_delta_passes(mock: ScriptedModel, http: http
     assert [len(e.delta) for e in got if isinstance(e, OutputTextDelta)] == [len(text)]
 
 
-async def test_an_event_over_the_cap(mock: ScriptedModel, http: httpx.AsyncClient) -> None:
+async def test_an_event_over_the_cap(mock: ScriptedModel, http: ProviderTransport) -> None:
     mock.script(stream(b'data: {"type": "response.output_text.delta", "delta": "' + b"x" * (9 * MiB)))
     err = await refused(mock, http)
     assert "SSE line larger than 8 MiB" in str(err)
 
 
-async def test_a_gzip_bomb_stops_at_the_cap(mock: ScriptedModel, http: httpx.AsyncClient) -> None:
+async def test_a_gzip_bomb_stops_at_the_cap(mock: ScriptedModel, http: ProviderTransport) -> None:
     packer = zlib_gzip()
     bomb = (
         packer.compress(b"data: ") + b"".join(packer.compress(b"y" * MiB) for _ in range(64)) + packer.flush()
@@ -79,7 +79,7 @@ async def test_a_gzip_bomb_stops_at_the_cap(mock: ScriptedModel, http: httpx.Asy
     assert "SSE line larger than 8 MiB" in str(err)
 
 
-async def test_an_error_body_bomb_is_read_bounded(mock: ScriptedModel, http: httpx.AsyncClient) -> None:
+async def test_an_error_body_bomb_is_read_bounded(mock: ScriptedModel, http: ProviderTransport) -> None:
     packer = zlib_gzip()
     bomb = b"".join(packer.compress(b"e" * MiB) for _ in range(64)) + packer.flush()
     mock.script(Reply(status=418, headers={"content-encoding": "gzip"}, body=bomb))
@@ -97,26 +97,26 @@ async def test_an_error_body_bomb_is_read_bounded(mock: ScriptedModel, http: htt
     ],
 )
 async def test_hostile_event_json(
-    data: str, fragment: str, mock: ScriptedModel, http: httpx.AsyncClient
+    data: str, fragment: str, mock: ScriptedModel, http: ProviderTransport
 ) -> None:
     mock.script(stream(f"data: {data}\n\n".encode()))
     assert fragment in str(await refused(mock, http))
 
 
-async def test_a_deep_output_item(mock: ScriptedModel, http: httpx.AsyncClient) -> None:
+async def test_a_deep_output_item(mock: ScriptedModel, http: ProviderTransport) -> None:
     item = {"type": "message", "role": "assistant", "content": [], "x": json.loads("[" * 200 + "]" * 200)}
     mock.script(stream(sse_event({"type": "response.output_item.done", "item": item})))
     assert "output item nested more than 100 levels deep" in str(await refused(mock, http))
 
 
-async def test_output_items_over_the_response_budget(mock: ScriptedModel, http: httpx.AsyncClient) -> None:
+async def test_output_items_over_the_response_budget(mock: ScriptedModel, http: ProviderTransport) -> None:
     item = {"type": "reasoning", "id": "r", "summary": [], "encrypted_content": "z" * (7 * MiB)}
     mock.script(stream(*[sse_event({"type": "response.output_item.done", "item": item})] * 5))
     assert "more than 32 MiB of output items" in str(await refused(mock, http))
 
 
 async def test_output_item_brackets_over_the_response_budget(
-    mock: ScriptedModel, http: httpx.AsyncClient
+    mock: ScriptedModel, http: ProviderTransport
 ) -> None:
     item = {"type": "function_call", "name": "f", "call_id": "c", "arguments": "[" * 40_000}
     mock.script(stream(*[sse_event({"type": "response.output_item.done", "item": item})] * 3))
@@ -124,7 +124,7 @@ async def test_output_item_brackets_over_the_response_budget(
 
 
 async def test_chat_accumulation_over_the_response_budget(
-    mock: ScriptedModel, http: httpx.AsyncClient
+    mock: ScriptedModel, http: ProviderTransport
 ) -> None:
     piece = chat_chunk({"content": "c" * MiB})
     mock.script(stream(*[piece] * 40))
@@ -132,7 +132,7 @@ async def test_chat_accumulation_over_the_response_budget(
 
 
 async def test_chat_tool_deltas_without_index_are_matched_by_id(
-    mock: ScriptedModel, http: httpx.AsyncClient
+    mock: ScriptedModel, http: ProviderTransport
 ) -> None:
     chunks = [
         chat_chunk({"tool_calls": [{"id": f"c{i}", "function": {"name": "f", "arguments": ""}}]})
@@ -147,7 +147,7 @@ async def test_chat_tool_deltas_without_index_are_matched_by_id(
     assert calls[7] == {"type": "function_call", "name": "f", "arguments": "{}", "call_id": "c7"}
 
 
-async def test_long_provider_error_messages_are_cut(mock: ScriptedModel, http: httpx.AsyncClient) -> None:
+async def test_long_provider_error_messages_are_cut(mock: ScriptedModel, http: ProviderTransport) -> None:
     failed = {
         "type": "response.failed",
         "response": {"error": {"code": "c" * 5000, "message": "m" * 100_000}},
@@ -158,14 +158,14 @@ async def test_long_provider_error_messages_are_cut(mock: ScriptedModel, http: h
     assert len(str(info.value)) < 2300
 
 
-async def test_chat_error_chunk_that_is_a_deep_list(mock: ScriptedModel, http: httpx.AsyncClient) -> None:
+async def test_chat_error_chunk_that_is_a_deep_list(mock: ScriptedModel, http: ProviderTransport) -> None:
     mock.script(stream(('data: {"error": ' + "[" * 900 + "]" * 900 + "}\n\n").encode()))
     with pytest.raises(ModelError) as info:
         await collect(make_client(mock.base_url, http=http, wire_api="chat"))
     assert "levels deep" in str(info.value) or "a list" in str(info.value)
 
 
-async def test_a_request_over_the_cap_is_never_sent(mock: ScriptedModel, http: httpx.AsyncClient) -> None:
+async def test_a_request_over_the_cap_is_never_sent(mock: ScriptedModel, http: ProviderTransport) -> None:
     prompt = simple_prompt("p" * (MAX_REQUEST_BYTES + 1))
     with pytest.raises(ModelError, match="one request may carry; start a new thread"):
         await collect(make_client(mock.base_url, http=http), prompt)
@@ -185,14 +185,14 @@ def zlib_gzip() -> zlib._Compress:
     return zlib.compressobj(9, zlib.DEFLATED, 31)
 
 
-async def test_a_deep_error_body_is_just_text(mock: ScriptedModel, http: httpx.AsyncClient) -> None:
+async def test_a_deep_error_body_is_just_text(mock: ScriptedModel, http: ProviderTransport) -> None:
     mock.script(Reply(status=418, body=b"[" * 30_000 + b"]" * 30_000))
     with pytest.raises(ModelError) as info:
         await collect(make_client(mock.base_url, http=http))
     assert "418" in str(info.value)
 
 
-async def test_token_refresh_answer_is_read_bounded(mock: ScriptedModel, http: httpx.AsyncClient) -> None:
+async def test_token_refresh_answer_is_read_bounded(mock: ScriptedModel, http: ProviderTransport) -> None:
     from codex_mcp.agent.model.auth import Auth
 
     packer = zlib_gzip()

@@ -2,10 +2,10 @@ from __future__ import annotations
 
 import json
 
-import httpx
 import pytest
 
 from codex_mcp.agent.model.responses import build_responses_body
+from codex_mcp.agent.model.transport import ProviderTransport
 from codex_mcp.agent.model.types import (
     Completed,
     Created,
@@ -87,7 +87,7 @@ def test_body_with_reasoning_verbosity_and_metadata() -> None:
 # --- request headers and URL ---------------------------------------------------------------
 
 
-async def test_request_headers_url_and_body(mock: ScriptedModel, http: httpx.AsyncClient) -> None:
+async def test_request_headers_url_and_body(mock: ScriptedModel, http: ProviderTransport) -> None:
     mock.script(sse_reply(responses_events("Hi")))
     client = make_client(
         mock.base_url,
@@ -130,7 +130,7 @@ async def test_request_headers_url_and_body(mock: ScriptedModel, http: httpx.Asy
 
 
 async def test_no_authorization_header_without_credentials(
-    mock: ScriptedModel, http: httpx.AsyncClient
+    mock: ScriptedModel, http: ProviderTransport
 ) -> None:
     from codex_mcp.agent.model import Auth
 
@@ -142,7 +142,7 @@ async def test_no_authorization_header_without_credentials(
 # --- event mapping --------------------------------------------------------------------------
 
 
-async def test_every_event_kind(mock: ScriptedModel, http: httpx.AsyncClient) -> None:
+async def test_every_event_kind(mock: ScriptedModel, http: ProviderTransport) -> None:
     fc = {"type": "function_call", "name": "shell", "arguments": '{"command":["ls"]}', "call_id": "c1"}
     reasoning = {"type": "reasoning", "id": "rs1", "summary": [{"type": "summary_text", "text": "t"}]}
     evs = [
@@ -181,7 +181,7 @@ async def test_every_event_kind(mock: ScriptedModel, http: httpx.AsyncClient) ->
     ]
 
 
-async def test_data_only_events_use_the_json_type(mock: ScriptedModel, http: httpx.AsyncClient) -> None:
+async def test_data_only_events_use_the_json_type(mock: ScriptedModel, http: ProviderTransport) -> None:
     chunks = [sse_event(e, with_event_line=False) for e in responses_events("ok")]
     mock.script(Reply(headers={"content-type": "text/event-stream"}, chunks=chunks))
     got = await collect(make_client(mock.base_url, http=http))
@@ -194,7 +194,7 @@ async def test_data_only_events_use_the_json_type(mock: ScriptedModel, http: htt
     ]
 
 
-async def test_completed_comes_only_after_stream_close(mock: ScriptedModel, http: httpx.AsyncClient) -> None:
+async def test_completed_comes_only_after_stream_close(mock: ScriptedModel, http: ProviderTransport) -> None:
     evs = [*responses_events("a"), {"type": "response.output_text.delta", "delta": "late"}]
     mock.script(sse_reply(evs))
     got = await collect(make_client(mock.base_url, http=http))
@@ -202,7 +202,7 @@ async def test_completed_comes_only_after_stream_close(mock: ScriptedModel, http
     assert isinstance(got[-1], Completed) and got[-1].response_id == "resp_1"
 
 
-async def test_completed_without_usage(mock: ScriptedModel, http: httpx.AsyncClient) -> None:
+async def test_completed_without_usage(mock: ScriptedModel, http: ProviderTransport) -> None:
     mock.script(sse_reply([{"type": "response.completed", "response": {"id": "r9"}}]))
     assert await collect(make_client(mock.base_url, http=http)) == [Completed("r9", None)]
 
@@ -210,7 +210,7 @@ async def test_completed_without_usage(mock: ScriptedModel, http: httpx.AsyncCli
 # --- stream-phase failures ------------------------------------------------------------------
 
 
-async def _fails(mock: ScriptedModel, http: httpx.AsyncClient, reply: Reply, **kw: object) -> ModelError:
+async def _fails(mock: ScriptedModel, http: ProviderTransport, reply: Reply, **kw: object) -> ModelError:
     mock.script(reply)
     log = RetryLog()
     with pytest.raises(ModelError) as info:
@@ -219,27 +219,27 @@ async def _fails(mock: ScriptedModel, http: httpx.AsyncClient, reply: Reply, **k
     return info.value
 
 
-async def test_cut_stream_is_retryable(mock: ScriptedModel, http: httpx.AsyncClient) -> None:
+async def test_cut_stream_is_retryable(mock: ScriptedModel, http: ProviderTransport) -> None:
     err = await _fails(mock, http, sse_reply(responses_events("partial", completed=False)))
     assert str(err) == "stream closed before response.completed"
     assert err.retryable and err.kind == "response_stream_failed"
 
 
-async def test_error_event_then_close_keeps_the_message(mock: ScriptedModel, http: httpx.AsyncClient) -> None:
+async def test_error_event_then_close_keeps_the_message(mock: ScriptedModel, http: ProviderTransport) -> None:
     reply = sse_reply([{"type": "response.created"}, {"type": "error", "message": "boom"}])
     err = await _fails(mock, http, reply)
     assert str(err) == "stream closed before response.completed: boom"
     assert err.retryable
 
 
-async def test_idle_timeout(mock: ScriptedModel, http: httpx.AsyncClient) -> None:
+async def test_idle_timeout(mock: ScriptedModel, http: ProviderTransport) -> None:
     reply = sse_reply(responses_events("x", completed=False), stall=True)
     err = await _fails(mock, http, reply, stream_idle_timeout_ms=150)
     assert str(err) == "idle timeout waiting for SSE"
     assert err.retryable
 
 
-async def test_invalid_json_is_a_retryable_error(mock: ScriptedModel, http: httpx.AsyncClient) -> None:
+async def test_invalid_json_is_a_retryable_error(mock: ScriptedModel, http: ProviderTransport) -> None:
     chunks = [sse_event({"type": "response.created"}), b"event: response.output_text.delta\ndata: {oops\n\n"]
     err = await _fails(mock, http, Reply(chunks=chunks))
     assert err.retryable and "invalid JSON in SSE event: {oops" in str(err)
@@ -275,7 +275,7 @@ def _failed(error: dict[str, object]) -> Reply:
 )
 async def test_response_failed_classes(
     mock: ScriptedModel,
-    http: httpx.AsyncClient,
+    http: ProviderTransport,
     error: dict[str, object],
     kind: str,
     retryable: bool,
@@ -289,7 +289,7 @@ async def test_response_failed_classes(
         assert str(error["message"]) in str(err)
 
 
-async def test_consumer_can_stop_early(mock: ScriptedModel, http: httpx.AsyncClient) -> None:
+async def test_consumer_can_stop_early(mock: ScriptedModel, http: ProviderTransport) -> None:
     mock.script(sse_reply(responses_events("abcdef")), sse_reply(responses_events("second")))
     client = make_client(mock.base_url, http=http)
     agen = client.stream(simple_prompt(), model="m", thread_id="t", turn_id="u", on_retry=RetryLog())
@@ -302,7 +302,7 @@ async def test_consumer_can_stop_early(mock: ScriptedModel, http: httpx.AsyncCli
 
 
 async def test_truncated_chunked_body_is_a_retryable_stream_error(
-    mock: ScriptedModel, http: httpx.AsyncClient
+    mock: ScriptedModel, http: ProviderTransport
 ) -> None:
     first = sse_event({"type": "response.created", "response": {"id": "r"}})
     raw = (
@@ -322,7 +322,7 @@ async def test_truncated_chunked_body_is_a_retryable_stream_error(
     assert info.value.retryable and str(info.value).startswith("stream error: ")
 
 
-async def test_done_marker_is_ignored(mock: ScriptedModel, http: httpx.AsyncClient) -> None:
+async def test_done_marker_is_ignored(mock: ScriptedModel, http: ProviderTransport) -> None:
     chunks = [sse_event(e) for e in responses_events("ok")] + [b"data: [DONE]\n\n"]
     mock.script(Reply(chunks=chunks))
     got = await collect(make_client(mock.base_url, http=http))

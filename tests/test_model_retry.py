@@ -4,11 +4,12 @@ import time
 from email.utils import formatdate
 
 import anyio
-import httpx
 import pytest
 
 from codex_mcp.agent.model import backoff
 from codex_mcp.agent.model.retry import parse_retry_after, parse_try_again_hint
+from codex_mcp.agent.model.transport import ProviderTransport
+from codex_mcp.agent.model.transport.http11 import Headers
 from codex_mcp.agent.model.types import Completed, ModelError
 from tests.support.model_wire import (
     Reply,
@@ -45,7 +46,7 @@ def test_parse_retry_after() -> None:
     when = formatdate(now + 30, usegmt=True)
     got = parse_retry_after({"Retry-After": when}, now=now)
     assert got is not None and 28 <= got <= 31
-    assert parse_retry_after(httpx.Headers({"RETRY-AFTER": "3"})) == 3.0
+    assert parse_retry_after(Headers([("RETRY-AFTER", "3")])) == 3.0
 
 
 def test_try_again_hints() -> None:
@@ -59,7 +60,7 @@ def test_try_again_hints() -> None:
 # --- request-phase retries --------------------------------------------------------------------
 
 
-async def test_500_then_success_announces_retry(mock: ScriptedModel, http: httpx.AsyncClient) -> None:
+async def test_500_then_success_announces_retry(mock: ScriptedModel, http: ProviderTransport) -> None:
     mock.script(error_reply(500, "mock failure"), sse_reply(responses_events("ok")))
     log = RetryLog()
     got = await collect(make_client(mock.base_url, http=http), on_retry=log)
@@ -71,14 +72,14 @@ async def test_500_then_success_announces_retry(mock: ScriptedModel, http: httpx
     assert len(mock.requests) == 2
 
 
-async def test_502_with_html_body(mock: ScriptedModel, http: httpx.AsyncClient) -> None:
+async def test_502_with_html_body(mock: ScriptedModel, http: ProviderTransport) -> None:
     mock.script(Reply(status=502, body=b"<html>bad gateway</html>"), sse_reply(responses_events()))
     log = RetryLog()
     await collect(make_client(mock.base_url, http=http), on_retry=log)
     assert "502 Bad Gateway: <html>bad gateway</html>" in log.calls[0][0]
 
 
-async def test_429_honours_retry_after(mock: ScriptedModel, http: httpx.AsyncClient) -> None:
+async def test_429_honours_retry_after(mock: ScriptedModel, http: ProviderTransport) -> None:
     mock.script(
         error_reply(429, "Rate limit", "rate_limit_error", headers={"Retry-After": "0"}),
         error_reply(429, "Rate limit", "rate_limit_error"),
@@ -90,7 +91,7 @@ async def test_429_honours_retry_after(mock: ScriptedModel, http: httpx.AsyncCli
     assert [c[3] for c in log.calls] == [0.0, 0.002]  # Retry-After, then backoff(2)
 
 
-async def test_retry_after_one_second_is_used(mock: ScriptedModel, http: httpx.AsyncClient) -> None:
+async def test_retry_after_one_second_is_used(mock: ScriptedModel, http: ProviderTransport) -> None:
     mock.script(error_reply(503, "busy", headers={"Retry-After": "1"}), sse_reply(responses_events()))
     log = RetryLog()
     start = anyio.current_time()
@@ -99,7 +100,7 @@ async def test_retry_after_one_second_is_used(mock: ScriptedModel, http: httpx.A
     assert anyio.current_time() - start >= 0.95
 
 
-async def test_exhausted_retries_message(mock: ScriptedModel, http: httpx.AsyncClient) -> None:
+async def test_exhausted_retries_message(mock: ScriptedModel, http: ProviderTransport) -> None:
     mock.script(*[error_reply(500, "mock failure") for _ in range(3)])
     log = RetryLog()
     with pytest.raises(ModelError) as info:
@@ -113,7 +114,7 @@ async def test_exhausted_retries_message(mock: ScriptedModel, http: httpx.AsyncC
     assert [c[1:3] for c in log.calls] == [(1, 2), (2, 2)]
 
 
-async def test_zero_retries_fails_at_once(mock: ScriptedModel, http: httpx.AsyncClient) -> None:
+async def test_zero_retries_fails_at_once(mock: ScriptedModel, http: ProviderTransport) -> None:
     mock.script(error_reply(500, "mock failure"))
     log = RetryLog()
     with pytest.raises(ModelError, match="exceeded retry limit, last status: 500"):
@@ -121,7 +122,7 @@ async def test_zero_retries_fails_at_once(mock: ScriptedModel, http: httpx.Async
     assert log.calls == [] and len(mock.requests) == 1
 
 
-async def test_429_exhausted(mock: ScriptedModel, http: httpx.AsyncClient) -> None:
+async def test_429_exhausted(mock: ScriptedModel, http: ProviderTransport) -> None:
     mock.script(*[error_reply(429, "Rate limit reached", "rate_limit_error") for _ in range(2)])
     with pytest.raises(ModelError) as info:
         await collect(make_client(mock.base_url, http=http, request_max_retries=1))
@@ -130,7 +131,7 @@ async def test_429_exhausted(mock: ScriptedModel, http: httpx.AsyncClient) -> No
 
 
 async def test_a_hang_up_before_the_answer_is_retried_once_for_free(
-    mock: ScriptedModel, http: httpx.AsyncClient
+    mock: ScriptedModel, http: ProviderTransport
 ) -> None:
     """The server closed the connection without answering (a pooled connection closed as we
     reused it): it never processed the request, so it is resent at once, unannounced, even
@@ -143,7 +144,7 @@ async def test_a_hang_up_before_the_answer_is_retried_once_for_free(
 
 
 async def test_repeated_hang_ups_follow_the_retry_policy(
-    mock: ScriptedModel, http: httpx.AsyncClient
+    mock: ScriptedModel, http: ProviderTransport
 ) -> None:
     mock.script(Reply(drop=True), Reply(drop=True), sse_reply(responses_events()))
     log = RetryLog()
@@ -157,7 +158,7 @@ async def test_repeated_hang_ups_follow_the_retry_policy(
     assert info.value.kind == "http_connection_failed"
 
 
-async def test_unreachable_base_url(http: httpx.AsyncClient) -> None:
+async def test_unreachable_base_url(http: ProviderTransport) -> None:
     base = f"http://127.0.0.1:{closed_port()}/v1"
     log = RetryLog()
     with pytest.raises(ModelError) as info:
@@ -172,7 +173,7 @@ async def test_unreachable_base_url(http: httpx.AsyncClient) -> None:
 # --- fatal statuses ---------------------------------------------------------------------------
 
 
-async def _fatal(mock: ScriptedModel, http: httpx.AsyncClient, reply: Reply) -> ModelError:
+async def _fatal(mock: ScriptedModel, http: ProviderTransport, reply: Reply) -> ModelError:
     mock.script(reply)
     log = RetryLog()
     with pytest.raises(ModelError) as info:
@@ -182,7 +183,7 @@ async def _fatal(mock: ScriptedModel, http: httpx.AsyncClient, reply: Reply) -> 
     return info.value
 
 
-async def test_401_is_fatal_with_readable_text(mock: ScriptedModel, http: httpx.AsyncClient) -> None:
+async def test_401_is_fatal_with_readable_text(mock: ScriptedModel, http: ProviderTransport) -> None:
     err = await _fatal(
         mock, http, error_reply(401, "bad api key", "invalid_request_error", code="invalid_api_key")
     )
@@ -190,14 +191,14 @@ async def test_401_is_fatal_with_readable_text(mock: ScriptedModel, http: httpx.
     assert err.kind == "unauthorized" and err.http_status == 401
 
 
-async def test_400_is_fatal_with_the_body(mock: ScriptedModel, http: httpx.AsyncClient) -> None:
+async def test_400_is_fatal_with_the_body(mock: ScriptedModel, http: ProviderTransport) -> None:
     reply = error_reply(400, "mock failure", "invalid_request_error")
     err = await _fatal(mock, http, reply)
     assert str(err) == reply.body.decode()
     assert err.kind == "bad_request" and err.http_status == 400
 
 
-async def test_context_window_400(mock: ScriptedModel, http: httpx.AsyncClient) -> None:
+async def test_context_window_400(mock: ScriptedModel, http: ProviderTransport) -> None:
     reply = error_reply(
         400, "This model's maximum context length is 8192 tokens", code="context_length_exceeded"
     )
@@ -206,7 +207,7 @@ async def test_context_window_400(mock: ScriptedModel, http: httpx.AsyncClient) 
     assert "context window" in str(err)
 
 
-async def test_other_4xx_is_fatal(mock: ScriptedModel, http: httpx.AsyncClient) -> None:
+async def test_other_4xx_is_fatal(mock: ScriptedModel, http: ProviderTransport) -> None:
     err = await _fatal(mock, http, error_reply(404, "no such model"))
     assert str(err) == f"unexpected status 404 Not Found: no such model, url: {mock.base_url}/responses"
 
@@ -225,7 +226,7 @@ async def test_other_4xx_is_fatal(mock: ScriptedModel, http: httpx.AsyncClient) 
     ],
 )
 async def test_fatal_429_types(
-    mock: ScriptedModel, http: httpx.AsyncClient, etype: str, extra: dict[str, object], kind: str, text: str
+    mock: ScriptedModel, http: ProviderTransport, etype: str, extra: dict[str, object], kind: str, text: str
 ) -> None:
     err = await _fatal(mock, http, error_reply(429, "limit", etype, **extra))
     assert err.kind == kind and err.http_status == 429
@@ -235,7 +236,7 @@ async def test_fatal_429_types(
 # --- cancellation -----------------------------------------------------------------------------
 
 
-async def test_cancellation_during_backoff_is_immediate(mock: ScriptedModel, http: httpx.AsyncClient) -> None:
+async def test_cancellation_during_backoff_is_immediate(mock: ScriptedModel, http: ProviderTransport) -> None:
     mock.script(error_reply(503, "busy", headers={"Retry-After": "30"}))
     log = RetryLog()
     client = make_client(mock.base_url, http=http)
@@ -247,7 +248,7 @@ async def test_cancellation_during_backoff_is_immediate(mock: ScriptedModel, htt
     assert anyio.current_time() - start < 2
 
 
-async def test_cancellation_while_streaming(mock: ScriptedModel, http: httpx.AsyncClient) -> None:
+async def test_cancellation_while_streaming(mock: ScriptedModel, http: ProviderTransport) -> None:
     mock.script(sse_reply(responses_events("x", completed=False), stall=True))
     client = make_client(mock.base_url, http=http)
     start = anyio.current_time()

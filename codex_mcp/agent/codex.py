@@ -15,6 +15,7 @@ nothing here knows about MCP.
 from __future__ import annotations
 
 import logging
+import os
 from collections import OrderedDict
 from collections.abc import Mapping
 from pathlib import Path
@@ -114,14 +115,11 @@ class Codex:
 
     def _http_client(self) -> Any:
         if self._http is None:
-            import httpx
+            from codex_mcp.agent.model.transport import open_transport
 
-            self._http = httpx.AsyncClient(
-                timeout=httpx.Timeout(30.0, read=None),
-                limits=httpx.Limits(max_connections=200, max_keepalive_connections=50),
-                trust_env=True,
-                verify=default_ssl_context(),
-            )
+            # The process's own environment, as an HTTP library's `trust_env` reads it:
+            # proxies apply to the server's connections, not to one thread's settings.
+            self._http = open_transport(os.environ, default_ssl_context)
         return self._http
 
     def _model_client(self, config: Config) -> Any:

@@ -71,7 +71,8 @@ class Turn:
     then: Turn | None = None
     chunks: int = 3
     frames: Callable[[], Iterable[bytes]] | None = None
-    """For `raw`: produces the body, written one piece at a time (it may be endless)."""
+    """For `raw`: produces the body, written one piece at a time (it may be endless); for
+    `verbatim`, the whole answer, status line included."""
     headers: dict[str, str] = field(default_factory=dict)
     """For `raw`: extra response headers (e.g. a Content-Encoding)."""
     reasoning: list[str] = field(default_factory=list)

@@ -264,6 +264,12 @@ class ScriptedModel:
         piece, until it ends, the client hangs up, the server stops or `RAW_DEADLINE` passes."""
         return self.add(Turn("raw", frames=frames, headers=dict(headers or {})))
 
+    def verbatim(self, frames: Callable[[], Iterable[bytes]]) -> Turn:
+        """Answer with exactly the bytes `frames()` yields, status line and header fields
+        included, flushed piece by piece (same limits as `raw`): for attacks on the
+        client's reading of HTTP itself."""
+        return self.add(Turn("verbatim", frames=frames))
+
     def hold(self, then: Turn | None = None, gate: Gate | None = None) -> Gate:
         gate = gate or Gate()
         self.add(Turn("hold", gate=gate, then=then))
@@ -379,8 +385,8 @@ class ScriptedModel:
         if turn.kind == "error":
             self._json_error(h, turn.status, turn.error_body)
             return
-        if turn.kind == "raw":
-            self._write_raw(h, turn)
+        if turn.kind in ("raw", "verbatim"):
+            self._write_raw(h, turn, head=turn.kind == "raw")
             return
         if turn.kind == "echo":
             turn = Turn("text", text=f"echo: {rec.last_user_text()}")
@@ -399,18 +405,19 @@ class ScriptedModel:
         except (BrokenPipeError, ConnectionResetError):
             pass
 
-    def _write_raw(self, h: BaseHTTPRequestHandler, turn: Turn) -> None:
+    def _write_raw(self, h: BaseHTTPRequestHandler, turn: Turn, *, head: bool = True) -> None:
         assert turn.frames is not None
         deadline = time.monotonic() + RAW_DEADLINE
         h.close_connection = True
         try:
-            h.send_response(200)
-            h.send_header("Content-Type", "text/event-stream")
-            h.send_header("Cache-Control", "no-cache")
-            h.send_header("Connection", "close")
-            for name, value in turn.headers.items():
-                h.send_header(name, value)
-            h.end_headers()
+            if head:
+                h.send_response(200)
+                h.send_header("Content-Type", "text/event-stream")
+                h.send_header("Cache-Control", "no-cache")
+                h.send_header("Connection", "close")
+                for name, value in turn.headers.items():
+                    h.send_header(name, value)
+                h.end_headers()
             for piece in turn.frames():
                 if self._stop.is_set() or time.monotonic() > deadline:
                     return

@@ -13,15 +13,18 @@ import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import anyio
-import httpx
 
 from codex_mcp.agent.model.content_decoding import ACCEPT_ENCODING, read_body
 from codex_mcp.agent.model.provider import ModelProviderInfo
 from codex_mcp.agent.model.types import ModelError
+from codex_mcp.errors import ProviderTransportError
 from codex_mcp.json_bounds import loads_bounded
+
+if TYPE_CHECKING:
+    from codex_mcp.agent.model.transport import ProviderTransport
 
 AuthMode = Literal["none", "api_key", "chatgpt"]
 
@@ -31,6 +34,7 @@ DEFAULT_REFRESH_URL = "https://auth.openai.com/oauth/token"
 REFRESH_URL_ENV = "CODEX_REFRESH_TOKEN_URL_OVERRIDE"
 # The public OAuth client id of the Codex CLI login flow (not a secret); the token endpoint
 # only refreshes tokens that were issued to this client.
+REFRESH_TIMEOUT_S = 30.0
 MAX_REFRESH_BODY = 1024 * 1024
 """The token endpoint's answer is a few KiB; anything beyond this is not read."""
 REFRESH_CLIENT_ID = "app_EMoamEEZ73f0CkXaXp7hrann"
@@ -65,7 +69,7 @@ class Auth:
             out["chatgpt-account-id"] = self.account_id
         return out
 
-    async def refresh(self, http: httpx.AsyncClient, stale_token: str | None = None) -> None:
+    async def refresh(self, http: ProviderTransport, stale_token: str | None = None) -> None:
         """Exchange the refresh token for new tokens and persist them.
 
         When `stale_token` is given and another task already replaced it, nothing is sent.
@@ -83,16 +87,20 @@ class Auth:
                 "scope": "openid profile email",
             }
             try:
-                async with http.stream(
-                    "POST",
-                    self.refresh_url,
-                    json=payload,
-                    headers={"Accept-Encoding": ACCEPT_ENCODING},
-                    timeout=30.0,
-                ) as resp:
-                    status = resp.status_code
-                    body = await read_body(resp, MAX_REFRESH_BODY)
-            except (httpx.HTTPError, ModelError) as e:
+                with anyio.fail_after(REFRESH_TIMEOUT_S):
+                    resp = await http.send(
+                        "POST",
+                        self.refresh_url,
+                        headers=[("Accept-Encoding", ACCEPT_ENCODING), ("Content-Type", "application/json")],
+                        content=json.dumps(payload).encode("utf-8"),
+                        connect_timeout=REFRESH_TIMEOUT_S,
+                    )
+                    try:
+                        status = resp.status_code
+                        body = await read_body(resp, MAX_REFRESH_BODY)
+                    finally:
+                        await resp.aclose()
+            except (ProviderTransportError, ModelError, TimeoutError) as e:
                 raise ModelError(
                     f"could not refresh the ChatGPT token at {self.refresh_url}: {e or type(e).__name__}",
                     "unauthorized",

@@ -7,13 +7,11 @@ from __future__ import annotations
 
 import json
 import os
-import platform
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import aclosing
 from typing import Any
 
 import anyio
-import httpx
 
 from codex_mcp._version import __version__
 from codex_mcp.agent.limits import MAX_REQUEST_BYTES, MiB, describe_bytes
@@ -31,7 +29,9 @@ from codex_mcp.agent.model.responses import (
 )
 from codex_mcp.agent.model.retry import backoff, parse_retry_after
 from codex_mcp.agent.model.sse import iter_sse
+from codex_mcp.agent.model.transport import ProviderResponse, ProviderTransport
 from codex_mcp.agent.model.types import ModelError, Prompt, ResponseEvent
+from codex_mcp.errors import ProviderClosedEarly, ProviderTransportError
 from codex_mcp.json_bounds import loads_bounded
 
 OnRetry = Callable[[str, int, int, float], Awaitable[None]]
@@ -51,12 +51,6 @@ def _reason(status: int) -> str:
         return HTTPStatus(status).phrase
     except ValueError:
         return ""
-
-
-def _describe_exc(e: BaseException) -> str:
-    text = str(e).strip()
-    name = type(e).__name__
-    return f"{name}: {text}" if text else name
 
 
 def _error_object(body_text: str) -> dict[str, Any]:
@@ -132,7 +126,7 @@ class ModelClient:
         self,
         provider: ModelProviderInfo,
         *,
-        http: httpx.AsyncClient,
+        http: ProviderTransport,
         auth: Auth,
         originator: str = DEFAULT_ORIGINATOR,
         version: str = DEFAULT_VERSION,
@@ -161,11 +155,12 @@ class ModelClient:
             return build_responses_body(prompt, model)
         return build_chat_body(prompt, model)
 
-    def build_headers(self, prompt: Prompt) -> httpx.Headers:
+    def build_headers(self, prompt: Prompt) -> list[tuple[str, str]]:
         """The request's headers: the wire's, the prompt's identifying ones (originator,
-        User-Agent, turn metadata: see `request_headers`), then auth and the provider's own.
+        User-Agent, turn metadata: see `request_headers`), then auth and the provider's own;
+        a later one replaces an earlier one of the same name (in any case).
         No `OpenAI-Beta`: Codex sends none on plain HTTP."""
-        h = httpx.Headers()
+        h = _FieldMap()
         h["Accept"] = "text/event-stream"
         h["Accept-Encoding"] = ACCEPT_ENCODING
         h["Content-Type"] = "application/json"
@@ -174,10 +169,8 @@ class ModelClient:
                 h[k] = v
         else:
             h["originator"] = self.originator
-            h["User-Agent"] = (
-                f"{self.originator}/{self.version} ({platform.system()} {platform.release()}; "
-                f"{platform.machine()})"
-            )
+            system, release, machine = _os_parts()
+            h["User-Agent"] = f"{self.originator}/{self.version} ({system} {release}; {machine})"
         if self.provider.id == "openai" or self.provider.requires_openai_auth:
             for header, var in (
                 ("OpenAI-Organization", "OPENAI_ORGANIZATION"),
@@ -194,7 +187,7 @@ class ModelClient:
             value = self._env.get(var, "").strip()
             if value:
                 h[k] = value
-        return h
+        return h.items()
 
     # --- the request ---------------------------------------------------------------------
 
@@ -221,7 +214,6 @@ class ModelClient:
         idle_ms = self.provider.stream_idle_timeout_ms
         idle = idle_ms / 1000.0 if idle_ms > 0 else None
         params = dict(self.provider.query_params) or None
-        timeout = httpx.Timeout(CONNECT_TIMEOUT_S, read=None)
         attempt = 0
         refreshed = False
         hung_up_retry_used = False
@@ -238,30 +230,26 @@ class ModelClient:
             await anyio.sleep(wait)
 
         while True:
-            request = self._http.build_request(
-                "POST",
-                url,
-                content=content,
-                headers=self.build_headers(prompt),
-                params=params,
-                timeout=timeout,
-            )
+            headers = self.build_headers(prompt)
             token_used = self.auth.token
             try:
                 with anyio.fail_after(idle if idle is not None else CONNECT_TIMEOUT_S * 10):
-                    resp = await self._http.send(request, stream=True)
-            except (httpx.TransportError, TimeoutError) as e:
-                if isinstance(e, (httpx.RemoteProtocolError, httpx.WriteError)) and not hung_up_retry_used:
+                    resp = await self._http.send(
+                        "POST",
+                        url,
+                        headers=headers,
+                        content=content,
+                        params=params,
+                        connect_timeout=CONNECT_TIMEOUT_S,
+                    )
+            except (ProviderTransportError, TimeoutError) as e:
+                if isinstance(e, ProviderClosedEarly) and not hung_up_retry_used:
                     # The server hung up before answering (typically: it closed a pooled
                     # keep-alive connection just as we reused it), so it never processed the
                     # request. One immediate, unannounced retry, whatever request_max_retries says.
                     hung_up_retry_used = True
                     continue
-                reason = (
-                    "timed out waiting for response headers"
-                    if isinstance(e, TimeoutError)
-                    else _describe_exc(e)
-                )
+                reason = "timed out waiting for response headers" if isinstance(e, TimeoutError) else str(e)
                 summary = f"error sending request to {url}: {reason}"
                 await retry_or_raise(
                     summary,
@@ -337,17 +325,15 @@ class ModelClient:
                 raise ModelError(body_text.strip() or f"{summary}, url: {url}", "bad_request", 400)
             raise ModelError(f"{summary}, url: {url}", "other", status)
 
-    async def _chunks(self, resp: httpx.Response) -> AsyncIterator[bytes]:
+    async def _chunks(self, resp: ProviderResponse) -> AsyncIterator[bytes]:
         try:
             async for chunk in bounded_chunks(resp.aiter_raw(), resp.headers.get("content-encoding")):
                 yield chunk
-        except httpx.HTTPError as e:
-            raise ModelError(
-                f"stream error: {_describe_exc(e)}", "response_stream_failed", retryable=True
-            ) from None
+        except ProviderTransportError as e:
+            raise ModelError(f"stream error: {e}", "response_stream_failed", retryable=True) from None
 
     @staticmethod
-    async def _read_error_body(resp: httpx.Response, idle: float | None) -> str:
+    async def _read_error_body(resp: ProviderResponse, idle: float | None) -> str:
         parts: list[bytes] = []
         size = 0
         try:
@@ -357,6 +343,31 @@ class ModelClient:
                     size += len(chunk)
                     if size >= MAX_ERROR_BODY:
                         break
-        except (httpx.HTTPError, TimeoutError, ModelError):
+        except (ProviderTransportError, TimeoutError, ModelError):
             pass
         return b"".join(parts)[:MAX_ERROR_BODY].decode("utf-8", "replace")
+
+
+class _FieldMap:
+    """Request fields in order of first setting; setting a name again (in any case)
+    replaces its value, as header maps of HTTP libraries do."""
+
+    def __init__(self) -> None:
+        self._fields: dict[str, tuple[str, str]] = {}
+
+    def __setitem__(self, name: str, value: str) -> None:
+        self._fields[name.lower()] = (name, value)
+
+    def items(self) -> list[tuple[str, str]]:
+        return list(self._fields.values())
+
+
+def _os_parts() -> tuple[str, str, str]:
+    """The OS name, release and machine (what `platform` reports, without importing it
+    where `os.uname` has them)."""
+    if hasattr(os, "uname"):
+        uname = os.uname()
+        return uname.sysname, uname.release, uname.machine
+    import platform
+
+    return platform.system(), platform.release(), platform.machine()

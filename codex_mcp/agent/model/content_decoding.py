@@ -1,6 +1,6 @@
 """Decoding a provider's response body with the output of every step bounded.
 
-httpx decompresses each network chunk in one call, so a few KiB of gzip from a hostile or
+An HTTP library decompresses each network chunk in one call, so a few KiB of gzip from a hostile or
 broken provider could become gigabytes in memory before the SSE parser sees a byte.  We
 ask for an uncompressed body (`Accept-Encoding: identity`), read the raw bytes, and if a
 provider compresses anyway, inflate with zlib's `max_length` so that no step yields more
@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 from codex_mcp.agent.model.types import ModelError
 
 if TYPE_CHECKING:
-    import httpx
+    from codex_mcp.agent.model.transport import ProviderResponse
 
 OUT_CHUNK = 64 * 1024
 ACCEPT_ENCODING = "identity"
@@ -68,7 +68,7 @@ async def bounded_chunks(raw: AsyncIterator[bytes], content_encoding: str | None
             yield piece
 
 
-async def read_body(resp: httpx.Response, limit: int) -> bytes:
+async def read_body(resp: ProviderResponse, limit: int) -> bytes:
     """At most `limit` decoded bytes of a (streamed) response body; the rest is left unread."""
     parts: list[bytes] = []
     size = 0

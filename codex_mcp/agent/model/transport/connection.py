@@ -1,0 +1,228 @@
+"""One HTTP/1.1 connection to a model provider: write a request, read its answer.
+
+Reads are buffered and bounded: a head may not exceed `MAX_HEAD_BYTES`, a chunk-size line
+`MAX_CHUNK_LINE`, trailers `MAX_TRAILER_BYTES`; a body is handed on in pieces of at most
+`READ_SIZE` whatever sizes the provider announces, so memory never follows a number the
+provider chose.  Time is bounded by the caller (the model client's scopes around the wait
+for the head and between body pieces).  Searches resume where the last one stopped, so a
+provider dribbling one byte at a time costs linear work, not quadratic.
+"""
+
+from __future__ import annotations
+
+import select
+import ssl
+import time
+from collections.abc import AsyncIterator
+
+import anyio
+import anyio.abc
+from anyio.abc import SocketAttribute
+from anyio.streams.tls import TLSAttribute
+
+from codex_mcp.agent.model.transport.http11 import (
+    MAX_CHUNK_LINE,
+    MAX_HEAD_BYTES,
+    MAX_TRAILER_BYTES,
+    Framing,
+    ResponseHead,
+    body_framing,
+    find_head_end,
+    parse_chunk_size,
+    parse_head,
+)
+from codex_mcp.errors import ProviderClosedEarly, ProviderTransportError
+
+READ_SIZE = 64 * 1024
+MAX_INTERIM_RESPONSES = 16
+"""`100 Continue` and friends before the real answer; more than this is a provider stalling."""
+WRITE_PIECE = 1024 * 1024
+
+_STREAM_ERRORS = (anyio.BrokenResourceError, anyio.ClosedResourceError, OSError, ssl.SSLError)
+
+
+class Connection:
+    """A byte stream with a read buffer, used for one request at a time."""
+
+    def __init__(self, stream: anyio.abc.ByteStream, origin: tuple[str, str, int]) -> None:
+        self.origin = origin
+        self._stream = stream
+        self._buf = bytearray()
+        self._eof = False
+        self.requests = 0
+        self.idle_since = 0.0
+        self.closed = False
+        self.reusable = False
+        """Set once a whole response was read and both sides allow another request."""
+
+    # --- writing ----------------------------------------------------------------------------
+
+    async def send_request(self, head: bytes, body: bytes) -> None:
+        """Write the request.  A failure means the provider did not take it (the connection
+        was closed under us), which is safe to send again: `ProviderClosedEarly`."""
+        self.requests += 1
+        self.reusable = False
+        try:
+            if len(body) <= READ_SIZE:
+                await self._stream.send(head + body)
+                return
+            await self._stream.send(head)
+            for start in range(0, len(body), WRITE_PIECE):
+                await self._stream.send(body[start : start + WRITE_PIECE])
+        except _STREAM_ERRORS as exc:
+            raise ProviderClosedEarly(
+                f"the connection broke while sending the request: {describe_exc(exc)}"
+            ) from None
+
+    # --- reading ----------------------------------------------------------------------------
+
+    async def _fill(self) -> bool:
+        """Read more into the buffer; False at the end of the stream."""
+        if self._eof:
+            return False
+        try:
+            data = await self._stream.receive(READ_SIZE)
+        except anyio.EndOfStream:
+            self._eof = True
+            return False
+        except _STREAM_ERRORS as exc:
+            raise ProviderTransportError(
+                f"reading from the model provider failed: {describe_exc(exc)}"
+            ) from None
+        self._buf += data
+        return True
+
+    def _take(self, size: int) -> bytes:
+        piece = bytes(self._buf[:size])
+        del self._buf[:size]
+        return piece
+
+    async def read_head(self) -> tuple[ResponseHead, Framing, int]:
+        """The final response head (interim 1xx answers skipped) and its body framing."""
+        for _ in range(MAX_INTERIM_RESPONSES + 1):
+            head = await self._read_one_head()
+            if 100 <= head.status < 200:
+                if head.status == 101:
+                    raise ProviderTransportError("the model provider tried to switch protocols")
+                continue
+            framing, length = body_framing(head)
+            return head, framing, length
+        raise ProviderTransportError(
+            f"the model provider sent over {MAX_INTERIM_RESPONSES} interim responses"
+        )
+
+    async def _read_one_head(self) -> ResponseHead:
+        scanned = 0
+        first = True
+        while True:
+            end = find_head_end(self._buf, scanned)
+            if end >= 0:
+                data = self._take(end)
+                return parse_head(data.rstrip(b"\r\n"))
+            if len(self._buf) > MAX_HEAD_BYTES:
+                raise ProviderTransportError(
+                    f"the model provider's response head is over {MAX_HEAD_BYTES // 1024} KiB"
+                )
+            scanned = max(len(self._buf) - 3, 0)
+            if not await self._fill():
+                if first and not self._buf:
+                    raise ProviderClosedEarly("the model provider closed the connection without answering")
+                raise ProviderTransportError(
+                    "the model provider closed the connection in the middle of its answer"
+                )
+            first = False
+
+    async def body(self, framing: Framing, length: int, keep: bool) -> AsyncIterator[bytes]:
+        """The body's bytes as they arrive; `reusable` is set when it ended cleanly and
+        `keep` allows another request on this connection."""
+        if framing == "length":
+            async for piece in self._sized(length):
+                yield piece
+        elif framing == "chunked":
+            async for piece in self._chunked():
+                yield piece
+        elif framing == "close":
+            while True:
+                if self._buf:
+                    yield self._take(READ_SIZE)
+                    continue
+                if not await self._fill():
+                    return  # a close-delimited body is never reused
+        self.reusable = keep and not self._buf
+
+    async def _sized(self, length: int) -> AsyncIterator[bytes]:
+        remaining = length
+        while remaining:
+            if not self._buf and not await self._fill():
+                raise ProviderTransportError(
+                    f"the model provider closed the connection {remaining} bytes before the end of the body"
+                )
+            piece = self._take(min(remaining, READ_SIZE))
+            remaining -= len(piece)
+            yield piece
+
+    async def _line(self, limit: int, what: str) -> bytes:
+        scanned = 0
+        while True:
+            nl = self._buf.find(b"\n", scanned)
+            if nl >= 0:
+                return self._take(nl + 1)
+            if len(self._buf) > limit:
+                raise ProviderTransportError(f"the model provider sent a {what} over {limit} bytes")
+            scanned = len(self._buf)
+            if not await self._fill():
+                raise ProviderTransportError(f"the model provider closed the connection inside a {what}")
+
+    async def _chunked(self) -> AsyncIterator[bytes]:
+        while True:
+            size = parse_chunk_size(await self._line(MAX_CHUNK_LINE, "chunk-size line"))
+            if size == 0:
+                break
+            async for piece in self._sized(size):
+                yield piece
+            if (await self._line(2, "chunk end")).rstrip(b"\r\n"):
+                raise ProviderTransportError("the model provider's chunk is longer than its size")
+        trailer_bytes = 0
+        while True:
+            line = await self._line(MAX_TRAILER_BYTES, "trailer")
+            trailer_bytes += len(line)
+            if trailer_bytes > MAX_TRAILER_BYTES:
+                raise ProviderTransportError(
+                    f"the model provider's trailers are over {MAX_TRAILER_BYTES} bytes"
+                )
+            if not line.rstrip(b"\r\n"):
+                return
+
+    # --- the pool's view ----------------------------------------------------------------------
+
+    def looks_usable(self) -> bool:
+        """An idle connection with nothing to read: the peer has not closed it (a readable
+        socket would mean EOF or bytes nobody asked for; either way it is done)."""
+        if self.closed or not self.reusable or self._buf:
+            return False
+        try:
+            sock = self._stream.extra(SocketAttribute.raw_socket)
+            readable, _, _ = select.select([sock], [], [], 0)
+        except (OSError, ValueError, anyio.TypedAttributeLookupError):
+            return False
+        if readable:
+            return False
+        ssl_object = self._stream.extra(TLSAttribute.ssl_object, None)
+        return not (ssl_object is not None and ssl_object.pending())
+
+    def mark_idle(self) -> None:
+        self.idle_since = time.monotonic()
+
+    async def aclose(self) -> None:
+        if not self.closed:
+            self.closed = True
+            await anyio.aclose_forcefully(self._stream)
+
+
+def describe_exc(exc: BaseException) -> str:
+    """An exception as `Type: text`, seeing through anyio's wrapper to the socket's error."""
+    cause = exc.__cause__ or exc.__context__
+    if isinstance(exc, anyio.BrokenResourceError) and cause is not None:
+        exc = cause
+    text = str(exc).strip()
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__

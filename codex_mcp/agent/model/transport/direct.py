@@ -1,0 +1,221 @@
+"""`DirectTransport`: requests to a model provider over our own HTTP/1.1 connections.
+
+A connection is opened with anyio (TLS verified against the context of `codex_mcp.tls`,
+hostname checked), used for one request at a time, and kept for the next request to the
+same origin when the answer ended cleanly and both sides allow it.  An idle connection is
+dropped after `KEEPALIVE_S` or when its socket turns readable (the provider closed it or
+sent bytes nobody asked for), so a stale one is rarely tried; when one is anyway, the
+provider's close before answering surfaces as `ProviderClosedEarly` and the client sends
+the request once more.
+"""
+
+from __future__ import annotations
+
+import ssl
+import time
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping
+from dataclasses import dataclass
+from urllib.parse import parse_qsl, quote, urlencode, urlsplit
+
+import anyio
+import anyio.abc
+
+from codex_mcp.agent.model.transport.connection import Connection, describe_exc
+from codex_mcp.agent.model.transport.http11 import (
+    Framing,
+    Headers,
+    ResponseHead,
+    encode_request_head,
+    keeps_connection,
+    request_fields,
+)
+from codex_mcp.errors import ProviderTransportError
+
+KEEPALIVE_S = 5.0
+MAX_IDLE_PER_ORIGIN = 8
+MAX_CONNECTIONS = 200
+_URL_SAFE = "/%:@!$&'()*+,;=-._~?"
+"""Characters a request target may carry as they are; anything else (spaces, line breaks,
+non-ASCII) is percent-encoded, so a configured URL can never break the request line."""
+
+
+@dataclass(frozen=True)
+class Target:
+    scheme: str
+    host: str
+    port: int
+    host_header: str
+    request_target: str
+
+    @property
+    def origin(self) -> tuple[str, str, int]:
+        return (self.scheme, self.host, self.port)
+
+    @property
+    def netloc(self) -> str:
+        return f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
+
+
+def parse_target(url: str, params: Mapping[str, str] | None = None) -> Target:
+    """Where `url` points and the request target to send, with `params` merged into its
+    query (a name in both takes the value from `params`)."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError as exc:
+        raise ProviderTransportError(f"invalid provider URL {url[:200]!r}: {exc}") from None
+    scheme = parts.scheme.lower()
+    if scheme not in ("http", "https"):
+        raise ProviderTransportError(f"the provider URL must be http or https, not {url[:200]!r}")
+    if parts.username is not None or parts.password is not None:
+        raise ProviderTransportError(
+            "the provider URL carries credentials; put them in an env_key or http_headers instead"
+        )
+    host = parts.hostname or ""
+    if not host:
+        raise ProviderTransportError(f"the provider URL has no host: {url[:200]!r}")
+    if not host.isascii():
+        try:
+            host = host.encode("idna").decode("ascii")
+        except UnicodeError:
+            raise ProviderTransportError(f"the provider host {host[:100]!r} is not a valid name") from None
+    default_port = 443 if scheme == "https" else 80
+    port = default_port if port is None else port
+    shown = f"[{host}]" if ":" in host else host
+    host_header = shown if port == default_port else f"{shown}:{port}"
+    query = parts.query
+    if params:
+        merged = dict(parse_qsl(query, keep_blank_values=True))
+        merged.update(params)
+        query = urlencode(list(merged.items()), quote_via=quote)
+    target = quote(parts.path or "/", safe=_URL_SAFE)
+    if query:
+        target += "?" + quote(query, safe=_URL_SAFE)
+    return Target(scheme, host, port, host_header, target)
+
+
+class DirectResponse:
+    """A response whose body is read as it arrives; `aclose()` returns the connection to the
+    pool when the body was read to its end, else closes it."""
+
+    def __init__(
+        self, transport: DirectTransport, conn: Connection, head: ResponseHead, framing: Framing, length: int
+    ) -> None:
+        self._transport = transport
+        self._conn = conn
+        self._framing = framing
+        self._length = length
+        self._keep = keeps_connection(head, framing)
+        self._released = False
+        self.status_code = head.status
+        self.reason_phrase = head.reason
+        self.headers: Headers = head.headers
+
+    async def aiter_raw(self) -> AsyncIterator[bytes]:
+        async for piece in self._conn.body(self._framing, self._length, self._keep):
+            yield piece
+
+    async def aclose(self) -> None:
+        if self._released:
+            return
+        self._released = True
+        try:
+            await self._transport.release(self._conn)
+        finally:
+            self._transport.slots.release()
+
+
+class DirectTransport:
+    """Our HTTP/1.1 client for the model provider (see the module docstring)."""
+
+    def __init__(
+        self,
+        ssl_context: Callable[[], ssl.SSLContext],
+        *,
+        max_connections: int = MAX_CONNECTIONS,
+        max_idle_per_origin: int = MAX_IDLE_PER_ORIGIN,
+        keepalive_s: float = KEEPALIVE_S,
+    ) -> None:
+        self._ssl_context = ssl_context
+        self._idle: dict[tuple[str, str, int], list[Connection]] = {}
+        self._max_idle = max_idle_per_origin
+        self._keepalive = keepalive_s
+        self.slots = anyio.Semaphore(max_connections)
+        self._closed = False
+
+    async def send(
+        self,
+        method: str,
+        url: str,
+        *,
+        headers: Iterable[tuple[str, str]],
+        content: bytes,
+        params: Mapping[str, str] | None = None,
+        connect_timeout: float = 30.0,
+    ) -> DirectResponse:
+        """Send one request and read its head; the caller reads the body and must
+        `aclose()` the response."""
+        if self._closed:
+            raise ProviderTransportError("the model client is closed")
+        target = parse_target(url, params)
+        head = encode_request_head(
+            method, target.request_target, target.host_header, request_fields(headers), len(content)
+        )
+        await self.slots.acquire()
+        try:
+            conn = await self._connection(target, connect_timeout)
+            try:
+                await conn.send_request(head, content)
+                response_head, framing, length = await conn.read_head()
+            except BaseException:
+                await conn.aclose()
+                raise
+        except BaseException:
+            self.slots.release()
+            raise
+        return DirectResponse(self, conn, response_head, framing, length)
+
+    async def _connection(self, target: Target, connect_timeout: float) -> Connection:
+        idle = self._idle.get(target.origin)
+        now = time.monotonic()
+        while idle:
+            conn = idle.pop()
+            if now - conn.idle_since <= self._keepalive and conn.looks_usable():
+                return conn
+            await conn.aclose()
+        context = self._ssl_context() if target.scheme == "https" else None
+        with anyio.move_on_after(connect_timeout):
+            try:
+                stream: anyio.abc.ByteStream
+                if context is None:
+                    stream = await anyio.connect_tcp(target.host, target.port)
+                else:
+                    stream = await anyio.connect_tcp(
+                        target.host,
+                        target.port,
+                        ssl_context=context,
+                        tls_hostname=target.host,
+                        tls_standard_compatible=False,
+                    )
+            except (OSError, anyio.BrokenResourceError, ssl.SSLError) as exc:
+                raise ProviderTransportError(
+                    f"could not connect to {target.netloc}: {describe_exc(exc)}"
+                ) from None
+            return Connection(stream, target.origin)
+        raise ProviderTransportError(f"timed out connecting to {target.netloc} after {connect_timeout:g} s")
+
+    async def release(self, conn: Connection) -> None:
+        if conn.reusable and not conn.closed and not self._closed:
+            idle = self._idle.setdefault(conn.origin, [])
+            if len(idle) < self._max_idle:
+                conn.mark_idle()
+                idle.append(conn)
+                return
+        await conn.aclose()
+
+    async def aclose(self) -> None:
+        self._closed = True
+        idle, self._idle = self._idle, {}
+        for conns in idle.values():
+            for conn in conns:
+                await conn.aclose()

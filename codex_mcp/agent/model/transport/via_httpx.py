@@ -1,0 +1,79 @@
+"""`HttpxTransport`: the model client's requests through httpx, where a proxy is configured.
+
+httpx reads the proxy settings of the environment (`HTTPS_PROXY`, `ALL_PROXY`, `NO_PROXY`
+and friends, and the system's on macOS and Windows) and tunnels through them; our own
+transport does not, so a process with any of those settings keeps using httpx.  Its
+errors are translated into ours so the model client sees one vocabulary.
+"""
+
+from __future__ import annotations
+
+import ssl
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping
+
+import httpx
+
+from codex_mcp.agent.model.transport.http11 import request_fields
+from codex_mcp.errors import ProviderClosedEarly, ProviderTransportError
+
+
+def _describe(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+class HttpxResponse:
+    def __init__(self, response: httpx.Response) -> None:
+        self._response = response
+        self.status_code = response.status_code
+        self.reason_phrase = response.reason_phrase
+        self.headers: Mapping[str, str] = response.headers
+
+    async def aiter_raw(self) -> AsyncIterator[bytes]:
+        try:
+            async for chunk in self._response.aiter_raw():
+                yield chunk
+        except httpx.HTTPError as exc:
+            raise ProviderTransportError(_describe(exc)) from None
+
+    async def aclose(self) -> None:
+        await self._response.aclose()
+
+
+class HttpxTransport:
+    def __init__(self, ssl_context: Callable[[], ssl.SSLContext]) -> None:
+        self._client = httpx.AsyncClient(
+            timeout=httpx.Timeout(30.0, read=None),
+            limits=httpx.Limits(max_connections=200, max_keepalive_connections=50),
+            trust_env=True,
+            verify=ssl_context(),
+        )
+
+    async def send(
+        self,
+        method: str,
+        url: str,
+        *,
+        headers: Iterable[tuple[str, str]],
+        content: bytes,
+        params: Mapping[str, str] | None = None,
+        connect_timeout: float = 30.0,
+    ) -> HttpxResponse:
+        request = self._client.build_request(
+            method,
+            url,
+            content=content,
+            headers=request_fields(headers),
+            params=dict(params) if params else None,
+            timeout=httpx.Timeout(connect_timeout, read=None),
+        )
+        try:
+            response = await self._client.send(request, stream=True)
+        except (httpx.RemoteProtocolError, httpx.WriteError) as exc:
+            raise ProviderClosedEarly(_describe(exc)) from None
+        except httpx.TransportError as exc:
+            raise ProviderTransportError(_describe(exc)) from None
+        return HttpxResponse(response)
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
