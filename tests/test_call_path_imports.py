@@ -4,8 +4,9 @@ A server runs a handshake and one `codex` call with the warm-up switched off, an
 which modules were loaded when the handshake ended and when it exited.  Two budgets:
 
 * nothing heavy anywhere on the path: pydantic and the generated MCP models (the hand paths
-  in `tools/call_args.py` and friends stand in for them), jsonschema, httpx's command-line
-  tool and what it drags in (click, pygments, rich), the code generators;
+  in `tools/call_args.py` and friends stand in for them), jsonschema, httpx and what it
+  drags in (the model client has its own transport when no proxy is configured), the code
+  generators;
 * everything the first call imports is imported by the warm-up (`prewarm.warm_call_path`,
   which the split start runs while the handshake child answers the client), so a call sent
   at the handshake instant finds it loaded.
@@ -28,7 +29,20 @@ from tests.support.server import initialize, server_env
 
 pytestmark = pytest.mark.timeout(60)
 
-HEAVY_PACKAGES = ("pydantic", "pydantic_core", "jsonschema", "click", "rich", "pygments", "mcp_types_gen")
+HEAVY_PACKAGES = (
+    "pydantic",
+    "pydantic_core",
+    "jsonschema",
+    "click",
+    "rich",
+    "pygments",
+    "mcp_types_gen",
+    # The model client's own transport stands in for httpx unless a proxy is configured
+    # (the servers here run without one); httpx alone costs a first call ~30 ms.
+    "httpx",
+    "httpcore",
+    "h11",
+)
 HEAVY_MODULES = (
     "codex_mcp.mcp_types",
     "codex_mcp.tools.args",

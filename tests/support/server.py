@@ -71,7 +71,7 @@ def server_env(codex_home: Path) -> dict[str, str]:
         k: v
         for k, v in os.environ.items()
         if not k.startswith(("OPENAI_", "CODEX_"))
-        and k.lower() not in ("http_proxy", "https_proxy", "all_proxy", "no_proxy")
+        and not k.lower().endswith("_proxy")
     }
     env.update(
         CODEX_HOME=str(codex_home),
