@@ -157,6 +157,12 @@ def check_startup_config(home: Path, overrides: list[tuple[list[str], Any]], cwd
     return load_config(home, cwd=cwd, cli_overrides=overrides)
 
 
+def provider_needs_tls(provider: Any) -> bool:
+    """Whether calls to the configured provider will need the TLS context: an https base
+    URL, or a provider that may use a ChatGPT login (whose backend is https)."""
+    return bool(provider.requires_openai_auth) or not str(provider.base_url).lower().startswith("http://")
+
+
 def check_rules(home: Path) -> str | None:
     """A malformed `$CODEX_HOME/rules/*.rules` file stops the server, naming file and line."""
     if not (home / "rules").exists():
@@ -252,6 +258,10 @@ def start_checks(
         report(f"codex-mcp-server: error in rules: {rules_problem}")
         return [], 2
     ensure_codex_home(home)
+    if not provider_needs_tls(config.model_provider):
+        from codex_mcp import tls
+
+        tls.not_expected()
 
     level = args.log_level or env.get(LOG_ENV) or "warning"
     want_file = args.log_file or config.server.log_file

@@ -100,14 +100,17 @@ after the call path and the TLS context, which every call needs."""
 
 
 def _tls_and_transport() -> None:
-    context = tls.default_ssl_context(wait=True)
     import os
 
     from codex_mcp.agent.model.transport import open_transport
 
-    # Opening one is what imports the transport the model client will use (ours, or
-    # httpx where a proxy is configured); it makes no connection.
-    open_transport(os.environ, lambda: context)
+    if tls.expected():
+        context = tls.default_ssl_context(wait=True)
+        # Opening one is what imports the transport the model client will use (ours, or
+        # httpx where a proxy is configured); it makes no connection.
+        open_transport(os.environ, lambda: context)
+    else:
+        open_transport(os.environ, tls.default_ssl_context)
 
 
 def warm_steps(*, call_path: bool = True, tool_path: bool = True) -> list[Callable[[], object]]:

@@ -110,6 +110,23 @@ if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_forget)
 
 
+_not_expected = False
+
+
+def not_expected() -> None:
+    """The configured provider is reached over plain HTTP: no call is expected to need the
+    context, so it is not built ahead of time (~25 ms of a core, and of the GIL, that a
+    first call would share).  A call that needs it after all (an override to an https
+    provider) builds it then, in `default_ssl_context`."""
+    global _not_expected
+    _not_expected = True
+
+
+def expected() -> bool:
+    """Whether the context is expected to be needed (see `not_expected`)."""
+    return not _not_expected
+
+
 def start_building(*, low_priority: bool = True) -> None:
     """Begin building the context in the background (once per process; later calls do
     nothing).  `low_priority` while something else must keep its core (the split start's
@@ -117,7 +134,7 @@ def start_building(*, low_priority: bool = True) -> None:
     can simply wait for it."""
     global _build
     with _lock:
-        if _build is None:
+        if _build is None and not _not_expected:
             _build = _Build(low_priority)
 
 

@@ -157,3 +157,31 @@ def test_a_process_exiting_during_the_build_exits_cleanly() -> None:
         )
         proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
         assert proc.returncode == 0, (delay_ms, proc.returncode, proc.stderr[-2000:])
+
+
+def test_a_plain_http_provider_skips_the_prebuild(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No context is built ahead of time when the configured provider is plain HTTP; one
+    is still built on demand when a call needs it."""
+    monkeypatch.setattr(tls, "_not_expected", False)
+    monkeypatch.setattr(tls, "_build", None)
+    tls.not_expected()
+    tls.start_building(low_priority=False)
+    assert tls._build is None and not tls.expected()
+    assert isinstance(tls.default_ssl_context(), ssl.SSLContext)
+
+
+@pytest.mark.parametrize(
+    ("base_url", "openai_auth", "needed"),
+    [
+        ("http://127.0.0.1:11434/v1", False, False),
+        ("HTTP://localhost/v1", False, False),
+        ("https://api.openai.com/v1", False, True),
+        ("http://127.0.0.1/v1", True, True),
+    ],
+)
+def test_which_providers_need_tls(base_url: str, openai_auth: bool, needed: bool) -> None:
+    from codex_mcp.agent.model.provider import ModelProviderInfo
+    from codex_mcp.cli import provider_needs_tls
+
+    provider = ModelProviderInfo(id="p", name="P", base_url=base_url, requires_openai_auth=openai_auth)
+    assert provider_needs_tls(provider) is needed
