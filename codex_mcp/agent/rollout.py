@@ -243,9 +243,10 @@ def _open_rollout(path: Path) -> tuple[int, os.stat_result]:
         raise RolloutError(f"cannot read the rollout file {path}: {exc.strerror or exc}") from exc
 
 
-def _raw_lines(path: Path) -> Iterator[tuple[int, bytes]]:
-    """(line number, bytes) of each line, each at most `MAX_ROLLOUT_LINE_BYTES`, the file at
-    most `MAX_ROLLOUT_BYTES`; reads in chunks, so time is linear and memory is one line."""
+def _raw_lines(path: Path, start: int = 0) -> Iterator[tuple[int, bytes]]:
+    """(line number, bytes) of each line from byte `start` on (a line boundary), each at
+    most `MAX_ROLLOUT_LINE_BYTES`, the file at most `MAX_ROLLOUT_BYTES`; reads in chunks, so
+    time is linear and memory is one line."""
     fd, st = _open_rollout(path)
     try:
         if st.st_size > MAX_ROLLOUT_BYTES:
@@ -253,8 +254,10 @@ def _raw_lines(path: Path) -> Iterator[tuple[int, bytes]]:
                 f"the rollout file {path} is {st.st_size} bytes, over the limit of {MAX_ROLLOUT_BYTES} bytes"
             )
         os.set_blocking(fd, True)
+        if start:
+            os.lseek(fd, start, os.SEEK_SET)
         number = 0
-        total = 0
+        total = start
         pending: list[bytes] = []
         pending_len = 0
         while True:
@@ -300,8 +303,8 @@ def _line_too_long(path: Path, number: int) -> RolloutError:
     )
 
 
-def _lines(path: Path) -> Iterator[dict[str, Any]]:
-    for number, raw in _raw_lines(path):
+def _lines(path: Path, start: int = 0) -> Iterator[dict[str, Any]]:
+    for number, raw in _raw_lines(path, start):
         text = raw.decode("utf-8", errors="replace").strip()
         if not text:
             continue
@@ -339,8 +342,18 @@ def load_rollout(path: Path, thread_id: str) -> ResumedThread:
     """Rebuild the history a thread had: items in order, with compactions applied.
 
     Raises `RolloutError` when the file cannot be read within the limits."""
-    resumed = ResumedThread(thread_id=thread_id, path=path)
-    for line in _lines(path):
+    return _fold(ResumedThread(thread_id=thread_id, path=path), _lines(path))
+
+
+def load_rollout_tail(path: Path, thread_id: str, start: int, history: list[dict[str, Any]]) -> ResumedThread:
+    """`history` (what the file's first `start` bytes hold) with the lines after them
+    applied, as `load_rollout` would have built it from the whole file: a thread that
+    another process continued reads only what that process appended."""
+    return _fold(ResumedThread(thread_id=thread_id, path=path, history=list(history)), _lines(path, start))
+
+
+def _fold(resumed: ResumedThread, lines: Iterator[dict[str, Any]]) -> ResumedThread:
+    for line in lines:
         kind, payload = line.get("type"), line.get("payload")
         if kind == "session_meta" and isinstance(payload, dict):
             resumed.meta = payload
