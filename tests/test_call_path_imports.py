@@ -51,6 +51,10 @@ TOOL_PATH = (
 )
 """What only a tool call needs (the handlers, the exec machinery, the sandbox backends, the
 patch engine): a call that runs no tool must not load it."""
+OFF_THE_CALL_PATH = ("uuid",)
+"""Modules a call that runs no tool has no use for, each a measurable part of a first call
+(`bench/bench_first_call.py`): `uuid` runs `platform` at import (our ids come from
+`codex_mcp.uuids`)."""
 
 DRIVER = """
 import json, os, sys
@@ -113,6 +117,10 @@ def test_nothing_heavy_is_loaded_on_the_way_to_the_first_result(probed_call: dic
 
 def test_a_call_that_runs_no_tool_loads_no_tool_machinery(probed_call: dict[str, list[str]]) -> None:
     assert [m for m in probed_call["exit"] if m in TOOL_PATH] == []
+
+
+def test_a_call_that_runs_no_tool_loads_nothing_it_does_not_use(probed_call: dict[str, list[str]]) -> None:
+    assert [m for m in probed_call["exit"] if m in OFF_THE_CALL_PATH] == []
 
 
 def test_the_start_path_loads_neither_the_event_loop_nor_the_http_client(

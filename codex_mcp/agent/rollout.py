@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from codex_mcp.errors import RolloutError as RolloutError
+from codex_mcp.uuids import canonical as canonical_uuid
 
 log = logging.getLogger(__name__)
 
@@ -207,8 +208,6 @@ def find_rollout(codex_home: Path, thread_id: str) -> Path | None:
 def rollout_in_sessions(codex_home: Path, path: Path) -> tuple[Path, str]:
     """(the real path, the thread id) of a rollout file named by the person's config;
     `RolloutError` unless it is a `rollout-<time>-<uuid>.jsonl` inside `$CODEX_HOME/sessions`."""
-    import uuid
-
     sessions = os.path.realpath(codex_home / "sessions")
     real = os.path.realpath(codex_home / os.path.expanduser(str(path)))
     inside = real.startswith(sessions.rstrip(os.sep) + os.sep)
@@ -218,7 +217,7 @@ def rollout_in_sessions(codex_home: Path, path: Path) -> tuple[Path, str]:
             f"`experimental_resume` must name a rollout file under {sessions}; {path} is not one"
         )
     try:
-        thread_id = str(uuid.UUID(name[: -len(".jsonl")][-36:]))
+        thread_id = canonical_uuid(name[: -len(".jsonl")][-36:])
     except ValueError:
         raise RolloutError(f"{path} is not named rollout-<time>-<thread id>.jsonl") from None
     return Path(real), thread_id
