@@ -28,7 +28,6 @@ CALL_PATH_MODULES = (
     "anyio._core._signals",
     "queue",
     "encodings.ascii",
-    "importlib.readers",
     "codex_mcp.server",
     "codex_mcp.outgoing",
     "codex_mcp.tools.calls",
