@@ -51,10 +51,11 @@ TOOL_PATH = (
 )
 """What only a tool call needs (the handlers, the exec machinery, the sandbox backends, the
 patch engine): a call that runs no tool must not load it."""
-OFF_THE_CALL_PATH = ("uuid",)
+OFF_THE_CALL_PATH = ("uuid", "xml", "xml.sax", "xml.sax.saxutils", "difflib")
 """Modules a call that runs no tool has no use for, each a measurable part of a first call
 (`bench/bench_first_call.py`): `uuid` runs `platform` at import (our ids come from
-`codex_mcp.uuids`)."""
+`codex_mcp.uuids`); `xml.sax.saxutils` imports `urllib.request` for a three-line escape;
+`difflib` only diffs files a patch changed."""
 
 DRIVER = """
 import json, os, sys
