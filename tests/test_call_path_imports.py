@@ -60,13 +60,14 @@ OFF_THE_CALL_PATH = (
     "codex_mcp.sandbox.netproxy.wire",
     "codex_mcp.sandbox.netproxy.resolver",
     "codex_mcp.sandbox.netbridge",
+    "codex_mcp.agent.events.payloads",
 )
 """Modules a call that runs no tool has no use for, each a measurable part of a first call
 (`bench/bench_first_call.py`): `uuid` runs `platform` at import (our ids come from
 `codex_mcp.uuids`); `xml.sax.saxutils` imports `urllib.request` for a three-line escape;
 `difflib` only diffs files a patch changed; the network proxy is made for the first command
-that needs it (its settings, `netproxy.rules`, belong to the config).  Each name covers its
-submodules."""
+that needs it (its settings, `netproxy.rules`, belong to the config); the event payload
+types are for type checking only.  Each name covers its submodules."""
 
 DRIVER = """
 import json, os, sys

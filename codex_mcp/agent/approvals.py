@@ -19,7 +19,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from codex_mcp.agent.events import (
     EXEC_APPROVAL_REQUEST,
@@ -28,12 +28,14 @@ from codex_mcp.agent.events import (
     ReviewDecision,
     UserInputRequest,
 )
-from codex_mcp.agent.events.payloads import (
-    ExecApprovalRequestMsg,
-    PatchApprovalRequestMsg,
-    UserInputRequestMsg,
-)
 from codex_mcp.pending import DuplicateKey, PendingMap
+
+if TYPE_CHECKING:
+    from codex_mcp.agent.events.payloads import (
+        ExecApprovalRequestMsg,
+        PatchApprovalRequestMsg,
+        UserInputRequestMsg,
+    )
 
 log = logging.getLogger(__name__)
 

@@ -23,16 +23,15 @@ from anyio.abc import TaskGroup
 from codex_mcp.agent import events as ev
 from codex_mcp.agent.approvals import Decision
 from codex_mcp.agent.config.model import Config
-from codex_mcp.agent.events.payloads import ExecApprovalRequestMsg, NetworkUsage
 
 if TYPE_CHECKING:
-    from codex_mcp.agent.events.payloads import EventMsg
+    from codex_mcp.agent.events.payloads import EventMsg, ExecApprovalRequestMsg, NetworkUsage
     from codex_mcp.sandbox.boundary import NetworkChannel
     from codex_mcp.sandbox.netproxy.service import Answer, ConnectionReport, NetworkProxy, Question
 
 log = logging.getLogger(__name__)
 
-AskOnTurn = Callable[[str, ExecApprovalRequestMsg], Awaitable[Decision]]
+AskOnTurn = Callable[[str, "ExecApprovalRequestMsg"], Awaitable[Decision]]
 EmitOnTurn = Callable[[str, "EventMsg"], Awaitable[None]]
 NO_TURN_REASON = "no turn is running, so nobody can be asked; the connection was denied"
 NEVER_REASON = "the approval policy is `never`, so hosts outside the allow list are not asked about"

@@ -43,12 +43,6 @@ from codex_mcp.agent.events import (
     ReviewDecision,
     UserInputRequest,
 )
-from codex_mcp.agent.events.payloads import (
-    EventMsg,
-    ExecApprovalRequestMsg,
-    PatchApprovalRequestMsg,
-    UserInputRequestMsg,
-)
 from codex_mcp.agent.exec.sessions_host import ThreadSessions
 from codex_mcp.agent.handlers.images import image_data_url
 from codex_mcp.agent.history import History
@@ -78,6 +72,12 @@ from codex_mcp.agent.turn_stream import EventBus, TurnEvents
 from codex_mcp.errors import RolloutError, ThreadBusy, ThreadClosed
 
 if TYPE_CHECKING:
+    from codex_mcp.agent.events.payloads import (
+        EventMsg,
+        ExecApprovalRequestMsg,
+        PatchApprovalRequestMsg,
+        UserInputRequestMsg,
+    )
     from codex_mcp.agent.mcp_client.lifecycle import ThreadMcp
 
 log = logging.getLogger(__name__)
