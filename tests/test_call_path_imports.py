@@ -55,6 +55,8 @@ OFF_THE_CALL_PATH = (
     "uuid",
     "xml",
     "difflib",
+    "secrets",
+    "shlex",
     "codex_mcp.sandbox.netproxy.service",
     "codex_mcp.sandbox.netproxy.conn",
     "codex_mcp.sandbox.netproxy.wire",
@@ -65,9 +67,10 @@ OFF_THE_CALL_PATH = (
 """Modules a call that runs no tool has no use for, each a measurable part of a first call
 (`bench/bench_first_call.py`): `uuid` runs `platform` at import (our ids come from
 `codex_mcp.uuids`); `xml.sax.saxutils` imports `urllib.request` for a three-line escape;
-`difflib` only diffs files a patch changed; the network proxy is made for the first command
-that needs it (its settings, `netproxy.rules`, belong to the config); the event payload
-types are for type checking only.  Each name covers its submodules."""
+`difflib` only diffs files a patch changed; `secrets` (with `hmac`) names tasks; `shlex`
+shows commands; the network proxy is made for the first command that needs it (its
+settings, `netproxy.rules`, belong to the config); the event payload types are for type
+checking only.  Each name covers its submodules."""
 
 DRIVER = """
 import json, os, sys

@@ -11,7 +11,6 @@ A dismissed request (`cancel`) denies too; only an explicit `abort` decision sto
 
 from __future__ import annotations
 
-import shlex
 from dataclasses import dataclass
 from typing import Any
 
@@ -176,6 +175,8 @@ def exec_elicitation_params(
 ) -> dict[str, Any]:
     command = [str(a) for a in msg.get("command") or []]
     try:
+        import shlex  # only when a command is asked about
+
         shown = shlex.join(command)
     except (TypeError, ValueError):
         shown = " ".join(command)
@@ -199,6 +200,8 @@ def network_elicitation_params(
     shown = f"[{host}]" if ":" in str(host) else str(host)
     command = [str(a) for a in msg.get("command") or []]
     try:
+        import shlex
+
         asked_by = shlex.join(command)
     except (TypeError, ValueError):
         asked_by = " ".join(command)

@@ -8,7 +8,6 @@ cannot be shown that way is listed with a one-line note instead of its contents.
 
 from __future__ import annotations
 
-import hashlib
 import os
 from pathlib import Path
 from typing import Final
@@ -56,6 +55,8 @@ def blob_id(data: bytes | None) -> str:
     lets a client (or `git apply`) check the diff against the files it has."""
     if data is None:
         return NO_BLOB
+    import hashlib  # with difflib: only once a patch changed a file
+
     return hashlib.sha1(b"blob %d\0" % len(data) + data, usedforsecurity=False).hexdigest()
 
 

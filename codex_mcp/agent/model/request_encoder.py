@@ -21,13 +21,13 @@ from __future__ import annotations
 
 import json
 import operator
-import secrets
+import os
 from typing import Any
 
 MIN_KEPT_ITEMS = 64
-_PLACEHOLDER = f"\x00input-{secrets.token_hex(16)}\x00"
+_PLACEHOLDER = f"\x00input-{os.urandom(16).hex()}\x00"
 """Stands for the history while the rest of the body is dumped: random per process, so no
-value from outside can be this string."""
+value from outside can be this string (`secrets.token_hex`, without importing `secrets`)."""
 _PLACEHOLDER_JSON = json.dumps(_PLACEHOLDER)
 
 

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import random
 import re
 import time
 from collections.abc import Mapping
-from email.utils import parsedate_to_datetime
 
 BASE_DELAY_S = 0.2
 MAX_SERVER_DELAY_S = 3600.0
@@ -17,6 +15,8 @@ _TRY_AGAIN = re.compile(r"try again in\s*(\d+(?:\.\d+)?)\s*(ms|s|seconds?)\b", r
 def backoff(attempt: int) -> float:
     """Delay in seconds before retry number `attempt` (1-based): 0.2 s doubled each time, ±10 %."""
     exp = max(attempt, 1) - 1
+    import random  # only a retry waits
+
     return BASE_DELAY_S * (2.0 ** min(exp, 30)) * random.uniform(0.9, 1.1)
 
 
@@ -50,6 +50,8 @@ def parse_retry_after(headers: Mapping[str, str], *, now: float | None = None) -
         return _clamp(float(raw))
     except ValueError:
         pass
+    from email.utils import parsedate_to_datetime  # an HTTP date is rare: the email package only then
+
     try:
         when = parsedate_to_datetime(raw)
     except (TypeError, ValueError, IndexError):
