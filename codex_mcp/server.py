@@ -46,6 +46,9 @@ INPUT_CLOSED = "the client closed its input"
 
 @dataclass
 class ServerOptions:
+    """What the server was started with: its home, its working directory and its `-c`
+    overrides."""
+
     codex_home: Path
     cwd: Path
     cli_overrides: list[tuple[list[str], Any]] = field(default_factory=list)

@@ -45,6 +45,8 @@ NOBODY_LISTENING = "nobody is listening for approval requests"
 
 @dataclass(frozen=True)
 class Decision:
+    """The answer to one approval request, as the turn loop acts on it."""
+
     decision: ReviewDecision = "denied"
     reason: str | None = None
     """Why the host decided for the person (shown to the model); None for a real answer."""

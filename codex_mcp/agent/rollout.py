@@ -169,6 +169,9 @@ def _open_for_append(path: Path) -> IO[str]:
 
 @dataclass
 class ResumedThread:
+    """What a rollout file holds of a thread: its id, meta, history, last turn context and
+    kept events."""
+
     thread_id: str
     path: Path
     meta: dict[str, Any] = field(default_factory=dict)

@@ -110,6 +110,8 @@ DISMISSED_REASON = (
 
 @dataclass(frozen=True)
 class Verdict:
+    """The client's answer to an approval elicitation, as the agent's decision."""
+
     decision: ReviewDecision
     reason: str | None = None
     """Why we decided for the user (shown to the model and the client); None for a real answer."""

@@ -84,6 +84,8 @@ class TaskError(Exception):
 
 @dataclass(eq=False)
 class Task:
+    """One MCP task: a task-augmented call, its status and its result once it ended."""
+
     task_id: str
     ttl_ms: int
     runner: str = ""

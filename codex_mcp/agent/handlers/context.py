@@ -91,6 +91,9 @@ class TurnChanges:
 
 @dataclass
 class HandlerContext:
+    """What a handler of a model tool gets from the turn: values and callables, never the
+    thread."""
+
     turn_id: str
     config: Config
     emit: Emit

@@ -52,6 +52,8 @@ CLOSE_TIMEOUT_SEC = 10.0
 
 @dataclass
 class _Server:
+    """A started MCP server of the thread, with the tools it listed."""
+
     config: McpServerConfig
     client: McpClient
     tools: list[dict[str, Any]] = field(default_factory=list)
