@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from codex_mcp.agent.protocol import REVIEW_DECISIONS, ReviewDecision
+from codex_mcp.agent.events import REVIEW_DECISIONS, ReviewDecision
 from codex_mcp.outgoing import Answered, Disconnected, Failed, Outcome, TimedOut
 
 LEGACY_FORM_VERSION = "2025-06-18"
