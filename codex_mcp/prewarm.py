@@ -35,7 +35,6 @@ CALL_PATH_MODULES = (
     "codex_mcp.tools.drive",
     "codex_mcp.tools.relay",
     "codex_mcp.tools.elicitation",
-    "codex_mcp.tools.approvals",
     "codex_mcp.agent.config",
     "codex_mcp.agent.codex",
     "codex_mcp.agent.thread",
@@ -90,6 +89,7 @@ TOOL_PATH_MODULES = (
     "codex_mcp.agent.handlers.plan",
     "codex_mcp.agent.handlers.view_image",
     "codex_mcp.agent.handlers.user_input",
+    "codex_mcp.tools.approvals",
     "codex_mcp.sandbox.bwrap",
     "codex_mcp.sandbox.select",
 )

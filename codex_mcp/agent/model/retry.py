@@ -9,7 +9,8 @@ from collections.abc import Mapping
 BASE_DELAY_S = 0.2
 MAX_SERVER_DELAY_S = 3600.0
 
-_TRY_AGAIN = re.compile(r"try again in\s*(\d+(?:\.\d+)?)\s*(ms|s|seconds?)\b", re.IGNORECASE)
+_TRY_AGAIN = r"try again in\s*(\d+(?:\.\d+)?)\s*(ms|s|seconds?)\b"
+"""Compiled (by `re`'s cache) when an error message is first read, not with the module."""
 
 
 def backoff(attempt: int) -> float:
@@ -62,7 +63,7 @@ def parse_retry_after(headers: Mapping[str, str], *, now: float | None = None) -
 
 def parse_try_again_hint(message: str) -> float | None:
     """The delay in a message such as "Please try again in 1.5s" / "in 20ms" / "in 3 seconds"."""
-    m = _TRY_AGAIN.search(message)
+    m = re.search(_TRY_AGAIN, message, re.IGNORECASE)
     if m is None:
         return None
     value = float(m.group(1))
