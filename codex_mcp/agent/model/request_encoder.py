@@ -53,7 +53,22 @@ class RequestEncoder:
         rest = json.dumps({**body, "input": _PLACEHOLDER})
         # Kept only once everything encoded: a failure leaves the previous state intact.
         self._items, self._parts = list(items), parts
-        return rest.replace(_PLACEHOLDER_JSON, "[" + ", ".join(parts) + "]", 1)
+        return _splice(rest, parts)
+
+
+def _splice(rest: str, parts: list[str]) -> str:
+    """`rest` with the placeholder replaced by the JSON array of `parts`, in one join: the
+    request is the largest string a step makes, and each intermediate copy (the joined
+    parts, "[...]", the replaced body) was another of its size to allocate and free."""
+    head, _, tail = rest.partition(_PLACEHOLDER_JSON)
+    n = len(parts)
+    if not n:
+        return f"{head}[]{tail}"
+    pieces = [", "] * (2 * n + 3)  # head "[" part ", " part ... part "]" tail
+    pieces[0], pieces[1] = head, "["
+    pieces[2 : 2 * n + 1 : 2] = parts
+    pieces[2 * n + 1], pieces[2 * n + 2] = "]", tail
+    return "".join(pieces)
 
 
 def _shared_prefix(items: list[Any], previous: list[Any]) -> int:
