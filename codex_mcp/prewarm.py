@@ -3,8 +3,9 @@
 The first call would otherwise pay for importing httpx, the event loop and the agent
 (hundreds of milliseconds on a small machine).  Once the handshake has been answered the
 main thread just waits on stdin, so a background thread can do that work for free.  It only
-imports modules and builds the TLS context; it touches no state, so it needs no owner: if
-the process exits first, the half-done warm-up is simply dropped.
+imports modules, builds the TLS context and, before the tool path, sets the process's
+allocator policy (`heap`); it touches no other state, so it needs no owner: if the process
+exits first, the half-done warm-up is simply dropped.
 """
 
 from __future__ import annotations
@@ -113,6 +114,9 @@ def warm_steps(*, call_path: bool = True, tool_path: bool = True) -> list[Callab
         steps += [functools.partial(importlib.import_module, n) for n in CALL_PATH_MODULES]
         steps.append(_tls_and_transport)
     if tool_path:
+        from codex_mcp.heap import pin_mmap_threshold
+
+        steps.append(pin_mmap_threshold)  # the server's allocator policy, set once it is warm
         steps += [functools.partial(importlib.import_module, n) for n in TOOL_PATH_MODULES]
     return steps
 

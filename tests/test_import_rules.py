@@ -17,7 +17,8 @@ and the graph of imports between modules has no cycle.
     sandbox     policies, safety, the boundary and its backends
     bottom      JSON-RPC framing, the outgoing queue, stdio, pending questions, errors,
                 bounded JSON, bounded reads of untrusted files, the TLS context, thread
-                priorities, UUIDs, the generated MCP models, lazy exports, the version
+                priorities, UUIDs, the allocator policy, the generated MCP models, lazy
+                exports, the version
 
 `http` sits above `server` because a session holds a server (the transport is another feed of
 the same dispatch), and the handshake below `server`, which answers the same requests with
@@ -55,6 +56,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
             "codex_mcp.priority",
             "codex_mcp.dataclass_cache",
             "codex_mcp.uuids",
+            "codex_mcp.heap",
             "codex_mcp._generated",
             "codex_mcp.mcp_types",
             "codex_mcp._lazy",
