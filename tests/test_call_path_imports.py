@@ -66,6 +66,9 @@ OFF_THE_CALL_PATH = (
     "codex_mcp.agent.protocol",
     "codex_mcp.agent.handlers.images",
     "codex_mcp.tools.approvals",
+    "codex_mcp.server_tasks",
+    "codex_mcp.tools.tasks",
+    "codex_mcp.tools.route",
 )
 """Modules a call that runs no tool has no use for, each a measurable part of a first call
 (`bench/bench_first_call.py`): `uuid` runs `platform` at import (our ids come from
@@ -74,8 +77,9 @@ OFF_THE_CALL_PATH = (
 shows commands; the network proxy is made for the first command that needs it (its
 settings, `netproxy.rules`, belong to the config); the event payload types are for type
 checking only; the ops and input classes of `protocol` (and the image reader) serve the
-embedding API, a call's prompt is text; the approval forms wait for the first question.
-Each name covers its submodules."""
+embedding API, a call's prompt is text; the approval forms wait for the first question; the
+task machinery for the first task-augmented call or `tasks/*` request.  Each name covers its
+submodules."""
 
 DRIVER = """
 import json, os, sys
