@@ -6,11 +6,14 @@ to the request's size (~400 KiB for 2,000 items), made and freed again each step
 malloc serves such sizes with their own mappings, returned to the system on free, until the
 first one is freed: from then on its "dynamic threshold" rises to that size, the following
 buffers come from the heap, and long-lived objects allocated between them keep the heap from
-shrinking.  Over a 1,000-step turn the server's RSS grew by ~9 MB of which well under 1 MB
-was still in use (`mallinfo2`: the rest free inside the heap).  Fixing the thresholds at
-glibc's defaults keeps every buffer of 128 KiB or more in a mapping of its own: a few system
-calls and page faults per step (~50 us for a 490 KiB request, well under 1 % of a step), and
-the RSS growth of that turn goes from ~8.6 to ~5 MB.
+shrinking.  The start-up alone raises it already: reading the dataclass method cache
+(`dataclass_cache`, ~0.5 MB at once) frees a buffer larger than any request of a short
+thread (without that file the same turn grew ~4.4-6 MB instead of ~8.6-9.6).  Over a
+1,000-step turn the server's RSS grew by ~9 MB of which well under 1 MB was still in use
+(`mallinfo2`: the rest free inside the heap).  Fixing the thresholds at glibc's defaults
+keeps every buffer of 128 KiB or more in a mapping of its own: a few system calls and page
+faults per step (~50 us for a 490 KiB request, well under 1 % of a step), and the RSS growth
+of that turn goes from ~8.6 to ~5 MB.
 
 The server process sets it once it is warm (`prewarm`): `ctypes` costs ~2 ms to import,
 which the start and the first call do not pay.  The embedding API leaves the allocator alone.
