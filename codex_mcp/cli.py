@@ -178,6 +178,8 @@ def check_rules(home: Path) -> str | None:
 
 @dataclass
 class Options:
+    """The command line, parsed."""
+
     config: list[str] = field(default_factory=list)
     log_level: str | None = None
     log_file: bool = False

@@ -31,6 +31,8 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True, slots=True)
 class Request:
+    """A JSON-RPC request: it wants one response with its id."""
+
     id: RequestId
     method: str
     params: dict[str, Any] | None
@@ -38,6 +40,8 @@ class Request:
 
 @dataclass(frozen=True, slots=True)
 class Notification:
+    """A JSON-RPC notification: no id, no response."""
+
     method: str
     params: dict[str, Any] | None
 

@@ -70,6 +70,8 @@ class StdioSink:
 
 @dataclass(frozen=True, slots=True)
 class Answered:
+    """The client answered our request with a result."""
+
     result: Any
 
 
@@ -82,11 +84,15 @@ class Failed:
 
 @dataclass(frozen=True, slots=True)
 class TimedOut:
+    """The client did not answer our request within `seconds`."""
+
     seconds: float
 
 
 @dataclass(frozen=True, slots=True)
 class Disconnected:
+    """The connection ended before the client answered our request."""
+
     reason: str
 
 

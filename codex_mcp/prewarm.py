@@ -3,8 +3,9 @@
 The first call would otherwise pay for importing the HTTP client, the event loop and the agent
 (hundreds of milliseconds on a small machine).  Once the handshake has been answered the
 main thread just waits on stdin, so a background thread can do that work for free.  It only
-imports modules and builds the TLS context; it touches no state, so it needs no owner: if
-the process exits first, the half-done warm-up is simply dropped.
+imports modules, builds the TLS context and, before the tool path, sets the process's
+allocator policy (`heap`); it touches no other state, so it needs no owner: if the process
+exits first, the half-done warm-up is simply dropped.
 """
 
 from __future__ import annotations
@@ -28,7 +29,6 @@ CALL_PATH_MODULES = (
     "anyio._core._signals",
     "queue",
     "encodings.ascii",
-    "importlib.readers",
     "codex_mcp.server",
     "codex_mcp.outgoing",
     "codex_mcp.tools.calls",
@@ -36,7 +36,6 @@ CALL_PATH_MODULES = (
     "codex_mcp.tools.drive",
     "codex_mcp.tools.relay",
     "codex_mcp.tools.elicitation",
-    "codex_mcp.tools.approvals",
     "codex_mcp.agent.config",
     "codex_mcp.agent.codex",
     "codex_mcp.agent.thread",
@@ -92,6 +91,7 @@ TOOL_PATH_MODULES = (
     "codex_mcp.agent.handlers.plan",
     "codex_mcp.agent.handlers.view_image",
     "codex_mcp.agent.handlers.user_input",
+    "codex_mcp.tools.approvals",
     "codex_mcp.sandbox.bwrap",
     "codex_mcp.sandbox.select",
 )
@@ -121,6 +121,9 @@ def warm_steps(*, call_path: bool = True, tool_path: bool = True) -> list[Callab
         steps += [functools.partial(importlib.import_module, n) for n in CALL_PATH_MODULES]
         steps.append(_tls_and_transport)
     if tool_path:
+        from codex_mcp.heap import pin_mmap_threshold
+
+        steps.append(pin_mmap_threshold)  # the server's allocator policy, set once it is warm
         steps += [functools.partial(importlib.import_module, n) for n in TOOL_PATH_MODULES]
     return steps
 

@@ -23,7 +23,7 @@ import os
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
 from anyio.abc import TaskGroup
@@ -32,10 +32,12 @@ from codex_mcp import handshake, jsonrpc, prewarm
 from codex_mcp.connection import REVISION_2025_11_25, ConnectionState
 from codex_mcp.jsonrpc import ErrorReply, Notification, Request, RequestId, Response
 from codex_mcp.outgoing import Outgoing
-from codex_mcp.server_tasks import TaskCalls
 from codex_mcp.stdio import FdReader, LineTooLong, iter_lines
-from codex_mcp.tools.route import CallRoute
-from codex_mcp.tools.tasks import TASK_METHODS, TaskStore
+
+if TYPE_CHECKING:
+    from codex_mcp.server_tasks import TaskCalls
+    from codex_mcp.tools.route import CallRoute
+    from codex_mcp.tools.tasks import TaskStore
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +48,9 @@ INPUT_CLOSED = "the client closed its input"
 
 @dataclass
 class ServerOptions:
+    """What the server was started with: its home, its working directory and its `-c`
+    overrides."""
+
     codex_home: Path
     cwd: Path
     cli_overrides: list[tuple[list[str], Any]] = field(default_factory=list)
@@ -67,8 +72,9 @@ class McpServer:
         self.options = options
         self.outgoing = outgoing
         self.state = state or ConnectionState(version=options.version)
-        store = tasks if tasks is not None else TaskStore()  # an empty store is falsy
-        self.tasks = TaskCalls(store, session, outgoing, self._call_for_task)
+        self._task_store = tasks
+        self._session = session
+        self._tasks: TaskCalls | None = None
         self._calls: dict[tuple[type, RequestId], anyio.CancelScope] = {}
         self._cancelled: set[tuple[type, RequestId]] = set()
         self._tools: Any = None
@@ -140,7 +146,8 @@ class McpServer:
         theirs can reach anyone any more, so each is answered as unanswerable at once."""
         self.outgoing.disconnect(reason)
         if not keep_tasks:
-            self.tasks.stop_all()
+            if self._tasks is not None:
+                self._tasks.stop_all()
             if self.codex is not None:
                 self.codex.shutdown()
         if self._calls_group is not None:
@@ -149,9 +156,21 @@ class McpServer:
             self._feed_scope.cancel()
 
     @property
+    def tasks(self) -> TaskCalls:
+        """The task-augmented calls of this server, made when first needed: a client that
+        uses no task never loads their machinery (`server_tasks`, `tools.tasks`)."""
+        if self._tasks is None:
+            from codex_mcp.server_tasks import TaskCalls
+            from codex_mcp.tools.tasks import TaskStore
+
+            store = self._task_store if self._task_store is not None else TaskStore()  # empty: falsy
+            self._tasks = TaskCalls(store, self._session, self.outgoing, self._call_for_task)
+        return self._tasks
+
+    @property
     def running_calls(self) -> int:
         """Calls and tasks still running (`tasks/result` waits count as calls)."""
-        return len(self._calls) + len(self.tasks.running)
+        return len(self._calls) + (len(self._tasks.running) if self._tasks is not None else 0)
 
     async def _cancel_on_broken_output(self, watch_scope: anyio.CancelScope) -> None:
         with watch_scope:
@@ -199,7 +218,7 @@ class McpServer:
             self._on_notification(message)
         elif message.method == "tools/call":
             await self._start_tool_call(message, calls)
-        elif message.method in TASK_METHODS and self.state.speaks(REVISION_2025_11_25):
+        elif message.method.startswith("tasks/") and _is_task_method(message.method, self.state):
             await self._task_request(message, calls)
         else:
             await self.outgoing.respond(message.id, self._answer(message))
@@ -419,3 +438,10 @@ def _invalid_call_params(params: dict[str, Any]) -> str | None:
         where = ".".join(str(p) for p in first.get("loc", ())) or "params"
         return f"Invalid params: `{where}`: {first.get('msg', 'invalid value')}"
     return None
+
+
+def _is_task_method(method: str, state: ConnectionState) -> bool:
+    """One of the `tasks/*` requests, from a client that speaks the revision that has them."""
+    from codex_mcp.tools.tasks import TASK_METHODS
+
+    return method in TASK_METHODS and state.speaks(REVISION_2025_11_25)

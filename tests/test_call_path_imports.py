@@ -65,6 +65,35 @@ TOOL_PATH = (
 )
 """What only a tool call needs (the handlers, the exec machinery, the sandbox backends, the
 patch engine): a call that runs no tool must not load it."""
+OFF_THE_CALL_PATH = (
+    "uuid",
+    "xml",
+    "difflib",
+    "secrets",
+    "shlex",
+    "codex_mcp.sandbox.netproxy.service",
+    "codex_mcp.sandbox.netproxy.conn",
+    "codex_mcp.sandbox.netproxy.wire",
+    "codex_mcp.sandbox.netproxy.resolver",
+    "codex_mcp.sandbox.netbridge",
+    "codex_mcp.agent.events.payloads",
+    "codex_mcp.agent.protocol",
+    "codex_mcp.agent.handlers.images",
+    "codex_mcp.tools.approvals",
+    "codex_mcp.server_tasks",
+    "codex_mcp.tools.tasks",
+    "codex_mcp.tools.route",
+)
+"""Modules a call that runs no tool has no use for, each a measurable part of a first call
+(`bench/bench_first_call.py`): `uuid` runs `platform` at import (our ids come from
+`codex_mcp.uuids`); `xml.sax.saxutils` imports `urllib.request` for a three-line escape;
+`difflib` only diffs files a patch changed; `secrets` (with `hmac`) names tasks; `shlex`
+shows commands; the network proxy is made for the first command that needs it (its
+settings, `netproxy.rules`, belong to the config); the event payload types are for type
+checking only; the ops and input classes of `protocol` (and the image reader) serve the
+embedding API, a call's prompt is text; the approval forms wait for the first question; the
+task machinery for the first task-augmented call or `tasks/*` request.  Each name covers its
+submodules."""
 
 DRIVER = """
 import json, os, sys
@@ -127,6 +156,11 @@ def test_nothing_heavy_is_loaded_on_the_way_to_the_first_result(probed_call: dic
 
 def test_a_call_that_runs_no_tool_loads_no_tool_machinery(probed_call: dict[str, list[str]]) -> None:
     assert [m for m in probed_call["exit"] if m in TOOL_PATH] == []
+
+
+def test_a_call_that_runs_no_tool_loads_nothing_it_does_not_use(probed_call: dict[str, list[str]]) -> None:
+    off = tuple(name + "." for name in OFF_THE_CALL_PATH)
+    assert [m for m in probed_call["exit"] if m in OFF_THE_CALL_PATH or m.startswith(off)] == []
 
 
 def test_the_start_path_loads_neither_the_event_loop_nor_the_http_client(

@@ -11,6 +11,8 @@ import pwd
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from codex_mcp.agent.context_items import (
     agents_md_text,
@@ -176,3 +178,12 @@ def test_machine_facts() -> None:
     usable = login_shell and not login_shell.endswith(("/nologin", "/false"))
     assert user_shell_name({"SHELL": "/usr/bin/fish"}) == (Path(login_shell).name if usable else "fish")
     assert len(today()) == 10 and today()[4] == "-"
+
+
+@given(st.text(alphabet=st.sampled_from(list("&<>\"' ;amp\u00e9x")) | st.characters(), max_size=40))
+def test_escape_is_what_saxutils_escape_gives(text: str) -> None:
+    from xml.sax.saxutils import escape as standard
+
+    from codex_mcp.agent.context_items import escape
+
+    assert escape(text) == standard(text)

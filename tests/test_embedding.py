@@ -344,3 +344,24 @@ async def test_resume_by_id_alone_rebuilds_the_config_within_the_persons_current
         assert resumed.config.cwd == work
         result = await resumed.run("second")
     assert result.final_message == "two"
+
+
+def test_submitted_inputs_become_one_user_message(tmp_path: Path) -> None:
+    from codex_mcp import ImageInput, LocalImageInput, TextInput
+    from codex_mcp.agent.thread import user_input_items
+
+    png = bytes.fromhex("89504e470d0a1a0a0000000d4948445200000001000000010806000000") + b"\0" * 16
+    (tmp_path / "dot.png").write_bytes(png)
+    items = user_input_items(
+        [TextInput("look"), ImageInput("https://example.com/a.png"), LocalImageInput("dot.png"),
+         LocalImageInput("missing.png")],
+        tmp_path,
+    )  # fmt: skip
+    assert len(items) == 1 and items[0]["role"] == "user"
+    content = items[0]["content"]
+    assert content[0] == {"type": "input_text", "text": "look"}
+    assert content[1] == {"type": "input_image", "image_url": "https://example.com/a.png"}
+    assert content[2]["type"] == "input_image" and content[2]["image_url"].startswith(
+        "data:image/png;base64,"
+    )
+    assert content[3]["type"] == "input_text" and "missing.png could not be read" in content[3]["text"]

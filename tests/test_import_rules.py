@@ -17,7 +17,8 @@ and the graph of imports between modules has no cycle.
     sandbox     policies, safety, the boundary and its backends
     bottom      JSON-RPC framing, the outgoing queue, stdio, pending questions, errors,
                 bounded JSON, bounded reads of untrusted files, the TLS context, thread
-                priorities, the generated MCP models, lazy exports, the version
+                priorities, UUIDs, the allocator policy, the generated MCP models, lazy
+                exports, the version
 
 `http` sits above `server` because a session holds a server (the transport is another feed of
 the same dispatch), and the handshake below `server`, which answers the same requests with
@@ -54,6 +55,8 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
             "codex_mcp.tls",
             "codex_mcp.priority",
             "codex_mcp.dataclass_cache",
+            "codex_mcp.uuids",
+            "codex_mcp.heap",
             "codex_mcp._generated",
             "codex_mcp.mcp_types",
             "codex_mcp._lazy",
@@ -165,3 +168,32 @@ def test_the_check_sees_a_violation_when_there_is_one() -> None:
     assert "codex_mcp.tools.calls" in {t for t, _ in imports_of("codex_mcp.server")}
     assert layer_of("codex_mcp.server") < layer_of("codex_mcp.tools.calls")
     assert layer_of("codex_mcp.agent.thread") < layer_of("codex_mcp.sandbox.boundary")
+
+
+TYPE_ONLY = ("codex_mcp.agent.events.payloads",)
+"""Modules of types alone, imported under `TYPE_CHECKING` only: building their classes at
+run time would cost every first call and serve nothing (the event payloads are plain dicts)."""
+
+
+def _type_checking_lines(module: str) -> set[int]:
+    """The lines of the import statements inside an `if TYPE_CHECKING:` block of `module`."""
+    tree = ast.parse(MODULES[module].read_text(encoding="utf-8"))
+    lines: set[int] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.If) and isinstance(node.test, ast.Name) and node.test.id == "TYPE_CHECKING":
+            for inner in node.body:
+                for child in ast.walk(inner):
+                    if isinstance(child, ast.Import | ast.ImportFrom):
+                        lines.add(child.lineno)
+    return lines
+
+
+def test_type_only_modules_are_imported_for_type_checking_only() -> None:
+    found = []
+    for module in sorted(MODULES):
+        guarded = _type_checking_lines(module)
+        for target, line in imports_of(module):
+            if target in TYPE_ONLY and line not in guarded:
+                found.append(f"{module}:{line} imports {target} at run time")
+    assert found == [], "\n".join(found)
+    assert any(target in TYPE_ONLY for target, _ in imports_of("codex_mcp.agent.turn"))

@@ -157,3 +157,11 @@ def test_every_request_of_a_long_turn_carries_the_recorded_history(
         sent = request.body["input"]
         assert sent == json.loads(json.dumps(recorded[: len(sent)]))
         assert request.raw == json.dumps(request.body).encode()
+
+
+def test_the_array_is_spliced_in_whatever_the_number_of_parts() -> None:
+    from codex_mcp.agent.model.request_encoder import _PLACEHOLDER_JSON, _splice
+
+    rest = '{"a": ' + _PLACEHOLDER_JSON + ', "b": 2}'
+    for parts in ([], ["1"], ["1", '"x"', "{}"]):
+        assert _splice(rest, parts) == '{"a": [' + ", ".join(parts) + '], "b": 2}'

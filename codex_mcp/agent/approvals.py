@@ -19,7 +19,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from codex_mcp.agent.events import (
     EXEC_APPROVAL_REQUEST,
@@ -28,12 +28,14 @@ from codex_mcp.agent.events import (
     ReviewDecision,
     UserInputRequest,
 )
-from codex_mcp.agent.events.payloads import (
-    ExecApprovalRequestMsg,
-    PatchApprovalRequestMsg,
-    UserInputRequestMsg,
-)
 from codex_mcp.pending import DuplicateKey, PendingMap
+
+if TYPE_CHECKING:
+    from codex_mcp.agent.events.payloads import (
+        ExecApprovalRequestMsg,
+        PatchApprovalRequestMsg,
+        UserInputRequestMsg,
+    )
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +45,8 @@ NOBODY_LISTENING = "nobody is listening for approval requests"
 
 @dataclass(frozen=True)
 class Decision:
+    """The answer to one approval request, as the turn loop acts on it."""
+
     decision: ReviewDecision = "denied"
     reason: str | None = None
     """Why the host decided for the person (shown to the model); None for a real answer."""

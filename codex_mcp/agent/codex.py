@@ -34,6 +34,7 @@ from codex_mcp.errors import ThreadNotFound
 if TYPE_CHECKING:
     from codex_mcp.agent.config.model import Config
     from codex_mcp.agent.history import History, ResumeRecord
+    from codex_mcp.agent.instructions import ProjectDocs
     from codex_mcp.agent.request import Contract
     from codex_mcp.agent.thread import Thread
 
@@ -166,7 +167,8 @@ class Codex:
         from codex_mcp.agent.config.loader import CallOverrides
         from codex_mcp.agent.context_items import thread_context_items
         from codex_mcp.agent.history import History
-        from codex_mcp.agent.instructions import adiscover_project_docs, aread_personal_instructions
+        from codex_mcp.agent.instructions import discover_project_docs, read_personal_instructions
+        from codex_mcp.agent.request_headers import load_installation_id
 
         if config is None:
             typed = CallOverrides(
@@ -182,10 +184,19 @@ class Codex:
         task_group = self._task_group_or_fail()
         thread_id = thread_id or uuid7()
         model_client = self._model_client(config)  # fail on credentials before creating files
-        docs = await adiscover_project_docs(
-            config.cwd, config.project_doc_max_bytes, config.project_doc_fallback_filenames
-        )
-        personal = await aread_personal_instructions(config.codex_home)
+        home = config.codex_home
+        known_installation = self._installation_ids.get(home)
+
+        def read_files() -> tuple[ProjectDocs, str | None, str]:
+            """The thread's files, read in one trip to a worker thread (each trip is a hand-off
+            to another thread and back, which a first call pays while imports hold the GIL)."""
+            docs = discover_project_docs(
+                config.cwd, config.project_doc_max_bytes, config.project_doc_fallback_filenames
+            )
+            personal = read_personal_instructions(home)
+            return docs, personal, known_installation or load_installation_id(home)
+
+        docs, personal, self._installation_ids[home] = await anyio.to_thread.run_sync(read_files)
         contract = await self._contract(config, client=client)
         history = History.create(
             config.codex_home,

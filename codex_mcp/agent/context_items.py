@@ -22,13 +22,20 @@ from collections.abc import Callable, Mapping
 from datetime import datetime
 from pathlib import Path
 from typing import Any
-from xml.sax.saxutils import escape
 
 from codex_mcp.agent.config.model import Config
 from codex_mcp.agent.ids import item_id
 from codex_mcp.agent.instructions import prompt_file
 from codex_mcp.agent.items import text_message
 from codex_mcp.sandbox.policy import ApprovalPolicy, SandboxPolicy, writable_roots_for
+
+
+def escape(text: str) -> str:
+    """`&`, `<` and `>` as XML entities, exactly as `xml.sax.saxutils.escape` does (that
+    module's import chain, `urllib.request` and `http.client` among it, cost a first call
+    several milliseconds)."""
+    return text.replace("&", "&amp;").replace(">", "&gt;").replace("<", "&lt;")
+
 
 PROTECTED_NAMES = (".git", ".agents", ".codex")
 """Kept read-only inside every writable root; listed in this order in the profile."""

@@ -18,7 +18,6 @@ import json
 import os
 import re
 from dataclasses import dataclass, field
-from importlib import resources
 from pathlib import Path
 
 import anyio.to_thread
@@ -39,11 +38,17 @@ _HEREDOC_SCRIPT = (
 )
 
 
+PROMPTS_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "prompts")
+"""The packaged prompt files, read from the package's directory as any module's source is
+(`importlib.resources` would add its whole import chain, `zipfile` and `tempfile` among
+it, to a first call; the package is always installed as plain files)."""
+
+
 @functools.cache
 def prompt_file(name: str) -> str:
     """A packaged prompt file (`prompts/<name>`), without its final newline."""
-    path = resources.files("codex_mcp.agent").joinpath(f"prompts/{name}")
-    return path.read_text(encoding="utf-8").rstrip("\n")
+    with open(os.path.join(PROMPTS_DIR, name), encoding="utf-8") as file:
+        return file.read().rstrip("\n")
 
 
 def _heredoc_example(shell: ShellKind) -> str:

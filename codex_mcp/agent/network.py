@@ -7,7 +7,9 @@ when the connection comes), a place for its connection events, and the traffic s
 end of each turn.  With no turn running there is nobody to ask: the connection is denied.
 
 The proxy is created on the first command that needs it (`attach`) and closed with the
-thread: from then on no byte passes and every open question is denied.
+thread: from then on no byte passes and every open question is denied.  Its modules are
+imported then too: a thread whose commands never use it (the proxy is off by default) does
+not load them.
 """
 
 from __future__ import annotations
@@ -21,16 +23,15 @@ from anyio.abc import TaskGroup
 from codex_mcp.agent import events as ev
 from codex_mcp.agent.approvals import Decision
 from codex_mcp.agent.config.model import Config
-from codex_mcp.agent.events.payloads import ExecApprovalRequestMsg, NetworkUsage
-from codex_mcp.sandbox.boundary import NetworkChannel
-from codex_mcp.sandbox.netproxy.service import Answer, ConnectionReport, NetworkProxy, Question
 
 if TYPE_CHECKING:
-    from codex_mcp.agent.events.payloads import EventMsg
+    from codex_mcp.agent.events.payloads import EventMsg, ExecApprovalRequestMsg, NetworkUsage
+    from codex_mcp.sandbox.boundary import NetworkChannel
+    from codex_mcp.sandbox.netproxy.service import Answer, ConnectionReport, NetworkProxy, Question
 
 log = logging.getLogger(__name__)
 
-AskOnTurn = Callable[[str, ExecApprovalRequestMsg], Awaitable[Decision]]
+AskOnTurn = Callable[[str, "ExecApprovalRequestMsg"], Awaitable[Decision]]
 EmitOnTurn = Callable[[str, "EventMsg"], Awaitable[None]]
 NO_TURN_REASON = "no turn is running, so nobody can be asked; the connection was denied"
 NEVER_REASON = "the approval policy is `never`, so hosts outside the allow list are not asked about"
@@ -73,6 +74,8 @@ class ThreadNetwork:
 
     def attach(self, command: Sequence[str], cwd: str) -> NetworkChannel:
         if self._proxy is None:
+            from codex_mcp.sandbox.netproxy.service import NetworkProxy
+
             self._proxy = NetworkProxy(
                 self._config.network_proxy,
                 self,
@@ -110,6 +113,8 @@ class ThreadNetwork:
     # -- the proxy's hooks -----------------------------------------------------------------
 
     async def ask(self, question: Question) -> Answer:
+        from codex_mcp.sandbox.netproxy.model import Answer  # loaded with the proxy that asks
+
         if self._config.approval_policy == "never":
             return Answer("denied", NEVER_REASON)
         turn_id = self._current_turn()

@@ -31,16 +31,22 @@ __all__ = [
 
 @dataclass(frozen=True, slots=True)
 class TextInput:
+    """Text the person typed."""
+
     text: str
 
 
 @dataclass(frozen=True, slots=True)
 class ImageInput:
+    """An image given by URL (a data URL or a remote one)."""
+
     image_url: str
 
 
 @dataclass(frozen=True, slots=True)
 class LocalImageInput:
+    """An image given by a path on this machine (read and attached by the thread)."""
+
     path: str
 
 
@@ -49,16 +55,20 @@ UserInput = TextInput | ImageInput | LocalImageInput
 
 @dataclass(frozen=True, slots=True)
 class UserInputOp:
+    """Start a turn with these inputs."""
+
     items: tuple[UserInput, ...]
 
 
 @dataclass(frozen=True, slots=True)
 class InterruptOp:
-    pass
+    """Interrupt the running turn."""
 
 
 @dataclass(frozen=True, slots=True)
 class ExecApprovalOp:
+    """The host's answer to an `exec_approval_request` event."""
+
     call_id: str
     decision: ReviewDecision
     reason: str | None = None  # why, when the host decided on the user's behalf (shown to the model)
@@ -66,6 +76,8 @@ class ExecApprovalOp:
 
 @dataclass(frozen=True, slots=True)
 class PatchApprovalOp:
+    """The host's answer to an `apply_patch_approval_request` event."""
+
     call_id: str
     decision: ReviewDecision
     reason: str | None = None
@@ -73,7 +85,7 @@ class PatchApprovalOp:
 
 @dataclass(frozen=True, slots=True)
 class ShutdownOp:
-    pass
+    """Close the thread."""
 
 
 @dataclass(frozen=True, slots=True)

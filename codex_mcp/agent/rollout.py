@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from codex_mcp.errors import RolloutError as RolloutError
+from codex_mcp.uuids import canonical as canonical_uuid
 
 log = logging.getLogger(__name__)
 
@@ -168,6 +169,9 @@ def _open_for_append(path: Path) -> IO[str]:
 
 @dataclass
 class ResumedThread:
+    """What a rollout file holds of a thread: its id, meta, history, last turn context and
+    kept events."""
+
     thread_id: str
     path: Path
     meta: dict[str, Any] = field(default_factory=dict)
@@ -207,8 +211,6 @@ def find_rollout(codex_home: Path, thread_id: str) -> Path | None:
 def rollout_in_sessions(codex_home: Path, path: Path) -> tuple[Path, str]:
     """(the real path, the thread id) of a rollout file named by the person's config;
     `RolloutError` unless it is a `rollout-<time>-<uuid>.jsonl` inside `$CODEX_HOME/sessions`."""
-    import uuid
-
     sessions = os.path.realpath(codex_home / "sessions")
     real = os.path.realpath(codex_home / os.path.expanduser(str(path)))
     inside = real.startswith(sessions.rstrip(os.sep) + os.sep)
@@ -218,7 +220,7 @@ def rollout_in_sessions(codex_home: Path, path: Path) -> tuple[Path, str]:
             f"`experimental_resume` must name a rollout file under {sessions}; {path} is not one"
         )
     try:
-        thread_id = str(uuid.UUID(name[: -len(".jsonl")][-36:]))
+        thread_id = canonical_uuid(name[: -len(".jsonl")][-36:])
     except ValueError:
         raise RolloutError(f"{path} is not named rollout-<time>-<thread id>.jsonl") from None
     return Path(real), thread_id

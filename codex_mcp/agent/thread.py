@@ -43,32 +43,12 @@ from codex_mcp.agent.events import (
     ReviewDecision,
     UserInputRequest,
 )
-from codex_mcp.agent.events.payloads import (
-    EventMsg,
-    ExecApprovalRequestMsg,
-    PatchApprovalRequestMsg,
-    UserInputRequestMsg,
-)
 from codex_mcp.agent.exec.sessions_host import ThreadSessions
-from codex_mcp.agent.handlers.images import image_data_url
 from codex_mcp.agent.history import History
 from codex_mcp.agent.ids import uuid7
 from codex_mcp.agent.items import INPUT_TEXT_KINDS, is_message, message_text
 from codex_mcp.agent.model.types import ResponseItem, TokenUsage
 from codex_mcp.agent.network import ThreadNetwork, proxy_wanted
-from codex_mcp.agent.protocol import (
-    ExecApprovalOp,
-    ImageInput,
-    InterruptOp,
-    LocalImageInput,
-    Op,
-    PatchApprovalOp,
-    ResolveElicitationOp,
-    ShutdownOp,
-    TextInput,
-    UserInput,
-    UserInputOp,
-)
 from codex_mcp.agent.request import Contract
 from codex_mcp.agent.rollout_lock import RolloutLock
 from codex_mcp.agent.sampling import ModelStream
@@ -78,11 +58,18 @@ from codex_mcp.agent.turn_stream import EventBus, TurnEvents
 from codex_mcp.errors import RolloutError, ThreadBusy, ThreadClosed
 
 if TYPE_CHECKING:
+    from codex_mcp.agent.events.payloads import (
+        EventMsg,
+        ExecApprovalRequestMsg,
+        PatchApprovalRequestMsg,
+        UserInputRequestMsg,
+    )
     from codex_mcp.agent.mcp_client.lifecycle import ThreadMcp
+    from codex_mcp.agent.protocol import Op, UserInput
 
 log = logging.getLogger(__name__)
 
-TurnInput = str | Sequence[UserInput]
+TurnInput = str | Sequence["UserInput"]
 """A prompt, or the parts of a user message (text and images)."""
 OnApproval = Callable[[ApprovalRequest], Awaitable[ReviewDecision]]
 NO_APPROVAL_HANDLER = "run() was called without an approval handler, so nothing needing approval runs"
@@ -235,6 +222,15 @@ class Thread:
     async def submit(self, op: Op) -> str | None:
         """Apply an op; for `UserInputOp`, start a turn nobody reads (its events go only to the
         rollout, its approvals are denied) and return its id."""
+        from codex_mcp.agent.protocol import (  # the ops are the embedding API's; a call needs none
+            ExecApprovalOp,
+            InterruptOp,
+            PatchApprovalOp,
+            ResolveElicitationOp,
+            ShutdownOp,
+            UserInputOp,
+        )
+
         if isinstance(op, UserInputOp):
             turn_id = uuid7()
             self._start(self._user_items(op.items), turn_id)
@@ -297,8 +293,9 @@ class Thread:
     # -- internals ---------------------------------------------------------------------
 
     def _user_items(self, prompt: TurnInput) -> list[ResponseItem]:
-        parts: Sequence[UserInput] = (TextInput(prompt),) if isinstance(prompt, str) else prompt
-        return user_input_items(parts, self.config.cwd)
+        if isinstance(prompt, str):
+            return [{"type": "message", "role": "user", "content": [{"type": "input_text", "text": prompt}]}]
+        return user_input_items(prompt, self.config.cwd)
 
     def _start(self, items: list[ResponseItem], turn_id: str) -> anyio.Event:
         """Queue the turn; the returned event is set once it has finished."""
@@ -432,7 +429,11 @@ class Thread:
 
 
 def user_input_items(parts: Sequence[UserInput], cwd: Path) -> list[ResponseItem]:
-    """One user message with the text and image parts of a submission."""
+    """One user message with the text and image parts of a submission (a plain text prompt
+    is `[TextInput(text)]`, built by `Thread._user_items` without the input classes)."""
+    from codex_mcp.agent.handlers.images import image_data_url
+    from codex_mcp.agent.protocol import ImageInput, LocalImageInput, TextInput
+
     content: list[dict[str, Any]] = []
     for part in parts:
         if isinstance(part, TextInput):

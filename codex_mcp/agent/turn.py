@@ -31,7 +31,6 @@ from codex_mcp.agent.approvals import SessionGrants
 from codex_mcp.agent.compact import compact_history
 from codex_mcp.agent.config.model import Config
 from codex_mcp.agent.events import Emit, ItemTracker
-from codex_mcp.agent.events.payloads import EventMsg
 from codex_mcp.agent.events.thread_items import user_message_item
 from codex_mcp.agent.handlers.call_limits import refusal_output, shrink_refused, vet_call
 from codex_mcp.agent.handlers.context import AskApproval, AskUser, HandlerContext, McpTools, TurnChanges
@@ -57,6 +56,7 @@ from codex_mcp.agent.tokens import TokenAccount
 from codex_mcp.errors import ModelError
 
 if TYPE_CHECKING:
+    from codex_mcp.agent.events.payloads import EventMsg
     from codex_mcp.agent.exec.sessions_host import ThreadSessions
 
 log = logging.getLogger(__name__)

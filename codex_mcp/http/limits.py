@@ -58,6 +58,8 @@ def default_max_connections(nofile: int | None) -> int:
 
 @dataclass
 class HttpLimits:
+    """The bounds of the HTTP transport: connections, body size, sessions."""
+
     max_connections: int = DEFAULT_MAX_CONNECTIONS
     max_connections_per_peer: int | None = None
     """None: half of `max_connections`, so one address can never take every slot."""

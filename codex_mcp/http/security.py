@@ -90,6 +90,8 @@ def normalize_origin(origin: str) -> str | None:
 
 @dataclass(frozen=True)
 class Refusal:
+    """Why a request is refused, as the HTTP response that says so."""
+
     status: int
     message: str
     headers: tuple[tuple[str, str], ...] = ()
@@ -106,6 +108,9 @@ def token_matches(presented: str, expected_digest: bytes) -> bool:
 
 @dataclass(frozen=True)
 class AccessPolicy:
+    """Who may talk to the HTTP transport: the Host and Origin checks and the bearer
+    token."""
+
     loopback: bool
     """The server listens on loopback only: `Host` must then be a loopback name."""
     token: str | None = None

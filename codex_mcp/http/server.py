@@ -38,6 +38,8 @@ MIN_TOKEN_LENGTH = 16
 
 @dataclass
 class HttpOptions:
+    """How the HTTP transport listens and what it allows."""
+
     host: str
     port: int
     token: str | None = None

@@ -74,6 +74,8 @@ class PeerGone(Exception):
 
 @dataclass
 class HttpRequest:
+    """One HTTP request as read from a connection (the body only once read)."""
+
     method: str
     target: str
     headers: dict[str, str]

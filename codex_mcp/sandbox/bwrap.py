@@ -47,6 +47,8 @@ class BwrapVariant:
 
 @dataclass(frozen=True)
 class BwrapProbe:
+    """Which bubblewrap this machine has, if any, and what it can do."""
+
     path: str | None
     variant: BwrapVariant | None
     detail: str

@@ -46,6 +46,8 @@ class Value:
 
 @dataclass(frozen=True)
 class Argument:
+    """A keyword argument of a rule call, with where it was written."""
+
     name: str
     line: int
     column: int
@@ -54,6 +56,8 @@ class Argument:
 
 @dataclass(frozen=True)
 class Call:
+    """A call of a rules file (`prefix_rule(...)`), with where it was written."""
+
     function: str
     line: int
     column: int
@@ -62,6 +66,8 @@ class Call:
 
 @dataclass(frozen=True)
 class _Token:
+    """One token of a rules file."""
+
     kind: str  # "name", "string", "op", "newline" or "eof"
     text: str  # the name, the decoded string, or the operator character
     line: int

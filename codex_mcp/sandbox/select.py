@@ -41,6 +41,8 @@ FORCE_UNAVAILABLE = "none-available"
 
 @dataclass(frozen=True)
 class ProbeReport:
+    """What the sandbox backends of this machine can do, as probed."""
+
     platform: str
     bwrap: _bwrap.BwrapProbe | None
     landlock_abi: int

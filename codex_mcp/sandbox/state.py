@@ -44,6 +44,8 @@ class SandboxStateError(ValueError):
 
 @dataclass(frozen=True)
 class PushedSandboxState:
+    """The sandbox an MCP client told us to use (its `codex/sandbox-state` message)."""
+
     policy: SandboxPolicy
     cwd: Path | None = None
     linux_sandbox_exe: str | None = None

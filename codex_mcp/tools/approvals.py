@@ -11,11 +11,10 @@ A dismissed request (`cancel`) denies too; only an explicit `abort` decision sto
 
 from __future__ import annotations
 
-import shlex
 from dataclasses import dataclass
 from typing import Any
 
-from codex_mcp.agent.protocol import REVIEW_DECISIONS, ReviewDecision
+from codex_mcp.agent.events import REVIEW_DECISIONS, ReviewDecision
 from codex_mcp.outgoing import Answered, Disconnected, Failed, Outcome, TimedOut
 
 LEGACY_FORM_VERSION = "2025-06-18"
@@ -111,6 +110,8 @@ DISMISSED_REASON = (
 
 @dataclass(frozen=True)
 class Verdict:
+    """The client's answer to an approval elicitation, as the agent's decision."""
+
     decision: ReviewDecision
     reason: str | None = None
     """Why we decided for the user (shown to the model and the client); None for a real answer."""
@@ -176,6 +177,8 @@ def exec_elicitation_params(
 ) -> dict[str, Any]:
     command = [str(a) for a in msg.get("command") or []]
     try:
+        import shlex  # only when a command is asked about
+
         shown = shlex.join(command)
     except (TypeError, ValueError):
         shown = " ".join(command)
@@ -199,6 +202,8 @@ def network_elicitation_params(
     shown = f"[{host}]" if ":" in str(host) else str(host)
     command = [str(a) for a in msg.get("command") or []]
     try:
+        import shlex
+
         asked_by = shlex.join(command)
     except (TypeError, ValueError):
         asked_by = " ".join(command)

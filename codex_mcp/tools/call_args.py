@@ -13,12 +13,12 @@ on generated inputs).
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass
 from typing import Any
 
 from codex_mcp.tools.names import CODEX_TOOL_NAME as CODEX_TOOL_NAME
 from codex_mcp.tools.names import REPLY_TOOL_NAME as REPLY_TOOL_NAME
+from codex_mcp.uuids import canonical as canonical_uuid
 
 APPROVAL_POLICIES = ("untrusted", "on-failure", "on-request", "never")
 SANDBOX_MODES = ("read-only", "workspace-write", "danger-full-access")
@@ -140,6 +140,6 @@ def parse_reply_args(arguments: dict[str, Any] | None) -> tuple[ReplyArgs, str] 
     if not raw_id:
         return "Missing `threadId`: pass the threadId returned by the codex tool."
     try:
-        return args, str(uuid.UUID(raw_id))
+        return args, canonical_uuid(raw_id)
     except ValueError:
         return f"Invalid `threadId` {raw_id!r}: expected a UUID such as the codex tool returns."

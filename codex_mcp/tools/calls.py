@@ -10,11 +10,11 @@ thread, and drives its turn (`drive`), asking the person through elicitation (`e
 from __future__ import annotations
 
 import logging
-import uuid
 from typing import TYPE_CHECKING, Any
 
 from codex_mcp.tools.names import CODEX_TOOL_NAME, REPLY_TOOL_NAME
 from codex_mcp.tools.results import error_result
+from codex_mcp.uuids import uuid4
 
 if TYPE_CHECKING:
     from codex_mcp.agent.codex import Codex
@@ -164,9 +164,7 @@ class CodexTools:
             return error_result(f"Failed to resume the Codex session {thread_id}: {exc}", thread_id)
         except (ConfigError, ModelError) as exc:
             return error_result(f"Failed to resume the Codex session {thread_id}: {exc}", thread_id)
-        return await self._drive(
-            request_id, thread, args.prompt, str(uuid.uuid4()), meta, route, configured=False
-        )
+        return await self._drive(request_id, thread, args.prompt, uuid4(), meta, route, configured=False)
 
     # -- the turn ----------------------------------------------------------------------
 

@@ -5,7 +5,7 @@ turn (so a transport with a stream per request delivers them there), and both ar
 `[codex_mcp] elicitation_timeout_sec`: every way an answer can fail to arrive (no elicitation
 capability, a JSON-RPC error, a timeout, a disconnect) denies the approval or declines the
 question, with a reason the model and the client see.  The forms and the reading of answers
-are `approvals`.
+are `approvals`, imported with the first question (a call that asks nothing never needs them).
 """
 
 from __future__ import annotations
@@ -16,13 +16,12 @@ from typing import TYPE_CHECKING, Any
 import anyio
 
 from codex_mcp.agent.events import ApprovalRequest, ElicitationRequest, UserInputRequest
-from codex_mcp.tools import approvals
-from codex_mcp.tools.approvals import Verdict
 
 if TYPE_CHECKING:
     from codex_mcp.connection import ConnectionState
     from codex_mcp.jsonrpc import RequestId
     from codex_mcp.outgoing import Outcome, Outgoing
+    from codex_mcp.tools.approvals import Verdict
     from codex_mcp.tools.route import CallRoute
 
 log = logging.getLogger(__name__)
@@ -70,6 +69,9 @@ class Elicitor:
 
     async def approval(self, event: ApprovalRequest) -> Verdict:
         """The person's decision on a command or patch (denied, with a reason, when none comes)."""
+        from codex_mcp.tools import approvals
+        from codex_mcp.tools.approvals import Verdict
+
         if not self._connection.supports_elicitation:
             return Verdict("denied", approvals.NO_ELICITATION_REASON)
         builders = {

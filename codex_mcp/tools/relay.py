@@ -14,7 +14,6 @@ leaving it normally waits until the response may follow (`ProgressPacer.settle`)
 
 from __future__ import annotations
 
-import shlex
 from collections.abc import Callable
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
@@ -49,6 +48,8 @@ def progress_message(msg: dict[str, Any]) -> str | None:
         return "Codex is working"
     if kind == ev.EXEC_COMMAND_BEGIN:
         command = msg.get("command") or []
+        import shlex  # a call that runs no command never needs it
+
         try:
             text = shlex.join(str(c) for c in command)
         except TypeError:

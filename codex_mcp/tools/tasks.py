@@ -23,7 +23,6 @@ what the client asked for, within `MIN_TTL_MS`..`MAX_TTL_MS`, `DEFAULT_TTL_MS` i
 from __future__ import annotations
 
 import base64
-import secrets
 import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
@@ -85,6 +84,8 @@ class TaskError(Exception):
 
 @dataclass(eq=False)
 class Task:
+    """One MCP task: a task-augmented call, its status and its result once it ended."""
+
     task_id: str
     ttl_ms: int
     runner: str = ""
@@ -193,6 +194,8 @@ class TaskStore:
                 f"Too many tasks: this client already has {self._max_active} running "
                 "(wait for one to finish, or cancel one with tasks/cancel)",
             )
+        import secrets  # with hmac and hashlib: only a call that asks for a task needs it
+
         task = Task(secrets.token_urlsafe(24), clamp_ttl(ttl), runner=session, sessions={session})
         self._tasks[task.task_id] = task
         self._forget_beyond_limit()

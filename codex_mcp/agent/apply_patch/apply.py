@@ -68,6 +68,8 @@ def format_summary(added: Iterable[str], modified: Iterable[str], deleted: Itera
 
 @dataclass(frozen=True)
 class PlannedWrite:
+    """One file the patch will write: its bytes and the mode to give it."""
+
     target: str  # absolute, symlink-free
     data: bytes
     mode: int | None  # None: a new file, created with the default (umask) mode
@@ -91,6 +93,9 @@ class PlannedPatch:
 
 @dataclass
 class _Staged:
+    """A write staged next to its target (a temporary file in the target's directory), not
+    yet renamed over it."""
+
     dir_fd: int
     temp: str
     name: str
@@ -99,6 +104,9 @@ class _Staged:
 
 @dataclass
 class _Txn:
+    """What a patch has done so far, so that a failure can undo it: staged writes, committed
+    ones with their backups, removed files."""
+
     staged: list[_Staged] = field(default_factory=list)
     committed: list[tuple[_Staged, str | None]] = field(default_factory=list)  # (write, backup)
     removed: list[tuple[int, str, str]] = field(default_factory=list)  # (dir fd, name, backup)

@@ -14,6 +14,8 @@ from .seek import Seeker
 
 @dataclass(frozen=True)
 class UpdatedText:
+    """A file's text after an update hunk, and where its edits landed."""
+
     text: str
     regions: tuple[Region, ...] | None
     """Where the edits landed, as ``(old_start, old_end, new_start, new_end)`` line

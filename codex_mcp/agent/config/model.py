@@ -56,6 +56,9 @@ class ServerSettings:
 
 @dataclass(frozen=True)
 class Config:
+    """Everything a thread runs with: the person's config.toml, the profile and the call's
+    overrides, resolved and checked."""
+
     codex_home: Path
     cwd: Path
     model: str = DEFAULT_MODEL

@@ -4,9 +4,10 @@ An event is `Event(id, msg)`: `id` is the turn it belongs to and `msg` is
 `{"type": <snake_case>, ...fields}` exactly as it goes on the wire inside `codex/event` and into
 the rollout file.  Messages stay plain dicts (relaying one costs one `json.dumps`, which
 matters at tens of thousands of deltas per second); the `TypedDict`s of `payloads` give them
-types, and the constructors here are the only place the agent builds them.  Renaming an
-event, adding a field or a new event is a change to this package: the consumers (the MCP
-relay, the rollout, the embedding API) name types through the constants and groups here.
+types (for the type checker only), and the constructors here are the only place the agent
+builds them.  Renaming an event, adding a field or a new event is a change to this package:
+the consumers (the MCP relay, the rollout, the embedding API) name types through the
+constants and groups here.
 
 The package: `payloads` (each event's fields), `network` (the network proxy's question,
 connection events and turn summary), `event` (`Event`, and `ApprovalRequest` /
@@ -19,7 +20,7 @@ names, the groups and the other constructors; everything is imported from here.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from codex_mcp.agent.events.event import REVIEW_DECISIONS as REVIEW_DECISIONS
 from codex_mcp.agent.events.event import AnswerApproval as AnswerApproval
@@ -41,29 +42,6 @@ from codex_mcp.agent.events.network import network_access_begin as network_acces
 from codex_mcp.agent.events.network import network_access_end as network_access_end
 from codex_mcp.agent.events.network import network_approval_request as network_approval_request
 from codex_mcp.agent.events.network import network_usage as network_usage
-from codex_mcp.agent.events.payloads import (
-    AgentMessage,
-    AgentMessageDelta,
-    AgentReasoning,
-    AgentReasoningDelta,
-    AgentReasoningRawContent,
-    AgentReasoningRawContentDelta,
-    AgentReasoningSectionBreak,
-    BackgroundEvent,
-    ContextCompacted,
-    ErrorEvent,
-    PlanStep,
-    PlanUpdate,
-    SessionConfigured,
-    StreamError,
-    TaskComplete,
-    TaskStarted,
-    TokenCount,
-    TurnAborted,
-    TurnDiff,
-    UserMessage,
-    WarningEvent,
-)
 from codex_mcp.agent.events.thread_items import AGENT_MESSAGE_CONTENT_DELTA as AGENT_MESSAGE_CONTENT_DELTA
 from codex_mcp.agent.events.thread_items import ITEM_COMPLETED as ITEM_COMPLETED
 from codex_mcp.agent.events.thread_items import ITEM_STARTED as ITEM_STARTED
@@ -92,6 +70,31 @@ from codex_mcp.agent.events.tool_events import patch_apply_end as patch_apply_en
 from codex_mcp.agent.events.tool_events import patch_approval_request as patch_approval_request
 from codex_mcp.agent.events.tool_events import request_user_input as request_user_input
 from codex_mcp.agent.events.tool_events import view_image_tool_call as view_image_tool_call
+
+if TYPE_CHECKING:
+    from codex_mcp.agent.events.payloads import (
+        AgentMessage,
+        AgentMessageDelta,
+        AgentReasoning,
+        AgentReasoningDelta,
+        AgentReasoningRawContent,
+        AgentReasoningRawContentDelta,
+        AgentReasoningSectionBreak,
+        BackgroundEvent,
+        ContextCompacted,
+        ErrorEvent,
+        PlanStep,
+        PlanUpdate,
+        SessionConfigured,
+        StreamError,
+        TaskComplete,
+        TaskStarted,
+        TokenCount,
+        TurnAborted,
+        TurnDiff,
+        UserMessage,
+        WarningEvent,
+    )
 
 # --- event types --------------------------------------------------------------------------
 

@@ -9,14 +9,16 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
-from codex_mcp.agent.events.payloads import EventMsg
+if TYPE_CHECKING:
+    from codex_mcp.agent.events.payloads import EventMsg
+
 
 ReviewDecision = Literal["approved", "approved_for_session", "denied", "abort"]
 REVIEW_DECISIONS: tuple[ReviewDecision, ...] = ("approved", "approved_for_session", "denied", "abort")
 
-Emit = Callable[[EventMsg], Awaitable[None]]
+Emit = Callable[["EventMsg"], Awaitable[None]]
 """Emit one event of the running turn (bound to that turn)."""
 
 

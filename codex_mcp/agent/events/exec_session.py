@@ -27,15 +27,17 @@ import base64
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Literal, cast
+from typing import TYPE_CHECKING, Any, Literal, cast
 
-from codex_mcp.agent.events.payloads import (
-    Duration,
-    ExecCommandBegin,
-    ExecCommandEnd,
-    ExecCommandOutputDelta,
-    TerminalInteraction,
-)
+if TYPE_CHECKING:
+    from codex_mcp.agent.events.payloads import (
+        Duration,
+        ExecCommandBegin,
+        ExecCommandEnd,
+        ExecCommandOutputDelta,
+        TerminalInteraction,
+    )
+
 
 __all__ = [
     "SOURCE_AGENT",
@@ -91,7 +93,7 @@ def session_exec_begin(
     )  # fmt: skip
     if interaction_input is not None:
         msg["interaction_input"] = interaction_input
-    return cast(ExecCommandBegin, msg)
+    return cast("ExecCommandBegin", msg)
 
 
 def session_output_delta(call_id: str, stream: str, chunk: bytes) -> ExecCommandOutputDelta:
@@ -135,7 +137,7 @@ def session_exec_end(
         exit_code=exit_code, duration=_duration(duration_s), formatted_output=formatted_output,
         status="completed" if exit_code == 0 else "failed",
     )  # fmt: skip
-    return cast(ExecCommandEnd, msg)
+    return cast("ExecCommandEnd", msg)
 
 
 def terminal_interaction(call_id: str, process_id: int, stdin: str) -> TerminalInteraction:

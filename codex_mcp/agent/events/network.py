@@ -9,14 +9,18 @@ ignore them.
 
 from __future__ import annotations
 
-from codex_mcp.agent.events.payloads import (
-    ExecApprovalRequestMsg,
-    NetworkAccessBegin,
-    NetworkAccessEnd,
-    NetworkHostUsage,
-    NetworkUsage,
-)
+from typing import TYPE_CHECKING
+
 from codex_mcp.agent.events.tool_events import duration
+
+if TYPE_CHECKING:
+    from codex_mcp.agent.events.payloads import (
+        ExecApprovalRequestMsg,
+        NetworkAccessBegin,
+        NetworkAccessEnd,
+        NetworkHostUsage,
+        NetworkUsage,
+    )
 
 
 def network_approval_request(

@@ -16,17 +16,19 @@ handler, including those added later.
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from codex_mcp.agent.events.payloads import (
-    AgentMessageContentDelta,
-    EventMsg,
-    ItemCompleted,
-    ItemStarted,
-    ReasoningContentDeltaMsg,
-    WebSearchBegin,
-    WebSearchEnd,
-)
+if TYPE_CHECKING:
+    from codex_mcp.agent.events.payloads import (
+        AgentMessageContentDelta,
+        EventMsg,
+        ItemCompleted,
+        ItemStarted,
+        ReasoningContentDeltaMsg,
+        WebSearchBegin,
+        WebSearchEnd,
+    )
+
 
 ITEM_STARTED = "item_started"
 ITEM_COMPLETED = "item_completed"

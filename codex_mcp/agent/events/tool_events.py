@@ -8,26 +8,27 @@ process-session tools are in `exec_session`.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from codex_mcp.agent.events.payloads import (
-    Duration,
-    ElicitationRequestMsg,
-    ExecApprovalRequestMsg,
-    ExecCommandBegin,
-    ExecCommandEnd,
-    ExecCommandOutputDelta,
-    McpInvocation,
-    McpStartupComplete,
-    McpStartupUpdate,
-    McpToolCallBegin,
-    McpToolCallEnd,
-    PatchApplyBegin,
-    PatchApplyEnd,
-    PatchApprovalRequestMsg,
-    UserInputRequestMsg,
-    ViewImageToolCall,
-)
+if TYPE_CHECKING:
+    from codex_mcp.agent.events.payloads import (
+        Duration,
+        ElicitationRequestMsg,
+        ExecApprovalRequestMsg,
+        ExecCommandBegin,
+        ExecCommandEnd,
+        ExecCommandOutputDelta,
+        McpInvocation,
+        McpStartupComplete,
+        McpStartupUpdate,
+        McpToolCallBegin,
+        McpToolCallEnd,
+        PatchApplyBegin,
+        PatchApplyEnd,
+        PatchApprovalRequestMsg,
+        UserInputRequestMsg,
+        ViewImageToolCall,
+    )
 
 
 def duration(seconds: float) -> Duration:

@@ -78,6 +78,9 @@ class Handle(Protocol):
 
 @dataclass
 class Started:
+    """A spawned command: its handle, the descriptors to read its output from, and the
+    backend that confines it."""
+
     handle: Handle
     outputs: list[tuple[int, str]]  # (non-blocking fd, stream name) to read until end of file
     input_fd: int | None  # the terminal's master side; None: stdin is /dev/null

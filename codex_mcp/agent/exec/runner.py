@@ -110,6 +110,9 @@ OutputCallback = Callable[[StreamName, bytes], Awaitable[None]]
 
 @dataclass(frozen=True)
 class ExecParams:
+    """What `run_exec` runs: the argv, where, with which environment, and its time
+    limits."""
+
     argv: Sequence[str]
     cwd: Path
     env: Mapping[str, str]
@@ -120,6 +123,8 @@ class ExecParams:
 
 @dataclass(frozen=True)
 class ExecOutput:
+    """How a one-shot command ended and what it printed (bounded)."""
+
     exit_code: int
     stdout: str
     stderr: str

@@ -25,18 +25,20 @@ import signal
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
 import anyio.lowlevel
 from anyio.abc import TaskStatus
 
 from codex_mcp.agent.events import session_output_delta
-from codex_mcp.agent.events.payloads import EventMsg
 from codex_mcp.agent.exec.buffer import HeadTailBuffer
 from codex_mcp.agent.exec.events import ExecEvents
 from codex_mcp.agent.exec.grace import grace
 from codex_mcp.agent.exec.process import Started, exit_code_of
+
+if TYPE_CHECKING:
+    from codex_mcp.agent.events.payloads import EventMsg
 
 log = logging.getLogger(__name__)
 

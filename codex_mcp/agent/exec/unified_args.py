@@ -42,6 +42,8 @@ class ArgumentError(ValueError):
 
 @dataclass(frozen=True)
 class ExecCommandArgs:
+    """The arguments of an `exec_command` call, checked against the tool's schema."""
+
     cmd: str
     workdir: str | None = None
     shell: str | None = None
@@ -77,6 +79,8 @@ class ShellCommandArgs:
 
 @dataclass(frozen=True)
 class WriteStdinArgs:
+    """The arguments of a `write_stdin` call, checked against the tool's schema."""
+
     session_id: int
     chars: str = ""
     yield_time_ms: int | None = None

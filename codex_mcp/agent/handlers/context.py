@@ -23,21 +23,21 @@ import anyio.to_thread
 from codex_mcp.agent.approvals import Decision, SessionGrants
 from codex_mcp.agent.config.model import Config
 from codex_mcp.agent.events import Emit
-from codex_mcp.agent.events.payloads import (
-    ExecApprovalRequestMsg,
-    PatchApprovalRequestMsg,
-    UserInputRequestMsg,
-)
 from codex_mcp.agent.handlers.diff import Snapshot, aggregate_diff, snapshot
 from codex_mcp.agent.model.types import ResponseItem
 from codex_mcp.sandbox.boundary import NetworkAttacher
 
 if TYPE_CHECKING:
+    from codex_mcp.agent.events.payloads import (
+        ExecApprovalRequestMsg,
+        PatchApprovalRequestMsg,
+        UserInputRequestMsg,
+    )
     from codex_mcp.agent.exec.sessions_host import ThreadSessions
 
-AskApproval = Callable[[ExecApprovalRequestMsg | PatchApprovalRequestMsg], Awaitable[Decision]]
+AskApproval = Callable[["ExecApprovalRequestMsg | PatchApprovalRequestMsg"], Awaitable[Decision]]
 """Ask the person; returns the decision (an `abort` decision cancels the turn first)."""
-AskUser = Callable[[UserInputRequestMsg], Awaitable[dict[str, str] | None]]
+AskUser = Callable[["UserInputRequestMsg"], Awaitable[dict[str, str] | None]]
 """Put the model's questions to the person; their answers by question id, None when they
 declined or did not answer in time, an empty mapping when nobody can be asked."""
 
@@ -91,6 +91,9 @@ class TurnChanges:
 
 @dataclass
 class HandlerContext:
+    """What a handler of a model tool gets from the turn: values and callables, never the
+    thread."""
+
     turn_id: str
     config: Config
     emit: Emit

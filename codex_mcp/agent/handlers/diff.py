@@ -8,8 +8,6 @@ cannot be shown that way is listed with a one-line note instead of its contents.
 
 from __future__ import annotations
 
-import difflib
-import hashlib
 import os
 from pathlib import Path
 from typing import Final
@@ -57,6 +55,8 @@ def blob_id(data: bytes | None) -> str:
     lets a client (or `git apply`) check the diff against the files it has."""
     if data is None:
         return NO_BLOB
+    import hashlib  # with difflib: only once a patch changed a file
+
     return hashlib.sha1(b"blob %d\0" % len(data) + data, usedforsecurity=False).hexdigest()
 
 
@@ -80,6 +80,8 @@ def file_diff(rel: str, before: Snapshot, after: Snapshot) -> str:
         header += f"deleted file mode 100644\n{index}\n"
     else:
         header += f"{index} 100644\n"
+    import difflib  # only when a patch changed something: a turn without one never needs it
+
     lines = difflib.unified_diff(
         old, new, "/dev/null" if before is None else f"a/{rel}", "/dev/null" if after is None else f"b/{rel}"
     )

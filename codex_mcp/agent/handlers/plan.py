@@ -7,12 +7,14 @@ of hundreds of MiB that every client has to take in.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from codex_mcp.agent import events as ev
-from codex_mcp.agent.events.payloads import PlanStep, PlanUpdate
 from codex_mcp.agent.handlers.context import HandlerContext
 from codex_mcp.agent.limits import MAX_PLAN_EXPLANATION_CHARS, MAX_PLAN_STEP_CHARS, MAX_PLAN_STEPS
+
+if TYPE_CHECKING:
+    from codex_mcp.agent.events.payloads import PlanStep, PlanUpdate
 
 STATUSES = ("pending", "in_progress", "completed")
 

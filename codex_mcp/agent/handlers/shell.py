@@ -21,7 +21,6 @@ from typing import TYPE_CHECKING, Any
 import anyio
 
 from codex_mcp.agent import events as ev
-from codex_mcp.agent.events.payloads import ExecCommandBegin, ExecCommandEnd
 from codex_mcp.agent.exec import (
     ExecOutput,
     ExecParams,
@@ -44,6 +43,7 @@ from codex_mcp.agent.network import notes_text
 from codex_mcp.sandbox.boundary import Boundary
 
 if TYPE_CHECKING:
+    from codex_mcp.agent.events.payloads import ExecCommandBegin, ExecCommandEnd
     from codex_mcp.sandbox.policy import SandboxPolicy
     from codex_mcp.sandbox.select import PreparedCommand
 

@@ -50,6 +50,8 @@ ElicitCallback = Callable[[RequestId, dict[str, Any]], Awaitable[dict[str, Any]]
 
 @dataclass(frozen=True, slots=True)
 class _Answer:
+    """A server's answer to one of our requests: its result or its error."""
+
     result: Any = None
     error: str | None = None
 

@@ -20,6 +20,8 @@ DEFAULT_TOOL_TIMEOUT_SEC = 60.0
 
 @dataclass(frozen=True)
 class StdioTransportConfig:
+    """An MCP server we start as a process and talk to over its stdin and stdout."""
+
     command: str
     args: tuple[str, ...] = ()
     env: Mapping[str, str] = field(default_factory=dict)
@@ -30,6 +32,8 @@ class StdioTransportConfig:
 
 @dataclass(frozen=True)
 class HttpTransportConfig:
+    """An MCP server we reach over Streamable HTTP."""
+
     url: str
     bearer_token_env_var: str | None = None
     http_headers: Mapping[str, str] = field(default_factory=dict)
@@ -39,6 +43,9 @@ class HttpTransportConfig:
 
 @dataclass(frozen=True)
 class McpServerConfig:
+    """One `[mcp_servers.<name>]` table: how to reach the server, its time limits, which
+    tools to offer."""
+
     name: str
     transport: StdioTransportConfig | HttpTransportConfig
     startup_timeout_sec: float = DEFAULT_STARTUP_TIMEOUT_SEC
@@ -55,6 +62,9 @@ class McpServerConfig:
 
 @dataclass(frozen=True)
 class ConfigProblem:
+    """An `[mcp_servers.<name>]` table we could not use, and why (reported, the others still
+    start)."""
+
     server: str
     error: str
 

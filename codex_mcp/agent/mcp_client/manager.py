@@ -23,14 +23,13 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import anyio
 from anyio.abc import TaskGroup, TaskStatus
 
 from codex_mcp.agent import events as ev
 from codex_mcp.agent.events import Emit
-from codex_mcp.agent.events.payloads import EventMsg, McpInvocation
 from codex_mcp.agent.mcp_client.client import McpClient, McpError, McpTimeout
 from codex_mcp.agent.mcp_client.config import McpServerConfig, StdioTransportConfig, parse_servers
 from codex_mcp.agent.mcp_client.output import ToolOutput, checked_model_output, error_output
@@ -39,6 +38,9 @@ from codex_mcp.agent.mcp_client.transport import StdioTransport, Transport
 from codex_mcp.jsonrpc import RequestId
 from codex_mcp.sandbox import state as sandbox_state
 from codex_mcp.sandbox.policy import SandboxPolicy
+
+if TYPE_CHECKING:
+    from codex_mcp.agent.events.payloads import EventMsg, McpInvocation
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +52,8 @@ CLOSE_TIMEOUT_SEC = 10.0
 
 @dataclass
 class _Server:
+    """A started MCP server of the thread, with the tools it listed."""
+
     config: McpServerConfig
     client: McpClient
     tools: list[dict[str, Any]] = field(default_factory=list)

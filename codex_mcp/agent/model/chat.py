@@ -8,7 +8,6 @@ Chat has no item types of its own, so the stream is folded back into Responses-s
 from __future__ import annotations
 
 import json
-import uuid
 from collections.abc import AsyncGenerator, AsyncIterator
 from typing import Any
 
@@ -32,6 +31,7 @@ from codex_mcp.agent.model.types import (
     TokenUsage,
     ToolSpec,
 )
+from codex_mcp.uuids import uuid4
 
 CHAT_STREAM_CLOSED_MESSAGE = "chat completions stream closed before it finished"
 _TEXT_PARTS = ("input_text", "output_text", "text")
@@ -277,7 +277,7 @@ class _Accumulator:
                     "type": "function_call",
                     "name": call["name"] or "",
                     "arguments": "".join(call["args"]),
-                    "call_id": call["id"] or f"call_{uuid.uuid4().hex[:24]}",
+                    "call_id": call["id"] or f"call_{uuid4().replace('-', '')[:24]}",
                 }
             )
         self.reset()

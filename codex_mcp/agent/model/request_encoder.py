@@ -21,13 +21,13 @@ from __future__ import annotations
 
 import json
 import operator
-import secrets
+import os
 from typing import Any
 
 MIN_KEPT_ITEMS = 64
-_PLACEHOLDER = f"\x00input-{secrets.token_hex(16)}\x00"
+_PLACEHOLDER = f"\x00input-{os.urandom(16).hex()}\x00"
 """Stands for the history while the rest of the body is dumped: random per process, so no
-value from outside can be this string."""
+value from outside can be this string (`secrets.token_hex`, without importing `secrets`)."""
 _PLACEHOLDER_JSON = json.dumps(_PLACEHOLDER)
 
 
@@ -53,7 +53,22 @@ class RequestEncoder:
         rest = json.dumps({**body, "input": _PLACEHOLDER})
         # Kept only once everything encoded: a failure leaves the previous state intact.
         self._items, self._parts = list(items), parts
-        return rest.replace(_PLACEHOLDER_JSON, "[" + ", ".join(parts) + "]", 1)
+        return _splice(rest, parts)
+
+
+def _splice(rest: str, parts: list[str]) -> str:
+    """`rest` with the placeholder replaced by the JSON array of `parts`, in one join: the
+    request is the largest string a step makes, and each intermediate copy (the joined
+    parts, "[...]", the replaced body) was another of its size to allocate and free."""
+    head, _, tail = rest.partition(_PLACEHOLDER_JSON)
+    n = len(parts)
+    if not n:
+        return f"{head}[]{tail}"
+    pieces = [", "] * (2 * n + 3)  # head "[" part ", " part ... part "]" tail
+    pieces[0], pieces[1] = head, "["
+    pieces[2 : 2 * n + 1 : 2] = parts
+    pieces[2 * n + 1], pieces[2 * n + 2] = "]", tail
+    return "".join(pieces)
 
 
 def _shared_prefix(items: list[Any], previous: list[Any]) -> int:

@@ -2,21 +2,22 @@
 
 from __future__ import annotations
 
-import random
 import re
 import time
 from collections.abc import Mapping
-from email.utils import parsedate_to_datetime
 
 BASE_DELAY_S = 0.2
 MAX_SERVER_DELAY_S = 3600.0
 
-_TRY_AGAIN = re.compile(r"try again in\s*(\d+(?:\.\d+)?)\s*(ms|s|seconds?)\b", re.IGNORECASE)
+_TRY_AGAIN = r"try again in\s*(\d+(?:\.\d+)?)\s*(ms|s|seconds?)\b"
+"""Compiled (by `re`'s cache) when an error message is first read, not with the module."""
 
 
 def backoff(attempt: int) -> float:
     """Delay in seconds before retry number `attempt` (1-based): 0.2 s doubled each time, ±10 %."""
     exp = max(attempt, 1) - 1
+    import random  # only a retry waits
+
     return BASE_DELAY_S * (2.0 ** min(exp, 30)) * random.uniform(0.9, 1.1)
 
 
@@ -50,6 +51,8 @@ def parse_retry_after(headers: Mapping[str, str], *, now: float | None = None) -
         return _clamp(float(raw))
     except ValueError:
         pass
+    from email.utils import parsedate_to_datetime  # an HTTP date is rare: the email package only then
+
     try:
         when = parsedate_to_datetime(raw)
     except (TypeError, ValueError, IndexError):
@@ -60,7 +63,7 @@ def parse_retry_after(headers: Mapping[str, str], *, now: float | None = None) -
 
 def parse_try_again_hint(message: str) -> float | None:
     """The delay in a message such as "Please try again in 1.5s" / "in 20ms" / "in 3 seconds"."""
-    m = _TRY_AGAIN.search(message)
+    m = re.search(_TRY_AGAIN, message, re.IGNORECASE)
     if m is None:
         return None
     value = float(m.group(1))

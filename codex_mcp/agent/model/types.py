@@ -48,6 +48,8 @@ class Prompt:
 
 @dataclass(frozen=True)
 class TokenUsage:
+    """The tokens one response used, as the provider reported them."""
+
     input_tokens: int = 0
     cached_input_tokens: int = 0
     output_tokens: int = 0
@@ -81,7 +83,7 @@ class TokenUsage:
 
 @dataclass(frozen=True)
 class Created:
-    pass
+    """The provider accepted the request and started its response."""
 
 
 @dataclass(frozen=True)
@@ -93,12 +95,16 @@ class OutputItemAdded:
 
 @dataclass(frozen=True)
 class OutputTextDelta:
+    """A piece of an assistant message's text."""
+
     delta: str
     item_id: str = ""
 
 
 @dataclass(frozen=True)
 class ReasoningSummaryDelta:
+    """A piece of a reasoning summary's text."""
+
     delta: str
     summary_index: int = 0
     item_id: str = ""
@@ -106,12 +112,16 @@ class ReasoningSummaryDelta:
 
 @dataclass(frozen=True)
 class ReasoningSummaryPartAdded:
+    """A reasoning summary started a new part."""
+
     item_id: str
     summary_index: int
 
 
 @dataclass(frozen=True)
 class ReasoningContentDelta:
+    """A piece of the raw reasoning text (providers that send it)."""
+
     delta: str
     content_index: int = 0
     item_id: str = ""
@@ -119,11 +129,15 @@ class ReasoningContentDelta:
 
 @dataclass(frozen=True)
 class OutputItemDone:
+    """An output item in its final form (a message, a reasoning item, a tool call)."""
+
     item: ResponseItem
 
 
 @dataclass(frozen=True)
 class Completed:
+    """The response ended; its id and what it used."""
+
     response_id: str
     usage: TokenUsage | None = None
 

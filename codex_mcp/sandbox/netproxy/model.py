@@ -27,6 +27,8 @@ class Question:
 
 @dataclass(frozen=True)
 class Answer:
+    """The answer to a network question: allowed (once or for the session) or denied."""
+
     decision: AnswerDecision
     reason: str | None = None
     """Why, when the host decided for the person (no client, no answer, closed...)."""

@@ -148,6 +148,8 @@ def is_public(ip: IPAddress) -> bool:
 
 @dataclass(frozen=True)
 class _Pattern:
+    """One host pattern of an allow or deny list: a name, a wildcard or an address range."""
+
     text: str
     network: IPNetwork | None = None
 

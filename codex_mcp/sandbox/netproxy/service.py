@@ -25,7 +25,6 @@ import logging
 import os
 import socket
 import time
-import uuid
 from collections.abc import Sequence
 
 import anyio
@@ -62,6 +61,7 @@ from codex_mcp.sandbox.netproxy.wire import (
     read_request,
     socks_reply,
 )
+from codex_mcp.uuids import uuid4
 
 log = logging.getLogger(__name__)
 
@@ -411,7 +411,7 @@ class NetworkProxy:
         self._scopes.add(scope)
         try:
             with entry, scope:
-                question = Question(f"network-{uuid.uuid4()}", *key, asker.command, asker.cwd)
+                question = Question(f"network-{uuid4()}", *key, asker.command, asker.cwd)
                 answer = Answer("denied", CLOSED_REASON)
                 try:
                     with anyio.fail_after(self._approval_timeout):

@@ -42,6 +42,9 @@ _HOP_BY_HOP = frozenset(
 
 @dataclass(frozen=True)
 class Request:
+    """What a command asked the proxy for: a protocol, a destination and the bytes to send
+    it first."""
+
     protocol: str
     """`http` (a plain request), `https` (CONNECT, the reference's name for it), `socks5_tcp`."""
     host: str
