@@ -116,10 +116,12 @@ class Connection:
         first = True
         while True:
             end = find_head_end(self._buf, scanned)
-            if end >= 0:
+            if 0 <= end <= MAX_HEAD_BYTES:
                 data = self._take(end)
                 return parse_head(data.rstrip(b"\r\n"))
-            if len(self._buf) > MAX_HEAD_BYTES:
+            if end > MAX_HEAD_BYTES or len(self._buf) > MAX_HEAD_BYTES:
+                # Also when the end is already here: one read can bring a whole oversized
+                # head, and the bound must not depend on how the bytes were cut.
                 raise ProviderTransportError(
                     f"the model provider's response head is over {MAX_HEAD_BYTES // 1024} KiB"
                 )
