@@ -41,10 +41,17 @@ class HttpxResponse:
 
 
 class HttpxTransport:
+    """httpx with a connection per request.  httpcore returns a connection to its pool
+    without looking at bytes h11 already holds past the response, and reads them as the
+    answer to the next request: a provider (or anything on the path) that writes a second
+    response after the first would answer a request it has not seen, possibly another
+    thread's.  Not keeping connections costs a proxied set-up a connection (and a tunnel)
+    per request; requests to a model are long, so that is a small price for exact framing."""
+
     def __init__(self, ssl_context: Callable[[], ssl.SSLContext]) -> None:
         self._client = httpx.AsyncClient(
             timeout=httpx.Timeout(30.0, read=None),
-            limits=httpx.Limits(max_connections=200, max_keepalive_connections=50),
+            limits=httpx.Limits(max_connections=200, max_keepalive_connections=0),
             trust_env=True,
             verify=ssl_context(),
         )
