@@ -28,12 +28,16 @@ from codex_mcp.agent.model.transport.http11 import (
     encode_request_head,
     keeps_connection,
     request_fields,
+    shown_url,
 )
 from codex_mcp.errors import ProviderTransportError
 
 KEEPALIVE_S = 5.0
 MAX_IDLE_PER_ORIGIN = 8
 MAX_CONNECTIONS = 200
+_HOST_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._~:%")
+"""A DNS name, an IPv4 address or an IPv6 literal (with a zone id); urlsplit has already
+separated user, port, path and brackets."""
 _URL_SAFE = "/%:@!$&'()*+,;=-._~?"
 """Characters a request target may carry as they are; anything else (spaces, line breaks,
 non-ASCII) is percent-encoded, so a configured URL can never break the request line."""
@@ -59,26 +63,32 @@ class Target:
 def parse_target(url: str, params: Mapping[str, str] | None = None) -> Target:
     """Where `url` points and the request target to send, with `params` merged into its
     query (a name in both takes the value from `params`)."""
+    display = shown_url(url)[:200]
     try:
         parts = urlsplit(url)
         port = parts.port
     except ValueError as exc:
-        raise ProviderTransportError(f"invalid provider URL {url[:200]!r}: {exc}") from None
+        raise ProviderTransportError(f"invalid provider URL {display!r}: {exc}") from None
     scheme = parts.scheme.lower()
     if scheme not in ("http", "https"):
-        raise ProviderTransportError(f"the provider URL must be http or https, not {url[:200]!r}")
+        raise ProviderTransportError(f"the provider URL must be http or https, not {display!r}")
     if parts.username is not None or parts.password is not None:
         raise ProviderTransportError(
             "the provider URL carries credentials; put them in an env_key or http_headers instead"
         )
     host = parts.hostname or ""
     if not host:
-        raise ProviderTransportError(f"the provider URL has no host: {url[:200]!r}")
+        raise ProviderTransportError(f"the provider URL has no host: {display!r}")
     if not host.isascii():
         try:
             host = host.encode("idna").decode("ascii")
         except UnicodeError:
             raise ProviderTransportError(f"the provider host {host[:100]!r} is not a valid name") from None
+    if not all(c in _HOST_CHARS for c in host):
+        # The resolver reads a name only up to a NUL (`127.0.0.1<NUL>.example` reaches
+        # 127.0.0.1), and the name also goes into the Host field: only a DNS name or an
+        # address literal may pass.
+        raise ProviderTransportError(f"the provider host {host[:100]!r} is not a valid name")
     default_port = 443 if scheme == "https" else 80
     port = default_port if port is None else port
     shown = f"[{host}]" if ":" in host else host

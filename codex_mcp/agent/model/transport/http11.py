@@ -117,6 +117,23 @@ def encode_request_head(
     return ("\r\n".join(lines) + "\r\n\r\n").encode("ascii")
 
 
+def shown_url(url: str) -> str:
+    """`url` as an error message may show it: a user name and password in it (which the
+    direct transport refuses and httpx would send) replaced by `***`."""
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        return url
+    end = len(rest)
+    for mark in "/?#":
+        found = rest.find(mark)
+        if 0 <= found < end:
+            end = found
+    authority = rest[:end]
+    if "@" not in authority:
+        return url
+    return f"{scheme}://***@{authority.rpartition('@')[2]}{rest[end:]}"
+
+
 class ResponseHead:
     """A parsed status line and its fields."""
 

@@ -13,8 +13,14 @@ from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 
 import httpx
 
-from codex_mcp.agent.model.transport.http11 import request_fields
+from codex_mcp.agent.model.transport.direct import parse_target
+from codex_mcp.agent.model.transport.http11 import OWNED_FIELDS, request_fields, shown_url
 from codex_mcp.errors import ProviderClosedEarly, ProviderTransportError
+
+_FRAMING_FIELDS = OWNED_FIELDS - {"host"}
+"""Fields httpx must write itself: it keeps a caller's Content-Length or Transfer-Encoding
+over its own (a configured header would reframe the request); a caller's Host it honours,
+as our transport does."""
 
 
 def _describe(exc: BaseException) -> str:
@@ -66,14 +72,22 @@ class HttpxTransport:
         params: Mapping[str, str] | None = None,
         connect_timeout: float = 30.0,
     ) -> HttpxResponse:
-        request = self._client.build_request(
-            method,
-            url,
-            content=content,
-            headers=request_fields(headers),
-            params=dict(params) if params else None,
-            timeout=httpx.Timeout(connect_timeout, read=None),
-        )
+        fields = [(k, v) for k, v in request_fields(headers) if k.lower() not in _FRAMING_FIELDS]
+        # The URL is checked as our transport checks it (scheme, host, port, no user name
+        # or password: httpx would send those as Basic credentials), then by httpx itself,
+        # which raises its own errors, not transport ones, for what it cannot parse.
+        parse_target(url, params)
+        try:
+            request = self._client.build_request(
+                method,
+                url,
+                content=content,
+                headers=fields,
+                params=dict(params) if params else None,
+                timeout=httpx.Timeout(connect_timeout, read=None),
+            )
+        except (httpx.InvalidURL, ValueError) as exc:
+            raise ProviderTransportError(f"invalid provider URL {shown_url(url)[:200]!r}: {exc}") from None
         try:
             response = await self._client.send(request, stream=True)
         except (httpx.RemoteProtocolError, httpx.WriteError) as exc:
