@@ -57,6 +57,9 @@ class Connection:
         self._answered = False
         """Whether any byte arrived since the last request was written: from then on the
         provider has seen the request, and it must not be sent again on our initiative."""
+        self._cut = False
+        """The stream ended without TLS's close_notify: an end an attacker on the path can
+        forge, so it may not end a body that only the end of the connection delimits."""
 
     # --- writing ----------------------------------------------------------------------------
 
@@ -92,6 +95,9 @@ class Connection:
             self._eof = True
             return False
         except _STREAM_ERRORS as exc:
+            if _is_tls_cut(exc):
+                self._eof = self._cut = True
+                return False
             raise ProviderTransportError(
                 f"reading from the model provider failed: {describe_exc(exc)}"
             ) from None
@@ -154,6 +160,11 @@ class Connection:
                     yield self._take(READ_SIZE)
                     continue
                 if not await self._fill():
+                    if self._cut:
+                        raise ProviderTransportError(
+                            "the model provider's TLS connection ended without close_notify "
+                            "before the end of a body only the close delimits: it may be cut"
+                        )
                     return  # a close-delimited body is never reused
         self.reusable = keep and not self._buf
 
@@ -237,6 +248,16 @@ class Connection:
         if not self.closed:
             self.closed = True
             await anyio.aclose_forcefully(self._stream)
+
+
+def _is_tls_cut(exc: BaseException) -> bool:
+    """A TLS stream read that failed because the peer's TCP connection ended without
+    close_notify (anyio reports it as a broken stream caused by the EOF error)."""
+    cause = exc.__cause__
+    return isinstance(exc, anyio.BrokenResourceError) and (
+        isinstance(cause, ssl.SSLEOFError)
+        or (isinstance(cause, ssl.SSLError) and "UNEXPECTED_EOF" in str(cause))
+    )
 
 
 def describe_exc(exc: BaseException) -> str:

@@ -205,7 +205,10 @@ class DirectTransport:
                         target.port,
                         ssl_context=context,
                         tls_hostname=target.host,
-                        tls_standard_compatible=False,
+                        # Tells a close_notify from a bare end of the TCP stream (see
+                        # `Connection`); closing never waits for the peer's, as every
+                        # close is forceful.
+                        tls_standard_compatible=True,
                     )
             except (OSError, anyio.BrokenResourceError, ssl.SSLError) as exc:
                 raise ProviderTransportError(
