@@ -233,7 +233,12 @@ class Connection:
             return False
         try:
             sock = self._stream.extra(SocketAttribute.raw_socket)
-            readable, _, _ = select.select([sock], [], [], 0)
+            if hasattr(select, "poll"):  # select() cannot watch a descriptor above 1023
+                poller = select.poll()
+                poller.register(sock, select.POLLIN)
+                readable = bool(poller.poll(0))
+            else:
+                readable = bool(select.select([sock], [], [], 0)[0])
         except (OSError, ValueError, anyio.TypedAttributeLookupError):
             return False
         if readable:

@@ -152,6 +152,10 @@ class DirectTransport:
         self._keepalive = keepalive_s
         self.slots = anyio.Semaphore(max_connections)
         self._closed = False
+        self._open: set[Connection] = set()
+        """Every connection not yet closed, idle or carrying a response (closed ones are
+        pruned as new ones open): `aclose` ends them all, so a closed client leaves no
+        socket behind, even under a response still being read."""
 
     async def send(
         self,
@@ -186,13 +190,35 @@ class DirectTransport:
         return DirectResponse(self, conn, response_head, framing, length)
 
     async def _connection(self, target: Target, connect_timeout: float) -> Connection:
+        await self._drop_stale()
         idle = self._idle.get(target.origin)
-        now = time.monotonic()
-        while idle:
-            conn = idle.pop()
-            if now - conn.idle_since <= self._keepalive and conn.looks_usable():
-                return conn
+        if idle:
+            return idle.pop()
+        conn = await self._connect(target, connect_timeout)
+        self._open = {c for c in self._open if not c.closed}
+        self._open.add(conn)
+        if self._closed:  # closed while we connected
             await conn.aclose()
+            raise ProviderTransportError("the model client is closed")
+        return conn
+
+    async def _drop_stale(self) -> None:
+        """Close idle connections, of every origin, that are too old or that the provider
+        closed (or wrote to): a dead connection is not kept open until its origin is
+        asked again, which for some never happens."""
+        now = time.monotonic()
+        stale: list[Connection] = []
+        for origin, conns in list(self._idle.items()):  # no await until the lists are settled
+            fresh = [c for c in conns if now - c.idle_since <= self._keepalive and c.looks_usable()]
+            stale.extend(c for c in conns if not any(c is f for f in fresh))
+            if fresh:
+                self._idle[origin] = fresh
+            else:
+                del self._idle[origin]
+        for conn in stale:
+            await conn.aclose()
+
+    async def _connect(self, target: Target, connect_timeout: float) -> Connection:
         context = self._ssl_context() if target.scheme == "https" else None
         with anyio.move_on_after(connect_timeout):
             try:
@@ -228,7 +254,7 @@ class DirectTransport:
 
     async def aclose(self) -> None:
         self._closed = True
-        idle, self._idle = self._idle, {}
-        for conns in idle.values():
-            for conn in conns:
-                await conn.aclose()
+        self._idle = {}
+        conns, self._open = self._open, set()
+        for conn in conns:
+            await conn.aclose()
