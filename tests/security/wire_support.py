@@ -309,8 +309,9 @@ class Answers:
             self.queue.extend(answers)
 
     def text(self, text: str) -> None:
-        """A plain Responses answer (what the spawner's warm-up call expects)."""
-        self.script(Answer(respond(sse_body(text)), end="close"))
+        """A plain Responses answer, the connection kept (what the spawner's warm-up
+        call expects)."""
+        self.script(Answer(respond(sse_body(text))))
 
     def _next(self) -> Answer:
         with self.lock:
