@@ -9,9 +9,11 @@ requests, on which connections).  Both transports unless the test says otherwise
 
 from __future__ import annotations
 
+import json
 import socket
 import threading
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -483,3 +485,53 @@ async def test_early_answer_to_a_large_request(http: ProviderTransport) -> None:
     assert 1 <= len(server.requests) <= 2, f"sent {len(server.requests)} times: {result.text}"
     if is_direct(http):
         assert "the connection broke while sending the request" in result.text, result.text
+
+
+async def test_token_refresh_answer_cannot_smuggle_the_model_answer(
+    http: ProviderTransport, tmp_path: Path
+) -> None:
+    """The ChatGPT token refresh shares the transport: a fake model answer written after
+    the token answer is never read as the answer to the retried model request."""
+    from codex_mcp.agent.model import ModelClient, resolve_auth
+    from codex_mcp.agent.model.auth import REFRESH_URL_ENV
+    from codex_mcp.agent.model.provider import ModelProviderInfo
+
+    (tmp_path / "auth.json").write_text(
+        json.dumps(
+            {
+                "OPENAI_API_KEY": None,
+                "tokens": {
+                    "id_token": "x.y.z",
+                    "access_token": "old",
+                    "refresh_token": "r1",
+                    "account_id": "a",
+                },
+                "last_refresh": "2025-01-01T00:00:00Z",
+            }
+        )
+    )
+    unauthorized = respond(b'{"error": {"message": "expired"}}', status=401, reason="Unauthorized")
+    token = respond(
+        b'{"access_token": "new", "refresh_token": "r2"}', headers=[("Content-Type", "application/json")]
+    )
+    with answering(Answer(unauthorized), Answer(token + FAKE), Answer(respond(sse_body("real")))) as (
+        server,
+        _,
+    ):
+        provider = ModelProviderInfo(
+            id="openai",
+            name="OpenAI",
+            base_url=server.base_url,
+            wire_api="responses",
+            requires_openai_auth=True,
+        )
+        auth = resolve_auth(
+            provider,
+            tmp_path,
+            {REFRESH_URL_ENV: server.base_url + "/oauth/token"},
+            chatgpt_base_url=server.base_url,
+        )
+        result = await outcome(ModelClient(provider, http=http, auth=auth, env={}))
+    assert result.ok and result.text == "real", result
+    assert [r.target for r in server.requests] == ["/v1/responses", "/v1/oauth/token", "/v1/responses"]
+    assert server.requests[2].header("Authorization") == ["Bearer new"]
