@@ -29,7 +29,7 @@ from codex_mcp.agent.model.responses import (
 )
 from codex_mcp.agent.model.retry import backoff, parse_retry_after
 from codex_mcp.agent.model.sse import iter_sse
-from codex_mcp.agent.model.transport import ProviderResponse, ProviderTransport
+from codex_mcp.agent.model.transport import ProviderResponse, ProviderTransport, shown_url
 from codex_mcp.agent.model.types import ModelError, Prompt, ResponseEvent
 from codex_mcp.errors import ProviderClosedEarly, ProviderTransportError
 from codex_mcp.json_bounds import loads_bounded
@@ -209,6 +209,7 @@ class ModelClient:
         streams, any failure is raised as a retryable `ModelError` for the turn loop.
         """
         url = self.url
+        shown = shown_url(url)
         content = encode_request(self.build_body(prompt, model), self._encoder)
         max_retries = min(max(self.provider.request_max_retries, 0), MAX_RETRIES_CAP)
         idle_ms = self.provider.stream_idle_timeout_ms
@@ -250,7 +251,7 @@ class ModelClient:
                     hung_up_retry_used = True
                     continue
                 reason = "timed out waiting for response headers" if isinstance(e, TimeoutError) else str(e)
-                summary = f"error sending request to {url}: {reason}"
+                summary = f"error sending request to {shown}: {reason}"
                 await retry_or_raise(
                     summary,
                     None,
@@ -295,7 +296,7 @@ class ModelClient:
                     refreshed = True
                     await self.auth.refresh(self._http, stale_token=token_used)
                     continue
-                raise ModelError(f"{summary}, url: {url}", "unauthorized", 401)
+                raise ModelError(f"{summary}, url: {shown}", "unauthorized", 401)
             if _is_context_window_error(err, body_text) and status in (400, 413):
                 raise ModelError(CONTEXT_WINDOW_MESSAGE, "context_window_exceeded", status)
             etype = err.get("type")
@@ -315,15 +316,15 @@ class ModelClient:
                     ModelError(
                         f"exceeded retry limit, last status: {status_text}"
                         + (f": {server_msg}" if server_msg else "")
-                        + f", url: {url}",
+                        + f", url: {shown}",
                         kind,
                         status,
                     ),
                 )
                 continue
             if status == 400:
-                raise ModelError(body_text.strip() or f"{summary}, url: {url}", "bad_request", 400)
-            raise ModelError(f"{summary}, url: {url}", "other", status)
+                raise ModelError(body_text.strip() or f"{summary}, url: {shown}", "bad_request", 400)
+            raise ModelError(f"{summary}, url: {shown}", "other", status)
 
     async def _chunks(self, resp: ProviderResponse) -> AsyncIterator[bytes]:
         try:

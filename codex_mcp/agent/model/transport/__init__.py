@@ -19,6 +19,8 @@ import sys
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from typing import Protocol
 
+from codex_mcp.agent.model.transport.http11 import shown_url
+
 
 class ProviderResponse(Protocol):
     status_code: int
@@ -68,4 +70,4 @@ def open_transport(env: Mapping[str, str], ssl_context: Callable[[], ssl.SSLCont
     return DirectTransport(ssl_context)
 
 
-__all__ = ["ProviderResponse", "ProviderTransport", "open_transport", "proxy_configured"]
+__all__ = ["ProviderResponse", "ProviderTransport", "open_transport", "proxy_configured", "shown_url"]

@@ -54,14 +54,23 @@ class Connection:
         self.closed = False
         self.reusable = False
         """Set once a whole response was read and both sides allow another request."""
+        self._answered = False
+        """Whether any byte arrived since the last request was written: from then on the
+        provider has seen the request, and it must not be sent again on our initiative."""
+        self._cut = False
+        """The stream ended without TLS's close_notify: an end an attacker on the path can
+        forge, so it may not end a body that only the end of the connection delimits."""
 
     # --- writing ----------------------------------------------------------------------------
 
     async def send_request(self, head: bytes, body: bytes) -> None:
-        """Write the request.  A failure means the provider did not take it (the connection
-        was closed under us), which is safe to send again: `ProviderClosedEarly`."""
+        """Write the request.  A failure means the provider did not take it whole (the
+        connection was closed under us), which is safe to send again: `ProviderClosedEarly`.
+        (An answer it may have sent before it stopped reading is lost: the stream does not
+        read while it writes.)"""
         self.requests += 1
         self.reusable = False
+        self._answered = False
         try:
             if len(body) <= READ_SIZE:
                 await self._stream.send(head + body)
@@ -86,9 +95,13 @@ class Connection:
             self._eof = True
             return False
         except _STREAM_ERRORS as exc:
+            if _is_tls_cut(exc):
+                self._eof = self._cut = True
+                return False
             raise ProviderTransportError(
                 f"reading from the model provider failed: {describe_exc(exc)}"
             ) from None
+        self._answered = True
         self._buf += data
         return True
 
@@ -113,24 +126,24 @@ class Connection:
 
     async def _read_one_head(self) -> ResponseHead:
         scanned = 0
-        first = True
         while True:
             end = find_head_end(self._buf, scanned)
-            if end >= 0:
+            if 0 <= end <= MAX_HEAD_BYTES:
                 data = self._take(end)
                 return parse_head(data.rstrip(b"\r\n"))
-            if len(self._buf) > MAX_HEAD_BYTES:
+            if end > MAX_HEAD_BYTES or len(self._buf) > MAX_HEAD_BYTES:
+                # Also when the end is already here: one read can bring a whole oversized
+                # head, and the bound must not depend on how the bytes were cut.
                 raise ProviderTransportError(
                     f"the model provider's response head is over {MAX_HEAD_BYTES // 1024} KiB"
                 )
             scanned = max(len(self._buf) - 3, 0)
             if not await self._fill():
-                if first and not self._buf:
+                if not self._answered:
                     raise ProviderClosedEarly("the model provider closed the connection without answering")
                 raise ProviderTransportError(
                     "the model provider closed the connection in the middle of its answer"
                 )
-            first = False
 
     async def body(self, framing: Framing, length: int, keep: bool) -> AsyncIterator[bytes]:
         """The body's bytes as they arrive; `reusable` is set when it ended cleanly and
@@ -147,6 +160,11 @@ class Connection:
                     yield self._take(READ_SIZE)
                     continue
                 if not await self._fill():
+                    if self._cut:
+                        raise ProviderTransportError(
+                            "the model provider's TLS connection ended without close_notify "
+                            "before the end of a body only the close delimits: it may be cut"
+                        )
                     return  # a close-delimited body is never reused
         self.reusable = keep and not self._buf
 
@@ -162,9 +180,11 @@ class Connection:
             yield piece
 
     async def _line(self, limit: int, what: str) -> bytes:
+        """The next line, its end included, if it is at most `limit` bytes (wherever the
+        reads happened to cut it)."""
         scanned = 0
         while True:
-            nl = self._buf.find(b"\n", scanned)
+            nl = self._buf.find(b"\n", scanned, limit + 1)
             if nl >= 0:
                 return self._take(nl + 1)
             if len(self._buf) > limit:
@@ -173,6 +193,18 @@ class Connection:
             if not await self._fill():
                 raise ProviderTransportError(f"the model provider closed the connection inside a {what}")
 
+    async def _chunk_end(self) -> None:
+        """The line end after a chunk's data: exactly CRLF (or a bare LF), nothing else."""
+        while len(self._buf) < 2 and self._buf[:1] != b"\n":
+            if not await self._fill():
+                raise ProviderTransportError("the model provider closed the connection inside a chunk end")
+        if self._buf[:1] == b"\n":
+            del self._buf[:1]
+        elif self._buf[:2] == b"\r\n":
+            del self._buf[:2]
+        else:
+            raise ProviderTransportError("the model provider's chunk is longer than its size")
+
     async def _chunked(self) -> AsyncIterator[bytes]:
         while True:
             size = parse_chunk_size(await self._line(MAX_CHUNK_LINE, "chunk-size line"))
@@ -180,8 +212,7 @@ class Connection:
                 break
             async for piece in self._sized(size):
                 yield piece
-            if (await self._line(2, "chunk end")).rstrip(b"\r\n"):
-                raise ProviderTransportError("the model provider's chunk is longer than its size")
+            await self._chunk_end()
         trailer_bytes = 0
         while True:
             line = await self._line(MAX_TRAILER_BYTES, "trailer")
@@ -202,7 +233,12 @@ class Connection:
             return False
         try:
             sock = self._stream.extra(SocketAttribute.raw_socket)
-            readable, _, _ = select.select([sock], [], [], 0)
+            if hasattr(select, "poll"):  # select() cannot watch a descriptor above 1023
+                poller = select.poll()
+                poller.register(sock, select.POLLIN)
+                readable = bool(poller.poll(0))
+            else:
+                readable = bool(select.select([sock], [], [], 0)[0])
         except (OSError, ValueError, anyio.TypedAttributeLookupError):
             return False
         if readable:
@@ -217,6 +253,16 @@ class Connection:
         if not self.closed:
             self.closed = True
             await anyio.aclose_forcefully(self._stream)
+
+
+def _is_tls_cut(exc: BaseException) -> bool:
+    """A TLS stream read that failed because the peer's TCP connection ended without
+    close_notify (anyio reports it as a broken stream caused by the EOF error)."""
+    cause = exc.__cause__
+    return isinstance(exc, anyio.BrokenResourceError) and (
+        isinstance(cause, ssl.SSLEOFError)
+        or (isinstance(cause, ssl.SSLError) and "UNEXPECTED_EOF" in str(cause))
+    )
 
 
 def describe_exc(exc: BaseException) -> str:

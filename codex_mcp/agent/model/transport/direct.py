@@ -28,12 +28,16 @@ from codex_mcp.agent.model.transport.http11 import (
     encode_request_head,
     keeps_connection,
     request_fields,
+    shown_url,
 )
 from codex_mcp.errors import ProviderTransportError
 
 KEEPALIVE_S = 5.0
 MAX_IDLE_PER_ORIGIN = 8
 MAX_CONNECTIONS = 200
+_HOST_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._~:%")
+"""A DNS name, an IPv4 address or an IPv6 literal (with a zone id); urlsplit has already
+separated user, port, path and brackets."""
 _URL_SAFE = "/%:@!$&'()*+,;=-._~?"
 """Characters a request target may carry as they are; anything else (spaces, line breaks,
 non-ASCII) is percent-encoded, so a configured URL can never break the request line."""
@@ -59,26 +63,32 @@ class Target:
 def parse_target(url: str, params: Mapping[str, str] | None = None) -> Target:
     """Where `url` points and the request target to send, with `params` merged into its
     query (a name in both takes the value from `params`)."""
+    display = shown_url(url)[:200]
     try:
         parts = urlsplit(url)
         port = parts.port
     except ValueError as exc:
-        raise ProviderTransportError(f"invalid provider URL {url[:200]!r}: {exc}") from None
+        raise ProviderTransportError(f"invalid provider URL {display!r}: {exc}") from None
     scheme = parts.scheme.lower()
     if scheme not in ("http", "https"):
-        raise ProviderTransportError(f"the provider URL must be http or https, not {url[:200]!r}")
+        raise ProviderTransportError(f"the provider URL must be http or https, not {display!r}")
     if parts.username is not None or parts.password is not None:
         raise ProviderTransportError(
             "the provider URL carries credentials; put them in an env_key or http_headers instead"
         )
     host = parts.hostname or ""
     if not host:
-        raise ProviderTransportError(f"the provider URL has no host: {url[:200]!r}")
+        raise ProviderTransportError(f"the provider URL has no host: {display!r}")
     if not host.isascii():
         try:
             host = host.encode("idna").decode("ascii")
         except UnicodeError:
             raise ProviderTransportError(f"the provider host {host[:100]!r} is not a valid name") from None
+    if not all(c in _HOST_CHARS for c in host):
+        # The resolver reads a name only up to a NUL (`127.0.0.1<NUL>.example` reaches
+        # 127.0.0.1), and the name also goes into the Host field: only a DNS name or an
+        # address literal may pass.
+        raise ProviderTransportError(f"the provider host {host[:100]!r} is not a valid name")
     default_port = 443 if scheme == "https" else 80
     port = default_port if port is None else port
     shown = f"[{host}]" if ":" in host else host
@@ -142,6 +152,10 @@ class DirectTransport:
         self._keepalive = keepalive_s
         self.slots = anyio.Semaphore(max_connections)
         self._closed = False
+        self._open: set[Connection] = set()
+        """Every connection not yet closed, idle or carrying a response (closed ones are
+        pruned as new ones open): `aclose` ends them all, so a closed client leaves no
+        socket behind, even under a response still being read."""
 
     async def send(
         self,
@@ -176,13 +190,35 @@ class DirectTransport:
         return DirectResponse(self, conn, response_head, framing, length)
 
     async def _connection(self, target: Target, connect_timeout: float) -> Connection:
+        await self._drop_stale()
         idle = self._idle.get(target.origin)
-        now = time.monotonic()
-        while idle:
-            conn = idle.pop()
-            if now - conn.idle_since <= self._keepalive and conn.looks_usable():
-                return conn
+        if idle:
+            return idle.pop()
+        conn = await self._connect(target, connect_timeout)
+        self._open = {c for c in self._open if not c.closed}
+        self._open.add(conn)
+        if self._closed:  # closed while we connected
             await conn.aclose()
+            raise ProviderTransportError("the model client is closed")
+        return conn
+
+    async def _drop_stale(self) -> None:
+        """Close idle connections, of every origin, that are too old or that the provider
+        closed (or wrote to): a dead connection is not kept open until its origin is
+        asked again, which for some never happens."""
+        now = time.monotonic()
+        stale: list[Connection] = []
+        for origin, conns in list(self._idle.items()):  # no await until the lists are settled
+            fresh = [c for c in conns if now - c.idle_since <= self._keepalive and c.looks_usable()]
+            stale.extend(c for c in conns if not any(c is f for f in fresh))
+            if fresh:
+                self._idle[origin] = fresh
+            else:
+                del self._idle[origin]
+        for conn in stale:
+            await conn.aclose()
+
+    async def _connect(self, target: Target, connect_timeout: float) -> Connection:
         context = self._ssl_context() if target.scheme == "https" else None
         with anyio.move_on_after(connect_timeout):
             try:
@@ -195,7 +231,10 @@ class DirectTransport:
                         target.port,
                         ssl_context=context,
                         tls_hostname=target.host,
-                        tls_standard_compatible=False,
+                        # Tells a close_notify from a bare end of the TCP stream (see
+                        # `Connection`); closing never waits for the peer's, as every
+                        # close is forceful.
+                        tls_standard_compatible=True,
                     )
             except (OSError, anyio.BrokenResourceError, ssl.SSLError) as exc:
                 raise ProviderTransportError(
@@ -215,7 +254,7 @@ class DirectTransport:
 
     async def aclose(self) -> None:
         self._closed = True
-        idle, self._idle = self._idle, {}
-        for conns in idle.values():
-            for conn in conns:
-                await conn.aclose()
+        self._idle = {}
+        conns, self._open = self._open, set()
+        for conn in conns:
+            await conn.aclose()

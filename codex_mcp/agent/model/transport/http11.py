@@ -117,6 +117,23 @@ def encode_request_head(
     return ("\r\n".join(lines) + "\r\n\r\n").encode("ascii")
 
 
+def shown_url(url: str) -> str:
+    """`url` as an error message may show it: a user name and password in it (which the
+    direct transport refuses and httpx would send) replaced by `***`."""
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        return url
+    end = len(rest)
+    for mark in "/?#":
+        found = rest.find(mark)
+        if 0 <= found < end:
+            end = found
+    authority = rest[:end]
+    if "@" not in authority:
+        return url
+    return f"{scheme}://***@{authority.rpartition('@')[2]}{rest[end:]}"
+
+
 class ResponseHead:
     """A parsed status line and its fields."""
 
@@ -200,13 +217,13 @@ def body_framing(head: ResponseHead) -> tuple[Framing, int]:
         return "none", 0
     codings = head.headers.get_list("transfer-encoding")
     if codings:
-        names = [c.strip().lower() for value in codings for c in value.split(",") if c.strip()]
+        names = [c.lower() for c in _list_items(codings) if c]
         if names == ["chunked"]:
             return "chunked", 0
         raise ProviderTransportError(
             f"the model provider used a transfer-encoding we do not read: {', '.join(names)[:80]!r}"
         )
-    lengths = {v.strip() for value in head.headers.get_list("content-length") for v in value.split(",")}
+    lengths = set(_list_items(head.headers.get_list("content-length")))
     if lengths:
         if len(lengths) != 1:
             raise ProviderTransportError("the model provider sent conflicting Content-Length values")
@@ -223,7 +240,11 @@ def keeps_connection(head: ResponseHead, framing: Framing) -> bool:
     """Whether the connection may carry another request once this body is read."""
     if framing == "close" or head.minor_version == 0:
         return False
-    tokens = {t.strip().lower() for value in head.headers.get_list("connection") for t in value.split(",")}
+    if head.headers.get_list("transfer-encoding") and head.headers.get_list("content-length"):
+        # Framed two ways: we read the chunks, as HTTP says, but a peer on the path may
+        # have read the length; nothing more is read from a connection that ambiguous.
+        return False
+    tokens = {t.lower() for t in _list_items(head.headers.get_list("connection"))}
     return "close" not in tokens
 
 
@@ -237,3 +258,11 @@ def parse_chunk_size(line: bytes) -> int:
 
 def _strip_cr(line: bytes) -> bytes:
     return line[:-1] if line.endswith(b"\r") else line
+
+
+def _list_items(values: Iterable[str]) -> list[str]:
+    """The items of comma-separated field values, with only HTTP's blanks (SP, HTAB) around
+    them removed: `str.strip()` would also drop latin-1 bytes such as 0xA0 and 0x85, and
+    read `chunked` followed by byte 0xA0 as `chunked` where another reader sees an unknown
+    coding."""
+    return [item.strip(" \t") for value in values for item in value.split(",")]

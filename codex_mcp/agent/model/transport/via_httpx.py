@@ -13,8 +13,14 @@ from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 
 import httpx
 
-from codex_mcp.agent.model.transport.http11 import request_fields
+from codex_mcp.agent.model.transport.direct import parse_target
+from codex_mcp.agent.model.transport.http11 import OWNED_FIELDS, request_fields, shown_url
 from codex_mcp.errors import ProviderClosedEarly, ProviderTransportError
+
+_FRAMING_FIELDS = OWNED_FIELDS - {"host"}
+"""Fields httpx must write itself: it keeps a caller's Content-Length or Transfer-Encoding
+over its own (a configured header would reframe the request); a caller's Host it honours,
+as our transport does."""
 
 
 def _describe(exc: BaseException) -> str:
@@ -41,10 +47,17 @@ class HttpxResponse:
 
 
 class HttpxTransport:
+    """httpx with a connection per request.  httpcore returns a connection to its pool
+    without looking at bytes h11 already holds past the response, and reads them as the
+    answer to the next request: a provider (or anything on the path) that writes a second
+    response after the first would answer a request it has not seen, possibly another
+    thread's.  Not keeping connections costs a proxied set-up a connection (and a tunnel)
+    per request; requests to a model are long, so that is a small price for exact framing."""
+
     def __init__(self, ssl_context: Callable[[], ssl.SSLContext]) -> None:
         self._client = httpx.AsyncClient(
             timeout=httpx.Timeout(30.0, read=None),
-            limits=httpx.Limits(max_connections=200, max_keepalive_connections=50),
+            limits=httpx.Limits(max_connections=200, max_keepalive_connections=0),
             trust_env=True,
             verify=ssl_context(),
         )
@@ -59,14 +72,22 @@ class HttpxTransport:
         params: Mapping[str, str] | None = None,
         connect_timeout: float = 30.0,
     ) -> HttpxResponse:
-        request = self._client.build_request(
-            method,
-            url,
-            content=content,
-            headers=request_fields(headers),
-            params=dict(params) if params else None,
-            timeout=httpx.Timeout(connect_timeout, read=None),
-        )
+        fields = [(k, v) for k, v in request_fields(headers) if k.lower() not in _FRAMING_FIELDS]
+        # The URL is checked as our transport checks it (scheme, host, port, no user name
+        # or password: httpx would send those as Basic credentials), then by httpx itself,
+        # which raises its own errors, not transport ones, for what it cannot parse.
+        parse_target(url, params)
+        try:
+            request = self._client.build_request(
+                method,
+                url,
+                content=content,
+                headers=fields,
+                params=dict(params) if params else None,
+                timeout=httpx.Timeout(connect_timeout, read=None),
+            )
+        except (httpx.InvalidURL, ValueError) as exc:
+            raise ProviderTransportError(f"invalid provider URL {shown_url(url)[:200]!r}: {exc}") from None
         try:
             response = await self._client.send(request, stream=True)
         except (httpx.RemoteProtocolError, httpx.WriteError) as exc:
