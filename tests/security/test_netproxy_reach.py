@@ -22,6 +22,7 @@ import socket
 import subprocess
 import threading
 import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -53,14 +54,16 @@ def _py(statement: str) -> str:
 
 
 @contextlib.contextmanager
-def unix_victim(directory: Path, user: str) -> Iterator[tuple[Path, list[bytes]]]:
+def unix_victim(directory: Path, user: str) -> Iterator[tuple[Path, str, list[bytes]]]:
     """A path socket in the workspace (where a host daemon's socket could be) and an abstract
-    one, both listening on the host; what either receives is recorded."""
+    one, both listening on the host; yields (the path, the abstract name, what either received).
+    The abstract name is this run's own: other tests (and test runs) listen on the host too."""
     path = directory / "daemon.sock"
+    abstract = f"codex-netproxy-victim-{os.getpid()}-{uuid.uuid4().hex[:12]}"
     got: list[bytes] = []
     stop = threading.Event()
     listeners = []
-    for address in (str(path), "\0codex-netproxy-victim"):
+    for address in (str(path), "\0" + abstract):
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         sock.bind(address)
         sock.listen(8)
@@ -81,7 +84,7 @@ def unix_victim(directory: Path, user: str) -> Iterator[tuple[Path, list[bytes]]
     thread = threading.Thread(target=serve, daemon=True)
     thread.start()
     try:
-        yield path, got
+        yield path, abstract, got
     finally:
         stop.set()
         thread.join(10)
@@ -93,7 +96,7 @@ def unix_victim(directory: Path, user: str) -> Iterator[tuple[Path, list[bytes]]
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_a_proxied_command_reaches_an_allowed_origin_and_nothing_directly(backend: str, user: str) -> None:
     with place(user, git=False) as where, http_origin() as origin, victim() as secret:
-        with unix_victim(where.ws, user) as (daemon, daemon_got):
+        with unix_victim(where.ws, user) as (daemon, abstract, daemon_got):
             url = f"http://{ORIGIN_IP}:{origin.port}/allowed"
             direct = f"http://{ORIGIN_IP}:{origin.port}/direct"
             target = f"({VICTIM_IP!r}, {secret.port})"
@@ -102,7 +105,7 @@ def test_a_proxied_command_reaches_an_allowed_origin_and_nothing_directly(backen
                 f"curl -sS --noproxy '*' --max-time 5 http://{VICTIM_IP}:{secret.port}/",
                 _py(f"socket.socket(socket.AF_INET, socket.SOCK_DGRAM).sendto(b'x', {target})"),
                 _py(f"socket.socket(socket.AF_UNIX).connect({str(daemon)!r})"),
-                _py("socket.socket(socket.AF_UNIX).connect('\\0codex-netproxy-victim')"),
+                _py(f"socket.socket(socket.AF_UNIX).connect('\\0{abstract}')"),
                 _py("socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, 0)"),
                 _py("socket.socket(socket.AF_INET, socket.SOCK_RAW, 1)"),
             ]
