@@ -61,7 +61,6 @@ BUILD_TIMEOUT = 180.0
 RUN_TIMEOUT = 120.0
 pytestmark = [
     pytest.mark.e2e,
-    pytest.mark.xdist_group("packaging"),  # one worker: the wheel and sdist are built once
     pytest.mark.timeout(2 * INSTALL_TIMEOUT + BUILD_TIMEOUT + RUN_TIMEOUT),
     pytest.mark.skipif(sys.platform == "win32", reason="POSIX paths and process groups"),
 ]

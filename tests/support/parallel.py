@@ -11,9 +11,13 @@ other test of the same run does.  The workers share a readers-writer lock made o
 files in a directory of this run: every test holds the main lock shared; an `alone` test
 holds it exclusively.  The gate gives the writer priority: a reader passes through it before
 taking its shared lock, and a writer holds it while it waits, so new tests queue behind a
-waiting `alone` test instead of starving it.  The lock is taken around the whole test
-protocol (setup, call, teardown) and outside the test's timeout; without workers (`-n 0`)
-there is nothing to wait for and no lock is taken.
+waiting `alone` test instead of starving it.  A worker whose next test is `alone` too keeps
+the lock (xdist has already committed that test to it), so the others make way once.  The
+lock is taken around the whole test protocol (setup, call, teardown) and outside the test's
+timeout; without workers (`-n 0`) there is nothing to wait for and no lock is taken.
+
+Workers steal work from one another (`--dist worksteal`): the tests take from under a second
+to over a minute, and a worker that runs out takes half of a busy one's queue.
 """
 
 from __future__ import annotations
@@ -68,23 +72,41 @@ def _open(path: Path) -> int:
     return os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
 
 
+def _alone(item: pytest.Item | None) -> bool:
+    return item is not None and item.get_closest_marker(ALONE) is not None
+
+
+_held: tuple[int, int] | None = None
+"""The lock files' descriptors, kept (exclusive) from one `alone` test to the next."""
+
+
 @pytest.hookimpl(hookwrapper=True, tryfirst=True)
-def pytest_runtest_protocol(item: pytest.Item) -> Iterator[None]:
+def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> Iterator[None]:
+    global _held
     where = _lock_dir(item.config)
     if where is None:
         yield
         return
-    gate, main = _open(where / "gate.lock"), _open(where / "main.lock")
+    alone = _alone(item)
+    if _held is not None:  # the previous test was alone, and so is this one
+        (gate, main), _held = _held, None
+    else:
+        gate, main = _open(where / "gate.lock"), _open(where / "main.lock")
+    keep = False
     try:
-        alone = item.get_closest_marker(ALONE) is not None
+        # Locks this descriptor already holds (kept from an `alone` test) are taken at once.
         fcntl.flock(gate, fcntl.LOCK_EX)
         fcntl.flock(main, fcntl.LOCK_EX if alone else fcntl.LOCK_SH)
         if not alone:
             fcntl.flock(gate, fcntl.LOCK_UN)
         yield
+        keep = alone and _alone(nextitem)
     finally:
-        os.close(main)  # closing releases the locks
-        os.close(gate)
+        if keep:
+            _held = (gate, main)
+        else:
+            os.close(main)  # closing releases the locks
+            os.close(gate)
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
