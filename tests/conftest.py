@@ -23,6 +23,9 @@ from tests.support.raw_client import Policy, RawClient
 from tests.support.scripted_model import ScriptedModel
 from tests.support.server import ServerFactory, initialize, server_env, write_config
 
+pytest_plugins = ["tests.support.parallel"]
+"""Parallel workers, and the `alone` marker for tests that need the machine to themselves."""
+
 E2E_FIXTURES = frozenset({"spawn_server", "scripted_model", "codex_home"})
 """Asking for one of these means running the server end to end."""
 

@@ -48,6 +48,9 @@ def test_an_interrupted_turn_leaves_sessions_running(
     try:
         first = run_call(client, approval="never", **FULL)
         thread_id = first["structuredContent"]["threadId"]
+        # The session outlives its turn; on a busy machine its shell may exec `sleep` only
+        # after the 250 ms window the turn waited.
+        wait_until(lambda: len(sleepers(kept)) == 1, 15, "the session's command")
         (session_pid,) = sleepers(kept)
         held = client.call_tool("codex-reply", {"threadId": thread_id, "prompt": "run it"})
         wait_until(lambda: len(sleepers(cut)) == 1, 15, "the second command")

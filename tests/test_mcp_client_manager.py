@@ -147,6 +147,16 @@ async def test_plain_server_tools_are_offered_and_called(tmp_path: Path) -> None
 
 
 @pytest.mark.anyio
+async def test_a_server_gone_before_a_request_is_sent_is_reported_with_its_exit_and_stderr() -> None:
+    """The request finds a broken pipe before the reader has seen the server's exit: the
+    error is still the exit code and the last stderr line, not the broken pipe."""
+    async with manager_for({"gone": odd("closes-stdin")}) as (manager, _events):
+        (failure,) = manager.failed
+        assert "exit code 3" in failure["error"] and "gave up after initialize" in failure["error"], failure
+        assert "could not send" not in failure["error"], failure
+
+
+@pytest.mark.anyio
 async def test_bad_servers_are_reported_and_skipped_concurrently(tmp_path: Path) -> None:
     rec = tmp_path / "plain.jsonl"
     servers = {

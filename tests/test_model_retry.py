@@ -159,9 +159,9 @@ async def test_repeated_hang_ups_follow_the_retry_policy(
 
 
 async def test_unreachable_base_url(http: ProviderTransport) -> None:
-    base = f"http://127.0.0.1:{closed_port()}/v1"
     log = RetryLog()
-    with pytest.raises(ModelError) as info:
+    with closed_port() as port, pytest.raises(ModelError) as info:
+        base = f"http://127.0.0.1:{port}/v1"
         await collect(make_client(base, http=http, request_max_retries=2), on_retry=log)
     err = info.value
     assert str(err).startswith(f"error sending request to {base}/responses: ")

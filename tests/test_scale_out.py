@@ -28,6 +28,7 @@ import pytest
 from tests.support.http_server import HttpServerProcess, RawHttp
 from tests.support.model_turns import text_turn
 from tests.support.proxy import DOCS_CONFIG, Haproxy, ensure_haproxy
+from tests.support.raw_client import wait_until
 from tests.support.scripted_model import ScriptedModel
 from tests.support.server import server_env
 
@@ -44,8 +45,11 @@ class Farm:
     proxy: Haproxy
 
     def process_of(self, session_id: str) -> int:
-        """Which server created `session_id` (each logs the sessions it starts)."""
-        owners = [n for n, s in enumerate(self.servers) if f"session {session_id} started" in s.stderr()]
+        """Which server created `session_id` (each logs the sessions it starts; the log line
+        may reach us a moment after the response that named the session)."""
+        line = f"session {session_id} started"
+        wait_until(lambda: any(line in s.stderr() for s in self.servers), 10, f"a server to log {line!r}")
+        owners = [n for n, s in enumerate(self.servers) if line in s.stderr()]
         assert len(owners) == 1, owners
         return owners[0]
 

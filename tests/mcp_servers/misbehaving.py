@@ -1,6 +1,9 @@
 """MCP "servers" that misbehave, without any SDK (so they start in milliseconds).
 
 python misbehaving.py crash        # writes to stderr and exits 3 before reading anything
+python misbehaving.py closes-stdin # answers initialize having closed its stdin first, writes
+                                   # to stderr, lingers 0.2 s and exits 3: the next request
+                                   # the client sends finds a broken pipe
 python misbehaving.py silent       # reads stdin forever and never answers
 python misbehaving.py no-tools     # answers initialize, never answers tools/list
 python misbehaving.py odd-tools    # a raw server whose tools have odd names and schemas,
@@ -14,6 +17,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import time
 from typing import Any
 
 LONG = "a_really_long_tool_name_that_goes_on_and_on_and_on_beyond_the_limit"
@@ -60,6 +64,14 @@ def main() -> int:
     if len(sys.argv) > 2:
         with open(sys.argv[2], "w", encoding="utf-8") as f:
             f.write(str(os.getpid()))
+    if mode == "closes-stdin":
+        initialize = json.loads(sys.stdin.readline())
+        os.close(0)
+        reply(initialize["id"], {"protocolVersion": "2025-06-18", "capabilities": {"tools": {}},
+                                 "serverInfo": {"name": mode, "version": "0"}})  # fmt: skip
+        print("fatal: this server gave up after initialize", file=sys.stderr, flush=True)
+        time.sleep(0.2)  # alive a moment with no reader on the pipe: a write gets EPIPE
+        return 3
     for line in sys.stdin:
         if mode == "silent":
             continue

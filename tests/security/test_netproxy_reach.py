@@ -22,6 +22,7 @@ import socket
 import subprocess
 import threading
 import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -37,6 +38,7 @@ from tests.security.netproxy_support import (
     probe_spec,
     victim,
 )
+from tests.support.raw_client import descendant_pids
 
 pytestmark = [needs_linux, pytest.mark.sandbox, pytest.mark.e2e, pytest.mark.timeout(240)]
 
@@ -53,14 +55,16 @@ def _py(statement: str) -> str:
 
 
 @contextlib.contextmanager
-def unix_victim(directory: Path, user: str) -> Iterator[tuple[Path, list[bytes]]]:
+def unix_victim(directory: Path, user: str) -> Iterator[tuple[Path, str, list[bytes]]]:
     """A path socket in the workspace (where a host daemon's socket could be) and an abstract
-    one, both listening on the host; what either receives is recorded."""
+    one, both listening on the host; yields (the path, the abstract name, what either received).
+    The abstract name is this run's own: other tests (and test runs) listen on the host too."""
     path = directory / "daemon.sock"
+    abstract = f"codex-netproxy-victim-{os.getpid()}-{uuid.uuid4().hex[:12]}"
     got: list[bytes] = []
     stop = threading.Event()
     listeners = []
-    for address in (str(path), "\0codex-netproxy-victim"):
+    for address in (str(path), "\0" + abstract):
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         sock.bind(address)
         sock.listen(8)
@@ -81,7 +85,7 @@ def unix_victim(directory: Path, user: str) -> Iterator[tuple[Path, list[bytes]]
     thread = threading.Thread(target=serve, daemon=True)
     thread.start()
     try:
-        yield path, got
+        yield path, abstract, got
     finally:
         stop.set()
         thread.join(10)
@@ -93,7 +97,7 @@ def unix_victim(directory: Path, user: str) -> Iterator[tuple[Path, list[bytes]]
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_a_proxied_command_reaches_an_allowed_origin_and_nothing_directly(backend: str, user: str) -> None:
     with place(user, git=False) as where, http_origin() as origin, victim() as secret:
-        with unix_victim(where.ws, user) as (daemon, daemon_got):
+        with unix_victim(where.ws, user) as (daemon, abstract, daemon_got):
             url = f"http://{ORIGIN_IP}:{origin.port}/allowed"
             direct = f"http://{ORIGIN_IP}:{origin.port}/direct"
             target = f"({VICTIM_IP!r}, {secret.port})"
@@ -102,7 +106,7 @@ def test_a_proxied_command_reaches_an_allowed_origin_and_nothing_directly(backen
                 f"curl -sS --noproxy '*' --max-time 5 http://{VICTIM_IP}:{secret.port}/",
                 _py(f"socket.socket(socket.AF_INET, socket.SOCK_DGRAM).sendto(b'x', {target})"),
                 _py(f"socket.socket(socket.AF_UNIX).connect({str(daemon)!r})"),
-                _py("socket.socket(socket.AF_UNIX).connect('\\0codex-netproxy-victim')"),
+                _py(f"socket.socket(socket.AF_UNIX).connect('\\0{abstract}')"),
                 _py("socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, 0)"),
                 _py("socket.socket(socket.AF_INET, socket.SOCK_RAW, 1)"),
             ]
@@ -120,6 +124,26 @@ def test_a_proxied_command_reaches_an_allowed_origin_and_nothing_directly(backen
         assert secret.connections == [], "a direct connection reached the victim"
         assert daemon_got == [], "a host socket was reached"
         assert report["reports"][0]["outcome"] == "completed"
+
+
+def _host_listeners(port: int) -> dict[int, str]:
+    """The processes (pid: command line) holding a TCP socket that listens on `port` in the
+    host's network namespace (ours)."""
+    inodes = set()
+    for table in ("tcp", "tcp6"):
+        for line in Path(f"/proc/self/net/{table}").read_text().splitlines()[1:]:
+            fields = line.split()
+            if fields[3] == "0A" and int(fields[1].rsplit(":", 1)[1], 16) == port:
+                inodes.add(f"socket:[{fields[9]}]")
+    holders = {}
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        with contextlib.suppress(OSError):
+            for fd in os.listdir(f"/proc/{pid}/fd"):
+                with contextlib.suppress(OSError):
+                    if os.readlink(f"/proc/{pid}/fd/{fd}") in inodes:
+                        command = Path(f"/proc/{pid}/cmdline").read_bytes()
+                        holders[int(pid)] = command.replace(b"\0", b" ").decode(errors="replace")
+    return holders
 
 
 def _listening_inodes(pid: int) -> set[str]:
@@ -180,8 +204,13 @@ def test_the_proxy_is_unreachable_from_outside_its_sandbox(backend: str, user: s
             port = int(proxy_url.rsplit(":", 1)[1])
             assert first["results"][0]["session_id"] is not None
             assert _listening_inodes(first["pid"]) == set(), "the proxy listens on the host"
+            ours = {first["pid"], *descendant_pids(first["pid"])}
             for who in ("root", "tester"):
-                assert "refused" in _connect_from_host(who, port), f"{who} reached the proxy's port"
+                if "refused" not in _connect_from_host(who, port):
+                    # Something on the host listens on that port number: another process's
+                    # server (parallel tests have many), or else the proxy on the host.
+                    holders = _host_listeners(port)
+                    assert not holders.keys() & ours, f"{who} reached the proxy's port: {holders}"
             other = where.base / "other"
             other.mkdir()
             if user != "root":

@@ -34,6 +34,7 @@ from typing import Any
 
 import anyio
 
+from codex_mcp import signals
 from codex_mcp.agent.exec.unified import (
     ExecCommandRequest,
     UnifiedExecError,
@@ -125,6 +126,11 @@ async def _run(spec: dict[str, Any]) -> None:
 
 def main() -> None:
     harden_process()
+    # Like the server at startup: its own handlers for the stop signals.  A command the
+    # server execs then starts with SIGINT at its default even when whoever started the
+    # tests ignores it (a run in the background of a non-interactive shell does), so Ctrl-C
+    # typed into a session reaches the program in the foreground as it would under the server.
+    signals.raise_on_stop_signals()
     anyio.run(_run, json.loads(sys.argv[1]))
 
 

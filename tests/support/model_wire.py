@@ -8,8 +8,10 @@ stream, a Chat chunk, a JSON error).  `ScriptedModel.script()` plays them.  `mak
 
 from __future__ import annotations
 
+import contextlib
 import json
 import socket
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -96,13 +98,16 @@ def error_reply(
     return json_reply(status, {"error": {"message": message, "type": etype, **extra}}, headers)
 
 
-def closed_port() -> int:
-    """A loopback port with nothing listening on it."""
+@contextlib.contextmanager
+def closed_port() -> Iterator[int]:
+    """A loopback port with nothing listening on it: held bound (never listening) while in
+    use, so that no other process, such as a parallel test, can start listening there."""
     s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = int(s.getsockname()[1])
-    s.close()
-    return port
+    try:
+        s.bind(("127.0.0.1", 0))
+        yield int(s.getsockname()[1])
+    finally:
+        s.close()
 
 
 # --- helpers for driving the client ---------------------------------------------------

@@ -14,6 +14,7 @@ blocks behind a person answering a form.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import logging
 from collections.abc import Awaitable, Callable
@@ -24,7 +25,13 @@ import anyio
 from anyio.abc import TaskGroup
 
 from codex_mcp._version import __version__
-from codex_mcp.agent.mcp_client.transport import Delivered, Oversized, TaskSet, Transport
+from codex_mcp.agent.mcp_client.transport import (
+    EXIT_DETAILS_WAIT_SEC,
+    Delivered,
+    Oversized,
+    TaskSet,
+    Transport,
+)
 from codex_mcp.errors import McpError as McpError
 from codex_mcp.errors import McpTimeout as McpTimeout
 from codex_mcp.jsonrpc import (
@@ -36,7 +43,7 @@ from codex_mcp.jsonrpc import (
     method_not_found,
     result_response,
 )
-from codex_mcp.pending import PendingMap
+from codex_mcp.pending import PendingMap, Waiter
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +51,8 @@ PROTOCOL_VERSION = "2025-06-18"
 CLIENT_NAME = "codex-mcp-client"
 CLIENT_TITLE = "Codex"
 MAX_LIST_PAGES = 100
+GONE_VERDICT_WAIT_SEC = EXIT_DETAILS_WAIT_SEC + 1.0
+"""After a failed send: how long to wait for the reader to say why the server is gone."""
 
 ElicitCallback = Callable[[RequestId, dict[str, Any]], Awaitable[dict[str, Any]]]
 
@@ -139,8 +148,7 @@ class McpClient:
                 try:
                     await self._transport.send(message)
                 except (OSError, anyio.BrokenResourceError, anyio.ClosedResourceError) as exc:
-                    gone = self._gone or f"could not send to the MCP server: {exc!r}"
-                    raise McpError(gone) from exc
+                    raise McpError(await self._why_unsent(waiter, exc)) from exc
                 try:
                     answer = await waiter.wait(wait_seconds)
                 except TimeoutError:
@@ -153,6 +161,16 @@ class McpClient:
         if answer.error is not None:
             raise McpError(answer.error)
         return answer.result
+
+    async def _why_unsent(self, waiter: Waiter[_Answer], exc: BaseException) -> str:
+        """A send fails when the server has exited, usually just before the reader reaches
+        the end of its output and gathers its exit code and last stderr line.  That verdict is
+        the actionable error: wait for it (bounded) rather than report the broken pipe."""
+        with contextlib.suppress(TimeoutError):
+            answer = await waiter.wait(GONE_VERDICT_WAIT_SEC)
+            if answer.error is not None:
+                return answer.error
+        return self._gone or f"could not send to the MCP server: {exc!r}"
 
     async def notify(self, method: str, params: dict[str, Any] | None = None) -> None:
         message: dict[str, Any] = {"jsonrpc": "2.0", "method": method}
