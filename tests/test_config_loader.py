@@ -7,7 +7,6 @@ import os
 import subprocess
 import sys
 import textwrap
-import time
 from pathlib import Path
 from typing import Any
 
@@ -104,14 +103,15 @@ def test_resolve_does_not_mutate_the_cached_tree(tmp_path: Path) -> None:
     assert tree == before
 
 
-def test_resolve_is_fast_on_a_cached_tree(tmp_path: Path) -> None:
+def test_resolve_works_from_the_cached_tree_alone(tmp_path: Path) -> None:
+    """A call resolves its config from the tree loaded once, never the file again (what made
+    it cheap per call; the speed itself is the bench's business, not a timed test)."""
     write(tmp_path, FULL_CONFIG)
     tree = load_config_tree(tmp_path)
     typed = CallOverrides(model="m", approval_policy="never", sandbox_mode="workspace-write")
-    n = 200
-    start = time.perf_counter()
-    for _ in range(n):
-        resolve_config(
+
+    def resolve() -> object:
+        return resolve_config(
             tree,
             codex_home=tmp_path,
             cwd=CWD,
@@ -120,7 +120,10 @@ def test_resolve_is_fast_on_a_cached_tree(tmp_path: Path) -> None:
             typed=typed,
             cli_overrides=["model_context_window=1000"],
         )
-    assert (time.perf_counter() - start) / n < 0.001
+
+    before = resolve()
+    (tmp_path / "config.toml").unlink()
+    assert all(resolve() == before for _ in range(20))
 
 
 def test_import_is_light() -> None:

@@ -45,6 +45,8 @@ non-ASCII) is percent-encoded, so a configured URL can never break the request l
 
 @dataclass(frozen=True)
 class Target:
+    """Where a request goes: the origin to connect to, the Host field and the request target."""
+
     scheme: str
     host: str
     port: int
