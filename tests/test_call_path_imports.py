@@ -83,6 +83,16 @@ OFF_THE_CALL_PATH = (
     "codex_mcp.server_tasks",
     "codex_mcp.tools.tasks",
     "codex_mcp.tools.route",
+    # What httpx used to bring; the model client's own transport needs none of it.
+    "platform",
+    "email",
+    "http.client",
+    "http.cookiejar",
+    "urllib.request",
+    "random",
+    "hashlib",
+    "tempfile",
+    "mimetypes",
 )
 """Modules a call that runs no tool has no use for, each a measurable part of a first call
 (`bench/bench_first_call.py`): `uuid` runs `platform` at import (our ids come from

@@ -9,7 +9,6 @@ import contextlib
 import datetime as _dt
 import json
 import os
-import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -151,6 +150,8 @@ class Auth:
 def write_json_atomic(path: Path, obj: Any) -> None:
     """Write `obj` as JSON via a 0600 temp file in the same directory, then rename over `path`."""
     path.parent.mkdir(parents=True, exist_ok=True)
+    import tempfile  # only a ChatGPT login's refresh writes: keep shutil, bz2, lzma off a call
+
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         os.fchmod(fd, 0o600)
