@@ -19,10 +19,10 @@ import pytest
 from codex_mcp.agent.model.transport import ProviderTransport
 from codex_mcp.agent.model.types import OutputTextDelta
 from codex_mcp.tls import build_ssl_context
+from tests.security.wire_pki_support import Pki, server_context
 from tests.security.wire_support import (
     Answer,
     Peer,
-    Pki,
     RawServer,
     answering,
     client_for,
@@ -30,7 +30,6 @@ from tests.security.wire_support import (
     open_fds,
     outcome,
     respond,
-    server_context,
     sse_body,
     tcp_fds_to,
 )

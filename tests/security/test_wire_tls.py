@@ -21,18 +21,17 @@ from codex_mcp.agent.model.transport import ProviderTransport
 from codex_mcp.errors import ProviderTransportError
 from codex_mcp.tls import build_ssl_context
 from tests.security.harness import assert_alive, run_call
+from tests.security.wire_pki_support import Pki, server_context
 from tests.security.wire_support import (
     Answer,
     Answers,
     Peer,
-    Pki,
     RawServer,
     answering,
     client_for,
     ok_head,
     outcome,
     respond,
-    server_context,
     sse_body,
 )
 from tests.support.model_wire import chat_chunk
