@@ -25,10 +25,14 @@ Answer = Callable[[socket.socket], bool]
 """Writes one answer; returns False to close the connection afterwards."""
 
 
-def ok(body: bytes = b"ok", extra: bytes = b"", close: bool = False) -> Answer:
+def ok(body: bytes = b"ok", extra: bytes = b"", close: bool = False, says_close: bool = False) -> Answer:
+    """A length-framed answer; `close`: the server closes after it (`says_close`: and says so
+    in a `Connection: close` field, else the client learns it only from the socket)."""
+    field = b"Connection: close\r\n" if says_close else b""
+
     def write(conn: socket.socket) -> bool:
-        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s%s" % (len(body), body, extra))
-        return not close
+        conn.sendall(b"HTTP/1.1 200 OK\r\n%sContent-Length: %d\r\n\r\n%s%s" % (field, len(body), body, extra))
+        return not (close or says_close)
 
     return write
 
@@ -149,7 +153,7 @@ async def test_a_second_request_reuses_the_connection(server: KeepAliveServer) -
 
 
 async def test_connection_close_and_close_delimited_bodies_are_not_reused(server: KeepAliveServer) -> None:
-    server.answers += [ok(b"a", close=True), close_delimited(b"b" * 100_000), ok(b"c")]
+    server.answers += [ok(b"a", says_close=True), close_delimited(b"b" * 100_000), ok(b"c")]
     transport = DirectTransport(build_ssl_context)
     try:
         assert await fetch(transport, server.url) == (200, b"a")
