@@ -18,6 +18,7 @@ from anyio.abc import SocketAttribute
 from codex_mcp.agent.model.transport.direct import DirectResponse, DirectTransport
 from codex_mcp.errors import ProviderClosedEarly, ProviderTransportError
 from codex_mcp.tls import build_ssl_context
+from tests.support.model_wire import closed_port
 
 pytestmark = pytest.mark.anyio
 
@@ -298,13 +299,12 @@ async def test_the_connection_limit_makes_a_request_wait(server: KeepAliveServer
 
 
 async def test_connect_failures_name_the_address() -> None:
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    sock.close()
     transport = DirectTransport(build_ssl_context)
     try:
-        with pytest.raises(ProviderTransportError, match=f"could not connect to 127.0.0.1:{port}"):
+        with (
+            closed_port() as port,
+            pytest.raises(ProviderTransportError, match=f"could not connect to 127.0.0.1:{port}"),
+        ):
             await fetch(transport, f"http://127.0.0.1:{port}/v1")
     finally:
         await transport.aclose()
