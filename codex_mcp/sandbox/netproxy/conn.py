@@ -13,6 +13,7 @@ import errno
 import math
 import socket
 import time
+from typing import Protocol
 
 import anyio
 
@@ -108,17 +109,40 @@ async def connect(addresses: list[IPAddress], port: int, seconds: float) -> tupl
     raise last
 
 
+class AnswerFilter(Protocol):
+    """Rewrites the start of what the destination sends (see `wire.ClosingResponseHeads`)."""
+
+    done: bool
+
+    def feed(self, data: bytes | bytearray | memoryview) -> bytes:
+        """What to send the client for `data`; ValueError when the answer cannot be passed on."""
+        ...
+
+    def end(self) -> bytes:
+        """What to send the client when the destination closed before `done`."""
+        ...
+
+    def refusal(self, why: str) -> bytes:
+        """What to tell the client when `feed` refused the answer."""
+        ...
+
+
 class Relay:
     """Copies bytes both ways until both directions ended, an error, or `idle` seconds
-    without a byte in either direction."""
+    without a byte in either direction.  With `answers`, what comes down goes through it
+    until it is done; `failure` then says why an answer it refused was cut."""
 
-    def __init__(self, client: Conn, upstream: Conn, idle: float) -> None:
+    def __init__(
+        self, client: Conn, upstream: Conn, idle: float, answers: AnswerFilter | None = None
+    ) -> None:
         self.client = client
         self.upstream = upstream
         self.idle = idle
+        self.answers = answers
         self.up = 0  # client -> upstream
         self.down = 0  # upstream -> client
         self.timed_out = False
+        self.failure: str | None = None
         self._last = time.monotonic()
 
     async def run(self) -> None:
@@ -154,21 +178,31 @@ class Relay:
     async def _pump(self, src: Conn, dst: Conn, upward: bool) -> None:
         buffer = bytearray(RELAY_CHUNK)
         view = memoryview(buffer)
+        answers = None if upward else self.answers
         if src.pending:
             data = src.take(len(src.pending))
             await dst.send_all(data)
             self._count(len(data), upward)
-        while True:
+        while answers is not None and not answers.done:
+            n = await _recv_into(src, buffer)
             try:
-                n = src.sock.recv_into(buffer)
-            except (BlockingIOError, InterruptedError):
-                await anyio.wait_readable(src.sock)
-                continue
+                out = answers.feed(view[:n]) if n else answers.end()
+            except ValueError as exc:
+                self.failure = str(exc)
+                out, n = answers.refusal(str(exc)), 0
+            if not n:
+                await dst.send_all(out)
+                with contextlib.suppress(OSError):
+                    dst.sock.shutdown(socket.SHUT_WR)
+                return
+            self._count(n, upward)
+            await dst.send_all(out)
+        while True:
+            n = await _recv_into(src, buffer)
             if not n:
                 with contextlib.suppress(OSError):
                     dst.sock.shutdown(socket.SHUT_WR)
                 return
-            src.received += n
             await dst.send_all(view[:n])
             self._count(n, upward)
 
@@ -178,3 +212,15 @@ class Relay:
             self.up += n
         else:
             self.down += n
+
+
+async def _recv_into(src: Conn, buffer: bytearray) -> int:
+    """Bytes read into `buffer` (0 at the end of the stream), counted on `src`."""
+    while True:
+        try:
+            n = src.sock.recv_into(buffer)
+        except (BlockingIOError, InterruptedError):
+            await anyio.wait_readable(src.sock)
+            continue
+        src.received += n
+        return n

@@ -56,6 +56,7 @@ from codex_mcp.sandbox.netproxy.wire import (
     SOCKS_NOT_ALLOWED,
     SOCKS_REFUSED,
     BadRequest,
+    ClosingResponseHeads,
     Request,
     http_refusal,
     read_request,
@@ -259,13 +260,15 @@ class NetworkProxy:
             upstream = await self._open(channel, request, client, report)
             if upstream is None:
                 return
-            relay = Relay(client, upstream, self.settings.idle_timeout_sec)
+            answers = ClosingResponseHeads() if request.protocol == "http" else None
+            relay = Relay(client, upstream, self.settings.idle_timeout_sec, answers)
             try:
                 await relay.run()
             finally:
                 report.bytes_sent += relay.up
                 report.bytes_received += relay.down
-            report.outcome = "completed"
+            report.outcome = "completed" if relay.failure is None else "failed"
+            report.reason = relay.failure
             if relay.timed_out:
                 report.reason = f"idle for {self.settings.idle_timeout_sec:g} s"
         finally:

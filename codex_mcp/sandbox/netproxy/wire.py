@@ -7,7 +7,10 @@ so the proxy is never an open relay to "wherever the Host header says".  For pla
 the proxy rewrites the head: origin-form target, `Host` from the URL (RFC 9112: a proxy
 ignores the client's), no `Proxy-*` or hop-by-hop headers, `Connection: close` (one
 request per upstream connection; what follows on the same connection goes to the same,
-already allowed destination).  Heads are bounded (16 KiB, 100 fields).
+already allowed destination).  The destination's answer is rewritten the same way
+(`ClosingResponseHeads`): its head says `Connection: close`, so a client never sends a
+second request on a connection the proxy ends after the first answer.  Heads are bounded
+(16 KiB requests, 64 KiB answers, 100 fields).
 """
 
 from __future__ import annotations
@@ -22,6 +25,8 @@ from codex_mcp.sandbox.netproxy.rules import normalise_host
 
 MAX_HEAD = 16 * 1024
 MAX_FIELDS = 100
+MAX_RESPONSE_HEAD = 64 * 1024
+MAX_INTERIM_RESPONSES = 16
 SOCKS_VERSION = 5
 CONNECT_OK = b"HTTP/1.1 200 Connection established\r\n\r\n"
 
@@ -33,6 +38,7 @@ SOCKS_REFUSED = 5
 SOCKS_COMMAND_UNSUPPORTED = 7
 SOCKS_ADDRESS_UNSUPPORTED = 8
 
+_STATUS_LINE = re.compile(rb"^HTTP/1\.[01] ([1-5][0-9][0-9])(?: [^\r\n]*)?$")
 _TOKEN = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
 _HOP_BY_HOP = frozenset(
     {"connection", "keep-alive", "proxy-connection", "proxy-authorization", "proxy-authenticate", "te",
@@ -77,6 +83,90 @@ def http_refusal(status: int, message: str) -> bytes:
         f"Content-Length: {len(body)}\r\nConnection: close\r\nX-Codex-Proxy: refused\r\n\r\n"
     )
     return head.encode("latin-1", "replace") + body
+
+
+class BadResponse(ValueError):
+    """An answer head from the destination the proxy cannot pass on safely."""
+
+
+class ClosingResponseHeads:
+    """Rewrites the heads at the start of a plain HTTP answer on its way to the client.
+
+    Interim (1xx) heads pass unchanged; the final head loses `Connection`, `Keep-Alive`,
+    `Proxy-Connection` and the fields `Connection` names, and gains `Connection: close`.
+    Without it a server that ignores our `Connection: close` answers "keep-alive", the
+    client sends its next request on the same connection, and loses the race with the
+    close the proxy makes after the first answer.  After the final head every byte passes
+    as is (a `101` is passed on as is too: what follows is no longer HTTP)."""
+
+    def __init__(self) -> None:
+        self.done = False
+        self._buffer = bytearray()
+        self._interim = 0
+
+    def feed(self, data: bytes | bytearray | memoryview) -> bytes:
+        """What to send the client for `data`; `BadResponse` for an answer we cannot pass on."""
+        if self.done:
+            return bytes(data)
+        self._buffer += data
+        out = bytearray()
+        while True:
+            end = self._buffer.find(b"\r\n\r\n")
+            if end < 0:
+                if len(self._buffer) > MAX_RESPONSE_HEAD:
+                    raise BadResponse(f"the answer head is over {MAX_RESPONSE_HEAD} bytes")
+                return bytes(out)
+            if end + 4 > MAX_RESPONSE_HEAD:
+                raise BadResponse(f"the answer head is over {MAX_RESPONSE_HEAD} bytes")
+            head = bytes(self._buffer[: end + 4])
+            del self._buffer[: end + 4]
+            rewritten, final = self._head(head)
+            out += rewritten
+            if final:
+                self.done = True
+                break
+        out += self._buffer
+        self._buffer.clear()
+        return bytes(out)
+
+    def end(self) -> bytes:
+        """At the destination's end before a final head: BadResponse when it closed within
+        a head; nothing when it closed between heads (the client sees the same end)."""
+        if self._buffer:
+            raise BadResponse("the destination closed in the middle of its answer head")
+        return b""
+
+    def refusal(self, why: str) -> bytes:
+        return http_refusal(502, f"The destination's answer was not passed on: {why}")
+
+    def _head(self, head: bytes) -> tuple[bytes, bool]:
+        """The head to send on, and whether it was the final one."""
+        lines = head[:-4].split(b"\r\n")
+        match = _STATUS_LINE.match(lines[0])
+        if match is None:
+            raise BadResponse("the answer does not start with an HTTP/1.x status line")
+        status = int(match.group(1))
+        if status == 101:
+            return head, True
+        if status < 200:
+            self._interim += 1
+            if self._interim > MAX_INTERIM_RESPONSES:
+                raise BadResponse(f"more than {MAX_INTERIM_RESPONSES} interim answers")
+            return head, False
+        try:
+            fields = _fields(head[:-4].decode("latin-1").split("\r\n")[1:])
+        except BadRequest as exc:
+            raise BadResponse(f"the answer head is malformed: {exc}") from None
+        listed = [value for name, value in fields if name.lower() == "connection"]
+        named = {token.strip().lower() for value in listed for token in value.split(",")}
+        out = [lines[0].decode("latin-1")]
+        for name, value in fields:
+            lower = name.lower()
+            if lower in ("connection", "keep-alive", "proxy-connection") or lower in named:
+                continue
+            out.append(f"{name}: {value}")
+        out.append("Connection: close")
+        return ("\r\n".join(out) + "\r\n\r\n").encode("latin-1"), True
 
 
 def socks_reply(code: int) -> bytes:
