@@ -196,10 +196,11 @@ def test_a_table_of_busy_connections_refuses_newcomers_with_retry_after(spawn: S
             # "100 Continue": the server accepted the head and now waits for the body (busy).
             sock.settimeout(5.0)
             assert sock.recv(64).startswith(b"HTTP/1.1 100 ")
-        refused = []
+        refused, lates = [], []
         for _ in range(5):
             late = connect(target)
             stack.callback(late.close)
+            lates.append(late)
             send_quietly(late, request_head(target, "GET", authorized=True))
             response = read_response(late, 5.0)
             if response is not None:
@@ -207,6 +208,14 @@ def test_a_table_of_busy_connections_refuses_newcomers_with_retry_after(spawn: S
         assert refused and all(r.status == 503 for r in refused), refused
         assert all(r.headers.get("retry-after") == "1" for r in refused)
         assert b"too many connections" in refused[0].body
-        busy[0].close()
-        busy[1].close()
+        # Refused newcomers are closed by the server; then three busy ones end from our side,
+        # and once the server has let their descriptors go, the fresh connections of a
+        # session, its ping and its end (one after the other) are served.
+        assert all(closed_by_server(late, 5.0) for late in lates)
+        before = open_fds(target.pid)
+        for sock in busy[:3]:
+            sock.close()
+        wait_until(
+            lambda: open_fds(target.pid) <= before - 3, 10, "the three closed connections to be let go"
+        )
         assert_serving(target)
