@@ -47,7 +47,7 @@ from tests.support.scripted_model import ScriptedModel, Turn, function_call
 pytestmark = [needs_linux, pytest.mark.sandbox, pytest.mark.timeout(400)]
 
 MODES = [*BACKENDS, pytest.param("none", id="none")]
-THREADS, CALLS_PER_THREAD = 3, 8
+THREADS, CALLS_PER_THREAD, HELD_PER_THREAD = 3, 8, 5
 
 
 def _mode(mode: str) -> tuple[str | None, str]:
@@ -106,14 +106,16 @@ def test_sessions_from_three_threads_stop_at_the_server_cap(
 def test_commands_running_inside_calls_count_and_cancelling_frees_them(
     backend: str, scripted_model: ScriptedModel, tmp_path: Path
 ) -> None:
-    """Commands still running inside their calls (a 30 s window, 8 side by side per thread, 3
-    threads) count too: at most 12 run.  The client cancels the calls: the interrupted turns
-    end those commands, and the count is back to 0 (a fresh thread opens 12 sessions, and
-    only the 13th is refused)."""
+    """Commands still running inside their calls (a 30 s window, 5 side by side per thread, 3
+    threads: 15 against a cap of 12) count too: at most 12 run.  The client cancels the
+    calls: the interrupted turns end those commands, and the count is back to 0 (a fresh
+    thread opens 12 sessions, and only the 13th is refused)."""
     m = scripted_model
     held, fresh = nap(), nap()
     for _ in range(THREADS):
-        queue_sleepers(m, held, CALLS_PER_THREAD, yield_ms=30_000)
+        # 5 each: whatever the order, every thread holds at least 2 (the others take at most
+        # 10), so no round ends, and no thread asks the model again, before the cancel.
+        queue_sleepers(m, held, HELD_PER_THREAD, yield_ms=30_000)
     queue_sleepers(m, fresh, CAP + 1)
     m.text("done")
     try:
@@ -125,11 +127,15 @@ def test_commands_running_inside_calls_count_and_cancelling_frees_them(
             ),
         ):
             pid = client.proc.pid
-            # A family that runs a round's calls side by side, so a thread holds 8 at once.
+            # A family that runs a round's calls side by side, so a thread holds 5 at once.
             args = codex_args("workspace-write", model="gpt-5.5")
             with Watch(client, held) as watch:
                 ids = [client.call_tool("codex", args) for _ in range(THREADS)]
-                wait_until(lambda: len(sleeps_under(pid, held)) == CAP, 60, f"{CAP} commands in calls")
+                wait_until(
+                    lambda: len(m.requests) >= THREADS and len(sleeps_under(pid, held)) == CAP,
+                    60,
+                    f"every thread's round started, {CAP} commands in calls",
+                )
                 for rid in ids:
                     client.notify("notifications/cancelled", {"requestId": rid, "reason": "test"})
                 wait_until(lambda: not sleeps_under(pid, held), 30, "the cancelled calls' commands ended")
