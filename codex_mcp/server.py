@@ -35,6 +35,7 @@ from codex_mcp.outgoing import Outgoing
 from codex_mcp.stdio import FdReader, LineTooLong, iter_lines
 
 if TYPE_CHECKING:
+    from codex_mcp.agent.exec.budget import ProcessBudget
     from codex_mcp.server_tasks import TaskCalls
     from codex_mcp.tools.route import CallRoute
     from codex_mcp.tools.tasks import TaskStore
@@ -56,6 +57,9 @@ class ServerOptions:
     cli_overrides: list[tuple[list[str], Any]] = field(default_factory=list)
     env: Mapping[str, str] = field(default_factory=lambda: os.environ)
     version: str = "0.0.0"
+    exec_budget: ProcessBudget | None = None
+    """The live-process count every agent of this process shares (the sessions of an HTTP
+    server); None: the one agent makes its own."""
 
 
 class McpServer:
@@ -113,6 +117,7 @@ class McpServer:
                 cwd=options.cwd,
                 cli_overrides=options.cli_overrides,
                 env=options.env,
+                exec_budget=options.exec_budget,
             ) as codex:
                 self.codex = codex
                 async with anyio.create_task_group() as tasks:

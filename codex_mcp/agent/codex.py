@@ -33,6 +33,7 @@ from codex_mcp.errors import ThreadNotFound
 
 if TYPE_CHECKING:
     from codex_mcp.agent.config.model import Config
+    from codex_mcp.agent.exec.budget import ProcessBudget
     from codex_mcp.agent.history import History, ResumeRecord
     from codex_mcp.agent.instructions import ProjectDocs
     from codex_mcp.agent.request import Contract
@@ -58,10 +59,13 @@ class Codex:
         env: Mapping[str, str] | None = None,
         source: str = "mcp",
         max_idle_threads: int = MAX_IDLE_THREADS,
+        exec_budget: ProcessBudget | None = None,
     ) -> None:
         """`codex_home` defaults to `$CODEX_HOME` or `~/.codex`, `cwd` (where relative
         working directories start) to the process's, `env` to `os.environ`; `cli_overrides`
-        are `-c key=value` settings on top of config.toml.  `source` is recorded in rollouts."""
+        are `-c key=value` settings on top of config.toml.  `source` is recorded in rollouts.
+        `exec_budget` is a count of live command processes shared with other agents of the
+        same server (default: this agent's own; see `exec_budget()`)."""
         self.config_source = ConfigSource.from_environment(
             codex_home=codex_home, cwd=cwd, cli_overrides=cli_overrides, env=env
         )
@@ -73,6 +77,7 @@ class Codex:
         self._http: Any = None
         self._resume_lock = anyio.Lock()
         self._installation_ids: dict[Path, str] = {}
+        self._exec_budget = exec_budget
 
     async def __aenter__(self) -> Codex:
         self._task_group = anyio.create_task_group()
@@ -113,6 +118,30 @@ class Codex:
     @property
     def threads(self) -> dict[str, Thread]:
         return dict(self._threads)
+
+    def exec_budget(self) -> ProcessBudget:
+        """The live processes `exec_command` started, counted over every thread (and every
+        agent sharing the budget), up to `[codex_mcp] exec_server_max_processes`.  Made, and
+        its limit read from the server's own configuration (config.toml and `-c`, never a
+        call's overrides), when a thread first starts a command."""
+        from codex_mcp.agent.exec.budget import ProcessBudget
+
+        budget = self._exec_budget
+        if budget is None:
+            budget = self._exec_budget = ProcessBudget()
+        if budget.limit is None:
+            budget.configure(self._server_max_processes())
+        return budget
+
+    def _server_max_processes(self) -> int:
+        from codex_mcp.agent.config import ConfigError
+        from codex_mcp.agent.config.model import DEFAULT_EXEC_SERVER_MAX_PROCESSES
+
+        try:
+            return self.config_source.load().server.exec_server_max_processes
+        except ConfigError as exc:  # config.toml broke after the server started
+            log.warning("using the default process limit: %s", exc)
+            return DEFAULT_EXEC_SERVER_MAX_PROCESSES
 
     def _http_client(self) -> Any:
         if self._http is None:
@@ -260,6 +289,7 @@ class Codex:
             task_group=task_group,
             contract=contract,
             on_idle=self._on_thread_idle,
+            exec_budget=self.exec_budget,
         )
         self._threads[thread_id] = thread
         return thread

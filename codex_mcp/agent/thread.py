@@ -64,6 +64,7 @@ if TYPE_CHECKING:
         PatchApprovalRequestMsg,
         UserInputRequestMsg,
     )
+    from codex_mcp.agent.exec.budget import ProcessBudget
     from codex_mcp.agent.mcp_client.lifecycle import ThreadMcp
     from codex_mcp.agent.protocol import Op, UserInput
 
@@ -105,7 +106,10 @@ class Thread:
         task_group: TaskGroup,
         contract: Contract,
         on_idle: Callable[[Thread], None] | None = None,
+        exec_budget: Callable[[], ProcessBudget] | None = None,
     ) -> None:
+        """`exec_budget` gives the owner's count of live command processes, shared by all
+        its threads (None: this thread's own limits only)."""
         self.thread_id = thread_id
         self.config = config
         self.session_configured = Event(
@@ -146,7 +150,7 @@ class Thread:
         self._mcp: ThreadMcp | None = None
         # Process sessions belong to the thread, not to a turn: they outlive interrupts.
         self._sessions = ThreadSessions(
-            task_group, max_lifetime_s=config.server.exec_session_max_lifetime_sec
+            task_group, max_lifetime_s=config.server.exec_session_max_lifetime_sec, budget=exec_budget
         )
         self._running: str | None = None
         self._network: ThreadNetwork | None = None

@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import anyio
@@ -55,6 +55,12 @@ def run_http(options: ServerOptions, http: HttpOptions) -> int:
 
 
 async def serve_http(options: ServerOptions, http: HttpOptions) -> int:
+    if options.exec_budget is None:
+        from codex_mcp.agent.exec.budget import ProcessBudget
+
+        # One count of live command processes for every session's agent: the limit is the
+        # server's, however many sessions clients open.
+        options = replace(options, exec_budget=ProcessBudget())
     try:
         listener = await anyio.create_tcp_listener(local_host=http.host, local_port=http.port)
     except OSError as exc:

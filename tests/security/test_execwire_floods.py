@@ -110,7 +110,13 @@ def test_a_thousand_sessions_across_threads_stay_within_the_cap(
     for _ in naps:
         m.text("done")
     try:
-        with place("root") as p, server("root", m, tmp_path / "server.log", where=p) as (client, _):
+        # 5 x 64 live sessions: more than the server-wide default of 256, raised here to test
+        # the per-thread cap alone (the server-wide one is `test_exec_cap_server.py`).
+        extra = "[codex_mcp]\nexec_server_max_processes = 1000\n"
+        with (
+            place("root") as p,
+            server("root", m, tmp_path / "server.log", extra=extra, where=p) as (client, _),
+        ):
             ids = [
                 client.call_tool(
                     "codex", {"prompt": "go", "approval-policy": "never", "sandbox": "workspace-write"}

@@ -26,6 +26,8 @@ DEFAULT_ELICITATION_TIMEOUT_SEC = 600.0
 DEFAULT_TURN_TIMEOUT_SEC = 4 * 3600.0
 DEFAULT_EXEC_SESSION_MAX_LIFETIME_SEC = 3600.0
 """A whole turn (model rounds, tool calls, approvals) ends with an error after this."""
+DEFAULT_EXEC_SERVER_MAX_PROCESSES = 256
+"""Live `exec_command` processes of all threads of one server together."""
 
 EventStream = Literal["full", "minimal", "off"]
 DeltaEvents = Literal["content", "legacy", "both"]
@@ -49,6 +51,8 @@ class ServerSettings:
     turn_timeout_sec: float = DEFAULT_TURN_TIMEOUT_SEC
     # A process session (`exec_command` that keeps running) is ended after this, whatever it does.
     exec_session_max_lifetime_sec: float = DEFAULT_EXEC_SESSION_MAX_LIFETIME_SEC
+    # Live processes `exec_command` started, counted over every thread of the server.
+    exec_server_max_processes: int = DEFAULT_EXEC_SERVER_MAX_PROCESSES
     delta_events: DeltaEvents = "content"
     originator: str | None = None
     """The `originator` the model provider sees (and the User-Agent's product); ours by default."""

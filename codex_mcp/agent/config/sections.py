@@ -10,6 +10,7 @@ from typing import Any, cast
 from codex_mcp.agent.config.checks import Reader
 from codex_mcp.agent.config.model import (
     DEFAULT_ELICITATION_TIMEOUT_SEC,
+    DEFAULT_EXEC_SERVER_MAX_PROCESSES,
     DEFAULT_EXEC_SESSION_MAX_LIFETIME_SEC,
     DEFAULT_TURN_TIMEOUT_SEC,
     DeltaEvents,
@@ -107,9 +108,13 @@ def server_settings(r: Reader) -> ServerSettings:
         r.fail(
             lifetime_key, "invalid value for `{key}`: expected a positive number, got {value}", value=lifetime
         )
+    max_processes = r.integer(
+        [*table, "exec_server_max_processes"], DEFAULT_EXEC_SERVER_MAX_PROCESSES, minimum=1
+    )
     return ServerSettings(
         turn_timeout_sec=turn_timeout,
         exec_session_max_lifetime_sec=lifetime,
+        exec_server_max_processes=max_processes,
         elicitation_timeout_sec=timeout,
         log_file=r.boolean([*table, "log_file"], False),
         event_stream=cast(EventStream, r.enum([*table, "event_stream"], EVENT_STREAMS, "full")),

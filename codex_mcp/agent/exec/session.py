@@ -39,6 +39,7 @@ from codex_mcp.agent.exec.process import Started, exit_code_of
 
 if TYPE_CHECKING:
     from codex_mcp.agent.events.payloads import EventMsg
+    from codex_mcp.agent.exec.budget import ProcessSlot
 
 log = logging.getLogger(__name__)
 
@@ -96,6 +97,7 @@ class ProcessSession:
         self.stored = False  # the model holds its id (it outlived its first call)
         self.ended_by: str | None = None  # "lifetime", "pruned", "closed": why we ended it
         self.bwrap_status: str | None = None  # bwrap's JSON status, read once it has exited
+        self.slot: ProcessSlot | None = None  # its share of the server's budget, until it is gone
         self._changed = anyio.Event()
         self._open_streams = len(started.outputs)
         self._deltas_left = MAX_DELTAS
@@ -321,7 +323,15 @@ class ProcessSession:
     async def _close(self) -> None:
         """Release everything (shielded by the caller).  A process still running here (the
         manager was cancelled, or the session failed) is killed first; whoever waits for the
-        session hears that it exited and that its output ended."""
+        session hears that it exited and that its output ended.  Its budget slot is given
+        back here, on every path (the one place every session passes once it is over)."""
+        try:
+            await self._release_process()
+        finally:
+            if self.slot is not None:
+                self.slot.release()
+
+    async def _release_process(self) -> None:
         if not self.exited.is_set():
             self.started.handle.kill_all()
             code: int | None = None

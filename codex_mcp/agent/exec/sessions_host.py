@@ -6,10 +6,14 @@ running, as the reference does.  So their manager lives in a task of the thread'
 (`Codex`), not of the turn, and is only started when the model first runs `exec_command`
 (a thread that never does costs nothing).  It is closed, every process tree killed and
 reaped, when the thread is closed, shut down or evicted, and when the owner exits.
+
+Every thread's manager counts its processes against the owner's one `ProcessBudget`
+(`budget.py`): the limit holds across all threads of a server.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import anyio
@@ -18,6 +22,7 @@ from anyio.abc import TaskGroup
 from codex_mcp.errors import ThreadClosed
 
 if TYPE_CHECKING:
+    from codex_mcp.agent.exec.budget import ProcessBudget
     from codex_mcp.agent.exec.unified import UnifiedExecManager
 
 __all__ = ["ThreadSessions"]
@@ -27,9 +32,18 @@ class ThreadSessions:
     """See the module docstring.  `manager()` starts the manager if needed; `existing()`
     never starts one (what `write_stdin` uses: no manager, no session)."""
 
-    def __init__(self, task_group: TaskGroup, *, max_lifetime_s: float) -> None:
+    def __init__(
+        self,
+        task_group: TaskGroup,
+        *,
+        max_lifetime_s: float,
+        budget: Callable[[], ProcessBudget] | None = None,
+    ) -> None:
+        """`budget` gives the owner's shared budget (asked when the manager starts, so a
+        thread that never runs a command does not make the owner resolve it)."""
         self._task_group = task_group
         self._max_lifetime_s = max_lifetime_s
+        self._budget = budget
         self._manager: UnifiedExecManager | None = None
         self._lock = anyio.Lock()
         self._closed = False
@@ -48,7 +62,8 @@ class ThreadSessions:
                 # machinery, which a thread that never runs `exec_command` does not need.
                 from codex_mcp.agent.exec.unified import UnifiedExecManager
 
-                manager = UnifiedExecManager(max_lifetime_s=self._max_lifetime_s)
+                budget = self._budget() if self._budget is not None else None
+                manager = UnifiedExecManager(max_lifetime_s=self._max_lifetime_s, budget=budget)
                 await manager.open(self._task_group)
                 self._manager = manager
             return self._manager

@@ -53,11 +53,13 @@ import anyio
 from anyio.abc import TaskGroup, TaskStatus
 
 from codex_mcp.agent.events import session_exec_begin, session_exec_end, terminal_interaction
+from codex_mcp.agent.exec.budget import ProcessLimitError
 from codex_mcp.agent.exec.buffer import HeadTailBuffer
 from codex_mcp.agent.exec.events import Emit, ExecEvents, now_ms, parsed_command
 from codex_mcp.agent.exec.format import DEFAULT_MODEL_POLICY, format_unified_exec_output
 from codex_mcp.agent.exec.process import StartError, describe_os_error, start_process
 from codex_mcp.agent.exec.session import COLLECT_MAX_BYTES, ProcessSession, StdinClosed, WriteFailed
+from codex_mcp.agent.exec.start_check import never_ran
 from codex_mcp.agent.exec.truncation import TruncationPolicy, formatted_truncate_text
 from codex_mcp.agent.exec.unified_api import (
     CLOSE_TIMEOUT_S,
@@ -83,15 +85,15 @@ from codex_mcp.agent.exec.unified_api import (
     clamp_yield_ms,
     unified_exec_env,
 )
-from codex_mcp.sandbox.classify import is_setup_error
-from codex_mcp.sandbox.launcher import LAUNCHER_EXIT_CODE, LAUNCHER_MARKER
 
 if TYPE_CHECKING:
+    from codex_mcp.agent.exec.budget import ProcessBudget
     from codex_mcp.sandbox.boundary import Boundary
     from codex_mcp.sandbox.select import BackendChoice
 
 __all__ = [
-    "CreateProcessError", "ExecCommandOutput", "ExecCommandRequest", "StdinClosedError", "UnifiedExecError",
+    "CreateProcessError", "ExecCommandOutput", "ExecCommandRequest", "ProcessLimitError", "StdinClosedError",
+    "UnifiedExecError",
     "UnifiedExecManager", "UnknownSessionError", "WriteToStdinError",
 ]  # fmt: skip
 
@@ -108,7 +110,10 @@ class UnifiedExecManager:
         max_lifetime_s: float = DEFAULT_MAX_LIFETIME_S,
         max_background_poll_ms: int = DEFAULT_MAX_BACKGROUND_POLL_MS,
         truncation: TruncationPolicy = DEFAULT_MODEL_POLICY,
+        budget: ProcessBudget | None = None,
     ) -> None:
+        """`budget` is the server's count of live processes, shared by its threads (None: only
+        `max_sessions` bounds this manager)."""
         if max_sessions < 1 or not 0 < max_lifetime_s < float("inf"):
             raise ValueError("max_sessions must be >= 1 and max_lifetime_s a positive number")
         self.max_sessions = max_sessions
@@ -116,6 +121,7 @@ class UnifiedExecManager:
         self.max_lifetime_s = max_lifetime_s
         self.max_background_poll_ms = max(MIN_EMPTY_YIELD_TIME_MS, max_background_poll_ms)
         self.truncation = truncation
+        self.budget = budget
         self._store: dict[int, ProcessSession] = {}  # sessions whose id the model holds
         self._live: dict[int, ProcessSession] = {}  # every session not finished yet
         self._reserved: set[int] = set()
@@ -232,27 +238,33 @@ class UnifiedExecManager:
         """Start `request.command` inside `boundary`'s sandbox (None: no sandbox, for
         danger-full-access or a run the person approved) and wait for it as `exec_command`
         does.  Raises `CreateProcessError` when nothing ran: the process could not be started
-        (no events), or its sandbox could not be set up (its begin and end events say so)."""
+        (no events), or its sandbox could not be set up (its begin and end events say so);
+        `ProcessLimitError`, before anything is spawned, when the server's budget is spent."""
         tg = self._task_group()
         cwd = Path(request.cwd)
         if not await anyio.Path(cwd).is_dir():
             missing = FileNotFoundError(2, "No such file or directory")
             raise CreateProcessError(f"Failed to create unified exec process: {describe_os_error(missing)}")
+        # The server's permission for one more process: refused (nothing is ended to make
+        # room, the other processes may be other callers') before anything is spawned.
+        slot = self.budget.take(len(self._live)) if self.budget is not None else None
         process_id = self._allocate_id()
         try:
             started = await start_process(
                 request.command, cwd, unified_exec_env(request.env), tty=request.tty, boundary=boundary,
                 backend=backend,
             )  # fmt: skip
-        except StartError as exc:
+        except BaseException as exc:
             self._reserved.discard(process_id)
-            raise CreateProcessError(str(exc)) from None
-        except BaseException:
-            self._reserved.discard(process_id)
+            if slot is not None:
+                slot.release()
+            if isinstance(exc, StartError):
+                raise CreateProcessError(str(exc)) from None
             raise
         session = ProcessSession(
             process_id, request.shown, cwd, request.tty, started, events, parsed_command(request.shown)
         )
+        session.slot = slot  # given back once the process is gone, whichever way it ends
         self._live[process_id] = session
         session.active_calls += 1
         try:
@@ -290,34 +302,9 @@ class UnifiedExecManager:
         return result
 
     async def _check_started(self, session: ProcessSession) -> None:
-        """Raise `CreateProcessError` when a process that has exited never ran: the program
-        could not be started, or its sandbox could not be set up (then the end event says
-        so, and the model gets the error instead of an exit code)."""
-        handle = session.started.handle
-        error: CreateProcessError | None = None
-        if handle.spawn_error is not None:
-            error = CreateProcessError(
-                f"Failed to create unified exec process: {describe_os_error(handle.spawn_error)}"
-            )
-        elif session.started.prepared is not None and session.exit_code in (1, LAUNCHER_EXIT_CODE):
-            backend = session.started.prepared.backend
-            text = session.transcript_text()
-            suspicious = any(
-                line.startswith(("bwrap: ", LAUNCHER_MARKER)) for line in text.replace("\r", "").splitlines()
-            )
-            if suspicious:
-                if backend == "bwrap":  # its status says whether the command itself ran
-                    with anyio.move_on_after(5.0):
-                        await session.finished.wait()
-                    text = session.transcript_text()
-                if is_setup_error(
-                    backend, session.exit_code, text.replace("\r", ""), bwrap_status=session.bwrap_status
-                ):
-                    why = text.strip()
-                    error = CreateProcessError(
-                        f"the sandbox ({backend}) could not be set up, so the command was not run: {why}",
-                        sandbox_setup=True,
-                    )
+        """Raise `CreateProcessError` when a process that has exited never ran (the end event
+        says so, and the model gets the error instead of an exit code)."""
+        error = await never_ran(session)
         if error is not None:
             session.end_emitted = True
             await self._emit_end(session, error.message)
