@@ -8,7 +8,7 @@ provider's bytes reach the client exactly as the provider wrote them, and the pr
 one connection per connection the client made to the proxy.  It records what it saw:
 connections, every CONNECT head and every forwarded request head, raw.  It can be told to
 misbehave on CONNECT (`connect_mode`): refuse with 407, send bytes after its 200, close in
-the middle of its answer, or answer with a huge head; and to require credentials
+the middle of its answer, answer with a huge head, or never answer; and to require credentials
 (`require_auth`, the expected `Proxy-Authorization` value, else a 407).
 """
 
@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 HEAD_LIMIT = 64 * 1024
 IDLE_S = 60.0
 ESTABLISHED = b"HTTP/1.1 200 Connection established\r\n\r\n"
-CONNECT_MODES = ("ok", "407", "extra", "midhead", "huge", "500", "close")
+CONNECT_MODES = ("ok", "407", "extra", "midhead", "huge", "500", "close", "hang")
 
 
 @dataclass
@@ -163,6 +163,10 @@ class HttpProxy:
             _send(client, b"HTTP/1.1 500 Nope\r\nContent-Length: 0\r\n\r\n")
             return None
         if mode == "close":
+            return None
+        if mode == "hang":  # never answer; wait for the client to give up
+            while reader.head() is not None:
+                pass
             return None
         if mode == "midhead":
             _send(client, b"HTTP/1.1 200 Connection est")
