@@ -40,6 +40,7 @@ from codex_mcp.agent.model.transport.http11 import (
     shown_url,
 )
 from codex_mcp.agent.model.transport.proxies import ProxySettings, ProxyURL
+from codex_mcp.agent.model.transport.tunnel import connect_proxy, open_tunnel
 from codex_mcp.errors import ModelError, ProviderTransportError
 
 KEEPALIVE_S = 5.0
@@ -283,8 +284,6 @@ class DirectTransport:
         )
 
     async def _through(self, target: Target, proxy: ProxyURL) -> anyio.abc.ByteStream:
-        from codex_mcp.agent.model.transport.tunnel import connect_proxy, open_tunnel
-
         if target.scheme == "https":
             return await open_tunnel(proxy, target.host, target.netloc, self._ssl_context)
         return await connect_proxy(proxy, self._ssl_context)
