@@ -99,6 +99,9 @@ class HttpProxy:
                 conn, _ = self._sock.accept()
             except (TimeoutError, OSError):
                 continue
+            # Relayed pieces go out as they come, as a real proxy sends them (no Nagle wait
+            # for the peer's delayed ACK).
+            conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             with self.lock:
                 self.connections += 1
                 serial = self.connections
@@ -300,9 +303,11 @@ def _origin_form(seen: Seen, path: str) -> bytes:
 
 def _connect(host: str, port: int) -> socket.socket | None:
     try:
-        return socket.create_connection((host, port), timeout=10)
+        sock = socket.create_connection((host, port), timeout=10)
     except OSError:
         return None
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    return sock
 
 
 def _send(sock: socket.socket, data: bytes) -> bool:
