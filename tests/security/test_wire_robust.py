@@ -38,6 +38,7 @@ from tests.support.server import write_config
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="prlimit and /proc")
 
+
 @pytest.fixture(params=["direct", "proxied"])
 def path_env(request: pytest.FixtureRequest) -> Iterator[dict[str, str]]:
     """The server's extra environment: none, or a loopback proxy for every target."""
