@@ -9,6 +9,8 @@ sessions of different kinds can share one mock:
 * ``[bench:stream=10000]``   -- a text answer streamed as 10,000 deltas;
 * ``[bench:shell=KEY]``      -- a shell tool call running ``SHELL_COMMANDS[KEY]``, then (on
   the request that carries its output) a text answer;
+* ``[bench:framed]``         -- with any of the above: the answer framed by its length, so
+  the connection can be kept (the others end with the connection);
 * ``[bench:steps=N]``        -- shell tool calls, one per model round, until the request
   carries N outputs, then a text answer (a long turn); the command is ``SHELL_COMMANDS[KEY]``
   of a ``[bench:cmd=KEY]`` marker, ``SHELL_COMMANDS["step"]`` without one.
@@ -183,7 +185,7 @@ def bench_answer(request: Recorded, wait: Callable[[float], object] = time.sleep
     items = body.get("input")
     items = items if isinstance(items, list) else []
     markers = {m.group(1): m.group(2) for m in _MARKER.finditer(_user_text(items))}
-    kind, arg = next(((k, v) for k, v in markers.items() if k != "cmd"), ("instant", None))
+    kind, arg = next(((k, v) for k, v in markers.items() if k not in ("cmd", "framed")), ("instant", None))
     chunks: list[bytes]
     if kind == "delay":
         wait(float(arg or 0.2))  # a slow model: only this request's thread waits
@@ -198,6 +200,8 @@ def bench_answer(request: Recorded, wait: Callable[[float], object] = time.sleep
         chunks = [shell_call(rid, f"{CALL_PREFIX}{rid}", command, _tool_names(body))]
     else:
         chunks = [text_answer(rid)]
+    if "framed" in markers:
+        return Reply(headers=SSE_HEADERS, body=b"".join(chunks))
     return Reply(headers=SSE_HEADERS, chunks=chunks)
 
 

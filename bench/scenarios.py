@@ -33,6 +33,7 @@ from bench.first_call import SCENARIOS as first_call_scenarios
 from bench.harness import BenchError, Server, check_call, ready
 from bench.long_thread import SCENARIOS as long_thread_scenarios
 from bench.long_turn import SCENARIOS as long_turn_scenarios
+from bench.proxied_turn import SCENARIOS as proxied_turn_scenarios
 
 __all__ = [
     "SCENARIOS",
@@ -470,6 +471,7 @@ SCENARIOS: dict[str, Scenario] = {
         ),
         *first_call_scenarios,
         *long_turn_scenarios,
+        *proxied_turn_scenarios,
         *long_thread_scenarios,
     ]
 }

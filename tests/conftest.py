@@ -10,6 +10,7 @@ server, a client, an MCP server, a sandboxed command) is marked `e2e`, by its mo
 
 from __future__ import annotations
 
+import contextlib
 import sys
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -50,25 +51,37 @@ def mock() -> Iterator[ScriptedModel]:
         yield server
 
 
-@pytest.fixture(params=["direct", "httpx"])
+@pytest.fixture(params=["direct", "proxied", "httpx"])
 async def http(request: pytest.FixtureRequest) -> AsyncIterator[ProviderTransport]:
-    """The model client's transport: every model-client test runs over ours and over httpx
-    (what a process with a proxy configured uses)."""
+    """The model client's transport: every model-client test runs over ours, over ours
+    through an HTTP proxy on loopback (`tests/support/http_proxy.py`: CONNECT for https
+    targets, forwarding for http ones; it relays bytes unchanged, so the provider's bytes
+    and connections are what the test scripted), and over httpx (what macOS and Windows
+    use)."""
     from codex_mcp.tls import build_ssl_context
 
     transport: ProviderTransport
-    if request.param == "direct":
-        from codex_mcp.agent.model.transport.direct import DirectTransport
+    with contextlib.ExitStack() as stack:
+        if request.param == "direct":
+            from codex_mcp.agent.model.transport.direct import DirectTransport
 
-        transport = DirectTransport(build_ssl_context)
-    else:
-        from codex_mcp.agent.model.transport.via_httpx import HttpxTransport
+            transport = DirectTransport(build_ssl_context)
+        elif request.param == "proxied":
+            from codex_mcp.agent.model.transport.direct import DirectTransport
+            from codex_mcp.agent.model.transport.proxies import proxy_settings
+            from tests.support.http_proxy import HttpProxy
 
-        transport = HttpxTransport(build_ssl_context)
-    try:
-        yield transport
-    finally:
-        await transport.aclose()
+            proxy = stack.enter_context(HttpProxy())
+            settings = proxy_settings({"HTTPS_PROXY": proxy.url(), "HTTP_PROXY": proxy.url()})
+            transport = DirectTransport(build_ssl_context, proxies=settings)
+        else:
+            from codex_mcp.agent.model.transport.via_httpx import HttpxTransport
+
+            transport = HttpxTransport(build_ssl_context)
+        try:
+            yield transport
+        finally:
+            await transport.aclose()
 
 
 @pytest.fixture

@@ -16,13 +16,16 @@ Speed itself is measured in `bench/` (`first_call`, `first_call_phases`).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from tests.support.http_proxy import HttpProxy
 from tests.support.raw_client import RawClient, result_of, text_of
 from tests.support.scripted_model import ScriptedModel
 from tests.support.server import initialize, server_env
@@ -37,8 +40,8 @@ HEAVY_PACKAGES = (
     "rich",
     "pygments",
     "mcp_types_gen",
-    # The model client's own transport stands in for httpx unless a proxy is configured
-    # (the servers here run without one); httpx alone costs a first call ~30 ms.
+    # The model client's own transport stands in for httpx, behind a proxy from the
+    # environment too (the `proxied` variant); httpx alone costs a first call ~30 ms.
     "httpx",
     "httpcore",
     "h11",
@@ -134,14 +137,36 @@ def _heavy(modules: list[str]) -> list[str]:
     return [m for m in modules if m.split(".")[0] in HEAVY_PACKAGES or m in HEAVY_MODULES]
 
 
-@pytest.fixture
-def probed_call(scripted_model: ScriptedModel, codex_home: Path, tmp_path: Path) -> dict[str, list[str]]:
+@pytest.fixture(params=["direct", "proxied"])
+def probed_call(
+    scripted_model: ScriptedModel, codex_home: Path, tmp_path: Path, request: pytest.FixtureRequest
+) -> Iterator[dict[str, list[str]]]:
     """The modules loaded at the end of the handshake and at exit, of a one-process server
-    without warm-up that served one `codex` call."""
+    without warm-up that served one `codex` call: straight to the model, or (on Linux, where
+    the environment holds the proxy settings) through an HTTP proxy from `HTTP_PROXY`, which
+    our transport speaks without httpx."""
+    if request.param == "proxied" and not sys.platform.startswith("linux"):
+        pytest.skip("macOS and Windows use httpx for their system proxy settings")
     scripted_model.text("ok")
     out = tmp_path / "modules.json"
     env = server_env(codex_home)
     env.update(PROBE_OUT=str(out), CODEX_MCP_SPLIT_START="0")
+    with contextlib.ExitStack() as stack:
+        if request.param == "proxied":
+            proxy = stack.enter_context(HttpProxy())
+            env.update(
+                HTTP_PROXY=proxy.url("user", "pw"),
+                HTTPS_PROXY=proxy.url("user", "pw"),
+                NO_PROXY="",
+                no_proxy="",
+            )
+        probed = _probe(env, out, tmp_path)
+        if request.param == "proxied":
+            assert len(proxy.forwarded) == 1, "the call did not go through the proxy"
+    yield probed
+
+
+def _probe(env: dict[str, str], out: Path, tmp_path: Path) -> dict[str, list[str]]:
     workspace = tmp_path / "ws"
     workspace.mkdir()
     client = RawClient(

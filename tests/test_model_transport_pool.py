@@ -310,11 +310,12 @@ async def test_connect_failures_name_the_address() -> None:
         await transport.aclose()
 
 
-async def test_a_configured_proxy_is_used_through_httpx(
+async def test_a_configured_proxy_gets_the_request_in_absolute_form(
     server: KeepAliveServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """With a proxy in the environment the model client goes through httpx, which sends the
-    request to the proxy (absolute-form target); without one, straight to the origin."""
+    """With a proxy in the environment the model client sends the request to the proxy
+    (absolute-form target): on Linux over our own transport, elsewhere through httpx (which
+    also reads the system's settings); without one, straight to the origin."""
     from codex_mcp.agent.model.transport import open_transport
     from codex_mcp.agent.model.transport.via_httpx import HttpxTransport
 
@@ -323,7 +324,8 @@ async def test_a_configured_proxy_is_used_through_httpx(
     monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{server.port}")
     server.answers += [ok(b"via proxy")]
     transport = open_transport({"HTTP_PROXY": f"http://127.0.0.1:{server.port}"}, build_ssl_context)
-    assert isinstance(transport, HttpxTransport)
+    linux = sys.platform.startswith("linux")
+    assert isinstance(transport, DirectTransport if linux else HttpxTransport)
     try:
         resp = await transport.send("POST", "http://model.invalid/v1/responses", headers=[], content=b"{}")
         try:
@@ -334,5 +336,6 @@ async def test_a_configured_proxy_is_used_through_httpx(
     finally:
         await transport.aclose()
     assert server.requests[0][1].startswith(b"POST http://model.invalid/v1/responses HTTP/1.1")
-    if sys.platform.startswith("linux"):  # elsewhere the system's proxy settings keep httpx
-        assert isinstance(open_transport({}, build_ssl_context), DirectTransport)
+    if linux:  # elsewhere the system's proxy settings keep httpx
+        direct = open_transport({}, build_ssl_context)
+        assert isinstance(direct, DirectTransport) and not direct.proxied

@@ -1,12 +1,12 @@
 """Wire attacks end to end: a hostile provider's HTTP, played to the real server process
-(under an address-space limit), over our transport and over the httpx fallback (which a
-process uses when a proxy is configured: here `HTTPS_PROXY` names a dead port and
-`NO_PROXY` covers loopback, so the fallback connects directly).
+(under an address-space limit), straight to the provider and through an HTTP proxy named by
+`HTTP_PROXY`/`HTTPS_PROXY` (`tests/support/http_proxy.py`, which relays the provider's bytes
+unchanged; `NO_PROXY` emptied so loopback goes through it too).
 
 Judged from outside: the server answers `ping` within `PING_BOUND` during the attack, its
-peak RSS stays under `PEAK_RSS_LIMIT_MB`, the call ends with an error naming the limit (on
-our transport; the fallback's texts differ) and stderr holds no traceback; where an attack
-is meant to smuggle an answer, the next call gets the real one.
+peak RSS stays under `PEAK_RSS_LIMIT_MB`, the call ends with an error naming the limit and
+stderr holds no traceback; where an attack is meant to smuggle an answer, the next call gets
+the real one.
 """
 
 from __future__ import annotations
@@ -32,20 +32,21 @@ from tests.security.robust_support import (
     vm_hwm_mb,
 )
 from tests.security.wire_support import Answer, Answers, RawServer, ok_head, respond, sse_body
+from tests.support.http_proxy import HttpProxy
 from tests.support.scripted_model import ScriptedModel
 from tests.support.server import write_config
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="prlimit and /proc")
 
-PATHS = {
-    "direct": {},
-    "httpx": {"HTTPS_PROXY": "http://127.0.0.1:9", "HTTP_PROXY": "http://127.0.0.1:9"},
-}
 
-
-@pytest.fixture(params=list(PATHS))
-def path_env(request: pytest.FixtureRequest) -> dict[str, str]:
-    return dict(PATHS[request.param])
+@pytest.fixture(params=["direct", "proxied"])
+def path_env(request: pytest.FixtureRequest) -> Iterator[dict[str, str]]:
+    """The server's extra environment: none, or a loopback proxy for every target."""
+    if request.param == "direct":
+        yield {}
+        return
+    with HttpProxy() as proxy:
+        yield {"HTTP_PROXY": proxy.url(), "HTTPS_PROXY": proxy.url(), "NO_PROXY": "", "no_proxy": ""}
 
 
 @pytest.fixture
@@ -77,8 +78,7 @@ def attack(client: LeanClient, timeout: float = 90.0) -> tuple[dict[str, Any], f
 
 def judge(client: LeanClient, result: dict[str, Any], fragment: str, env: dict[str, str]) -> None:
     assert result.get("isError") is True, result
-    if not env:
-        assert fragment in result_text(result), result_text(result)
+    assert fragment in result_text(result), result_text(result)
     assert vm_hwm_mb(client.proc.pid) < PEAK_RSS_LIMIT_MB
     assert_no_traceback(client)
     assert_alive(client)
@@ -113,8 +113,7 @@ def test_slowloris_head_ends_at_the_idle_bound(
 def test_interim_response_flood(
     scripted_model: ScriptedModel, codex_home: Path, spawn: Spawner, path_env: dict[str, str]
 ) -> None:
-    # Ours stops at the 17th interim answer; the fallback (h11) skips them without a
-    # count, so only the head-wait bound ends it there: 5 s for the test.
+    # Ours stops at the 17th interim answer; the head-wait bound (5 s) is the backstop.
     idle_bound(codex_home, 5000)
     client = spawn(env=path_env)
     scripted_model.verbatim(
@@ -226,8 +225,9 @@ def test_keep_alive_is_used_and_survives_a_dropped_connection(
     tmp_path: Path,
     path_env: dict[str, str],
 ) -> None:
-    """Our transport keeps the connection between calls and resends once, unannounced,
-    when the provider drops it just as it is reused; the fallback opens one per call."""
+    """Our transport keeps the connection between calls (through a proxy too: one proxy
+    connection per provider connection) and resends once, unannounced, when the provider
+    drops it just as it is reused."""
     server, answers = raw_model
     with spawner(codex_home, workspace, tmp_path, answers) as spawn:  # type: ignore[arg-type]
         client = spawn(env=path_env)
@@ -235,7 +235,4 @@ def test_keep_alive_is_used_and_survives_a_dropped_connection(
         _, result = run_codex(client)
     assert result_text(result) == "after the drop", result
     connections = [r.connection for r in server.requests]
-    if path_env:
-        assert connections == [1, 2, 3], connections
-    else:
-        assert connections == [1, 1, 2], connections
+    assert connections == [1, 1, 2], connections

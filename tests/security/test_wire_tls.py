@@ -39,7 +39,8 @@ from tests.support.server import ServerFactory, write_config
 
 pytestmark = pytest.mark.anyio
 
-KINDS = ["direct", "httpx"]
+KINDS = ["direct", "proxied", "httpx"]
+"""Ours, ours through a CONNECT tunnel of a loopback proxy, httpx."""
 
 
 @pytest.fixture(scope="module")
@@ -52,11 +53,19 @@ def good(pki: Pki) -> ssl.SSLContext:
     return server_context(*pki.leaf("good"))
 
 
-def transport(kind: str, context: Callable[[], ssl.SSLContext]) -> ProviderTransport:
-    if kind == "direct":
+def transport(
+    kind: str, context: Callable[[], ssl.SSLContext], stack: contextlib.ExitStack
+) -> ProviderTransport:
+    if kind in ("direct", "proxied"):
         from codex_mcp.agent.model.transport.direct import DirectTransport
 
-        return DirectTransport(context)
+        if kind == "direct":
+            return DirectTransport(context)
+        from codex_mcp.agent.model.transport.proxies import proxy_settings
+        from tests.support.http_proxy import HttpProxy
+
+        proxy = stack.enter_context(HttpProxy())
+        return DirectTransport(context, proxies=proxy_settings({"HTTPS_PROXY": proxy.url()}))
     from codex_mcp.agent.model.transport.via_httpx import HttpxTransport
 
     return HttpxTransport(context)
@@ -65,11 +74,12 @@ def transport(kind: str, context: Callable[[], ssl.SSLContext]) -> ProviderTrans
 @pytest.fixture(params=KINDS)
 async def trusting(request: pytest.FixtureRequest, pki: Pki) -> AsyncIterator[ProviderTransport]:
     """A transport whose TLS context trusts the test CA (as with SSL_CERT_FILE)."""
-    t = transport(request.param, pki.client_context)
-    try:
-        yield t
-    finally:
-        await t.aclose()
+    with contextlib.ExitStack() as stack:
+        t = transport(request.param, pki.client_context, stack)
+        try:
+            yield t
+        finally:
+            await t.aclose()
 
 
 @pytest.fixture(params=KINDS)
@@ -79,11 +89,12 @@ async def default_trust(
     """A transport with the context the server builds when nothing is configured."""
     monkeypatch.delenv("SSL_CERT_FILE", raising=False)
     monkeypatch.delenv("SSL_CERT_DIR", raising=False)
-    t = transport(request.param, build_ssl_context)
-    try:
-        yield t
-    finally:
-        await t.aclose()
+    with contextlib.ExitStack() as stack:
+        t = transport(request.param, build_ssl_context, stack)
+        try:
+            yield t
+        finally:
+            await t.aclose()
 
 
 def is_direct(http: ProviderTransport) -> bool:
@@ -149,12 +160,13 @@ async def test_ca_trusted_through_ssl_cert_file_is_accepted(
 ) -> None:
     monkeypatch.setenv("SSL_CERT_FILE", str(pki.ca))
     for kind in KINDS:
-        http = transport(kind, build_ssl_context)
-        try:
-            with answering(Answer(respond(sse_body("over tls")), end="close"), tls=good) as (server, _):
-                result = await outcome(client_for(server.base_url, http))
-        finally:
-            await http.aclose()
+        with contextlib.ExitStack() as stack:
+            http = transport(kind, build_ssl_context, stack)
+            try:
+                with answering(Answer(respond(sse_body("over tls")), end="close"), tls=good) as (server, _):
+                    result = await outcome(client_for(server.base_url, http))
+            finally:
+                await http.aclose()
         assert result.ok and result.text == "over tls", (kind, result)
         assert not server.handshake_errors
 

@@ -160,6 +160,9 @@ class ScriptedModel:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            disable_nagle_algorithm = True
+            """As a provider's server does: a head and a body written apart must not wait
+            for the client's delayed ACK (~40 ms per answer on a kept connection)."""
 
             def log_message(self, format: str, *args: Any) -> None:
                 pass

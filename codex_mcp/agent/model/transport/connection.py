@@ -13,12 +13,12 @@ from __future__ import annotations
 import select
 import ssl
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Hashable
 
 import anyio
 import anyio.abc
 from anyio.abc import SocketAttribute
-from anyio.streams.tls import TLSAttribute
+from anyio.streams.tls import TLSAttribute, TLSStream
 
 from codex_mcp.agent.model.transport.http11 import (
     MAX_CHUNK_LINE,
@@ -44,8 +44,9 @@ _STREAM_ERRORS = (anyio.BrokenResourceError, anyio.ClosedResourceError, OSError,
 class Connection:
     """A byte stream with a read buffer, used for one request at a time."""
 
-    def __init__(self, stream: anyio.abc.ByteStream, origin: tuple[str, str, int]) -> None:
+    def __init__(self, stream: anyio.abc.ByteStream, origin: Hashable) -> None:
         self.origin = origin
+        """The pool's key: the origin, and the proxy it is reached through."""
         self._stream = stream
         self._buf = bytearray()
         self._eof = False
@@ -123,6 +124,15 @@ class Connection:
         raise ProviderTransportError(
             f"the model provider sent over {MAX_INTERIM_RESPONSES} interim responses"
         )
+
+    @property
+    def buffered(self) -> int:
+        """Bytes read and not yet consumed."""
+        return len(self._buf)
+
+    async def read_one_head(self) -> ResponseHead:
+        """The next head as it is (a proxy's answer to CONNECT: no interim answers there)."""
+        return await self._read_one_head()
 
     async def _read_one_head(self) -> ResponseHead:
         scanned = 0
@@ -243,8 +253,15 @@ class Connection:
             return False
         if readable:
             return False
-        ssl_object = self._stream.extra(TLSAttribute.ssl_object, None)
-        return not (ssl_object is not None and ssl_object.pending())
+        # Every TLS layer (the provider's, and a TLS proxy's under it) may hold decrypted
+        # bytes the socket no longer shows.
+        layer: anyio.abc.ByteStream | None = self._stream
+        while isinstance(layer, TLSStream):
+            if layer.extra(TLSAttribute.ssl_object).pending():
+                return False
+            inner = layer.transport_stream
+            layer = inner if isinstance(inner, anyio.abc.ByteStream) else None
+        return True
 
     def mark_idle(self) -> None:
         self.idle_since = time.monotonic()

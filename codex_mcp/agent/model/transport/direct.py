@@ -7,13 +7,21 @@ dropped after `KEEPALIVE_S` or when its socket turns readable (the provider clos
 sent bytes nobody asked for), so a stale one is rarely tried; when one is anyway, the
 provider's close before answering surfaces as `ProviderClosedEarly` and the client sends
 the request once more.
+
+With `proxies` (from the environment, `proxies.py`), a request whose target the settings
+send through a proxy goes there instead: an https target through a CONNECT tunnel
+(`tunnel.py`) with TLS to the provider inside it, an http target as an absolute-form request
+to the proxy.  The pool keys every connection by the proxy and the origin, so a tunnel (or a
+proxy connection) made for one origin never carries another's requests, and the same rules
+as above (bounds, keep-alive, the one resend) apply.  `Proxy-Authorization` goes to the
+proxy only: on the CONNECT request, or on requests that the proxy itself reads.
 """
 
 from __future__ import annotations
 
 import ssl
 import time
-from collections.abc import AsyncIterator, Callable, Iterable, Mapping
+from collections.abc import AsyncIterator, Callable, Hashable, Iterable, Mapping
 from dataclasses import dataclass
 from urllib.parse import parse_qsl, quote, urlencode, urlsplit
 
@@ -25,19 +33,19 @@ from codex_mcp.agent.model.transport.http11 import (
     Framing,
     Headers,
     ResponseHead,
+    checked_host,
     encode_request_head,
     keeps_connection,
     request_fields,
     shown_url,
 )
-from codex_mcp.errors import ProviderTransportError
+from codex_mcp.agent.model.transport.proxies import ProxySettings, ProxyURL
+from codex_mcp.agent.model.transport.tunnel import connect_proxy, open_tunnel
+from codex_mcp.errors import ModelError, ProviderTransportError
 
 KEEPALIVE_S = 5.0
 MAX_IDLE_PER_ORIGIN = 8
 MAX_CONNECTIONS = 200
-_HOST_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._~:%")
-"""A DNS name, an IPv4 address or an IPv6 literal (with a zone id); urlsplit has already
-separated user, port, path and brackets."""
 _URL_SAFE = "/%:@!$&'()*+,;=-._~?"
 """Characters a request target may carry as they are; anything else (spaces, line breaks,
 non-ASCII) is percent-encoded, so a configured URL can never break the request line."""
@@ -61,6 +69,11 @@ class Target:
     def netloc(self) -> str:
         return f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
 
+    @property
+    def absolute(self) -> str:
+        """The absolute form of the request target, for a forward proxy."""
+        return f"{self.scheme}://{self.host_header}{self.request_target}"
+
 
 def parse_target(url: str, params: Mapping[str, str] | None = None) -> Target:
     """Where `url` points and the request target to send, with `params` merged into its
@@ -78,19 +91,7 @@ def parse_target(url: str, params: Mapping[str, str] | None = None) -> Target:
         raise ProviderTransportError(
             "the provider URL carries credentials; put them in an env_key or http_headers instead"
         )
-    host = parts.hostname or ""
-    if not host:
-        raise ProviderTransportError(f"the provider URL has no host: {display!r}")
-    if not host.isascii():
-        try:
-            host = host.encode("idna").decode("ascii")
-        except UnicodeError:
-            raise ProviderTransportError(f"the provider host {host[:100]!r} is not a valid name") from None
-    if not all(c in _HOST_CHARS for c in host):
-        # The resolver reads a name only up to a NUL (`127.0.0.1<NUL>.example` reaches
-        # 127.0.0.1), and the name also goes into the Host field: only a DNS name or an
-        # address literal may pass.
-        raise ProviderTransportError(f"the provider host {host[:100]!r} is not a valid name")
+    host = checked_host(parts.hostname or "", "provider")
     default_port = 443 if scheme == "https" else 80
     port = default_port if port is None else port
     shown = f"[{host}]" if ":" in host else host
@@ -147,9 +148,11 @@ class DirectTransport:
         max_connections: int = MAX_CONNECTIONS,
         max_idle_per_origin: int = MAX_IDLE_PER_ORIGIN,
         keepalive_s: float = KEEPALIVE_S,
+        proxies: ProxySettings | None = None,
     ) -> None:
         self._ssl_context = ssl_context
-        self._idle: dict[tuple[str, str, int], list[Connection]] = {}
+        self._proxies = proxies if proxies is not None and proxies.any else None
+        self._idle: dict[Hashable, list[Connection]] = {}
         self._max_idle = max_idle_per_origin
         self._keepalive = keepalive_s
         self.slots = anyio.Semaphore(max_connections)
@@ -158,6 +161,11 @@ class DirectTransport:
         """Every connection not yet closed, idle or carrying a response (closed ones are
         pruned as new ones open): `aclose` ends them all, so a closed client leaves no
         socket behind, even under a response still being read."""
+
+    @property
+    def proxied(self) -> bool:
+        """Whether some requests go through a proxy from the environment."""
+        return self._proxies is not None
 
     async def send(
         self,
@@ -174,12 +182,20 @@ class DirectTransport:
         if self._closed:
             raise ProviderTransportError("the model client is closed")
         target = parse_target(url, params)
-        head = encode_request_head(
-            method, target.request_target, target.host_header, request_fields(headers), len(content)
-        )
+        proxy = self._proxy_for(target)
+        fields = request_fields(headers)
+        request_target = target.request_target
+        if proxy is not None and target.scheme == "http":
+            # The proxy reads this request itself: the absolute form names the origin, and
+            # the credentials are the proxy's (a caller's copy would be a second one).
+            request_target = target.absolute
+            if proxy.authorization:
+                fields = [f for f in fields if f[0].lower() != "proxy-authorization"]
+                fields.append(("Proxy-Authorization", proxy.authorization))
+        head = encode_request_head(method, request_target, target.host_header, fields, len(content))
         await self.slots.acquire()
         try:
-            conn = await self._connection(target, connect_timeout)
+            conn = await self._connection(target, proxy, connect_timeout)
             try:
                 await conn.send_request(head, content)
                 response_head, framing, length = await conn.read_head()
@@ -191,12 +207,26 @@ class DirectTransport:
             raise
         return DirectResponse(self, conn, response_head, framing, length)
 
-    async def _connection(self, target: Target, connect_timeout: float) -> Connection:
+    def _proxy_for(self, target: Target) -> ProxyURL | None:
+        if self._proxies is None:
+            return None
+        proxy = self._proxies.proxy_for(target.scheme, target.host, target.port)
+        if proxy is not None and proxy.socks:
+            raise ModelError(
+                f"the proxy in {proxy.variable} ({proxy.shown}) is a SOCKS proxy, which the model "
+                "client does not speak here (install httpx with its `socks` extra to use one); "
+                "use an HTTP proxy, or exclude this host with no_proxy",
+                "other",
+            )
+        return proxy
+
+    async def _connection(self, target: Target, proxy: ProxyURL | None, connect_timeout: float) -> Connection:
         await self._drop_stale()
-        idle = self._idle.get(target.origin)
+        key = (target.origin, None if proxy is None else proxy.key)
+        idle = self._idle.get(key)
         if idle:
             return idle.pop()
-        conn = await self._connect(target, connect_timeout)
+        conn = await self._connect(target, proxy, key, connect_timeout)
         self._open = {c for c in self._open if not c.closed}
         self._open.add(conn)
         if self._closed:  # closed while we connected
@@ -220,9 +250,14 @@ class DirectTransport:
         for conn in stale:
             await conn.aclose()
 
-    async def _connect(self, target: Target, connect_timeout: float) -> Connection:
-        context = self._ssl_context() if target.scheme == "https" else None
+    async def _connect(
+        self, target: Target, proxy: ProxyURL | None, key: Hashable, connect_timeout: float
+    ) -> Connection:
+        """A new connection for `key`; `connect_timeout` bounds all of it (TCP, CONNECT, TLS)."""
         with anyio.move_on_after(connect_timeout):
+            if proxy is not None:
+                return Connection(await self._through(target, proxy), key)
+            context = self._ssl_context() if target.scheme == "https" else None
             try:
                 stream: anyio.abc.ByteStream
                 if context is None:
@@ -242,8 +277,16 @@ class DirectTransport:
                 raise ProviderTransportError(
                     f"could not connect to {target.netloc}: {describe_exc(exc)}"
                 ) from None
-            return Connection(stream, target.origin)
-        raise ProviderTransportError(f"timed out connecting to {target.netloc} after {connect_timeout:g} s")
+            return Connection(stream, key)
+        via = "" if proxy is None else f" through the proxy {proxy.shown}"
+        raise ProviderTransportError(
+            f"timed out connecting to {target.netloc}{via} after {connect_timeout:g} s"
+        )
+
+    async def _through(self, target: Target, proxy: ProxyURL) -> anyio.abc.ByteStream:
+        if target.scheme == "https":
+            return await open_tunnel(proxy, target.host, target.netloc, self._ssl_context)
+        return await connect_proxy(proxy, self._ssl_context)
 
     async def release(self, conn: Connection) -> None:
         if conn.reusable and not conn.closed and not self._closed:

@@ -117,6 +117,29 @@ def encode_request_head(
     return ("\r\n".join(lines) + "\r\n\r\n").encode("ascii")
 
 
+_HOST_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._~:%")
+"""A DNS name, an IPv4 address or an IPv6 literal (with a zone id); urlsplit has already
+separated user, port, path and brackets."""
+
+
+def checked_host(host: str, what: str) -> str:
+    """`host` (from urlsplit: lowercased, brackets removed) as an ASCII name to connect to,
+    or a `ProviderTransportError` naming `what` (the provider, a proxy).  The resolver reads
+    a name only up to a NUL (`127.0.0.1<NUL>.example` reaches 127.0.0.1), and the name also
+    goes into the Host field and a CONNECT line: only a DNS name or an address literal may
+    pass."""
+    if not host:
+        raise ProviderTransportError(f"the {what} URL has no host")
+    if not host.isascii():
+        try:
+            host = host.encode("idna").decode("ascii")
+        except UnicodeError:
+            raise ProviderTransportError(f"the {what} host {host[:100]!r} is not a valid name") from None
+    if not all(c in _HOST_CHARS for c in host):
+        raise ProviderTransportError(f"the {what} host {host[:100]!r} is not a valid name")
+    return host.lower()
+
+
 def shown_url(url: str) -> str:
     """`url` as an error message may show it: a user name and password in it (which the
     direct transport refuses and httpx would send) replaced by `***`."""
