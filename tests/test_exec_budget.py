@@ -243,3 +243,31 @@ async def test_concurrent_starts_never_overshoot(tmp_path: Path, naps: list[str]
 
 def test_unified_exports_the_refusal() -> None:
     assert unified.ProcessLimitError is ProcessLimitError
+
+
+@linux
+@pytest.mark.anyio
+async def test_one_shot_slots_count_the_threads_sessions_as_its_own(tmp_path: Path, naps: list[str]) -> None:
+    """`ThreadSessions.take_slot` (what one-shot `shell`/`shell_command` commands take while
+    they run) shares the server's budget with the thread's sessions: the refusal says how
+    many of the live processes are the thread's, and a slot given back makes room."""
+    from codex_mcp.agent.exec.sessions_host import ThreadSessions
+
+    budget = ProcessBudget(2)
+    async with anyio.create_task_group() as tg:
+        sessions = ThreadSessions(tg, max_lifetime_s=60, budget=lambda: budget)
+        assert ThreadSessions(tg, max_lifetime_s=60).take_slot() is None  # no budget kept
+        manager = await sessions.manager()
+        out = await manager.exec_command(sleeper(naps, tmp_path)[1], boundary=None)
+        assert out.session_id is not None
+        one_shot = sessions.take_slot()
+        assert one_shot is not None and budget.live == 2
+        with pytest.raises(ProcessLimitError) as info:
+            sessions.take_slot()
+        assert "1 of them are yours" in str(info.value) and budget.live == 2
+        one_shot.release()
+        again = sessions.take_slot()
+        assert again is not None and budget.live == 2
+        again.release()
+        await sessions.aclose()
+    assert budget.live == 0 and not wait_dead([p for d in naps for p in sleepers(d)], 10)

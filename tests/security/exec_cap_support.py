@@ -6,14 +6,18 @@ pinging it.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from codex_mcp.sandbox.procs import children_of
 from tests.execwire_support import exec_args
-from tests.support.raw_client import RawClient, descendant_pids
+from tests.security.backends_support import place
+from tests.security.execwire_support import server
+from tests.support.raw_client import RawClient, descendant_pids, wait_until
 from tests.support.scripted_model import ScriptedModel, Turn, function_call
 
 CAP = 12
@@ -100,3 +104,30 @@ def tally(model: ScriptedModel) -> tuple[int, int, list[str]]:
 
 def codex_args(sandbox: str, **extra: Any) -> dict[str, Any]:
     return {"prompt": "go", "approval-policy": "never", "sandbox": sandbox, **extra}
+
+
+@contextlib.contextmanager
+def cap_server(model: ScriptedModel, tmp_path: Path, backend: str | None) -> Iterator[RawClient]:
+    """A stdio server as root with the cap of `CAP` processes, forced onto `backend`."""
+    with (
+        place("root") as p,
+        server("root", model, tmp_path / "server.log", backend=backend, extra=CAP_CONFIG, where=p) as (
+            client,
+            _,
+        ),
+    ):
+        yield client
+
+
+def start_held_rounds(client: RawClient, model: ScriptedModel, held: str, threads: int) -> list[int]:
+    """`threads` concurrent `codex` calls of a family that runs a round's calls side by side;
+    their request ids, once every thread's round has started and `CAP` `sleep <held>` run."""
+    pid = client.proc.pid
+    args = codex_args("workspace-write", model="gpt-5.5")
+    ids = [client.call_tool("codex", args) for _ in range(threads)]
+    wait_until(
+        lambda: len(model.requests) >= threads and len(sleeps_under(pid, held)) == CAP,
+        60,
+        f"every thread's round started, {CAP} commands running in calls",
+    )
+    return ids

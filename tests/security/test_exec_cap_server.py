@@ -32,11 +32,13 @@ from tests.security.exec_cap_support import (
     CAP_CONFIG,
     REFUSAL_KEY,
     Watch,
+    cap_server,
     codex_args,
     outputs,
     queue_sleepers,
     session_processes,
     sleeps_under,
+    start_held_rounds,
     tally,
 )
 from tests.security.execwire_support import server
@@ -119,23 +121,10 @@ def test_commands_running_inside_calls_count_and_cancelling_frees_them(
     queue_sleepers(m, fresh, CAP + 1)
     m.text("done")
     try:
-        with (
-            place("root") as p,
-            server("root", m, tmp_path / "server.log", backend=backend, extra=CAP_CONFIG, where=p) as (
-                client,
-                _,
-            ),
-        ):
+        with cap_server(m, tmp_path, backend) as client:
             pid = client.proc.pid
-            # A family that runs a round's calls side by side, so a thread holds 5 at once.
-            args = codex_args("workspace-write", model="gpt-5.5")
             with Watch(client, held) as watch:
-                ids = [client.call_tool("codex", args) for _ in range(THREADS)]
-                wait_until(
-                    lambda: len(m.requests) >= THREADS and len(sleeps_under(pid, held)) == CAP,
-                    60,
-                    f"every thread's round started, {CAP} commands in calls",
-                )
+                ids = start_held_rounds(client, m, held, THREADS)
                 for rid in ids:
                     client.notify("notifications/cancelled", {"requestId": rid, "reason": "test"})
                 wait_until(lambda: not sleeps_under(pid, held), 30, "the cancelled calls' commands ended")

@@ -1,4 +1,5 @@
-"""The server-wide count of live command processes that process sessions started.
+"""The server-wide count of live command processes: those of process sessions, and
+one-shot commands (`shell`, `shell_command`) while they run.
 
 Each thread keeps at most 64 sessions (`unified.py`), but a server runs many threads at
 once (concurrent calls over stdio, sessions over `--http`), so per-thread limits alone let
@@ -23,14 +24,14 @@ __all__ = ["ProcessBudget", "ProcessLimitError", "ProcessSlot"]
 
 
 class ProcessLimitError(UnifiedExecError):
-    """The server already runs as many session processes as it allows (all threads
+    """The server already runs as many command processes as it allows (all threads
     together): nothing was started."""
 
     def __init__(self, limit: int, own: int) -> None:
         super().__init__(
-            f"this server already runs {limit} processes started by exec_command, its limit for all "
-            f"sessions together (`[codex_mcp] exec_server_max_processes`; {own} of them are yours), so "
-            "this command was not started. End the sessions you no longer need (send Ctrl-C or `exit` "
+            f"this server already runs {limit} processes for commands, its limit for all threads together "
+            f"(`[codex_mcp] exec_server_max_processes`; {own} of them are yours), so this "
+            "command was not started. End the sessions you no longer need (send Ctrl-C or `exit` "
             "with write_stdin, or poll them with write_stdin until they exit) or wait for running "
             "commands to finish, then try again."
         )

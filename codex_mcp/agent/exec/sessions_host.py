@@ -22,7 +22,7 @@ from anyio.abc import TaskGroup
 from codex_mcp.errors import ThreadClosed
 
 if TYPE_CHECKING:
-    from codex_mcp.agent.exec.budget import ProcessBudget
+    from codex_mcp.agent.exec.budget import ProcessBudget, ProcessSlot
     from codex_mcp.agent.exec.unified import UnifiedExecManager
 
 __all__ = ["ThreadSessions"]
@@ -67,6 +67,15 @@ class ThreadSessions:
                 await manager.open(self._task_group)
                 self._manager = manager
             return self._manager
+
+    def take_slot(self) -> ProcessSlot | None:
+        """A slot of the server's budget for a one-shot command (`shell`, `shell_command`),
+        which counts like a session's process while it runs; None when the owner keeps no
+        budget.  `ProcessLimitError` when the server's limit is reached."""
+        if self._budget is None:
+            return None
+        own = self._manager.live_count if self._manager is not None else 0
+        return self._budget().take(own)
 
     def request_close(self) -> None:
         """End every session soon (for callers that cannot wait); no new ones start."""

@@ -208,6 +208,11 @@ class UnifiedExecManager:
         """The ids the model may pass to `write_stdin`, oldest first."""
         return list(self._store)
 
+    @property
+    def live_count(self) -> int:
+        """Sessions whose process has not finished yet (what this thread holds of the budget)."""
+        return len(self._live)
+
     def _task_group(self) -> TaskGroup:
         if self._tg is None or self._closing:
             raise RuntimeError("the process session manager is closed")

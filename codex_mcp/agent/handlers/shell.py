@@ -159,10 +159,27 @@ class _Run:
 
     async def start(self, sandboxed: bool) -> tuple[ExecOutput | None, str | None]:
         """Run; returns (output, None) or (None, why it could not run)."""
-        config = self.ctx.config
         argv, cwd, env = self.argv, self.cwd, dict(self.env)
         if not await anyio.Path(cwd).is_dir():
             return None, f"the working directory {cwd} does not exist"
+        from codex_mcp.agent.exec.budget import ProcessLimitError
+
+        try:
+            # A one-shot command counts against the server's process budget while it runs,
+            # like a session's process: threads cannot add up past the server's limit.
+            slot = self.ctx.sessions.take_slot() if self.ctx.sessions is not None else None
+        except ProcessLimitError as exc:
+            return None, str(exc)
+        try:
+            return await self._start(argv, cwd, env, sandboxed)
+        finally:
+            if slot is not None:
+                slot.release()
+
+    async def _start(
+        self, argv: list[str], cwd: Path, env: dict[str, str], sandboxed: bool
+    ) -> tuple[ExecOutput | None, str | None]:
+        config = self.ctx.config
         run_argv = list(argv)
         pass_fds: tuple[int, ...] = ()
         prepared: PreparedCommand | None = None
