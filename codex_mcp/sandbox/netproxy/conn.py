@@ -38,14 +38,19 @@ class Conn:
 
     async def recv(self, limit: int = 65536) -> bytes:
         """Some bytes (b"" at the end of the stream)."""
+        buffer = bytearray(limit)
+        return bytes(buffer[: await self.recv_into(buffer)])
+
+    async def recv_into(self, buffer: bytearray) -> int:
+        """Bytes read into `buffer` (0 at the end of the stream), counted in `received`."""
         while True:
             try:
-                data = self.sock.recv(limit)
+                n = self.sock.recv_into(buffer)
             except (BlockingIOError, InterruptedError):
                 await anyio.wait_readable(self.sock)
                 continue
-            self.received += len(data)
-            return data
+            self.received += n
+            return n
 
     async def fill(self, size: int) -> bool:
         """Read until `pending` holds `size` bytes; False at the end of the stream."""
@@ -184,7 +189,7 @@ class Relay:
             await dst.send_all(data)
             self._count(len(data), upward)
         while answers is not None and not answers.done:
-            n = await _recv_into(src, buffer)
+            n = await src.recv_into(buffer)
             try:
                 out = answers.feed(view[:n]) if n else answers.end()
             except ValueError as exc:
@@ -198,7 +203,7 @@ class Relay:
             self._count(n, upward)
             await dst.send_all(out)
         while True:
-            n = await _recv_into(src, buffer)
+            n = await src.recv_into(buffer)
             if not n:
                 with contextlib.suppress(OSError):
                     dst.sock.shutdown(socket.SHUT_WR)
@@ -212,15 +217,3 @@ class Relay:
             self.up += n
         else:
             self.down += n
-
-
-async def _recv_into(src: Conn, buffer: bytearray) -> int:
-    """Bytes read into `buffer` (0 at the end of the stream), counted on `src`."""
-    while True:
-        try:
-            n = src.sock.recv_into(buffer)
-        except (BlockingIOError, InterruptedError):
-            await anyio.wait_readable(src.sock)
-            continue
-        src.received += n
-        return n

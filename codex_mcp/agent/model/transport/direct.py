@@ -35,6 +35,7 @@ from codex_mcp.agent.model.transport.http11 import (
     ResponseHead,
     checked_host,
     encode_request_head,
+    host_port,
     keeps_connection,
     request_fields,
     shown_url,
@@ -67,7 +68,7 @@ class Target:
 
     @property
     def netloc(self) -> str:
-        return f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
+        return host_port(self.host, self.port)
 
     @property
     def absolute(self) -> str:

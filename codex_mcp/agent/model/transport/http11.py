@@ -122,6 +122,11 @@ _HOST_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ012
 separated user, port, path and brackets."""
 
 
+def host_port(host: str, port: int) -> str:
+    """`host:port`, an IPv6 address in brackets (a URL's authority, a CONNECT target)."""
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
 def checked_host(host: str, what: str) -> str:
     """`host` (from urlsplit: lowercased, brackets removed) as an ASCII name to connect to,
     or a `ProviderTransportError` naming `what` (the provider, a proxy).  The resolver reads

@@ -30,7 +30,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from urllib.parse import unquote, urlsplit
 
-from codex_mcp.agent.model.transport.http11 import checked_host
+from codex_mcp.agent.model.transport.http11 import checked_host, host_port
 from codex_mcp.errors import ModelError, ProviderTransportError
 
 SOCKS_SCHEMES = frozenset({"socks4", "socks4a", "socks5", "socks5h"})
@@ -55,7 +55,7 @@ class ProxyURL:
 
     @property
     def netloc(self) -> str:
-        return f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
+        return host_port(self.host, self.port)
 
     @property
     def shown(self) -> str:
